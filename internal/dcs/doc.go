@@ -1,0 +1,7 @@
+// Package dcs talks to the Huawei Cloud DCS API about data-migration tasks:
+// it fetches task details and lists tasks with context-aware, signed HTTP
+// calls, decodes the API's loosely typed bodies into the domain Task (dropping
+// Redis passwords at this boundary, keeping only whether one is set), sorts
+// failures into error classes callers test with errors.Is/As, and owns the
+// status model (phases, terminal set, spelling variants).
+package dcs

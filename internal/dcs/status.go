@@ -1,0 +1,105 @@
+package dcs
+
+import "strings"
+
+// Status is a migration task status as the API spells it. Normalize maps
+// spelling variants onto one canonical value; the raw value is kept by the
+// caller (Task.Status) so that reports show what the API said.
+type Status string
+
+// The statuses of the API document, canonical spelling.
+const (
+	StatusRunning         Status = "RUNNING"
+	StatusMigrating       Status = "MIGRATING"
+	StatusFullMigrating   Status = "FULLMIGRATING"
+	StatusIncrMigrating   Status = "INCRMIGEATING" // sic: the spelling of every enum list
+	StatusTerminating     Status = "TERMINATING"
+	StatusTerminated      Status = "TERMINATED"
+	StatusSuccess         Status = "SUCCESS"
+	StatusFailed          Status = "FAILED"
+	StatusMigrationFailed Status = "MIGRATION_FAILED"
+	StatusReleased        Status = "RELEASED"
+)
+
+// Phase groups statuses by what they mean for someone watching a task.
+type Phase string
+
+// Phases of a migration task.
+const (
+	PhaseUnknown  Phase = "unknown"
+	PhasePending  Phase = "pending"
+	PhaseActive   Phase = "active"
+	PhaseStopping Phase = "stopping"
+	PhaseTerminal Phase = "terminal"
+)
+
+// Outcome says whether a terminal status is good news.
+type Outcome string
+
+// Outcomes of a status; OutcomeNone for statuses that are not terminal.
+const (
+	OutcomeNone    Outcome = ""
+	OutcomeSuccess Outcome = "success"
+	OutcomeFailure Outcome = "failure"
+	OutcomeStopped Outcome = "stopped"
+)
+
+type statusInfo struct {
+	phase   Phase
+	outcome Outcome
+}
+
+// statuses holds the documented statuses plus values seen in related code
+// (CREATING, ERROR, DELETED, MIGRATION_SUCCESS), so that those are not
+// flagged as unknown.
+var statuses = map[Status]statusInfo{
+	StatusRunning:         {PhasePending, OutcomeNone},
+	"CREATING":            {PhasePending, OutcomeNone},
+	StatusMigrating:       {PhaseActive, OutcomeNone},
+	StatusFullMigrating:   {PhaseActive, OutcomeNone},
+	StatusIncrMigrating:   {PhaseActive, OutcomeNone},
+	StatusTerminating:     {PhaseStopping, OutcomeNone},
+	StatusTerminated:      {PhaseTerminal, OutcomeStopped},
+	StatusSuccess:         {PhaseTerminal, OutcomeSuccess},
+	"MIGRATION_SUCCESS":   {PhaseTerminal, OutcomeSuccess},
+	StatusFailed:          {PhaseTerminal, OutcomeFailure},
+	StatusMigrationFailed: {PhaseTerminal, OutcomeFailure},
+	"ERROR":               {PhaseTerminal, OutcomeFailure},
+	StatusReleased:        {PhaseTerminal, OutcomeStopped},
+	"DELETED":             {PhaseTerminal, OutcomeStopped},
+}
+
+// variants maps other spellings onto the canonical one.
+var variants = map[string]Status{
+	"INCRMIGRATING": StatusIncrMigrating,
+}
+
+// Normalize returns the canonical form of a raw status: upper case, trimmed,
+// spelling variants merged. An unknown value is returned as it is, upper-cased.
+func Normalize(raw string) Status {
+	s := strings.ToUpper(strings.TrimSpace(raw))
+	if v, ok := variants[s]; ok {
+		return v
+	}
+	return Status(s)
+}
+
+// Known reports whether s (normalised) is a status the watcher understands.
+func (s Status) Known() bool {
+	_, ok := statuses[s]
+	return ok
+}
+
+// Phase returns the phase of a normalised status, PhaseUnknown if unknown.
+func (s Status) Phase() Phase {
+	if i, ok := statuses[s]; ok {
+		return i.phase
+	}
+	return PhaseUnknown
+}
+
+// Terminal reports whether the task will not move on by itself.
+func (s Status) Terminal() bool { return s.Phase() == PhaseTerminal }
+
+// Outcome returns how a terminal status ended, OutcomeNone otherwise.
+func (s Status) Outcome() Outcome { return statuses[s].outcome }

@@ -1,0 +1,49 @@
+package diff
+
+import "github.com/dcs-watcher/watcher/internal/dcs"
+
+// Kind names what happened to a task.
+type Kind string
+
+// Event kinds. Their string values are part of the NATS contract: they appear
+// in subjects and in the CloudEvents type.
+const (
+	Discovered        Kind = "discovered"          // first sight of a task
+	StatusChanged     Kind = "status_changed"      // the task's (normalised) status changed
+	TaskStatusChanged Kind = "task_status_changed" // a task_status changed: top level or an instance's
+	Changed           Kind = "changed"             // other fields changed, no status did
+	Removed           Kind = "removed"             // gone from the list, or DCS.4133
+	WatchDegraded     Kind = "watch_degraded"      // the watcher cannot see a task (or the API)
+	WatchRecovered    Kind = "watch_recovered"     // ... and now it can again
+)
+
+// Scopes of a TaskStatusChanged event.
+const (
+	ScopeTask   = "task"
+	ScopeSource = "source_instance"
+	ScopeTarget = "target_instance"
+)
+
+// FieldChange is one field that differs between two snapshots. Field is the
+// JSON path of the field in dcs.Task ("source_instance.task_status").
+type FieldChange struct {
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// Event is one meaningful change of a task. ID is deterministic: it hashes the
+// task id, kind, scope and the content of Prev and Curr (never a time), so the
+// same change detected twice has the same ID.
+type Event struct {
+	ID      string        `json:"id"`
+	Kind    Kind          `json:"kind"`
+	TaskID  string        `json:"task_id"`
+	Scope   string        `json:"scope,omitempty"`
+	Prev    *dcs.Task     `json:"previous,omitempty"`
+	Curr    *dcs.Task     `json:"current,omitempty"`
+	Changes []FieldChange `json:"changes,omitempty"`
+	// Reason says why the watcher is blind (WatchDegraded) or was (WatchRecovered):
+	// an error class and a message that holds no secret.
+	Reason string `json:"reason,omitempty"`
+}

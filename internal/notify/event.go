@@ -1,0 +1,168 @@
+package notify
+
+import (
+	"strings"
+	"time"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+)
+
+// SpecVersion and the content type of every envelope.
+const (
+	SpecVersion     = "1.0"
+	DataContentType = "application/json"
+	typePrefix      = "com.huaweicloud.dcs.migration."
+	typeSuffix      = ".v1"
+	// NoTask is the task token of events about the API as a whole.
+	NoTask = "_api"
+	// NoStatus is the status token when there is no known status.
+	NoStatus = "NONE"
+)
+
+// Envelope is a CloudEvents 1.0 event in structured JSON mode: the message
+// body published to JetStream and read by the Slack notifier and any other
+// consumer. docs/event.schema.json is its JSON Schema.
+type Envelope struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	Data            Data      `json:"data"`
+}
+
+// Data is the payload of an Envelope.
+type Data struct {
+	Kind      diff.Kind `json:"kind"`
+	Scope     string    `json:"scope,omitempty"`
+	Region    string    `json:"region,omitempty"`
+	ProjectID string    `json:"project_id"`
+	TaskID    string    `json:"task_id"`
+	TaskName  string    `json:"task_name,omitempty"`
+	// PreviousStatus is absent on first sight; CurrentStatus is the last
+	// known status for removed and watch_* events.
+	PreviousStatus *StatusInfo        `json:"previous_status,omitempty"`
+	CurrentStatus  *StatusInfo        `json:"current_status,omitempty"`
+	Changes        []diff.FieldChange `json:"changes,omitempty"`
+	// PreviousStatusSeconds is how long the task was seen in its previous
+	// status (from the first observation of it to this one).
+	PreviousStatusSeconds *float64 `json:"previous_status_seconds,omitempty"`
+	Reason                string   `json:"reason,omitempty"`
+	// Snapshot is the task as last seen, passwords dropped.
+	Snapshot *dcs.Task `json:"snapshot,omitempty"`
+}
+
+// StatusInfo is a status as the API spelled it and as the watcher reads it.
+type StatusInfo struct {
+	Raw        string    `json:"raw"`
+	Normalized string    `json:"normalized"`
+	Phase      dcs.Phase `json:"phase"`
+	Known      bool      `json:"known"`
+}
+
+func statusInfo(t *dcs.Task) *StatusInfo {
+	if t == nil {
+		return nil
+	}
+	n := t.NormStatus()
+	return &StatusInfo{Raw: t.Status, Normalized: string(n), Phase: n.Phase(), Known: n.Known()}
+}
+
+// Meta is what an envelope needs beyond the diff event: where the task lives
+// and when the change was observed.
+type Meta struct {
+	Region     string
+	ProjectID  string
+	ObservedAt time.Time
+	// PrevStatusSince is when the previous status was first observed; zero
+	// if unknown.
+	PrevStatusSince time.Time
+}
+
+// Build wraps a diff event in a CloudEvents envelope published on a subject
+// under prefix.
+func Build(prefix string, ev diff.Event, m Meta) Envelope {
+	snap := ev.Curr
+	if snap == nil {
+		snap = ev.Prev
+	}
+	d := Data{
+		Kind:           ev.Kind,
+		Scope:          ev.Scope,
+		Region:         m.Region,
+		ProjectID:      m.ProjectID,
+		TaskID:         ev.TaskID,
+		PreviousStatus: statusInfo(ev.Prev),
+		CurrentStatus:  statusInfo(snap),
+		Changes:        ev.Changes,
+		Reason:         ev.Reason,
+		Snapshot:       snap,
+	}
+	if snap != nil {
+		d.TaskName = snap.Name
+	}
+	if ev.Kind == diff.StatusChanged && !m.PrevStatusSince.IsZero() && m.ObservedAt.After(m.PrevStatusSince) {
+		s := m.ObservedAt.Sub(m.PrevStatusSince).Seconds()
+		d.PreviousStatusSeconds = &s
+	}
+	return Envelope{
+		SpecVersion:     SpecVersion,
+		ID:              ev.ID,
+		Source:          Source(m.Region, m.ProjectID),
+		Type:            Type(ev.Kind),
+		Subject:         Subject(prefix, m.ProjectID, ev),
+		Time:            m.ObservedAt.UTC(),
+		DataContentType: DataContentType,
+		Data:            d,
+	}
+}
+
+// Source is the CloudEvents source of a project's events.
+func Source(region, project string) string {
+	if region == "" {
+		region = "unknown"
+	}
+	return "dcs://" + region + "/projects/" + project
+}
+
+// Type is the CloudEvents type of an event kind.
+func Type(k diff.Kind) string { return typePrefix + string(k) + typeSuffix }
+
+// Subject is the NATS subject of an event:
+//
+//	<prefix>.<project_id>.<task_id>.<kind>.<STATUS>
+//
+// STATUS is the task's current normalised status (the last known one for
+// removed and watch_* events), NONE when there is none; the task token is
+// _api for events about the API as a whole. Characters that NATS reserves
+// ('.', '*', '>', spaces) are replaced by '_' in every token.
+func Subject(prefix, project string, ev diff.Event) string {
+	task := ev.TaskID
+	if task == "" {
+		task = NoTask
+	}
+	status := NoStatus
+	if t := ev.Curr; t != nil && t.Status != "" {
+		status = string(t.NormStatus())
+	} else if t := ev.Prev; t != nil && t.Status != "" {
+		status = string(t.NormStatus())
+	}
+	return prefix + "." + Token(project) + "." + Token(task) + "." + string(ev.Kind) + "." + Token(status)
+}
+
+// Token makes s safe as one NATS subject token.
+func Token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '.' || r == '*' || r == '>' || r <= ' ' || r == 0x7f:
+			return '_'
+		}
+		return r
+	}, s)
+}
