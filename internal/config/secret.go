@@ -1,33 +1,8 @@
 package config
 
-import "encoding/json"
+import "github.com/dcs-watcher/watcher/internal/secret"
 
-const redacted = "<secret>"
-
-// Secret holds a credential (AK/SK, token, webhook URL). It prints, formats and
-// marshals as "<secret>", so it cannot leak through a log line, an error text
-// or a dumped config; Reveal is the one way to read it, at the point of use.
-type Secret string
-
-// Reveal returns the secret's value, for the one place that needs it.
-func (s Secret) Reveal() string { return string(s) }
-
-// String implements fmt.Stringer.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString implements fmt.GoStringer, so %#v redacts too.
-func (s Secret) GoString() string { return s.String() }
-
-// MarshalJSON implements json.Marshaler.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
-
-// MarshalYAML implements yaml.Marshaler.
-func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
-
-// MarshalText implements encoding.TextMarshaler (zerolog, maps, flags).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+// Secret is the credential type of the config (AK/SK, tokens, webhook URLs):
+// it prints and marshals as "<secret>". It lives in package secret so that
+// low-level packages (dcs) can use it without importing the config.
+type Secret = secret.Secret

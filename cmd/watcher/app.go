@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/dcs-watcher/watcher/internal/broker"
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+// app is the watcher wired together: NATS, stream, snapshots, poller and
+// Slack notifier.
+type app struct {
+	broker *broker.Broker
+	snaps  *state.Snapshots
+	poller *poller.Poller
+	slack  *slacknotify.Notifier // nil when Slack is off
+}
+
+type appOptions struct {
+	noSlack bool
+	// slackSender replaces the webhook (the demo's console sink).
+	slackSender slacknotify.Sender
+	published   func(notify.Envelope)
+	now         func() time.Time
+}
+
+// start wires the watcher from a validated config.
+func start(ctx context.Context, cfg config.Config, log zerolog.Logger, o appOptions) (*app, error) {
+	endpoint := cfg.DCS.Endpoint
+	if endpoint == "" {
+		endpoint = dcs.EndpointForRegion(cfg.DCS.Region, func(string) string { return "" })
+	}
+	client, err := dcs.New(dcs.Options{
+		Endpoint:  endpoint,
+		ProjectID: cfg.DCS.ProjectID,
+		Credentials: dcs.Credentials{
+			AK: cfg.DCS.AK, SK: cfg.DCS.SK,
+			SecurityToken: cfg.DCS.SecurityToken, AuthToken: cfg.DCS.AuthToken,
+		},
+		HTTPClient:   &http.Client{Timeout: cfg.DCS.Timeout},
+		MaxBodyBytes: cfg.DCS.MaxBodyBytes,
+		UserAgent:    "dcs-watcher",
+		Now:          o.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dcs client: %w", err)
+	}
+
+	b, err := broker.Start(ctx, broker.Options{
+		URL: cfg.NATS.URL, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
+		Listen: cfg.NATS.Listen, DataDir: cfg.DataDir, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{broker: b}
+	if err := a.wire(ctx, cfg, log, client, o); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) wire(ctx context.Context, cfg config.Config, log zerolog.Logger, client *dcs.Client, o appOptions) error {
+	if _, err := notify.EnsureStream(ctx, a.broker.JS, notify.StreamOptions{
+		Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
+		Duplicates: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, Replicas: cfg.NATS.Replicas,
+	}); err != nil {
+		return err
+	}
+	snaps, err := state.Open(ctx, a.broker.JS, state.BucketOptions{
+		Bucket: cfg.NATS.KVBucket, Replicas: cfg.NATS.Replicas,
+		OnCorrupt: func(key string, err error) {
+			log.Error().Err(err).Str("key", key).Msg("corrupt snapshot skipped: the task will be seen as new")
+		},
+	})
+	if err != nil {
+		return err
+	}
+	a.snaps = snaps
+	var limiter *rate.Limiter
+	if cfg.DCS.RateLimit > 0 {
+		limiter = rate.NewLimiter(rate.Limit(cfg.DCS.RateLimit), max(1, int(cfg.DCS.RateLimit)))
+	}
+	a.poller = poller.New(client, notify.NewPublisher(a.broker.JS, cfg.NATS.Stream), snaps, poller.Options{
+		ProjectID:     cfg.DCS.ProjectID,
+		Region:        cfg.DCS.Region,
+		SubjectPrefix: cfg.NATS.SubjectPrefix,
+		TaskIDs:       cfg.Poll.TaskIDs,
+		Discover:      cfg.Poll.Discover,
+		NameFilter:    cfg.Poll.NameFilter,
+		Concurrency:   cfg.DCS.Concurrency,
+		Limiter:       limiter,
+		Now:           o.now,
+		Logger:        log.With().Str("component", "poller").Logger(),
+		Published:     o.published,
+	})
+	if o.noSlack || (!cfg.Slack.Enabled && o.slackSender == nil) {
+		return nil
+	}
+	sender := o.slackSender
+	if sender == nil {
+		sender = slacknotify.WebhookSender{URL: cfg.Slack.WebhookURL, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
+	}
+	kinds := make([]diff.Kind, len(cfg.Slack.Kinds))
+	for i, k := range cfg.Slack.Kinds {
+		kinds[i] = diff.Kind(k)
+	}
+	a.slack = slacknotify.New(a.broker.JS, sender, slacknotify.Options{
+		Stream:        cfg.NATS.Stream,
+		Consumer:      cfg.Slack.Consumer,
+		FilterSubject: cfg.NATS.SubjectPrefix + ".>",
+		Kinds:         kinds,
+		MarksBucket:   cfg.Slack.MarksBucket,
+		MaxRetryDelay: cfg.Slack.MaxRetryDelay,
+		Logger:        log.With().Str("component", "slack").Logger(),
+	})
+	return nil
+}
+
+func (a *app) close() { a.broker.Close() }

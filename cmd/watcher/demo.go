@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/configs"
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/sim"
+)
+
+// Credentials of the demo's simulator: every request of the demo is signed
+// and verified, as against the real API.
+const (
+	demoAK = "DEMOACCESSKEY0000000"
+	demoSK = "demo-secret-key-not-a-real-one"
+)
+
+func loadScenario(path string) (*sim.Scenario, error) {
+	if path == "" {
+		sc, err := sim.ParseScenario(configs.DemoScenario)
+		if err != nil {
+			return nil, fmt.Errorf("built-in demo scenario: %w", err)
+		}
+		return sc, nil
+	}
+	return sim.LoadScenario(path)
+}
+
+// cmdDemo runs the simulator on a scenario, the embedded NATS, the watcher
+// polling every second and the Slack notifier with a console sink; it prints
+// every event and Slack message and ends when the scenario is over and Slack
+// has drained.
+func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
+	fs := newFlags("demo", env)
+	scenario := fs.String("scenario", "", "scenario file (YAML); empty: the built-in demo")
+	verbose := fs.Bool("v", false, "show the watcher's own logs on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	sc, err := loadScenario(*scenario)
+	if err != nil {
+		return usageError{err}
+	}
+	out := &lockedWriter{w: env.stdout}
+
+	srv := sim.New(sc, sim.Options{AK: demoAK, SK: demoSK})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: listen: %w", err)
+	}
+	simCtx, stopSim := context.WithCancel(context.WithoutCancel(ctx))
+	simDone := make(chan error, 1)
+	go func() { simDone <- srv.Serve(simCtx, ln) }()
+	defer func() { stopSim(); <-simDone }()
+
+	dir, err := os.MkdirTemp("", "watcher-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: data dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	cfg := demoConfig(sc.ProjectID, "http://"+ln.Addr().String(), dir)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+	log := zerolog.Nop()
+	if *verbose {
+		log = newLogger(config.LogConfig{Level: "info", Format: "console"}, env.stderr)
+	}
+	tally := newTally()
+	a, err := start(ctx, cfg, log, appOptions{
+		slackSender: demoSlack{inner: &slacknotify.ConsoleSender{W: out}, out: out},
+		published: func(e notify.Envelope) {
+			tally.add(e)
+			fmt.Fprintf(out, "%s  NATS  %-19s %s\n", e.Time.Local().Format(time.TimeOnly), e.Data.Kind, describe(e))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	fmt.Fprintf(out, "DCS simulator  http://%s (signed requests, AK/SK checked)\n", ln.Addr())
+	fmt.Fprintf(out, "NATS           %s  (try: nats sub '%s.>')\n", a.broker.ClientURL(), cfg.NATS.SubjectPrefix)
+	fmt.Fprintf(out, "Scenario       %d task(s) over %s; polling every second\n\n", len(sc.Tasks), srv.Duration())
+
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = a.poller.Run(runCtx, cfg.Poll.Schedule) })
+	wg.Go(func() { _ = a.slack.Run(runCtx) })
+	err = waitDemo(ctx, srv, a.slack)
+	stop()
+	wg.Wait()
+
+	calls := srv.Calls()
+	st := a.slack.Stats()
+	fmt.Fprintf(out, "\nSummary: %s; Slack: %d sent, %d skipped, %d retried, %d failed; API: %d detail and %d list calls, %d faults injected\n",
+		tally, st.Sent, st.Skipped, st.Retried, st.Failed, calls.Detail, calls.List, calls.Faults)
+	return err
+}
+
+func demoConfig(project, endpoint, dir string) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.DCS.Endpoint = endpoint
+	cfg.DCS.ProjectID = project
+	cfg.DCS.AK, cfg.DCS.SK = demoAK, demoSK
+	cfg.DCS.Timeout = 2 * time.Second
+	cfg.Poll.Schedule = "@every 1s"
+	cfg.NATS.Listen = "127.0.0.1:0"
+	cfg.Slack.Enabled = false // the console sink stands in for the webhook
+	return cfg
+}
+
+// waitDemo returns when the scenario is over (plus two polls) and every
+// Slack message is out, or after a minute at most.
+func waitDemo(ctx context.Context, srv *sim.Server, n *slacknotify.Notifier) error {
+	end := srv.Start().Add(srv.Duration() + 2500*time.Millisecond)
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return errors.New("interrupted")
+		case <-deadline.C:
+			return errors.New("the demo did not finish within a minute")
+		case now := <-tick.C:
+			if now.Before(end) {
+				continue
+			}
+			if p, err := n.Pending(ctx); err == nil && p == 0 {
+				return nil
+			}
+		}
+	}
+}
+
+// describe is a one-line summary of an event for the console.
+func describe(e notify.Envelope) string {
+	d := e.Data
+	name := d.TaskName
+	if name == "" {
+		name = d.TaskID
+	}
+	if d.TaskID == "" {
+		name = "(the DCS API)"
+	}
+	var what string
+	switch {
+	case d.Reason != "":
+		what = d.Reason
+	case d.PreviousStatus != nil && d.CurrentStatus != nil && d.PreviousStatus.Raw != d.CurrentStatus.Raw:
+		what = d.PreviousStatus.Raw + " -> " + d.CurrentStatus.Raw
+	case d.CurrentStatus != nil:
+		what = d.CurrentStatus.Raw
+	}
+	if len(d.Changes) > 0 && d.Kind != "status_changed" {
+		var fs []string
+		for _, c := range d.Changes {
+			fs = append(fs, fmt.Sprintf("%s %q->%q", c.Field, c.Old, c.New))
+		}
+		what += " [" + strings.Join(fs, ", ") + "]"
+	}
+	return fmt.Sprintf("%-20s %s", name, what)
+}
+
+// demoSlack frames each console Slack message.
+type demoSlack struct {
+	inner slacknotify.Sender
+	out   io.Writer
+}
+
+func (d demoSlack) Send(ctx context.Context, msg *slack.WebhookMessage) error {
+	fmt.Fprintf(d.out, "%s  SLACK ---------------------------------------------\n", time.Now().Format(time.TimeOnly))
+	return d.inner.Send(ctx, msg)
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// tally counts events by kind.
+type tally struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func newTally() *tally { return &tally{n: map[string]int{}} }
+
+func (t *tally) add(e notify.Envelope) {
+	t.mu.Lock()
+	t.n[string(e.Data.Kind)]++
+	t.mu.Unlock()
+}
+
+func (t *tally) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	kinds := make([]string, 0, len(t.n))
+	total := 0
+	for k, c := range t.n {
+		kinds = append(kinds, fmt.Sprintf("%d %s", c, k))
+		total += c
+	}
+	sort.Strings(kinds)
+	return fmt.Sprintf("%d events (%s)", total, strings.Join(kinds, ", "))
+}

@@ -1,0 +1,92 @@
+// Command watcher watches Huawei Cloud DCS data-migration tasks and tells
+// people (Slack) and programs (NATS JetStream) when they change.
+//
+//	watcher run -c watcher.yaml        poll on the schedule until stopped
+//	watcher once -c watcher.yaml       one cycle, events as JSON lines on stdout
+//	watcher validate -c watcher.yaml   check a config and exit
+//	watcher simulate --listen ADDR --scenario FILE
+//	watcher demo                       everything on embedded defaults, ~30 s
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the job ran and something failed
+	exitUsage   = 2 // bad flags or a bad config
+)
+
+const usage = `watcher: watch Huawei Cloud DCS data-migration tasks, publish changes to NATS and Slack
+
+Usage:
+  watcher run      -c FILE    poll on the configured schedule until interrupted
+  watcher once     -c FILE    run one cycle against the stored state; events as JSON lines on stdout
+  watcher validate -c FILE    check a configuration file and exit
+  watcher simulate --listen ADDR --scenario FILE
+                              serve the DCS API simulator on a scenario
+  watcher demo                simulator + embedded NATS + watcher + console Slack, ends by itself
+
+Run 'watcher COMMAND -h' for the flags of a command.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
+
+// run dispatches a command line; it is main without the process, for tests.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := cmdEnv{stdout: stdout, stderr: stderr, getenv: getenv}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, env, args[1:])
+	case "once":
+		err = cmdOnce(ctx, env, args[1:])
+	case "validate":
+		err = cmdValidate(env, args[1:])
+	case "simulate":
+		err = cmdSimulate(ctx, env, args[1:])
+	case "demo":
+		err = cmdDemo(ctx, env, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "watcher: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "watcher %s: %v\n", args[0], err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// cmdEnv is what a command may touch of the process.
+type cmdEnv struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// usageError marks errors in flags or config: exit code 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }

@@ -1,0 +1,184 @@
+// Package broker gives the watcher its NATS connection: with no URL
+// configured it starts an embedded nats-server with JetStream on disk in the
+// data directory, listening on loopback so that the nats CLI and other
+// programs can subscribe; with a URL it connects to an existing deployment.
+// Either way the rest of the watcher sees one *nats.Conn and one JetStream.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/dcs-watcher/watcher/internal/secret"
+)
+
+// Options says which NATS to use.
+type Options struct {
+	// URL of an external NATS; empty starts the embedded server.
+	URL       string
+	CredsFile string
+	Token     secret.Secret
+	// Listen is the embedded server's client address (host:port; port 0 picks a free one).
+	Listen string
+	// DataDir holds the embedded server's JetStream store.
+	DataDir string
+	// Name is the client connection name shown by the server.
+	Name   string
+	Logger zerolog.Logger
+}
+
+// Broker is a NATS connection, with the embedded server behind it when there is one.
+type Broker struct {
+	Conn *nats.Conn
+	JS   jetstream.JetStream
+	srv  *server.Server
+}
+
+// Start connects to NATS, starting the embedded server first when no URL is
+// given. It gives up when ctx is done.
+func Start(ctx context.Context, o Options) (*Broker, error) {
+	b := &Broker{}
+	url := o.URL
+	if url == "" {
+		srv, err := startEmbedded(o)
+		if err != nil {
+			return nil, err
+		}
+		b.srv = srv
+		url = srv.ClientURL()
+	}
+	nc, err := connect(ctx, url, o)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.Conn = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("broker: jetstream: %w", err)
+	}
+	b.JS = js
+	return b, nil
+}
+
+// Embedded reports whether the watcher runs its own nats-server.
+func (b *Broker) Embedded() bool { return b.srv != nil }
+
+// ClientURL is the address other programs use to reach the embedded server,
+// or the connected server's URL.
+func (b *Broker) ClientURL() string {
+	if b.srv != nil {
+		return b.srv.ClientURL()
+	}
+	if b.Conn != nil {
+		return b.Conn.ConnectedUrlRedacted()
+	}
+	return ""
+}
+
+// Close drains the connection and shuts the embedded server down.
+func (b *Broker) Close() {
+	if b.Conn != nil {
+		_ = b.Conn.Drain()
+		b.Conn.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}
+
+func startEmbedded(o Options) (*server.Server, error) {
+	host, port, err := splitListen(o.Listen)
+	if err != nil {
+		return nil, err
+	}
+	if o.DataDir == "" {
+		return nil, errors.New("broker: embedded nats-server needs a data directory (data_dir)")
+	}
+	opts := &server.Options{
+		ServerName: "dcs-watcher",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   filepath.Join(o.DataDir, "jetstream"),
+		NoSigs:     true, // the watcher owns signal handling
+		NoLog:      true,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("broker: embedded nats-server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("broker: embedded nats-server on %s not ready after 10s (is the port in use?)", o.Listen)
+	}
+	o.Logger.Info().Str("url", srv.ClientURL()).Str("store", opts.StoreDir).Msg("embedded nats-server started")
+	return srv, nil
+}
+
+// splitListen turns "host:port" into nats-server options; port 0 means any
+// free port, which nats-server spells -1.
+func splitListen(listen string) (string, int, error) {
+	if listen == "" {
+		listen = "127.0.0.1:4222"
+	}
+	host, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("broker: nats.listen %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("broker: nats.listen %q: invalid port", listen)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+func connect(ctx context.Context, url string, o Options) (*nats.Conn, error) {
+	name := o.Name
+	if name == "" {
+		name = "dcs-watcher"
+	}
+	log := o.Logger
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1), // a watcher outlives NATS restarts
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn().Err(err).Msg("nats disconnected")
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("nats reconnected")
+		}),
+	}
+	if o.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	}
+	if o.Token != "" {
+		opts = append(opts, nats.Token(o.Token.Reveal()))
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		opts = append(opts, nats.Timeout(time.Until(deadline)))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		// nats errors do not carry the token, but the URL may hold user:pass.
+		return nil, fmt.Errorf("broker: connect to NATS at %s: %w", redactURL(url), err)
+	}
+	return nc, nil
+}

@@ -1,0 +1,6 @@
+// Package notify turns diff events into CloudEvents 1.0 envelopes and
+// publishes them to a JetStream stream, each with Nats-Msg-Id set to the
+// event's deterministic id so that JetStream drops a re-published change.
+// The stream is what every consumer reads: the Slack notifier (subpackage
+// slack) and any downstream program.
+package notify

@@ -1,0 +1,69 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// StreamOptions describes the events stream.
+type StreamOptions struct {
+	Name   string
+	Prefix string
+	// Duplicates is JetStream's duplicate window: long enough to cover a
+	// restart, so a change re-detected after a crash is dropped.
+	Duplicates time.Duration
+	MaxAge     time.Duration
+	Replicas   int
+}
+
+// EnsureStream creates the stream over "<prefix>.>" or updates it to match.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) (jetstream.Stream, error) {
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        o.Name,
+		Description: "DCS migration-task events (CloudEvents 1.0 JSON)",
+		Subjects:    []string{o.Prefix + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  o.Duplicates,
+		MaxAge:      o.MaxAge,
+		Replicas:    o.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notify: ensure stream %s on %s.>: %w", o.Name, o.Prefix, err)
+	}
+	return s, nil
+}
+
+// Publisher publishes envelopes to the stream and waits for JetStream's ack.
+type Publisher struct {
+	js     jetstream.JetStream
+	stream string
+}
+
+// NewPublisher publishes into the named stream.
+func NewPublisher(js jetstream.JetStream, stream string) *Publisher {
+	return &Publisher{js: js, stream: stream}
+}
+
+// Publish sends env and returns once JetStream has stored it (or recognised
+// it as a duplicate of an id it already holds, which is success too).
+func (p *Publisher) Publish(ctx context.Context, env Envelope) error {
+	body, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("notify: encode event %s: %w", env.ID, err)
+	}
+	_, err = p.js.Publish(ctx, env.Subject, body,
+		jetstream.WithMsgID(env.ID),
+		jetstream.WithExpectStream(p.stream))
+	if err != nil {
+		return fmt.Errorf("notify: publish event %s on %s: %w", env.ID, env.Subject, err)
+	}
+	return nil
+}

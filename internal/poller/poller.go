@@ -1,0 +1,354 @@
+package poller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+// Fetcher reads tasks from the DCS API.
+type Fetcher interface {
+	Show(ctx context.Context, taskID string) (dcs.Task, dcs.Info, error)
+	List(ctx context.Context, name string) ([]dcs.Task, error)
+}
+
+// Publisher delivers an event and returns once it is stored durably.
+type Publisher interface {
+	Publish(ctx context.Context, env notify.Envelope) error
+}
+
+// Store holds the last snapshot of each task.
+type Store interface {
+	Get(key string) (state.Entry, bool)
+	Put(ctx context.Context, key string, rec state.Record) error
+	Keys(prefix string) []string
+}
+
+// Options configures a Poller.
+type Options struct {
+	ProjectID     string
+	Region        string
+	SubjectPrefix string
+	// TaskIDs are always watched; with Discover, so is every listed task.
+	TaskIDs    []string
+	Discover   bool
+	NameFilter string
+	// Concurrency bounds parallel detail calls (default 8).
+	Concurrency int
+	// Limiter paces API calls; nil means no client-side limit.
+	Limiter *rate.Limiter
+	Now     func() time.Time
+	Logger  zerolog.Logger
+	// Published hears of each event once JetStream has acknowledged it.
+	Published func(notify.Envelope)
+}
+
+// Stats describes one cycle.
+type Stats struct {
+	Tasks    int // tasks looked at
+	Fetched  int // successful detail calls
+	Failed   int // failed detail or list calls
+	Events   int // events published
+	Writes   int // snapshot writes
+	Skipped  bool
+	Duration time.Duration
+}
+
+// Poller runs watch cycles. Cycle must not run concurrently with itself;
+// Run guarantees that.
+type Poller struct {
+	f   Fetcher
+	pub Publisher
+	st  Store
+	o   Options
+
+	running sync.Mutex
+	// pauseUntil holds API calls back after an auth failure or throttling:
+	// more than 5 failed signatures lock the AK for 5 minutes.
+	pauseUntil time.Time
+	authPause  time.Duration
+}
+
+// New returns a Poller.
+func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
+	if o.Concurrency < 1 {
+		o.Concurrency = 8
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Published == nil {
+		o.Published = func(notify.Envelope) {}
+	}
+	return &Poller{f: f, pub: pub, st: st, o: o}
+}
+
+// Run polls once at once and then on every tick of the cron spec until ctx
+// is done. A tick that comes while a cycle still runs is skipped.
+func (p *Poller) Run(ctx context.Context, spec string) error {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return fmt.Errorf("poller: schedule %q: %w", spec, err)
+	}
+	c := cron.New()
+	c.Schedule(sched, cron.FuncJob(func() { p.tick(ctx) }))
+	p.tick(ctx)
+	c.Start()
+	<-ctx.Done()
+	<-c.Stop().Done()
+	return nil
+}
+
+func (p *Poller) tick(ctx context.Context) {
+	if !p.running.TryLock() {
+		p.o.Logger.Warn().Msg("previous cycle still running: tick skipped")
+		return
+	}
+	defer p.running.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	st, err := p.Cycle(ctx)
+	ev := p.o.Logger.Info()
+	if err != nil {
+		ev = p.o.Logger.Warn().Err(err)
+	}
+	ev.Int("tasks", st.Tasks).Int("fetched", st.Fetched).Int("failed", st.Failed).
+		Int("events", st.Events).Int("writes", st.Writes).Bool("paused", st.Skipped).
+		Dur("took", st.Duration).Msg("cycle")
+}
+
+// result is the outcome of one detail call.
+type result struct {
+	id      string
+	task    dcs.Task
+	info    dcs.Info
+	err     error
+	skipped bool // not called: the cycle was cut short
+}
+
+// Cycle runs one watch cycle. It returns an error when the API could not be
+// seen or an event could not be published or stored; per-task problems are
+// reported as events and counted in Stats.
+func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
+	start := p.o.Now()
+	var st Stats
+	if start.Before(p.pauseUntil) {
+		st.Skipped = true
+		return st, nil
+	}
+	c := &cycle{p: p, now: start, stats: &st}
+
+	ids, listed, listErr := p.targets(ctx)
+	if listErr != nil {
+		st.Failed++
+		p.logCallErr(listErr, "", dcs.Info{}, "list tasks")
+	}
+	var results []result
+	if listErr == nil || !stopsCycle(listErr) {
+		results = p.fetch(ctx, ids)
+	}
+	st.Tasks = len(ids)
+
+	apiErr := listErr
+	seen := listErr == nil && p.o.Discover
+	for _, r := range results {
+		switch {
+		case r.skipped:
+		case r.err == nil:
+			seen = true
+			st.Fetched++
+		default:
+			st.Failed++
+			p.logCallErr(r.err, r.id, r.info, "show task")
+			if apiWide(r.err) && (apiErr == nil || stopsCycle(r.err)) {
+				apiErr = r.err
+			}
+		}
+	}
+	p.updatePause(apiErr)
+
+	var errs []error
+	errs = append(errs, c.api(ctx, apiErr, seen))
+	for _, r := range results {
+		if ctx.Err() != nil {
+			break
+		}
+		switch {
+		case r.skipped:
+		case r.err == nil:
+			errs = append(errs, c.observe(ctx, r.task))
+		case errors.Is(r.err, dcs.ErrGone):
+			errs = append(errs, c.remove(ctx, r.id, "the API answers: task not found"))
+		case apiWide(r.err):
+			// reported once, as the API's blindness
+		default:
+			errs = append(errs, c.blind(ctx, r.id, r.err))
+		}
+	}
+	if listed != nil && ctx.Err() == nil {
+		errs = append(errs, c.unlisted(ctx, listed))
+	}
+	if apiErr != nil {
+		errs = append(errs, fmt.Errorf("dcs api: %w", apiErr))
+	}
+	st.Duration = p.o.Now().Sub(start)
+	return st, errors.Join(errs...)
+}
+
+// targets returns the ids to fetch, sorted, and the set of listed ids (nil
+// without discovery or when the list call failed).
+func (p *Poller) targets(ctx context.Context) ([]string, map[string]bool, error) {
+	set := map[string]bool{}
+	for _, id := range p.o.TaskIDs {
+		set[id] = true
+	}
+	var listed map[string]bool
+	var listErr error
+	if p.o.Discover {
+		rows, err := p.list(ctx)
+		if err != nil {
+			listErr = err
+			// Keep watching what we know: a list failure must not blind us
+			// to tasks whose detail call still works.
+			for _, k := range p.st.Keys(state.ProjectPrefix(p.o.ProjectID)) {
+				if e, ok := p.st.Get(k); ok && e.Task != nil && !e.Removed {
+					set[e.Task.ID] = true
+				}
+			}
+		} else {
+			listed = make(map[string]bool, len(rows))
+			for _, r := range rows {
+				if r.ID == "" {
+					continue
+				}
+				listed[r.ID] = true
+				set[r.ID] = true
+			}
+		}
+	}
+	ids := make([]string, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, listed, listErr
+}
+
+func (p *Poller) list(ctx context.Context) ([]dcs.Task, error) {
+	if err := p.wait(ctx); err != nil {
+		return nil, err
+	}
+	return p.f.List(ctx, p.o.NameFilter)
+}
+
+func (p *Poller) wait(ctx context.Context) error {
+	if p.o.Limiter == nil {
+		return nil
+	}
+	return p.o.Limiter.Wait(ctx)
+}
+
+// fetch calls Show for every id with bounded concurrency. An auth failure or
+// throttling cuts the cycle short: more calls would only lock the AK or
+// deepen the throttling.
+func (p *Poller) fetch(ctx context.Context, ids []string) []result {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]result, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(p.o.Concurrency, len(ids)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = p.fetchOne(cctx, ids[i])
+				if results[i].err != nil && stopsCycle(results[i].err) {
+					cancel()
+				}
+			}
+		}()
+	}
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
+func (p *Poller) fetchOne(ctx context.Context, id string) result {
+	if ctx.Err() != nil {
+		return result{id: id, skipped: true}
+	}
+	if err := p.wait(ctx); err != nil {
+		return result{id: id, skipped: true}
+	}
+	t, info, err := p.f.Show(ctx, id)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return result{id: id, skipped: true}
+	}
+	if err == nil && t.ID == "" {
+		t.ID = id
+	}
+	return result{id: id, task: t, info: info, err: err}
+}
+
+func (p *Poller) updatePause(apiErr error) {
+	now := p.o.Now()
+	switch {
+	case apiErr == nil:
+		p.authPause = 0
+	case errors.Is(apiErr, dcs.ErrAuth):
+		// The gateway locks an AK for 5 minutes after more than 5
+		// consecutive failures: back off from 30 s, doubling, up to 10 min.
+		p.authPause = min(max(2*p.authPause, 30*time.Second), 10*time.Minute)
+		p.pauseUntil = now.Add(p.authPause)
+	case errors.Is(apiErr, dcs.ErrThrottled):
+		d := time.Second
+		var ae *dcs.APIError
+		if errors.As(apiErr, &ae) && ae.RetryAfter > 0 {
+			d = ae.RetryAfter
+		}
+		p.pauseUntil = now.Add(d)
+	}
+}
+
+func (p *Poller) logCallErr(err error, id string, info dcs.Info, what string) {
+	ev := p.o.Logger.Warn().Err(err).Str("class", dcs.Class(err))
+	if id != "" {
+		ev = ev.Str("task_id", id)
+	}
+	rid := info.RequestID
+	var ae *dcs.APIError
+	if rid == "" && errors.As(err, &ae) {
+		rid = ae.RequestID
+	}
+	if rid != "" {
+		ev = ev.Str("request_id", rid)
+	}
+	ev.Msg(what + " failed")
+}
+
+// apiWide reports whether an error says the API as a whole cannot be seen
+// (credentials, throttling, outage) rather than one task's answer being bad.
+func apiWide(err error) bool {
+	return errors.Is(err, dcs.ErrAuth) || errors.Is(err, dcs.ErrThrottled) || errors.Is(err, dcs.ErrRetryable)
+}
+
+// stopsCycle reports whether further calls in this cycle would do harm.
+func stopsCycle(err error) bool {
+	return errors.Is(err, dcs.ErrAuth) || errors.Is(err, dcs.ErrThrottled)
+}

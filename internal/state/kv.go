@@ -1,0 +1,198 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrConflict means another writer advanced the snapshot first; the cached
+// copy has been refreshed from KV and the caller should re-detect next cycle.
+var ErrConflict = errors.New("snapshot changed by another writer")
+
+var errCorrupt = errors.New("corrupt record")
+
+// Snapshots is the snapshot store: a JetStream KV bucket and its in-memory
+// copy. It is safe for concurrent use.
+type Snapshots struct {
+	kv jetstream.KeyValue
+
+	onCorrupt func(key string, err error)
+
+	mu    sync.RWMutex
+	cache map[string]Entry
+}
+
+// BucketOptions configures the KV bucket.
+type BucketOptions struct {
+	Bucket   string
+	Replicas int
+	// OnCorrupt hears of a record that cannot be decoded; it is skipped, so
+	// the task is treated as new rather than stopping the watcher.
+	OnCorrupt func(key string, err error)
+}
+
+// Open creates the bucket if missing and loads every snapshot into memory.
+func Open(ctx context.Context, js jetstream.JetStream, o BucketOptions) (*Snapshots, error) {
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      o.Bucket,
+		Description: "DCS migration watcher: last snapshot of each task",
+		History:     1,
+		Replicas:    o.Replicas,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state: open bucket %s: %w", o.Bucket, err)
+	}
+	s := &Snapshots{kv: kv, cache: map[string]Entry{}, onCorrupt: o.OnCorrupt}
+	if s.onCorrupt == nil {
+		s.onCorrupt = func(string, error) {}
+	}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Snapshots) load(ctx context.Context) error {
+	lister, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("state: list keys: %w", err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if _, err := s.refresh(ctx, k); errors.Is(err, errCorrupt) {
+			s.onCorrupt(k, err)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refresh reads one key from KV into the cache.
+func (s *Snapshots) refresh(ctx context.Context, key string) (Entry, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		s.mu.Lock()
+		delete(s.cache, key)
+		s.mu.Unlock()
+		return Entry{}, nil
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("state: get %s: %w", key, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		// A corrupt record must not stop the watcher: keep only its revision,
+		// so the next write replaces it and the task is seen as new.
+		s.mu.Lock()
+		s.cache[key] = Entry{Revision: e.Revision()}
+		s.mu.Unlock()
+		return Entry{}, fmt.Errorf("state: decode %s (revision %d): %w: %w", key, e.Revision(), errCorrupt, err)
+	}
+	ent := Entry{Record: rec, Revision: e.Revision()}
+	s.mu.Lock()
+	s.cache[key] = ent
+	s.mu.Unlock()
+	return ent, nil
+}
+
+// Get returns the cached entry for key.
+func (s *Snapshots) Get(key string) (Entry, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.cache[key]
+	return e, ok
+}
+
+// Keys returns the cached keys with the given prefix.
+func (s *Snapshots) Keys(prefix string) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for k := range s.cache {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Len is the number of cached entries.
+func (s *Snapshots) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.cache)
+}
+
+// Put writes rec under key if the stored revision is still the one cached
+// (compare-and-swap). On a conflict it refreshes the cache and returns
+// ErrConflict.
+func (s *Snapshots) Put(ctx context.Context, key string, rec Record) error {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("state: encode %s: %w", key, err)
+	}
+	prev, _ := s.Get(key)
+	var rev uint64
+	if prev.Revision == 0 {
+		rev, err = s.kv.Create(ctx, key, body)
+	} else {
+		rev, err = s.kv.Update(ctx, key, body, prev.Revision)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) || isWrongLastSequence(err) {
+		if _, rerr := s.refresh(ctx, key); rerr != nil {
+			return errors.Join(fmt.Errorf("state: put %s: %w", key, ErrConflict), rerr)
+		}
+		return fmt.Errorf("state: put %s: %w", key, ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("state: put %s: %w", key, err)
+	}
+	s.mu.Lock()
+	s.cache[key] = Entry{Record: rec, Revision: rev}
+	s.mu.Unlock()
+	return nil
+}
+
+// isWrongLastSequence recognises the server's CAS failure when the client
+// library reports it as a plain API error.
+func isWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// Key is the KV key of a task: "<project>.<task>", each token restricted to
+// the characters KV keys allow.
+func Key(project, task string) string { return keyToken(project) + "." + keyToken(task) }
+
+// ProjectPrefix is the prefix of every key of a project.
+func ProjectPrefix(project string) string { return keyToken(project) + "." }
+
+// APIKey is the key of the record about the API as a whole.
+func APIKey(project string) string { return keyToken(project) + "._api" }
+
+func keyToken(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '=':
+			return r
+		}
+		return '_'
+	}, s)
+}
