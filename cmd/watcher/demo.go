@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/configs"
 	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
 	"github.com/dcs-watcher/watcher/internal/sim"
@@ -83,7 +83,7 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	tally := newTally()
 	a, err := start(ctx, cfg, log, appOptions{
-		slackSender: demoSlack{inner: &slacknotify.ConsoleSender{W: out}, out: out},
+		slackSender: &slacknotify.ConsoleSender{W: out},
 		published: func(e notify.Envelope) {
 			tally.add(e)
 			fmt.Fprintf(out, "%s  NATS  %-19s %s\n", e.Time.Local().Format(time.TimeOnly), e.Data.Kind, describe(e))
@@ -164,12 +164,22 @@ func describe(e notify.Envelope) string {
 	switch {
 	case d.Reason != "":
 		what = d.Reason
+	case d.Kind == diff.TaskStatusChanged:
+		field := "task_status"
+		if d.Scope != diff.ScopeTask {
+			field = d.Scope + ".task_status"
+		}
+		for _, c := range d.Changes {
+			if c.Field == field {
+				what = fmt.Sprintf("%s %s -> %s", field, orNone(c.Old), orNone(c.New))
+			}
+		}
 	case d.PreviousStatus != nil && d.CurrentStatus != nil && d.PreviousStatus.Raw != d.CurrentStatus.Raw:
 		what = d.PreviousStatus.Raw + " -> " + d.CurrentStatus.Raw
 	case d.CurrentStatus != nil:
 		what = d.CurrentStatus.Raw
 	}
-	if len(d.Changes) > 0 && d.Kind != "status_changed" {
+	if d.Kind == diff.Changed {
 		var fs []string
 		for _, c := range d.Changes {
 			fs = append(fs, fmt.Sprintf("%s %q->%q", c.Field, c.Old, c.New))
@@ -177,17 +187,6 @@ func describe(e notify.Envelope) string {
 		what += " [" + strings.Join(fs, ", ") + "]"
 	}
 	return fmt.Sprintf("%-20s %s", name, what)
-}
-
-// demoSlack frames each console Slack message.
-type demoSlack struct {
-	inner slacknotify.Sender
-	out   io.Writer
-}
-
-func (d demoSlack) Send(ctx context.Context, msg *slack.WebhookMessage) error {
-	fmt.Fprintf(d.out, "%s  SLACK ---------------------------------------------\n", time.Now().Format(time.TimeOnly))
-	return d.inner.Send(ctx, msg)
 }
 
 type lockedWriter struct {
@@ -226,4 +225,11 @@ func (t *tally) String() string {
 	}
 	sort.Strings(kinds)
 	return fmt.Sprintf("%d events (%s)", total, strings.Join(kinds, ", "))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

@@ -74,7 +74,7 @@ func (c *cycle) remove(ctx context.Context, id, why string) error {
 // unlisted removes every known task of the project that the list no longer
 // returns, unless its id is configured explicitly (then its detail call
 // decides).
-func (c *cycle) unlisted(ctx context.Context, listed map[string]bool) error {
+func (c *cycle) unlisted(ctx context.Context, listed map[string]dcs.Task) error {
 	configured := map[string]bool{}
 	for _, id := range c.p.o.TaskIDs {
 		configured[id] = true
@@ -82,7 +82,10 @@ func (c *cycle) unlisted(ctx context.Context, listed map[string]bool) error {
 	var errs []error
 	for _, k := range c.p.st.Keys(state.ProjectPrefix(c.p.o.ProjectID)) {
 		ent, ok := c.p.st.Get(k)
-		if !ok || ent.Task == nil || ent.Removed || listed[ent.Task.ID] || configured[ent.Task.ID] {
+		if !ok || ent.Task == nil || ent.Removed || configured[ent.Task.ID] {
+			continue
+		}
+		if _, still := listed[ent.Task.ID]; still {
 			continue
 		}
 		if err := c.remove(ctx, ent.Task.ID, "no longer in the task list"); err != nil {

@@ -188,7 +188,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		switch {
 		case r.skipped:
 		case r.err == nil:
-			errs = append(errs, c.observe(ctx, r.task))
+			errs = append(errs, c.observe(ctx, withRow(r.task, listed)))
 		case errors.Is(r.err, dcs.ErrGone):
 			errs = append(errs, c.remove(ctx, r.id, "the API answers: task not found"))
 		case apiWide(r.err):
@@ -207,14 +207,14 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	return st, errors.Join(errs...)
 }
 
-// targets returns the ids to fetch, sorted, and the set of listed ids (nil
+// targets returns the ids to fetch, sorted, and the listed rows by id (nil
 // without discovery or when the list call failed).
-func (p *Poller) targets(ctx context.Context) ([]string, map[string]bool, error) {
+func (p *Poller) targets(ctx context.Context) ([]string, map[string]dcs.Task, error) {
 	set := map[string]bool{}
 	for _, id := range p.o.TaskIDs {
 		set[id] = true
 	}
-	var listed map[string]bool
+	var listed map[string]dcs.Task
 	var listErr error
 	if p.o.Discover {
 		rows, err := p.list(ctx)
@@ -228,12 +228,12 @@ func (p *Poller) targets(ctx context.Context) ([]string, map[string]bool, error)
 				}
 			}
 		} else {
-			listed = make(map[string]bool, len(rows))
+			listed = make(map[string]dcs.Task, len(rows))
 			for _, r := range rows {
 				if r.ID == "" {
 					continue
 				}
-				listed[r.ID] = true
+				listed[r.ID] = r
 				set[r.ID] = true
 			}
 		}
@@ -340,6 +340,25 @@ func (p *Poller) logCallErr(err error, id string, info dcs.Info, what string) {
 		ev = ev.Str("request_id", rid)
 	}
 	ev.Msg(what + " failed")
+}
+
+// withRow completes a detail answer with what only the list row has: the
+// failure reason (error_message) and the instances' own statuses.
+func withRow(t dcs.Task, listed map[string]dcs.Task) dcs.Task {
+	row, ok := listed[t.ID]
+	if !ok {
+		return t
+	}
+	if t.ErrorMessage == "" {
+		t.ErrorMessage = row.ErrorMessage
+	}
+	if t.Source.Status == "" {
+		t.Source.Status = row.Source.Status
+	}
+	if t.Target.Status == "" {
+		t.Target.Status = row.Target.Status
+	}
+	return t
 }
 
 // apiWide reports whether an error says the API as a whole cannot be seen

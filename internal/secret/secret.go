@@ -2,7 +2,11 @@
 // marshal as "<secret>" so that they cannot leak through logs, errors or dumps.
 package secret
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
 
 const redacted = "<secret>"
 
@@ -33,3 +37,7 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
 // MarshalText implements encoding.TextMarshaler (zerolog, maps, flags).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Format implements fmt.Formatter: every verb (%d and %x included, which
+// would otherwise print the raw string) writes the redacted form.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+const (
+	project  = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	taskA    = "a1000000000000000000000000000001"
+	taskB    = "b2000000000000000000000000000002"
+	taskC    = "c3000000000000000000000000000003"
+	failText = "Failed to import sessions.rdb: not a valid RDB file"
+)
+
+var e2eScenario = fmt.Sprintf(`
+project_id: %[1]s
+tasks:
+  - id: %[2]s
+    name: orders-move
+    migration_type: online_migration
+    migration_method: incremental_migration
+    source: {id: src-1, name: orders-old, addrs: "10.0.0.1:6379", ip: 10.0.0.1, port: "6379", db: "0", password: %[5]s}
+    target: {id: dst-1, name: orders-new, addrs: "10.0.0.2:6379", ip: 10.0.0.2, port: "6379", db: "0", password: %[6]s}
+    steps:
+      - {at: 0s, status: RUNNING}
+      - {at: 10s, status: FULLMIGRATING, source_task_status: RUNNING, target_task_status: RUNNING}
+      - {at: 20s, status: INCRMIGEATING}
+      - {at: 40s, status: TERMINATING}
+      - {at: 50s, status: TERMINATED, source_task_status: "", target_task_status: ""}
+  - id: %[3]s
+    name: sessions-import
+    migration_type: backupfile_import
+    target: {id: dst-2, name: sessions, addrs: "10.0.0.3:6379", password: %[7]s}
+    backup_files: {file_source: self_build_obs, bucket_name: dumps, files: [{file_name: sessions.rdb, size: "1048576", update_at: "2026-02-28 02:00:00"}]}
+    steps:
+      - {at: 0s, status: MIGRATING}
+      - {at: 30s, status: FAILED, error_message: %[8]q}
+  - id: %[4]s
+    name: old-task
+    migration_type: online_migration
+    steps:
+      - {at: 0s, status: SUCCESS}
+    removed_at: 45s
+faults:
+  - {at: 25s, for: 5s, kind: server_error, task: ""}
+`, project, taskA, taskB, taskC, srcPassword, dstPassword, importPassword, failText)
+
+// TestEndToEnd drives simulator -> watcher -> embedded NATS -> Slack through
+// a scenario with an API outage and checks the exact events and Slack
+// messages, the subjects a subscriber filters on, and that no planted secret
+// reaches any output.
+func TestEndToEnd(t *testing.T) {
+	h := newHarness(t, e2eScenario, nil)
+
+	nc, err := nats.Connect(h.app.broker.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	all := make(chan *nats.Msg, 100)
+	terminated := make(chan *nats.Msg, 10)
+	failed := make(chan *nats.Msg, 10)
+	for subj, ch := range map[string]chan *nats.Msg{
+		"dcs.migration.>": all,
+		"dcs.migration.*.*.status_changed.TERMINATED": terminated,
+		"dcs.migration." + project + ".*.*.FAILED":    failed,
+	} {
+		if _, err := nc.ChanSubscribe(subj, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, s := range []int{0, 10, 20, 26, 31, 40, 46, 50, 51} {
+		h.cycleAt(time.Duration(s) * time.Second)
+	}
+
+	want := []string{
+		"discovered " + taskA + " RUNNING",
+		"discovered " + taskB + " MIGRATING",
+		"discovered " + taskC + " SUCCESS",
+		"status_changed " + taskA + " FULLMIGRATING",
+		"task_status_changed " + taskA + " FULLMIGRATING source_instance",
+		"task_status_changed " + taskA + " FULLMIGRATING target_instance",
+		"status_changed " + taskA + " INCRMIGEATING",
+		"watch_degraded _api NONE",
+		"watch_recovered _api NONE",
+		"status_changed " + taskB + " FAILED",
+		"status_changed " + taskA + " TERMINATING",
+		"removed " + taskC + " SUCCESS",
+		"status_changed " + taskA + " TERMINATED",
+		"task_status_changed " + taskA + " TERMINATED source_instance",
+		"task_status_changed " + taskA + " TERMINATED target_instance",
+	}
+	var got []string
+	for _, e := range h.published() {
+		got = append(got, summary(e))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+
+	// A subscriber sees the same events on the documented subjects.
+	var received []notify.Envelope
+	waitFor(t, "subscriber to receive every event", func() bool {
+		for {
+			select {
+			case m := <-all:
+				var e notify.Envelope
+				if err := json.Unmarshal(m.Data, &e); err != nil {
+					t.Fatalf("subject %s: not an envelope: %v", m.Subject, err)
+				}
+				if m.Subject != e.Subject {
+					t.Fatalf("message on %s carries subject %s", m.Subject, e.Subject)
+				}
+				received = append(received, e)
+			default:
+				return len(received) >= len(want)
+			}
+		}
+	})
+	for i, e := range received {
+		if e.SpecVersion != "1.0" || e.ID == "" || e.Type != "com.huaweicloud.dcs.migration."+string(e.Data.Kind)+".v1" ||
+			e.Source != "dcs://cn-north-4/projects/"+project || e.DataContentType != "application/json" || e.Time.IsZero() {
+			t.Errorf("event %d is not a valid CloudEvent: %+v", i, e)
+		}
+		task := e.Data.TaskID
+		if task == "" {
+			task = "_api"
+		}
+		status := "NONE"
+		if e.Data.CurrentStatus != nil {
+			status = e.Data.CurrentStatus.Normalized
+		}
+		if wantSubj := fmt.Sprintf("dcs.migration.%s.%s.%s.%s", project, task, e.Data.Kind, status); e.Subject != wantSubj {
+			t.Errorf("event %d on subject %s, want %s", i, e.Subject, wantSubj)
+		}
+	}
+	waitFor(t, "TERMINATED filter", func() bool { return len(terminated) == 1 })
+	m := <-terminated
+	if !strings.Contains(m.Subject, taskA) {
+		t.Errorf("TERMINATED wildcard delivered %s", m.Subject)
+	}
+	waitFor(t, "FAILED filter", func() bool { return len(failed) == 1 })
+	if m := <-failed; !strings.Contains(m.Subject, taskB+".status_changed.FAILED") {
+		t.Errorf("FAILED wildcard delivered %s", m.Subject)
+	}
+
+	// Slack: status changes, removal and the outage, in order; no first sight.
+	wantSlack := []string{
+		"orders-move: RUNNING -> FULLMIGRATING",
+		"orders-move: FULLMIGRATING -> INCRMIGEATING",
+		"watch_degraded",
+		"watch_recovered",
+		"sessions-import: MIGRATING -> FAILED",
+		"orders-move: INCRMIGEATING -> TERMINATING",
+		"old-task",
+		"orders-move: TERMINATING -> TERMINATED",
+	}
+	waitFor(t, "Slack messages", func() bool { return len(h.slack.texts()) >= len(wantSlack) })
+	texts := h.slack.texts()
+	for i := range texts {
+		texts[i] = html.UnescapeString(texts[i]) // Slack's mrkdwn escapes & < >
+	}
+	if len(texts) != len(wantSlack) {
+		t.Fatalf("slack got %d messages, want %d: %q", len(texts), len(wantSlack), texts)
+	}
+	bodies := h.slack.bodies()
+	for i, w := range wantSlack {
+		if !strings.Contains(texts[i], w) && !strings.Contains(bodies[i], w) {
+			t.Errorf("slack message %d = %q, want it to mention %q", i, texts[i], w)
+		}
+	}
+	if !strings.Contains(bodies[4], "not a valid RDB file") {
+		t.Errorf("the failure message does not carry the API's error_message: %s", bodies[4])
+	}
+	if !strings.Contains(bodies[0], "orders-old") || !strings.Contains(bodies[0], "10.0.0.2:6379") {
+		t.Errorf("the status message lacks source/target: %s", bodies[0])
+	}
+
+	// Nothing the watcher wrote anywhere holds a planted secret.
+	outputs := map[string]string{"logs": h.logs.String()}
+	for i, b := range bodies {
+		outputs[fmt.Sprintf("slack message %d", i)] = b
+	}
+	for i, e := range received {
+		b, _ := json.Marshal(e)
+		outputs[fmt.Sprintf("event %d", i)] = string(b)
+	}
+	for k, v := range kvValues(t, h) {
+		outputs["snapshot "+k] = v
+	}
+	for i, err := range h.cycleErrors() {
+		outputs[fmt.Sprintf("cycle error %d", i)] = err.Error()
+	}
+	assertNoSecrets(t, outputs)
+	if len(outputs) < 1+len(want)+len(wantSlack) {
+		t.Fatalf("leak scan covered only %d outputs", len(outputs))
+	}
+}
+
+func summary(e notify.Envelope) string {
+	task := e.Data.TaskID
+	if task == "" {
+		task = "_api"
+	}
+	status := "NONE"
+	if e.Data.CurrentStatus != nil && e.Data.TaskID != "" {
+		status = e.Data.CurrentStatus.Normalized
+	}
+	s := fmt.Sprintf("%s %s %s", e.Data.Kind, task, status)
+	if e.Data.Scope != "" {
+		s += " " + e.Data.Scope
+	}
+	return s
+}
+
+func kvValues(t *testing.T, h *harness) map[string]string {
+	t.Helper()
+	kv, err := h.app.broker.JS.KeyValue(h.ctx, h.cfg.NATS.KVBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.Keys(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		e, err := kv.Get(h.ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = string(e.Value())
+	}
+	if len(out) == 0 {
+		t.Fatal("no snapshots stored")
+	}
+	return out
+}
+
+func assertNoSecrets(t *testing.T, outputs map[string]string) {
+	t.Helper()
+	for name, text := range outputs {
+		for _, s := range plantedSecrets() {
+			if strings.Contains(text, s) {
+				t.Errorf("%s contains the planted secret %q", name, s)
+			}
+		}
+	}
+}

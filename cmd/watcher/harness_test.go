@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/sim"
+)
+
+// Planted secrets: every test that runs the pipeline scans its outputs for them.
+const (
+	plantedAK      = "PLANTEDAKZZ9F3Q7W2E1"
+	plantedSK      = "planted-sk-Qx7dW2vB9nM4kL1p"
+	webhookSecret  = "PLANTEDwebhookTOKENxYz123"
+	srcPassword    = "PLANTED-src-Pa55-7x"
+	dstPassword    = "PLANTED-dst-Pa55-9y"
+	importPassword = "PLANTED-imp-Pa55-3z"
+)
+
+func plantedSecrets() []string {
+	return []string{plantedAK, plantedSK, webhookSecret, srcPassword, dstPassword, importPassword}
+}
+
+// clock is the injected time of the simulator, the signer and the poller.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// slackServer speaks Slack's incoming-webhook protocol and records what it
+// accepted. fail, when set, decides an answer before a post is accepted.
+type slackServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	posts    []map[string]any
+	raw      []string
+	failNext []int // status codes to answer before accepting
+}
+
+func newSlackServer(t *testing.T) *slackServer {
+	s := &slackServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, webhookSecret) {
+			http.Error(w, "no_service", http.StatusNotFound)
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.failNext) > 0 {
+			code := s.failNext[0]
+			s.failNext = s.failNext[1:]
+			if code == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "1")
+			}
+			http.Error(w, "rollup_error", code)
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(body, &m); err != nil {
+			http.Error(w, "invalid_payload", http.StatusBadRequest)
+			return
+		}
+		s.posts = append(s.posts, m)
+		s.raw = append(s.raw, string(body))
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *slackServer) texts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.posts))
+	for i, p := range s.posts {
+		out[i], _ = p["text"].(string)
+	}
+	return out
+}
+
+func (s *slackServer) bodies() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.raw...)
+}
+
+// harness runs the real watcher (embedded NATS, KV, publisher, poller,
+// Slack notifier) against the simulator on an injected clock.
+type harness struct {
+	t     *testing.T
+	ctx   context.Context
+	t0    time.Time
+	clk   *clock
+	sim   *sim.Server
+	api   *httptest.Server
+	slack *slackServer
+	logs  *syncBuffer
+	cfg   config.Config
+	app   *app
+
+	mu     sync.Mutex
+	events []notify.Envelope
+	errs   []error
+}
+
+func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sc, err := sim.ParseScenario([]byte(scenario))
+	if err != nil {
+		t.Fatalf("scenario: %v", err)
+	}
+	h := &harness{t: t, ctx: ctx, t0: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), logs: &syncBuffer{}}
+	h.clk = &clock{now: h.t0}
+	h.sim = sim.New(sc, sim.Options{AK: plantedAK, SK: plantedSK, Clock: h.clk.Now, Start: h.t0})
+	h.api = httptest.NewServer(h.sim)
+	t.Cleanup(h.api.Close)
+	h.slack = newSlackServer(t)
+
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.DCS.Endpoint = h.api.URL
+	cfg.DCS.ProjectID = sc.ProjectID
+	cfg.DCS.AK, cfg.DCS.SK = plantedAK, plantedSK
+	cfg.DCS.RateLimit = 1000
+	cfg.DCS.Timeout = 2 * time.Second
+	cfg.NATS.Listen = "127.0.0.1:0"
+	cfg.Slack.Enabled = true
+	cfg.Slack.WebhookURL = config.Secret(h.slack.URL + "/services/T0001/B0001/" + webhookSecret)
+	cfg.Slack.MaxRetryDelay = time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	h.cfg = cfg
+	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
+	a, err := start(ctx, cfg, log, appOptions{
+		now: h.clk.Now,
+		published: func(e notify.Envelope) {
+			h.mu.Lock()
+			h.events = append(h.events, e)
+			h.mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	h.app = a
+	t.Cleanup(a.close)
+	if a.slack != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); _ = a.slack.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	return h
+}
+
+// cycleAt sets the clock to t0+d and runs one watch cycle.
+func (h *harness) cycleAt(d time.Duration) poller.Stats {
+	h.t.Helper()
+	h.clk.set(h.t0.Add(d))
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	st, err := h.app.poller.Cycle(ctx)
+	if err != nil {
+		h.mu.Lock()
+		h.errs = append(h.errs, err)
+		h.mu.Unlock()
+	}
+	return st
+}
+
+func (h *harness) published() []notify.Envelope {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]notify.Envelope(nil), h.events...)
+}
+
+func (h *harness) cycleErrors() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.errs...)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

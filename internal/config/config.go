@@ -1,0 +1,134 @@
+package config
+
+import (
+	"time"
+
+	"github.com/dcs-watcher/watcher/internal/diff"
+)
+
+// Environment variables that override the file. The Huawei Cloud names are the
+// SDK's own, so a shell already set up for hcloud or the SDK works as is.
+const (
+	EnvProjectID     = "HUAWEICLOUD_SDK_PROJECT_ID"
+	EnvAK            = "HUAWEICLOUD_SDK_AK"
+	EnvSK            = "HUAWEICLOUD_SDK_SK"
+	EnvSecurityToken = "HUAWEICLOUD_SDK_SECURITY_TOKEN"
+	EnvDCSAuthToken  = "WATCHER_DCS_AUTH_TOKEN"
+	EnvNATSURL       = "WATCHER_NATS_URL"
+	EnvNATSToken     = "WATCHER_NATS_TOKEN"
+	EnvSlackWebhook  = "WATCHER_SLACK_WEBHOOK_URL"
+)
+
+// Config is the whole configuration of the watcher. The yaml tags are the
+// file's keys; the json tags match them so that a JSON dump reads the same.
+type Config struct {
+	Log     LogConfig   `yaml:"log" json:"log"`
+	DataDir string      `yaml:"data_dir" json:"data_dir"`
+	DCS     DCSConfig   `yaml:"dcs" json:"dcs"`
+	Poll    PollConfig  `yaml:"poll" json:"poll"`
+	NATS    NATSConfig  `yaml:"nats" json:"nats"`
+	Slack   SlackConfig `yaml:"slack" json:"slack"`
+}
+
+// LogConfig selects the log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level" json:"level"`   // debug|info|warn|error
+	Format string `yaml:"format" json:"format"` // auto|json|console; auto = console on a terminal
+}
+
+// DCSConfig says how to reach and authenticate to the DCS API.
+type DCSConfig struct {
+	Region        string        `yaml:"region" json:"region"`
+	Endpoint      string        `yaml:"endpoint" json:"endpoint"` // overrides Region when set
+	ProjectID     string        `yaml:"project_id" json:"project_id"`
+	AK            Secret        `yaml:"ak" json:"ak"`
+	SK            Secret        `yaml:"sk" json:"sk"`
+	SecurityToken Secret        `yaml:"security_token" json:"security_token"`
+	AuthToken     Secret        `yaml:"auth_token" json:"auth_token"` // IAM token, instead of AK/SK
+	Timeout       time.Duration `yaml:"timeout" json:"timeout"`       // per call
+	MaxBodyBytes  int64         `yaml:"max_body_bytes" json:"max_body_bytes"`
+	Concurrency   int           `yaml:"concurrency" json:"concurrency"` // parallel detail calls
+	RateLimit     float64       `yaml:"rate_limit" json:"rate_limit"`   // calls per second
+}
+
+// PollConfig says when to poll and which tasks to watch.
+type PollConfig struct {
+	Schedule   string   `yaml:"schedule" json:"schedule"` // cron.ParseStandard spec
+	TaskIDs    []string `yaml:"task_ids" json:"task_ids"`
+	Discover   bool     `yaml:"discover" json:"discover"`       // also watch every listed task
+	NameFilter string   `yaml:"name_filter" json:"name_filter"` // the list call's name filter
+}
+
+// NATSConfig configures the embedded server (URL empty) or the connection to
+// an external NATS, and the JetStream stream and KV bucket the watcher uses.
+type NATSConfig struct {
+	URL             string        `yaml:"url" json:"url"`       // empty = embedded nats-server
+	Listen          string        `yaml:"listen" json:"listen"` // embedded server's host:port
+	CredsFile       string        `yaml:"creds_file" json:"creds_file"`
+	Token           Secret        `yaml:"token" json:"token"`
+	SubjectPrefix   string        `yaml:"subject_prefix" json:"subject_prefix"`
+	Stream          string        `yaml:"stream" json:"stream"`
+	DuplicateWindow time.Duration `yaml:"duplicate_window" json:"duplicate_window"`
+	MaxAge          time.Duration `yaml:"max_age" json:"max_age"` // stream retention; 0 = unlimited
+	Replicas        int           `yaml:"replicas" json:"replicas"`
+	KVBucket        string        `yaml:"kv_bucket" json:"kv_bucket"` // snapshots
+}
+
+// SlackConfig configures the Slack notifier, a durable consumer of the stream.
+type SlackConfig struct {
+	Enabled       bool          `yaml:"enabled" json:"enabled"`
+	WebhookURL    Secret        `yaml:"webhook_url" json:"webhook_url"`
+	Kinds         []string      `yaml:"kinds" json:"kinds"` // diff.Kind values that post
+	Consumer      string        `yaml:"consumer" json:"consumer"`
+	MarksBucket   string        `yaml:"marks_bucket" json:"marks_bucket"` // delivery marks
+	MaxRetryDelay time.Duration `yaml:"max_retry_delay" json:"max_retry_delay"`
+}
+
+// Default returns the configuration used for every key the file leaves out.
+// Each call returns fresh slices, so callers may modify the result freely.
+func Default() Config {
+	return Config{
+		Log:     LogConfig{Level: "info", Format: "auto"},
+		DataDir: "./data",
+		DCS: DCSConfig{
+			Region:       "cn-north-4",
+			Timeout:      10 * time.Second,
+			MaxBodyBytes: 4 << 20,
+			Concurrency:  8,
+			RateLimit:    20,
+		},
+		Poll: PollConfig{
+			Schedule: "@every 30s",
+			TaskIDs:  []string{},
+			Discover: true,
+		},
+		NATS: NATSConfig{
+			Listen:          "127.0.0.1:4222",
+			SubjectPrefix:   "dcs.migration",
+			Stream:          "DCS_MIGRATION",
+			DuplicateWindow: 24 * time.Hour,
+			MaxAge:          30 * 24 * time.Hour,
+			Replicas:        1,
+			KVBucket:        "dcs_watcher_snapshots",
+		},
+		Slack: SlackConfig{
+			// First sight and routine field changes are not worth waking anyone:
+			// a fresh start would otherwise post one message per task.
+			Kinds: []string{
+				string(diff.StatusChanged), string(diff.Removed),
+				string(diff.WatchDegraded), string(diff.WatchRecovered),
+			},
+			Consumer:      "watcher-slack",
+			MarksBucket:   "dcs_watcher_slack",
+			MaxRetryDelay: 5 * time.Minute,
+		},
+	}
+}
+
+// slackKinds lists the event kinds a Slack notifier can be asked to post.
+func slackKinds() []diff.Kind {
+	return []diff.Kind{
+		diff.Discovered, diff.StatusChanged, diff.TaskStatusChanged, diff.Changed,
+		diff.Removed, diff.WatchDegraded, diff.WatchRecovered,
+	}
+}

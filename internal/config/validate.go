@@ -1,0 +1,367 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Limits checked by Validate.
+const (
+	maxConcurrency = 64
+	maxReplicas    = 5
+	// apiRateCeiling is the DCS API's documented limit per account, in calls
+	// per second; a client-side rate above it only earns throttling errors.
+	apiRateCeiling = 200
+)
+
+// FieldError is one problem found by Validate. Key is the YAML key path
+// ("poll.task_ids[1]"); Msg never holds a secret value.
+type FieldError struct {
+	Key string
+	Msg string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+// problems collects every FieldError, so that one run of the validate command
+// shows them all instead of one per edit.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks the whole configuration and returns every problem found,
+// joined with errors.Join (each a *FieldError), or nil.
+func (c Config) Validate() error {
+	var p problems
+	c.validateLog(&p)
+	if c.DataDir == "" && c.NATS.URL == "" {
+		p.add("data_dir", "required: the embedded NATS server keeps its streams there")
+	}
+	c.validateDCS(&p)
+	c.validatePoll(&p)
+	c.validateNATS(&p)
+	c.validateSlack(&p)
+	return errors.Join(p...)
+}
+
+func (c Config) validateLog(p *problems) {
+	if !oneOf(c.Log.Level, "debug", "info", "warn", "error") {
+		p.add("log.level", "unknown level %q (want debug, info, warn or error)", c.Log.Level)
+	}
+	if !oneOf(c.Log.Format, "auto", "json", "console") {
+		p.add("log.format", "unknown format %q (want auto, json or console)", c.Log.Format)
+	}
+}
+
+func (c Config) validateDCS(p *problems) {
+	d := c.DCS
+	if d.Endpoint != "" {
+		checkHTTPURL(p, "dcs.endpoint", d.Endpoint)
+	}
+	switch {
+	case d.Region == "" && d.Endpoint == "":
+		p.add("dcs.region", "required unless dcs.endpoint is set (e.g. cn-north-4)")
+	case d.Region != "" && !isToken(d.Region, false):
+		p.add("dcs.region", "invalid region %q (want e.g. cn-north-4)", d.Region)
+	}
+	switch {
+	case d.ProjectID == "":
+		p.add("dcs.project_id", "required (or set %s)", EnvProjectID)
+	case !isToken(d.ProjectID, true):
+		p.add("dcs.project_id", "invalid project id %q (letters, digits, - and _ only: it goes into URL paths and NATS subjects)", d.ProjectID)
+	}
+	c.validateCredentials(p)
+	if d.Timeout <= 0 {
+		p.add("dcs.timeout", "must be positive, got %s", d.Timeout)
+	}
+	if d.MaxBodyBytes <= 0 {
+		p.add("dcs.max_body_bytes", "must be positive, got %d", d.MaxBodyBytes)
+	}
+	if d.Concurrency < 1 || d.Concurrency > maxConcurrency {
+		p.add("dcs.concurrency", "must be between 1 and %d, got %d", maxConcurrency, d.Concurrency)
+	}
+	switch {
+	case !(d.RateLimit > 0) || math.IsInf(d.RateLimit, 0):
+		p.add("dcs.rate_limit", "must be a positive number of calls per second, got %v", d.RateLimit)
+	case d.RateLimit > apiRateCeiling && !isLocalSimulator(d.Endpoint):
+		// A local simulator has no such ceiling, and benchmarks need to exceed it.
+		p.add("dcs.rate_limit", "%v exceeds the API's documented ceiling of %d calls per second per account", d.RateLimit, apiRateCeiling)
+	}
+}
+
+// validateCredentials names the missing half of a credential pair. Messages
+// name keys and environment variables only, never a value.
+func (c Config) validateCredentials(p *problems) {
+	d := c.DCS
+	ak, sk, token := d.AK != "", d.SK != "", d.AuthToken != ""
+	switch {
+	case ak && !sk:
+		p.add("dcs.sk", "required when dcs.ak is set (or set %s)", EnvSK)
+	case sk && !ak:
+		p.add("dcs.ak", "required when dcs.sk is set (or set %s)", EnvAK)
+	case !ak && !sk && !token && !isLocalSimulator(d.Endpoint):
+		// The real API refuses unsigned calls, so starting without credentials
+		// would only fail later, once per task and cycle. A plain-HTTP loopback
+		// endpoint is a local simulator (demo, tests), which may not check auth.
+		p.add("dcs.ak", "required: set dcs.ak and dcs.sk (or %s/%s), or dcs.auth_token (or %s)", EnvAK, EnvSK, EnvDCSAuthToken)
+	}
+	if token && (ak || sk) {
+		p.add("dcs.auth_token", "set either dcs.auth_token or dcs.ak/dcs.sk, not both")
+	}
+	if d.SecurityToken != "" && !ak && !sk {
+		p.add("dcs.security_token", "needs dcs.ak and dcs.sk: it completes temporary AK/SK credentials")
+	}
+}
+
+func (c Config) validatePoll(p *problems) {
+	checkSchedule(p, "poll.schedule", c.Poll.Schedule)
+	seen := make(map[string]int, len(c.Poll.TaskIDs))
+	for i, id := range c.Poll.TaskIDs {
+		key := fmt.Sprintf("poll.task_ids[%d]", i)
+		if !isToken(id, false) {
+			p.add(key, "invalid task id %q (letters, digits and - only)", id)
+			continue
+		}
+		if j, dup := seen[id]; dup {
+			p.add(key, "duplicate task id %q (also poll.task_ids[%d])", id, j)
+			continue
+		}
+		seen[id] = i
+	}
+	if !c.Poll.Discover && len(c.Poll.TaskIDs) == 0 {
+		p.add("poll", "nothing to watch: set poll.task_ids or poll.discover")
+	}
+	if !c.Poll.Discover && c.Poll.NameFilter != "" {
+		p.add("poll.name_filter", "only used with poll.discover: true")
+	}
+}
+
+// checkSchedule uses cron.ParseStandard, the poller's own parser, so that a
+// spec accepted here is one the poller accepts.
+func checkSchedule(p *problems, key, spec string) {
+	if strings.TrimSpace(spec) == "" {
+		p.add(key, "required (e.g. \"@every 30s\")")
+		return
+	}
+	if _, err := cron.ParseStandard(spec); err != nil {
+		p.add(key, "invalid cron spec %q: %v", spec, err)
+		return
+	}
+	// cron silently turns "@every 500ms" into 1s and "@every 1.5s" into 1s:
+	// say so rather than poll at a rate nobody asked for.
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		if err == nil && (d < time.Second || d%time.Second != 0) {
+			p.add(key, "invalid cron spec %q: the scheduler works in whole seconds, at least 1s", spec)
+		}
+	}
+}
+
+func (c Config) validateNATS(p *problems) {
+	n := c.NATS
+	embedded := n.URL == ""
+	if !embedded {
+		checkNATSURL(p, "nats.url", n.URL)
+	} else {
+		checkListen(p, "nats.listen", n.Listen)
+		if n.CredsFile != "" {
+			p.add("nats.creds_file", "only used with nats.url (an external NATS); the embedded server needs none")
+		}
+		if n.Token != "" {
+			p.add("nats.token", "only used with nats.url (an external NATS); the embedded server needs none")
+		}
+	}
+	if n.CredsFile != "" && n.Token != "" {
+		p.add("nats.token", "set either nats.token or nats.creds_file, not both")
+	}
+	checkSubjectPrefix(p, "nats.subject_prefix", n.SubjectPrefix)
+	checkName(p, "nats.stream", n.Stream)
+	checkName(p, "nats.kv_bucket", n.KVBucket)
+	if n.DuplicateWindow <= 0 {
+		p.add("nats.duplicate_window", "must be positive, got %s", n.DuplicateWindow)
+	}
+	switch {
+	case n.MaxAge < 0:
+		p.add("nats.max_age", "must not be negative (0 keeps events forever), got %s", n.MaxAge)
+	case n.MaxAge > 0 && n.DuplicateWindow > n.MaxAge:
+		// JetStream refuses such a stream; say it here, with the keys to change.
+		p.add("nats.duplicate_window", "%s exceeds nats.max_age %s", n.DuplicateWindow, n.MaxAge)
+	}
+	switch {
+	case n.Replicas < 1 || n.Replicas > maxReplicas:
+		p.add("nats.replicas", "must be between 1 and %d, got %d", maxReplicas, n.Replicas)
+	case n.Replicas > 1 && embedded:
+		p.add("nats.replicas", "must be 1 with the embedded server (nats.url empty): it is a single node")
+	}
+}
+
+func (c Config) validateSlack(p *problems) {
+	s := c.Slack
+	switch {
+	case s.Enabled && s.WebhookURL == "":
+		p.add("slack.webhook_url", "required when slack.enabled is true (or set %s)", EnvSlackWebhook)
+	case s.WebhookURL != "" && !isHTTPURL(s.WebhookURL.Reveal()):
+		// The URL is the credential: never echo it, nor url.Parse's error,
+		// which quotes its input.
+		p.add("slack.webhook_url", "not an http(s) URL")
+	}
+	for i, k := range s.Kinds {
+		if !knownKind(k) {
+			p.add(fmt.Sprintf("slack.kinds[%d]", i), "unknown kind %q (want one of %s)", k, kindList())
+		}
+	}
+	if s.Enabled && len(s.Kinds) == 0 {
+		p.add("slack.kinds", "empty, so nothing would be posted: list at least one kind, or set slack.enabled: false")
+	}
+	checkName(p, "slack.consumer", s.Consumer)
+	checkName(p, "slack.marks_bucket", s.MarksBucket)
+	if s.MarksBucket != "" && s.MarksBucket == c.NATS.KVBucket {
+		p.add("slack.marks_bucket", "must differ from nats.kv_bucket: delivery marks and snapshots would share keys")
+	}
+	if s.MaxRetryDelay <= 0 {
+		p.add("slack.max_retry_delay", "must be positive, got %s", s.MaxRetryDelay)
+	}
+}
+
+// checkHTTPURL checks a base URL that is not a secret but might carry one in
+// its user-info part; such a value is refused without being echoed.
+func checkHTTPURL(p *problems, key, raw string) {
+	if strings.Contains(raw, "@") {
+		p.add(key, "must not carry credentials (user:password@)")
+		return
+	}
+	if !isHTTPURL(raw) {
+		p.add(key, "invalid URL %q: want http(s)://host[:port]", raw)
+	}
+}
+
+func isHTTPURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// isLocalSimulator reports whether endpoint is a plain-HTTP URL on a loopback
+// host: the DCS simulator of demo and tests, never the real API (HTTPS only).
+func isLocalSimulator(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkNATSURL checks a comma-separated list of servers, as nats.Connect takes
+// it. Credentials belong in nats.token or nats.creds_file, which are redacted;
+// a URL is a plain string and would show in every dump, so user-info is refused.
+func checkNATSURL(p *problems, key, raw string) {
+	for i, s := range strings.Split(raw, ",") {
+		s = strings.TrimSpace(s)
+		if strings.Contains(s, "@") {
+			p.add(key, "server %d must not carry credentials (user:password@): use nats.token or nats.creds_file", i+1)
+			continue
+		}
+		full := s
+		if !strings.Contains(s, "://") {
+			full = "nats://" + s // as nats.go does
+		}
+		u, err := url.Parse(full)
+		if err != nil || u.Host == "" || !oneOf(u.Scheme, "nats", "tls", "ws", "wss") {
+			p.add(key, "invalid server URL %q (want nats://host:port, comma-separated for a cluster)", s)
+		}
+	}
+}
+
+func checkListen(p *problems, key, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		p.add(key, "invalid address %q: want host:port (port 0 picks a free port)", addr)
+	}
+}
+
+// checkSubjectPrefix requires dot-separated tokens that can be published to:
+// no empty token, no wildcard, no whitespace.
+func checkSubjectPrefix(p *problems, key, prefix string) {
+	if prefix == "" {
+		p.add(key, "required (e.g. dcs.migration)")
+		return
+	}
+	for _, tok := range strings.Split(prefix, ".") {
+		if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
+			p.add(key, "invalid subject prefix %q: dot-separated tokens, none empty, no *, > or whitespace", prefix)
+			return
+		}
+	}
+}
+
+// checkName applies the strictest of the JetStream rules for stream, consumer
+// and KV bucket names, so one rule fits all three.
+func checkName(p *problems, key, name string) {
+	if name == "" {
+		p.add(key, "required")
+		return
+	}
+	if !isToken(name, true) {
+		p.add(key, "invalid name %q (letters, digits, - and _ only)", name)
+	}
+}
+
+// isToken reports whether s is non-empty and made of ASCII letters, digits,
+// '-' and, when underscore is true, '_'.
+func isToken(s string, underscore bool) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-':
+		case r == '_' && underscore:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func oneOf(s string, allowed ...string) bool {
+	for _, a := range allowed {
+		if s == a {
+			return true
+		}
+	}
+	return false
+}
+
+func knownKind(k string) bool {
+	for _, known := range slackKinds() {
+		if k == string(known) {
+			return true
+		}
+	}
+	return false
+}
+
+func kindList() string {
+	names := make([]string, 0, len(slackKinds()))
+	for _, k := range slackKinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,201 @@
+package config
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validConfig is a valid Config whose every secret is planted, so that a test
+// can check no message echoes one.
+func validConfig() Config {
+	c := Default()
+	c.DCS.ProjectID = "0123456789abcdef0123456789abcdef"
+	c.DCS.AK = "PLANTED-AK-VALUE"
+	c.DCS.SK = "PLANTED-SK-VALUE"
+	c.DCS.SecurityToken = "PLANTED-STS-VALUE"
+	c.Slack.Enabled = true
+	c.Slack.WebhookURL = "https://hooks.slack.example/services/PLANTED-HOOK"
+	return c
+}
+
+// fieldErrors returns the *FieldError values joined in err.
+func fieldErrors(err error) []*FieldError {
+	var out []*FieldError
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return out
+	}
+	for _, e := range j.Unwrap() {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe)
+		}
+	}
+	return out
+}
+
+func TestValidateAcceptsValidConfig(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Config)
+	}{
+		{"base", func(*Config) {}},
+		{"auth token instead of AK/SK", func(c *Config) { c.DCS.AK, c.DCS.SK, c.DCS.SecurityToken, c.DCS.AuthToken = "", "", "", "PLANTED-IAM" }},
+		{"no credentials, simulator on 127.0.0.1", func(c *Config) { noCreds(c); c.DCS.Endpoint = "http://127.0.0.1:8080" }},
+		{"no credentials, simulator on localhost", func(c *Config) { noCreds(c); c.DCS.Endpoint = "http://localhost:9" }},
+		{"no credentials, simulator on ::1", func(c *Config) { noCreds(c); c.DCS.Endpoint = "http://[::1]:9" }},
+		{"endpoint without region", func(c *Config) { c.DCS.Region = ""; c.DCS.Endpoint = "https://dcs.example.com" }},
+		{"rate above ceiling on simulator", func(c *Config) { c.DCS.Endpoint = "http://127.0.0.1:1"; c.DCS.RateLimit = 5000 }},
+		{"5-field cron", func(c *Config) { c.Poll.Schedule = "*/5 * * * *" }},
+		{"descriptor", func(c *Config) { c.Poll.Schedule = "@hourly" }},
+		{"task ids only", func(c *Config) { c.Poll.Discover = false; c.Poll.TaskIDs = []string{"a1b2-c3", "X-9"} }},
+		{"external NATS cluster", func(c *Config) {
+			c.NATS.URL = "nats://a.example:4222, tls://b.example, c.example:4222"
+			c.NATS.Replicas = 3
+			c.NATS.Token = "PLANTED-NATS"
+			c.DataDir = ""
+		}},
+		{"random port", func(c *Config) { c.NATS.Listen = "127.0.0.1:0" }},
+		{"max_age 0 keeps forever", func(c *Config) { c.NATS.MaxAge = 0 }},
+		{"slack disabled, no webhook", func(c *Config) { c.Slack.Enabled = false; c.Slack.WebhookURL = "" }},
+		{"every kind", func(c *Config) {
+			c.Slack.Kinds = []string{"discovered", "status_changed", "task_status_changed", "changed", "removed", "watch_degraded", "watch_recovered"}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.modify(&c)
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate() = %v", err)
+			}
+		})
+	}
+}
+
+func noCreds(c *Config) { c.DCS.AK, c.DCS.SK, c.DCS.SecurityToken = "", "", "" }
+
+func TestValidateReportsKeyPath(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Config)
+		key    string // FieldError.Key
+		want   string // substring of the message
+	}{
+		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", `unknown level "verbose"`},
+		{"log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `unknown format "xml"`},
+		{"data dir", func(c *Config) { c.DataDir = "" }, "data_dir", "required"},
+
+		{"endpoint scheme", func(c *Config) { c.DCS.Endpoint = "ftp://dcs.example" }, "dcs.endpoint", `invalid URL "ftp://dcs.example"`},
+		{"endpoint no host", func(c *Config) { c.DCS.Endpoint = "https://" }, "dcs.endpoint", "invalid URL"},
+		{"endpoint credentials", func(c *Config) { c.DCS.Endpoint = "https://me:PLANTED-PW@dcs.example" }, "dcs.endpoint", "must not carry credentials"},
+		{"region missing", func(c *Config) { c.DCS.Region = "" }, "dcs.region", "required unless dcs.endpoint is set"},
+		{"region invalid", func(c *Config) { c.DCS.Region = "cn north/4" }, "dcs.region", `invalid region "cn north/4"`},
+		{"project missing", func(c *Config) { c.DCS.ProjectID = "" }, "dcs.project_id", "required (or set HUAWEICLOUD_SDK_PROJECT_ID)"},
+		{"project invalid", func(c *Config) { c.DCS.ProjectID = "a/b" }, "dcs.project_id", `invalid project id "a/b"`},
+		{"sk missing", func(c *Config) { c.DCS.SK = "" }, "dcs.sk", "required when dcs.ak is set"},
+		{"ak missing", func(c *Config) { c.DCS.AK = "" }, "dcs.ak", "required when dcs.sk is set"},
+		{"no credentials", func(c *Config) { noCreds(c) }, "dcs.ak",
+			"required: set dcs.ak and dcs.sk (or HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK), or dcs.auth_token"},
+		{"no credentials, https loopback", func(c *Config) { noCreds(c); c.DCS.Endpoint = "https://127.0.0.1:8443" }, "dcs.ak", "required: set dcs.ak"},
+		{"no credentials, remote http", func(c *Config) { noCreds(c); c.DCS.Endpoint = "http://dcs.example" }, "dcs.ak", "required: set dcs.ak"},
+		{"token and AK/SK", func(c *Config) { c.DCS.AuthToken = "PLANTED-IAM" }, "dcs.auth_token", "not both"},
+		{"security token alone", func(c *Config) { noCreds(c); c.DCS.AuthToken = "PLANTED-IAM"; c.DCS.SecurityToken = "PLANTED-STS" },
+			"dcs.security_token", "needs dcs.ak and dcs.sk"},
+		{"timeout", func(c *Config) { c.DCS.Timeout = 0 }, "dcs.timeout", "must be positive"},
+		{"max body", func(c *Config) { c.DCS.MaxBodyBytes = -1 }, "dcs.max_body_bytes", "must be positive"},
+		{"concurrency low", func(c *Config) { c.DCS.Concurrency = 0 }, "dcs.concurrency", "between 1 and 64, got 0"},
+		{"concurrency high", func(c *Config) { c.DCS.Concurrency = 65 }, "dcs.concurrency", "between 1 and 64, got 65"},
+		{"rate zero", func(c *Config) { c.DCS.RateLimit = 0 }, "dcs.rate_limit", "must be a positive number"},
+		{"rate NaN", func(c *Config) { c.DCS.RateLimit = math.NaN() }, "dcs.rate_limit", "must be a positive number"},
+		{"rate infinite", func(c *Config) { c.DCS.Endpoint = "http://127.0.0.1:1"; c.DCS.RateLimit = math.Inf(1) }, "dcs.rate_limit", "must be a positive number"},
+		{"rate above ceiling", func(c *Config) { c.DCS.RateLimit = 201 }, "dcs.rate_limit", "ceiling of 200"},
+
+		{"cron typo", func(c *Config) { c.Poll.Schedule = "@evry 5s" }, "poll.schedule", `invalid cron spec "@evry 5s": `},
+		{"cron six fields", func(c *Config) { c.Poll.Schedule = "0 */5 * * * *" }, "poll.schedule", "invalid cron spec"},
+		{"cron empty", func(c *Config) { c.Poll.Schedule = " " }, "poll.schedule", "required"},
+		{"cron sub-second", func(c *Config) { c.Poll.Schedule = "@every 500ms" }, "poll.schedule", "whole seconds, at least 1s"},
+		{"cron fractional", func(c *Config) { c.Poll.Schedule = "@every 1.5s" }, "poll.schedule", "whole seconds"},
+		{"task id", func(c *Config) { c.Poll.TaskIDs = []string{"ok-1", "a b"} }, "poll.task_ids[1]", `invalid task id "a b"`},
+		{"task id empty", func(c *Config) { c.Poll.TaskIDs = []string{""} }, "poll.task_ids[0]", `invalid task id ""`},
+		{"task id duplicate", func(c *Config) { c.Poll.TaskIDs = []string{"t1", "t2", "t1"} }, "poll.task_ids[2]", `duplicate task id "t1" (also poll.task_ids[0])`},
+		{"nothing to watch", func(c *Config) { c.Poll.Discover = false; c.Poll.TaskIDs = nil }, "poll", "nothing to watch: set poll.task_ids or poll.discover"},
+		{"name filter without discovery", func(c *Config) { c.Poll.Discover = false; c.Poll.TaskIDs = []string{"t"}; c.Poll.NameFilter = "x" },
+			"poll.name_filter", "only used with poll.discover"},
+
+		{"nats url scheme", func(c *Config) { c.NATS.URL = "http://nats.example" }, "nats.url", `invalid server URL "http://nats.example"`},
+		{"nats url credentials", func(c *Config) { c.NATS.URL = "nats://a.example, nats://me:PLANTED-PW@b.example" }, "nats.url", "server 2 must not carry credentials"},
+		{"listen", func(c *Config) { c.NATS.Listen = "localhost" }, "nats.listen", `invalid address "localhost"`},
+		{"listen port", func(c *Config) { c.NATS.Listen = "127.0.0.1:70000" }, "nats.listen", "invalid address"},
+		{"creds file embedded", func(c *Config) { c.NATS.CredsFile = "x.creds" }, "nats.creds_file", "only used with nats.url"},
+		{"token embedded", func(c *Config) { c.NATS.Token = "PLANTED-NATS" }, "nats.token", "only used with nats.url"},
+		{"token and creds", func(c *Config) {
+			c.NATS.URL = "nats://n.example"
+			c.NATS.CredsFile = "x.creds"
+			c.NATS.Token = "PLANTED-NATS"
+		},
+			"nats.token", "not both"},
+		{"subject wildcard", func(c *Config) { c.NATS.SubjectPrefix = "dcs.*" }, "nats.subject_prefix", `invalid subject prefix "dcs.*"`},
+		{"subject tail wildcard", func(c *Config) { c.NATS.SubjectPrefix = "dcs.>" }, "nats.subject_prefix", "invalid subject prefix"},
+		{"subject empty token", func(c *Config) { c.NATS.SubjectPrefix = "dcs..migration" }, "nats.subject_prefix", "invalid subject prefix"},
+		{"subject space", func(c *Config) { c.NATS.SubjectPrefix = "dcs migration" }, "nats.subject_prefix", "invalid subject prefix"},
+		{"subject empty", func(c *Config) { c.NATS.SubjectPrefix = "" }, "nats.subject_prefix", "required"},
+		{"stream", func(c *Config) { c.NATS.Stream = "DCS.MIGRATION" }, "nats.stream", `invalid name "DCS.MIGRATION"`},
+		{"kv bucket", func(c *Config) { c.NATS.KVBucket = "" }, "nats.kv_bucket", "required"},
+		{"duplicate window", func(c *Config) { c.NATS.DuplicateWindow = 0 }, "nats.duplicate_window", "must be positive"},
+		{"duplicate window over max age", func(c *Config) { c.NATS.MaxAge = time.Hour }, "nats.duplicate_window", "exceeds nats.max_age"},
+		{"max age negative", func(c *Config) { c.NATS.MaxAge = -time.Second }, "nats.max_age", "must not be negative"},
+		{"replicas low", func(c *Config) { c.NATS.Replicas = 0 }, "nats.replicas", "between 1 and 5, got 0"},
+		{"replicas high", func(c *Config) { c.NATS.URL = "nats://n.example"; c.NATS.Replicas = 6 }, "nats.replicas", "between 1 and 5, got 6"},
+		{"replicas embedded", func(c *Config) { c.NATS.Replicas = 3 }, "nats.replicas", "must be 1 with the embedded server"},
+
+		{"webhook missing", func(c *Config) { c.Slack.WebhookURL = "" }, "slack.webhook_url", "required when slack.enabled is true"},
+		{"webhook not a URL", func(c *Config) { c.Slack.WebhookURL = "PLANTED-HOOK not a url" }, "slack.webhook_url", "not an http(s) URL"},
+		{"webhook bad scheme", func(c *Config) { c.Slack.WebhookURL = "ftp://hooks.example/PLANTED-HOOK" }, "slack.webhook_url", "not an http(s) URL"},
+		{"webhook unparsable", func(c *Config) { c.Slack.WebhookURL = "https://hooks example/%zzPLANTED" }, "slack.webhook_url", "not an http(s) URL"},
+		{"kind typo", func(c *Config) { c.Slack.Kinds = []string{"removed", "changed", "staus_changed"} }, "slack.kinds[2]", `unknown kind "staus_changed"`},
+		{"no kinds", func(c *Config) { c.Slack.Kinds = nil }, "slack.kinds", "nothing would be posted"},
+		{"consumer", func(c *Config) { c.Slack.Consumer = "watcher slack" }, "slack.consumer", `invalid name "watcher slack"`},
+		{"marks bucket", func(c *Config) { c.Slack.MarksBucket = "a/b" }, "slack.marks_bucket", `invalid name "a/b"`},
+		{"marks bucket shared", func(c *Config) { c.Slack.MarksBucket = c.NATS.KVBucket }, "slack.marks_bucket", "must differ from nats.kv_bucket"},
+		{"retry delay", func(c *Config) { c.Slack.MaxRetryDelay = 0 }, "slack.max_retry_delay", "must be positive"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.modify(&c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatal("Validate() = nil")
+			}
+			if !strings.HasPrefix(err.Error(), tc.key+": ") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %q\nwant %q, then a message with %q", err, tc.key+": ", tc.want)
+			}
+			var keys []string
+			for _, fe := range fieldErrors(err) {
+				keys = append(keys, fe.Key)
+			}
+			if len(keys) != 1 || keys[0] != tc.key {
+				t.Errorf("problems at %v, want exactly one, at %s", keys, tc.key)
+			}
+			if strings.Contains(err.Error(), "PLANTED") {
+				t.Errorf("error text holds a secret: %q", err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := validConfig()
+	c.Log.Level = "loud"
+	c.Poll.Schedule = "@evry 5s"
+	c.Slack.Kinds = []string{"nope"}
+	c.NATS.Replicas = 0
+	got := fieldErrors(c.Validate())
+	if len(got) != 4 {
+		t.Fatalf("got %d problems %v, want 4", len(got), got)
+	}
+}
