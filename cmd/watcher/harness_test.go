@@ -142,6 +142,9 @@ type harness struct {
 	cfg   config.Config
 	app   *app
 
+	// cycleTimeout bounds one cycle (publishing waits for JetStream's ack).
+	cycleTimeout time.Duration
+
 	mu     sync.Mutex
 	events []notify.Envelope
 	errs   []error
@@ -155,7 +158,7 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 	if err != nil {
 		t.Fatalf("scenario: %v", err)
 	}
-	h := &harness{t: t, ctx: ctx, t0: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), logs: &syncBuffer{}}
+	h := &harness{t: t, ctx: ctx, t0: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), logs: &syncBuffer{}, cycleTimeout: 10 * time.Second}
 	h.clk = &clock{now: h.t0}
 	h.sim = sim.New(sc, sim.Options{AK: plantedAK, SK: plantedSK, Clock: h.clk.Now, Start: h.t0})
 	h.api = httptest.NewServer(h.sim)
@@ -194,6 +197,11 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 	}
 	h.app = a
 	t.Cleanup(a.close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("watcher logs:\n%s", h.logs.String())
+		}
+	})
 	if a.slack != nil {
 		done := make(chan struct{})
 		go func() { defer close(done); _ = a.slack.Run(ctx) }()
@@ -203,10 +211,10 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 }
 
 // cycleAt sets the clock to t0+d and runs one watch cycle.
-func (h *harness) cycleAt(d time.Duration) poller.Stats {
+func (h *harness) cycleAt(d time.Duration) (poller.Stats, error) {
 	h.t.Helper()
 	h.clk.set(h.t0.Add(d))
-	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(h.ctx, h.cycleTimeout)
 	defer cancel()
 	st, err := h.app.poller.Cycle(ctx)
 	if err != nil {
@@ -214,7 +222,7 @@ func (h *harness) cycleAt(d time.Duration) poller.Stats {
 		h.errs = append(h.errs, err)
 		h.mu.Unlock()
 	}
-	return st
+	return st, err
 }
 
 func (h *harness) published() []notify.Envelope {

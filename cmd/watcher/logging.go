@@ -18,14 +18,10 @@ func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 	if err != nil || c.Level == "" {
 		level = zerolog.InfoLevel
 	}
-	console := c.Format == "console"
-	if c.Format == "auto" || c.Format == "" {
-		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
-			console = true
-		}
-	}
-	if console {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	f, ok := w.(*os.File)
+	tty := ok && isatty.IsTerminal(f.Fd())
+	if c.Format == "console" || (tty && (c.Format == "auto" || c.Format == "")) {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !tty}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
 }

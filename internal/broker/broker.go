@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -120,10 +121,24 @@ func startEmbedded(o Options) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: embedded nats-server: %w", err)
 	}
+	// nats-server reports a failed start (port in use, unusable store
+	// directory) only through its logger's Fatalf; catch it so that the
+	// error says why instead of timing out.
+	fatal := make(chan string, 1)
+	srv.SetLogger(fatalLogger(fatal), false, false)
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("broker: embedded nats-server on %s not ready after 10s (is the port in use?)", o.Listen)
+	deadline := time.Now().Add(10 * time.Second)
+	for !srv.ReadyForConnections(50 * time.Millisecond) {
+		select {
+		case msg := <-fatal:
+			srv.Shutdown()
+			return nil, fmt.Errorf("broker: embedded nats-server on %s (store %s): %s", o.Listen, opts.StoreDir, msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			return nil, fmt.Errorf("broker: embedded nats-server on %s not ready after 10s", o.Listen)
+		}
 	}
 	o.Logger.Info().Str("url", srv.ClientURL()).Str("store", opts.StoreDir).Msg("embedded nats-server started")
 	return srv, nil
@@ -160,7 +175,9 @@ func connect(ctx context.Context, url string, o Options) (*nats.Conn, error) {
 		nats.MaxReconnects(-1), // a watcher outlives NATS restarts
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn().Err(err).Msg("nats disconnected")
+			if err != nil { // nil: our own Close or Drain
+				log.Warn().Err(err).Msg("nats disconnected")
+			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("nats reconnected")
@@ -177,8 +194,30 @@ func connect(ctx context.Context, url string, o Options) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		// nats errors do not carry the token, but the URL may hold user:pass.
+		// nats errors do not carry the token, but the URL may hold user:pass,
+		// and a *url.Error quotes the whole URL it could not parse.
+		if _, bad := errors.AsType[*neturl.Error](err); bad {
+			return nil, fmt.Errorf("broker: connect to NATS at %s: malformed URL (check host, port and the escaping of user:password)", redactURL(url))
+		}
 		return nil, fmt.Errorf("broker: connect to NATS at %s: %w", redactURL(url), err)
 	}
 	return nc, nil
 }
+
+// fatalLogger is the embedded server's logger: it stays silent (the server
+// runs with NoLog) except for the first fatal error, which it hands to
+// startEmbedded.
+type fatalLogger chan<- string
+
+func (l fatalLogger) Fatalf(format string, v ...any) {
+	select {
+	case l <- fmt.Sprintf(format, v...):
+	default:
+	}
+}
+
+func (fatalLogger) Noticef(string, ...any) {}
+func (fatalLogger) Warnf(string, ...any)   {}
+func (fatalLogger) Errorf(string, ...any)  {}
+func (fatalLogger) Debugf(string, ...any)  {}
+func (fatalLogger) Tracef(string, ...any)  {}

@@ -9,7 +9,13 @@ import (
 func redactURL(s string) string {
 	parts := strings.Split(s, ",")
 	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
+		p = strings.TrimSpace(p)
+		if p != "" && !strings.Contains(p, "://") {
+			// nats.go reads "user:pass@host" as a nats:// URL; url.Parse
+			// would take "user" for a scheme and find no user info to hide.
+			p = "nats://" + p
+		}
+		u, err := url.Parse(p)
 		if err != nil || u.User == nil {
 			if err != nil {
 				parts[i] = "<unparsable url>"

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,37 +30,6 @@ const (
 	signingAlgorithm    = "SDK-HMAC-SHA256"
 	maxSignedBodyBytes  = 8 << 20
 )
-
-// Secret is a credential value. It prints, formats and marshals as
-// "<secret>"; Reveal is the one way to read it. It mirrors config.Secret,
-// which this package cannot import (config imports diff, which imports dcs);
-// convert with dcs.Secret(s).
-type Secret string
-
-const redacted = "<secret>"
-
-// Reveal returns the secret's value, for the one place that needs it.
-func (s Secret) Reveal() string { return string(s) }
-
-// String implements fmt.Stringer.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString implements fmt.GoStringer, so %#v redacts too.
-func (s Secret) GoString() string { return s.String() }
-
-// MarshalJSON implements json.Marshaler.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
-
-// MarshalYAML implements yaml.Marshaler.
-func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
-
-// MarshalText implements encoding.TextMarshaler (zerolog, maps, flags).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Credentials authenticate calls. With AK and SK set, requests are signed
 // (SDK-HMAC-SHA256); SecurityToken marks temporary AK/SK. AuthToken is an IAM

@@ -1,5 +1,7 @@
 package dcs
 
+import "strings"
+
 // Task is the watcher's view of a migration task: the detail object of
 // GET /v2/{project_id}/migration-task/{task_id} with every password replaced
 // by PasswordSet. All values are strings as the API documents them (numbers
@@ -66,3 +68,103 @@ type BackupFile struct {
 
 // NormStatus is the task's status in canonical spelling.
 func (t *Task) NormStatus() Status { return Normalize(t.Status) }
+
+// KeepNulls copies from prev every field whose path the API sent as null
+// (Info.Nulls): a null says nothing about the field, so it must not read as
+// a change to "". A field left out altogether is taken as empty, as the
+// document's optional fields are. Objects sent as null keep prev's object.
+func (t *Task) KeepNulls(prev *Task, nulls []string) {
+	if prev == nil {
+		return
+	}
+	for _, path := range nulls {
+		if p, q := t.stringField(path), prev.stringField(path); p != nil && q != nil {
+			*p = *q
+			continue
+		}
+		switch path {
+		case "source_instance":
+			t.Source = prev.Source
+		case "target_instance":
+			t.Target = prev.Target
+		case "backup_files":
+			t.BackupFiles = prev.BackupFiles
+		case "supported_features":
+			t.SupportedFeatures = prev.SupportedFeatures
+		case "source_instance.proxy_multi_db":
+			t.Source.ProxyMultiDB = prev.Source.ProxyMultiDB
+		case "target_instance.proxy_multi_db":
+			t.Target.ProxyMultiDB = prev.Target.ProxyMultiDB
+		}
+	}
+}
+
+// stringField returns the string field at a JSON path, nil if there is none.
+func (t *Task) stringField(path string) *string {
+	if in, rest, ok := strings.Cut(path, "."); ok {
+		switch in {
+		case "source_instance":
+			return t.Source.stringField(rest)
+		case "target_instance":
+			return t.Target.stringField(rest)
+		}
+		return nil
+	}
+	switch path {
+	case "task_name":
+		return &t.Name
+	case "description":
+		return &t.Description
+	case "status":
+		return &t.Status
+	case "task_status":
+		return &t.TaskStatus
+	case "migration_type":
+		return &t.MigrationType
+	case "migration_method":
+		return &t.MigrationMethod
+	case "network_type":
+		return &t.NetworkType
+	case "ecs_tenant_private_ip":
+		return &t.ECSTenantPrivateIP
+	case "resume_mode":
+		return &t.ResumeMode
+	case "tenant_vpc_id":
+		return &t.TenantVPCID
+	case "tenant_subnet_id":
+		return &t.TenantSubnetID
+	case "tenant_security_group_id":
+		return &t.TenantSecurityGroupID
+	case "bandwidth_limit_mb":
+		return &t.BandwidthLimitMB
+	case "version":
+		return &t.Version
+	case "created_at":
+		return &t.CreatedAt
+	case "updated_at":
+		return &t.UpdatedAt
+	case "released_at":
+		return &t.ReleasedAt
+	}
+	return nil
+}
+
+func (in *Instance) stringField(name string) *string {
+	switch name {
+	case "id":
+		return &in.ID
+	case "name":
+		return &in.Name
+	case "addrs":
+		return &in.Addrs
+	case "ip":
+		return &in.IP
+	case "port":
+		return &in.Port
+	case "db":
+		return &in.DB
+	case "task_status":
+		return &in.TaskStatus
+	}
+	return nil
+}

@@ -23,13 +23,18 @@ type cycle struct {
 	stats *Stats
 }
 
-// observe handles a successful detail call.
-func (c *cycle) observe(ctx context.Context, t dcs.Task) error {
+// observe handles a successful detail call; nulls are the fields the
+// answer sent as null, which keep their previous values.
+func (c *cycle) observe(ctx context.Context, t dcs.Task, nulls []string) error {
 	key := state.Key(c.p.o.ProjectID, t.ID)
 	ent, _ := c.p.st.Get(key)
 	prev := ent.Task
 	if ent.Removed {
 		prev = nil // a task that comes back is discovered anew
+	}
+	if len(nulls) > 0 {
+		t.KeepNulls(prev, nulls)
+		c.p.o.Logger.Debug().Str("task_id", t.ID).Strs("null_fields", nulls).Msg("null fields keep their previous values")
 	}
 	var events []diff.Event
 	rec := ent.Record

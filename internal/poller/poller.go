@@ -188,7 +188,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		switch {
 		case r.skipped:
 		case r.err == nil:
-			errs = append(errs, c.observe(ctx, withRow(r.task, listed)))
+			errs = append(errs, c.observe(ctx, withRow(r.task, listed), r.info.Nulls))
 		case errors.Is(r.err, dcs.ErrGone):
 			errs = append(errs, c.remove(ctx, r.id, "the API answers: task not found"))
 		case apiWide(r.err):

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natstest "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+func runNATS(t *testing.T, port int, dir string) *server.Server {
+	t.Helper()
+	opts := natstest.DefaultTestOptions
+	opts.Port = port
+	opts.JetStream = true
+	opts.StoreDir = dir
+	return natstest.RunServer(&opts)
+}
+
+// TestNATSAwayBetweenDetectionAndPublish takes NATS away after a change is
+// detected and before it can be published: the snapshot must stay put, and
+// once NATS is back the change must be published exactly once, on the
+// stream and in Slack.
+func TestNATSAwayBetweenDetectionAndPublish(t *testing.T) {
+	dir := t.TempDir()
+	srv := runNATS(t, -1, dir)
+	port := srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { srv.Shutdown() })
+
+	h := newHarness(t, e2eScenario, func(c *config.Config) { c.NATS.URL = srv.ClientURL() })
+	h.cycleTimeout = 2 * time.Second
+	if _, err := h.cycleAt(0); err != nil {
+		t.Fatalf("first cycle: %v", err)
+	}
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	_, err := h.cycleAt(10 * time.Second) // RUNNING -> FULLMIGRATING detected, cannot be published
+	if err == nil || !strings.Contains(err.Error(), "snapshot kept") {
+		t.Fatalf("cycle without NATS: err = %v, want a publish failure that keeps the snapshot", err)
+	}
+	key := state.Key(project, taskA)
+	if e, _ := h.app.snaps.Get(key); e.Task == nil || e.Task.Status != "RUNNING" {
+		t.Fatalf("snapshot advanced without an ack: %+v", e.Task)
+	}
+
+	srv = runNATS(t, port, dir)
+	waitFor(t, "reconnect", h.app.broker.Conn.IsConnected)
+	for _, s := range []time.Duration{11 * time.Second, 12 * time.Second} {
+		if _, err := h.cycleAt(s); err != nil {
+			t.Fatalf("cycle at %s after recovery: %v", s, err)
+		}
+	}
+	if e, _ := h.app.snaps.Get(key); e.Task == nil || e.Task.Status != "FULLMIGRATING" {
+		t.Fatalf("snapshot did not advance after recovery: %+v", e.Task)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := h.app.broker.JS.Stream(ctx, h.cfg.NATS.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter("dcs.migration.*."+taskA+".status_changed.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	if n != 1 {
+		t.Fatalf("stream holds %d status_changed messages for the task, want exactly 1 (%v)", n, info.State.Subjects)
+	}
+	waitFor(t, "the Slack message", func() bool { return len(h.slack.texts()) >= 1 })
+	// Give the notifier a chance to double-post before counting: wait until
+	// its consumer has nothing pending.
+	waitFor(t, "slack consumer drained", func() bool {
+		p, err := h.app.slack.Pending(ctx)
+		return err == nil && p == 0
+	})
+	if got := h.slack.texts(); len(got) != 1 || !strings.Contains(got[0], "FULLMIGRATING") {
+		t.Fatalf("slack messages = %q, want exactly the one status change", got)
+	}
+}

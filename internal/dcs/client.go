@@ -1,0 +1,352 @@
+package dcs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	opShow = "show"
+	opList = "list"
+
+	// DefaultMaxBodyBytes caps a response body: a detail object is about
+	// 2 KiB, a full list page of 1000 rows well under 2 MiB.
+	DefaultMaxBodyBytes = 4 << 20
+	// MaxListLimit is the largest page the list call serves.
+	MaxListLimit = 1000
+
+	defaultUserAgent   = "dcs-watcher"
+	defaultHTTPTimeout = 30 * time.Second
+	maxIDLength        = 128
+)
+
+// EndpointForRegion returns the DCS endpoint of a region,
+// https://dcs.<region>.myhuaweicloud.com, unless the environment variable the
+// SDK honours, HUAWEICLOUD_SDK_REGION_DCS_<REGION> (upper case, "-" as "_"),
+// names another; of a comma-separated list there, the first is used.
+func EndpointForRegion(region string, getenv func(string) string) string {
+	region = strings.TrimSpace(region)
+	name := "HUAWEICLOUD_SDK_REGION_DCS_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
+	if v := getenv(name); strings.TrimSpace(v) != "" {
+		first, _, _ := strings.Cut(v, ",")
+		return strings.TrimSpace(first)
+	}
+	return "https://dcs." + region + ".myhuaweicloud.com"
+}
+
+// Options configure a Client. Endpoint and ProjectID are required.
+type Options struct {
+	Endpoint    string // e.g. https://dcs.cn-north-4.myhuaweicloud.com
+	ProjectID   string
+	Credentials Credentials // empty: requests go out unauthenticated
+	// HTTPClient is the transport; nil means a client with a 30 s timeout.
+	// The Client uses a copy that never follows redirects, so that no
+	// credential header travels to another host.
+	HTTPClient   *http.Client
+	MaxBodyBytes int64            // default DefaultMaxBodyBytes
+	UserAgent    string           // default "dcs-watcher"
+	Now          func() time.Time // default time.Now; dates the signature
+}
+
+// Info describes the answer to a successful call, for logs.
+type Info struct {
+	RequestID  string // X-Request-Id
+	HTTPStatus int
+	// Nulls lists the fields of a detail answer that were an explicit JSON
+	// null ("source_instance.task_status"): the API gave no value, which
+	// Task.KeepNulls reads as "unchanged", not as "now empty".
+	Nulls []string
+}
+
+// Client calls the DCS migration-task API. It is safe for concurrent use.
+type Client struct {
+	base      *url.URL
+	projectID string
+	cred      Credentials
+	hc        *http.Client
+	maxBody   int64
+	userAgent string
+	now       func() time.Time
+}
+
+// New checks o and returns a Client.
+func New(o Options) (*Client, error) {
+	base, err := parseEndpoint(o.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if !validID(o.ProjectID) {
+		return nil, fmt.Errorf("dcs client: project id %q: want 1 to %d letters, digits, '-', '_', '.' or '~'", o.ProjectID, maxIDLength)
+	}
+	if err := o.Credentials.validate(); err != nil {
+		return nil, fmt.Errorf("dcs client: %w", err)
+	}
+	if o.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("dcs client: max body bytes %d is negative", o.MaxBodyBytes)
+	}
+	c := &Client{
+		base:      base,
+		projectID: o.ProjectID,
+		cred:      o.Credentials,
+		maxBody:   o.MaxBodyBytes,
+		userAgent: o.UserAgent,
+		now:       o.Now,
+	}
+	if c.maxBody == 0 {
+		c.maxBody = DefaultMaxBodyBytes
+	}
+	if c.userAgent == "" {
+		c.userAgent = defaultUserAgent
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	hc := http.Client{Timeout: defaultHTTPTimeout}
+	if o.HTTPClient != nil {
+		hc = *o.HTTPClient
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &hc
+	return c, nil
+}
+
+func parseEndpoint(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil, fmt.Errorf("dcs client: endpoint %q is not a URL", raw)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("dcs client: endpoint %q: scheme must be http or https", raw)
+	case u.Host == "":
+		return nil, fmt.Errorf("dcs client: endpoint %q has no host", raw)
+	case u.User != nil:
+		return nil, errors.New("dcs client: endpoint must not hold user information")
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("dcs client: endpoint %q must not have a query or fragment", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// validID accepts the characters that need no escaping in a path segment,
+// so that the signed path and the sent path cannot differ.
+func validID(s string) bool {
+	if s == "" || len(s) > maxIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return s != "." && s != ".."
+}
+
+// Show fetches one task's details. A task that no longer exists fails with
+// ErrGone.
+func (c *Client) Show(ctx context.Context, taskID string) (Task, Info, error) {
+	if !validID(taskID) {
+		return Task{}, Info{}, apiErrorf(opShow, "", ErrRequest, "task id %q: want 1 to %d letters, digits, '-', '_', '.' or '~'", taskID, maxIDLength)
+	}
+	body, info, err := c.get(ctx, opShow, taskID, "migration-task/"+taskID, nil)
+	if err != nil {
+		return Task{}, info, err
+	}
+	t, nulls, err := decodeTaskNulls(body)
+	info.Nulls = nulls
+	if err == nil && t.ID != taskID {
+		err = errors.New("task_id of the answer differs from the task asked for")
+	}
+	if err != nil {
+		return Task{}, info, c.badResponse(opShow, taskID, info, fmt.Errorf("decode task: %w", err))
+	}
+	return t, info, nil
+}
+
+// ListPage fetches one page of the task list: rows from offset on, at most
+// limit (1..1000) of them, filtered by name when name is not empty. count is
+// the total the API reports, -1 if it does not say.
+func (c *Client) ListPage(ctx context.Context, offset, limit int, name string) (rows []Task, count int, info Info, err error) {
+	if offset < 0 || limit < 1 || limit > MaxListLimit {
+		return nil, 0, Info{}, apiErrorf(opList, "", ErrRequest, "offset %d, limit %d: want offset >= 0 and limit 1..%d", offset, limit, MaxListLimit)
+	}
+	q := url.Values{}
+	q.Set("offset", strconv.Itoa(offset))
+	q.Set("limit", strconv.Itoa(limit))
+	if name != "" {
+		q.Set("name", name)
+	}
+	body, info, err := c.get(ctx, opList, "", "migration-tasks", q)
+	if err != nil {
+		return nil, 0, info, err
+	}
+	rows, count, err = decodeList(body)
+	if err != nil {
+		return nil, 0, info, c.badResponse(opList, "", info, fmt.Errorf("decode list: %w", err))
+	}
+	return rows, count, info, nil
+}
+
+// List returns every task (filtered by name when not empty), paging with
+// the largest page. It stops when it has count rows or a page comes back
+// empty or short; a task seen twice (the list moved between pages) is kept
+// once. A list that runs past the pages the first count announced (plus
+// slack for tasks created meanwhile), or a page of nothing but rows seen
+// before, fails with ErrBadResponse rather than loop for ever.
+func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
+	var (
+		all      []Task
+		seen     = map[string]bool{}
+		offset   int
+		maxPages = -1
+	)
+	for page := 0; ; page++ {
+		if maxPages >= 0 && page >= maxPages {
+			return nil, apiErrorf(opList, "", ErrBadResponse, "list did not end after %d pages", page)
+		}
+		rows, count, _, err := c.ListPage(ctx, offset, MaxListLimit, name)
+		if err != nil {
+			return nil, fmt.Errorf("list page %d: %w", page+1, err)
+		}
+		if maxPages < 0 {
+			maxPages = listPageBudget(count)
+		}
+		fresh := 0
+		for _, t := range rows {
+			if !seen[t.ID] {
+				seen[t.ID] = true
+				all = append(all, t)
+				fresh++
+			}
+		}
+		if len(rows) > 0 && fresh == 0 {
+			return nil, apiErrorf(opList, "", ErrBadResponse, "page %d repeats earlier rows only (offset ignored?)", page+1)
+		}
+		offset += len(rows)
+		if len(rows) == 0 || len(rows) < MaxListLimit && count < 0 || count >= 0 && offset >= count {
+			return all, nil
+		}
+	}
+}
+
+// listPageBudget allows the pages count needs plus two for tasks created
+// while paging, and never more than maxListPages.
+func listPageBudget(count int) int {
+	const maxListPages = 10000 // ten million tasks
+	if count < 0 {
+		return maxListPages
+	}
+	return min((count+MaxListLimit-1)/MaxListLimit+2, maxListPages)
+}
+
+// get sends one signed GET of {endpoint}/v2/{project_id}/{rel} and returns
+// the body of a 2xx answer.
+func (c *Client) get(ctx context.Context, op, taskID, rel string, q url.Values) ([]byte, Info, error) {
+	u := *c.base
+	u.Path = c.base.Path + "/v2/" + c.projectID + "/" + rel
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, Info{}, apiErrorf(op, taskID, ErrRequest, "build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set(headerProjectID, c.projectID)
+	if !c.cred.IsZero() {
+		if err := Sign(req, c.cred, c.now()); err != nil {
+			return nil, Info{}, apiErrorf(op, taskID, ErrAuth, "%w", err)
+		}
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, Info{}, c.transportError(ctx, op, taskID, 0, "", err)
+	}
+	defer resp.Body.Close()
+	info := Info{RequestID: resp.Header.Get("X-Request-Id"), HTTPStatus: resp.StatusCode}
+
+	body, tooBig, err := readLimited(resp.Body, c.maxBody)
+	if err != nil {
+		return nil, info, c.transportError(ctx, op, taskID, resp.StatusCode, info.RequestID, fmt.Errorf("read body: %w", err))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, info, c.statusError(op, taskID, resp, info, body, tooBig)
+	}
+	if tooBig {
+		return nil, info, c.badResponse(op, taskID, info, fmt.Errorf("body exceeds %d bytes", c.maxBody))
+	}
+	return body, info, nil
+}
+
+// readLimited reads at most limit bytes, and says whether there was more.
+// The rest is left unread: the connection is dropped rather than drained.
+func readLimited(r io.Reader, limit int64) ([]byte, bool, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(b)) > limit {
+		return b[:limit], true, nil
+	}
+	return b, false, nil
+}
+
+// transportError classifies a failure without a usable answer. A call the
+// caller cancelled is no API failure and gets no class; the caller's deadline
+// and every network failure are ErrRetryable.
+func (c *Client) transportError(ctx context.Context, op, taskID string, status int, requestID string, err error) error {
+	e := &APIError{Op: op, TaskID: taskID, HTTPStatus: status, RequestID: requestID, Class: ErrRetryable, Err: err}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		e.Err = fmt.Errorf("%w (%v)", ctxErr, scrubURL(err))
+		if errors.Is(ctxErr, context.Canceled) {
+			e.Class = nil
+		}
+	}
+	return e
+}
+
+// scrubURL drops the url.Error wrapper whose text repeats the URL, keeping
+// the cause; used where the context error already says what happened.
+func scrubURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// statusError builds the error of a non-2xx answer from its status, its
+// error body (when readable) and its headers.
+func (c *Client) statusError(op, taskID string, resp *http.Response, info Info, body []byte, tooBig bool) error {
+	var eb apiErrorBody
+	if !tooBig {
+		eb = decodeErrorBody(body)
+	}
+	e := &APIError{
+		Op:         op,
+		TaskID:     taskID,
+		HTTPStatus: resp.StatusCode,
+		Code:       cleanMessage(eb.Code, c.cred.secrets()...),
+		Message:    cleanMessage(eb.Message, c.cred.secrets()...),
+		RequestID:  info.RequestID,
+		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
+	}
+	if e.RequestID == "" {
+		e.RequestID = cleanMessage(eb.RequestID, c.cred.secrets()...)
+	}
+	e.Class = classify(op, resp.StatusCode, e.Code)
+	return e
+}
+
+func (c *Client) badResponse(op, taskID string, info Info, err error) error {
+	return &APIError{Op: op, TaskID: taskID, HTTPStatus: info.HTTPStatus, RequestID: info.RequestID, Class: ErrBadResponse, Err: err}
+}

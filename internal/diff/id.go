@@ -1,0 +1,78 @@
+package diff
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+)
+
+// idScheme is hashed first so that a future change of what goes into an id
+// can be told apart from this one.
+const idScheme = "dcs-watcher/event-id/v1"
+
+// eventID is the deterministic ID of an event (invariant 2, "Nothing
+// doubled"): the first 32 hex digits of SHA-256 over the task id, kind,
+// scope, canonical JSON of prev and curr, and for watch_* events the error
+// class and the episode number seq (empty and 0 for other kinds). Each part
+// is prefixed with its length, so no two different inputs hash the same
+// bytes. No time and nothing random goes in, nor the reason text of a
+// watch_* event (it may hold request ids that vary from call to call).
+//
+// So the same change detected twice (after a crash before the snapshot
+// advanced) has the same ID and JetStream drops the second publish. A task
+// that goes A -> B -> A -> B gets distinct IDs for its two A -> B changes
+// whenever the snapshots differ, which they normally do because updated_at
+// moves; byte-identical snapshots would share an ID and the second change
+// would be dropped inside the duplicate window, which we accept.
+//
+// prevJSON and currJSON are canonicalJSON of the snapshots.
+func eventID(kind Kind, taskID, scope string, prevJSON, currJSON []byte, class string, seq uint64) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, part := range [][]byte{
+		[]byte(idScheme),
+		[]byte(taskID),
+		[]byte(kind),
+		[]byte(scope),
+		prevJSON,
+		currJSON,
+		[]byte(class),
+		strconv.AppendUint(nil, seq, 10),
+	} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// canonicalJSON is the JSON object of t's non-empty Fields; encoding/json
+// writes map keys sorted, so equal content gives equal bytes. It is built
+// from Fields rather than from the struct so that the ID depends neither on
+// the order of dcs.Task's fields nor on nil-versus-empty, and so that adding
+// a string field to dcs.Task leaves the IDs of tasks that do not use it
+// unchanged (a restart across an upgrade still deduplicates). Task strings come from a
+// JSON decoder and are valid UTF-8, so the encoder's replacement of invalid
+// bytes never merges two real snapshots.
+func canonicalJSON(t *dcs.Task) []byte {
+	if t == nil {
+		return []byte("null")
+	}
+	m := Fields(t)
+	for k, v := range m {
+		if v == "" {
+			delete(m, k)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		// A map of strings always marshals; reaching this is a bug in the
+		// standard library, not bad input.
+		panic("diff: marshal fields: " + err.Error())
+	}
+	return b
+}

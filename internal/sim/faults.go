@@ -1,0 +1,155 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// The fields a nulls fault without Fields sets to null: the optional ones a
+// tolerant client must take as empty. Core identity (task_id, status) stays,
+// so the answer is still about a task; name those in Fields to null them.
+func defaultNullDetail() []string {
+	return []string{
+		"description", "task_status", "migration_method", "ecs_tenant_private_ip",
+		"released_at", "backup_files", "bandwidth_limit_mb", "supported_features",
+		"source_instance.task_status", "target_instance.task_status",
+		"source_instance.db", "target_instance.db",
+	}
+}
+
+func defaultNullRow() []string {
+	return []string{
+		"description", "error_message", "released_at", "migration_method",
+		"data_source", "source_instance_status", "target_instance_status",
+	}
+}
+
+// rewrite applies the faults that change a successful body (malformed,
+// oversized, numbers, nulls) and reports whether it did. Other kinds, and a
+// body it cannot decode (never: it is our own JSON), leave the body as is.
+func rewrite(f *Fault, kind routeKind, body []byte) ([]byte, bool) {
+	if f.Kind == FaultMalformed {
+		// Cut inside the object: valid JSON up to there, then nothing.
+		return body[:len(body)/2], true
+	}
+	if f.Kind != FaultOversized && f.Kind != FaultNumbers && f.Kind != FaultNulls {
+		return body, false
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return body, false
+	}
+	rows := listRows(m, kind)
+	switch f.Kind {
+	case FaultOversized:
+		// Padding inside a string keeps the body valid JSON, so only a size
+		// cap, not the parser, can catch it.
+		pad := strings.Repeat("x", f.Bytes)
+		if kind == routeDetail {
+			m["description"] = pad
+		} else if len(rows) > 0 {
+			rows[0]["description"] = pad
+		} else {
+			return append([]byte(strings.Repeat(" ", f.Bytes)), body...), true
+		}
+	case FaultNumbers:
+		if kind == routeDetail {
+			numbersInDetail(m)
+		}
+	case FaultNulls:
+		nullFields(f.Fields, kind, m, rows)
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body, false
+	}
+	return out, true
+}
+
+// listRows returns the row objects of a list answer (nil for a detail).
+func listRows(m map[string]any, kind routeKind) []map[string]any {
+	if kind != routeList {
+		return nil
+	}
+	arr, _ := m["migration_tasks"].([]any)
+	rows := make([]map[string]any, 0, len(arr))
+	for _, r := range arr {
+		if o, ok := r.(map[string]any); ok {
+			rows = append(rows, o)
+		}
+	}
+	return rows
+}
+
+// numbersInDetail turns the numeric strings the document types as String
+// into JSON numbers, as some API versions send them.
+func numbersInDetail(m map[string]any) {
+	toNumber(m, "bandwidth_limit_mb")
+	for _, k := range []string{"source_instance", "target_instance"} {
+		if in, ok := m[k].(map[string]any); ok {
+			toNumber(in, "port")
+			toNumber(in, "db")
+		}
+	}
+	if bf, ok := m["backup_files"].(map[string]any); ok {
+		files, _ := bf["files"].([]any)
+		for _, f := range files {
+			if fo, ok := f.(map[string]any); ok {
+				toNumber(fo, "size")
+			}
+		}
+	}
+}
+
+func toNumber(m map[string]any, key string) {
+	s, ok := m[key].(string)
+	if !ok {
+		return
+	}
+	if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+		m[key] = json.Number(s)
+	}
+}
+
+// nullFields sets the named fields to null: in the detail object, or in
+// every row of a list (a name of the list object itself, count or
+// migration_tasks, nulls that).
+func nullFields(fields []string, kind routeKind, m map[string]any, rows []map[string]any) {
+	if kind == routeDetail {
+		if len(fields) == 0 {
+			fields = defaultNullDetail()
+		}
+		for _, f := range fields {
+			setNull(m, f)
+		}
+		return
+	}
+	if len(fields) == 0 {
+		fields = defaultNullRow()
+	}
+	for _, f := range fields {
+		if f == "count" || f == "migration_tasks" {
+			m[f] = nil
+			continue
+		}
+		for _, r := range rows {
+			setNull(r, f)
+		}
+	}
+}
+
+// setNull sets key, or parent.child when the parent is an object, to null.
+func setNull(m map[string]any, path string) {
+	parent, child, nested := strings.Cut(path, ".")
+	if !nested {
+		m[path] = nil
+		return
+	}
+	if o, ok := m[parent].(map[string]any); ok {
+		o[child] = nil
+	}
+}

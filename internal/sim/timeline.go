@@ -1,0 +1,90 @@
+package sim
+
+import (
+	"slices"
+	"time"
+)
+
+// wireTime is the API's time format (the document's example: 2019/10/22 14:44:30).
+const wireTime = "2006/01/02 15:04:05"
+
+// task is a TaskSpec prepared for serving: steps sorted, times precomputed.
+type task struct {
+	spec      *TaskSpec
+	steps     []Step
+	createdAt string // start + AppearsAt, formatted once
+	appears   time.Duration
+	removed   time.Duration // valid if hasRemoved
+	hasRemove bool
+}
+
+// state is a task's changing fields at one moment, steps folded up to it.
+type state struct {
+	status, taskStatus, srcTaskStatus, dstTaskStatus string
+	errorMessage, description, bandwidthLimitMB      string
+	updated                                          time.Duration // At of the latest applied step
+	released                                         time.Duration // valid if isReleased
+	isReleased                                       bool
+}
+
+func newTask(spec *TaskSpec, start time.Time) *task {
+	t := &task{
+		spec:      spec,
+		steps:     slices.Clone(spec.Steps),
+		appears:   spec.AppearsAt,
+		createdAt: start.Add(spec.AppearsAt).UTC().Format(wireTime),
+	}
+	// Validate rejects unsorted steps; a scenario built in Go that skipped
+	// it still gets a coherent timeline.
+	slices.SortStableFunc(t.steps, func(a, b Step) int { return cmpDuration(a.At, b.At) })
+	if spec.RemovedAt != nil {
+		t.removed, t.hasRemove = *spec.RemovedAt, true
+	}
+	return t
+}
+
+// visible reports whether the task exists at elapsed: created and not deleted.
+func (t *task) visible(elapsed time.Duration) bool {
+	return elapsed >= t.appears && (!t.hasRemove || elapsed < t.removed)
+}
+
+// stateAt folds the steps that apply at elapsed. Tasks have a handful of
+// steps, so folding on demand is cheaper than storing every intermediate
+// state for a fleet of 100k.
+func (t *task) stateAt(elapsed time.Duration) state {
+	st := state{description: t.spec.Description, bandwidthLimitMB: t.spec.BandwidthLimitMB}
+	for i := range t.steps {
+		s := &t.steps[i]
+		if s.At > elapsed {
+			break
+		}
+		st.updated = s.At
+		set(&st.status, s.Status)
+		set(&st.taskStatus, s.TaskStatus)
+		set(&st.srcTaskStatus, s.SourceTaskStatus)
+		set(&st.dstTaskStatus, s.TargetTaskStatus)
+		set(&st.errorMessage, s.ErrorMessage)
+		set(&st.description, s.Description)
+		set(&st.bandwidthLimitMB, s.BandwidthLimitMB)
+		if !st.isReleased && s.Status != nil && *s.Status == "RELEASED" {
+			st.released, st.isReleased = s.At, true
+		}
+	}
+	return st
+}
+
+func set(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func cmpDuration(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
