@@ -1,0 +1,274 @@
+package broker
+
+import (
+	"context"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/secret"
+)
+
+const planted = "hunter2"
+
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func start(t *testing.T, o Options) *Broker {
+	t.Helper()
+	b, err := Start(ctxT(t), o)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+// client is a separate program's connection: the nats CLI or a downstream
+// consumer.
+func client(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("connect a separate client to %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	return js
+}
+
+func runServer(t *testing.T, edit func(*server.Options)) *server.Server {
+	t.Helper()
+	opts := natsserver.DefaultTestOptions
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = t.TempDir()
+	if edit != nil {
+		edit(&opts)
+	}
+	srv := natsserver.RunServer(&opts)
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+func TestEmbeddedServerOnLoopback(t *testing.T) {
+	dir := t.TempDir()
+	b := start(t, Options{Listen: "127.0.0.1:0", DataDir: dir})
+	if !b.Embedded() {
+		t.Fatal("Embedded() = false with no URL")
+	}
+	u, err := url.Parse(b.ClientURL())
+	if err != nil {
+		t.Fatalf("ClientURL %q: %v", b.ClientURL(), err)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		t.Errorf("ClientURL %q is not on loopback", b.ClientURL())
+	}
+	if u.Port() == "" || u.Port() == "0" {
+		t.Errorf("ClientURL %q has no real port", b.ClientURL())
+	}
+
+	// The watcher writes, another program reads, through JetStream.
+	ctx := ctxT(t)
+	if _, err := b.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"dcs.migration.>"}}); err != nil {
+		t.Fatalf("create stream through the broker: %v", err)
+	}
+	if _, err := b.JS.Publish(ctx, "dcs.migration.p.t.discovered.RUNNING", []byte("hello")); err != nil {
+		t.Fatalf("publish through the broker: %v", err)
+	}
+	other := client(t, b.ClientURL())
+	s, err := other.Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatalf("separate client sees no stream: %v", err)
+	}
+	msg, err := s.GetLastMsgForSubject(ctx, "dcs.migration.>")
+	if err != nil || string(msg.Data) != "hello" {
+		t.Fatalf("separate client reads %v, %v; want hello", msg, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jetstream")); err != nil {
+		t.Errorf("JetStream store is not in the data directory: %v", err)
+	}
+}
+
+func TestEmbeddedDataSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	b1, err := Start(ctxT(t), Options{Listen: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatalf("first Start: %v", err)
+	}
+	kv, err := b1.JS.CreateKeyValue(ctxT(t), jetstream.KeyValueConfig{Bucket: "SNAPSHOTS", Storage: jetstream.FileStorage})
+	if err != nil {
+		b1.Close()
+		t.Fatalf("create KV: %v", err)
+	}
+	if _, err := kv.Put(ctxT(t), "p.task-1", []byte("MIGRATING")); err != nil {
+		b1.Close()
+		t.Fatalf("put: %v", err)
+	}
+	b1.Close()
+
+	b2 := start(t, Options{Listen: "127.0.0.1:0", DataDir: dir})
+	kv, err = b2.JS.KeyValue(ctxT(t), "SNAPSHOTS")
+	if err != nil {
+		t.Fatalf("bucket gone after restart: %v", err)
+	}
+	e, err := kv.Get(ctxT(t), "p.task-1")
+	if err != nil || string(e.Value()) != "MIGRATING" {
+		t.Fatalf("after restart: %v, %v; want MIGRATING", e, err)
+	}
+}
+
+func TestExternalURL(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*server.Options)
+		url  func(srv *server.Server) string
+		tok  secret.Secret
+	}{
+		{"plain", nil, func(srv *server.Server) string { return srv.ClientURL() }, ""},
+		{
+			"user and password in the URL",
+			func(o *server.Options) { o.Username, o.Password = "watcher", planted },
+			func(srv *server.Server) string {
+				return "nats://watcher:" + planted + "@" + srv.Addr().String()
+			},
+			"",
+		},
+		{
+			"token option",
+			func(o *server.Options) { o.Authorization = planted },
+			func(srv *server.Server) string { return srv.ClientURL() },
+			planted,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := runServer(t, tt.edit)
+			b := start(t, Options{URL: tt.url(srv), Token: tt.tok})
+			if b.Embedded() {
+				t.Error("Embedded() = true with a URL")
+			}
+			got := b.ClientURL()
+			if !strings.Contains(got, srv.Addr().String()) {
+				t.Errorf("ClientURL %q does not name the server at %s", got, srv.Addr())
+			}
+			if strings.Contains(got, planted) {
+				t.Errorf("ClientURL %q shows the password", got)
+			}
+			if _, err := b.JS.AccountInfo(ctxT(t)); err != nil {
+				t.Errorf("JetStream through the external server: %v", err)
+			}
+		})
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = busy.Close() })
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		o    Options
+		want []string
+	}{
+		{"listen without port", Options{Listen: "localhost", DataDir: t.TempDir()}, []string{"nats.listen", `"localhost"`}},
+		{"listen port not a number", Options{Listen: "127.0.0.1:http", DataDir: t.TempDir()}, []string{"nats.listen", "invalid port"}},
+		{"listen port too large", Options{Listen: "127.0.0.1:70000", DataDir: t.TempDir()}, []string{"nats.listen", "invalid port"}},
+		{"listen port negative", Options{Listen: "127.0.0.1:-1", DataDir: t.TempDir()}, []string{"nats.listen", "invalid port"}},
+		{"listen port in use", Options{Listen: busy.Addr().String(), DataDir: t.TempDir()}, []string{busy.Addr().String(), "listening"}},
+		{"no data dir", Options{Listen: "127.0.0.1:0"}, []string{"data directory"}},
+		{"data dir is a file", Options{Listen: "127.0.0.1:0", DataDir: file}, []string{"JetStream", file}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Start(ctxT(t), tt.o)
+			if err == nil {
+				b.Close()
+				t.Fatal("Start succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConnectErrorHidesCredentials(t *testing.T) {
+	srv := runServer(t, func(o *server.Options) { o.Authorization = "the-real-token" })
+	tests := []struct {
+		name string
+		o    Options
+	}{
+		{"user and password, nothing listening", Options{URL: "nats://user:" + planted + "@127.0.0.1:1"}},
+		{"token in the URL", Options{URL: "nats://" + planted + "@127.0.0.1:1"}},
+		{"no scheme", Options{URL: "user:" + planted + "@127.0.0.1:1"}},
+		{"second of two URLs", Options{URL: "nats://127.0.0.1:1, nats://user:" + planted + "@127.0.0.1:2"}},
+		{"malformed port", Options{URL: "nats://user:" + planted + "@127.0.0.1:port"}},
+		{"wrong token option", Options{URL: srv.ClientURL(), Token: planted}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := Start(ctxT(t), tt.o)
+			if err == nil {
+				b.Close()
+				t.Fatal("Start succeeded")
+			}
+			if strings.Contains(err.Error(), planted) {
+				t.Fatalf("error text leaks the credential: %q", err)
+			}
+			if !strings.Contains(err.Error(), "connect to NATS") {
+				t.Errorf("error %q does not say what failed", err)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"no credentials", "nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"user and password", "nats://user:" + planted + "@nats.example:4222", "nats://redacted@nats.example:4222"},
+		{"token as user", "tls://" + planted + "@nats.example:4222", "tls://redacted@nats.example:4222"},
+		{"list", "nats://a:" + planted + "@h1:4222,nats://h2:4222", "nats://redacted@h1:4222,nats://h2:4222"},
+		{"no scheme", "user:" + planted + "@h1:4222", "nats://redacted@h1:4222"},
+		{"unparsable", "nats://user:" + planted + "@h1:port", "<unparsable url>"},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := redactURL(tt.in)
+			if got != tt.want {
+				t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, planted) {
+				t.Errorf("redactURL(%q) = %q leaks the password", tt.in, got)
+			}
+		})
+	}
+}

@@ -1,0 +1,349 @@
+package notify_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+const (
+	prefix  = "dcs.migration"
+	project = "254d3b7f0a6c4e1f9a8b7c6d5e4f3a2b"
+	region  = "cn-north-4"
+	taskID  = "a1b2c3d4-0000-4000-8000-000000000001"
+)
+
+// schemaPath is docs/event.schema.json, relative to this package.
+const schemaPath = "../../docs/event.schema.json"
+
+func task(status string) *dcs.Task {
+	return &dcs.Task{
+		ID:                taskID,
+		Name:              "orders-cache-move",
+		Status:            status,
+		TaskStatus:        "RUNNING",
+		MigrationType:     "incremental_migration",
+		MigrationMethod:   "online_migration",
+		SupportedFeatures: []string{"supported_ssl"},
+		BandwidthLimitMB:  "100",
+		CreatedAt:         "2026-03-01T10:00:00Z",
+		UpdatedAt:         "2026-03-01T11:00:00Z",
+		BackupFiles: &dcs.BackupFiles{FileSource: "self_build_obs", BucketName: "b",
+			Files: []dcs.BackupFile{{Name: "dump.rdb", Size: "1024", UpdateAt: "2026-03-01"}}},
+		Source: dcs.Instance{ID: "src-id", Name: "redis-src", Addrs: "192.168.0.10:6379", IP: "192.168.0.10",
+			Port: "6379", DB: "0", TaskStatus: "RUNNING", PasswordSet: true},
+		Target: dcs.Instance{ID: "dst-id", Name: "redis-dst", Addrs: "192.168.0.20:6379", ProxyMultiDB: true,
+			TaskStatus: "RUNNING", PasswordSet: true},
+	}
+}
+
+func with(t *dcs.Task, edit func(*dcs.Task)) *dcs.Task {
+	c := *t
+	edit(&c)
+	return &c
+}
+
+// one returns the only event of kind k that diff.Diff makes of prev -> curr.
+func one(t *testing.T, prev, curr *dcs.Task, k diff.Kind) diff.Event {
+	t.Helper()
+	for _, ev := range diff.Diff(prev, curr) {
+		if ev.Kind == k {
+			return ev
+		}
+	}
+	t.Fatalf("diff makes no %s event", k)
+	return diff.Event{}
+}
+
+func TestToken(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"RUNNING", "RUNNING"},
+		{"", "_"},
+		{"a.b", "a_b"},
+		{"a*b", "a_b"},
+		{"a>b", "a_b"},
+		{"a b", "a_b"},
+		{"a\tb\nc\rd", "a_b_c_d"},
+		{"a\x00b\x7f", "a_b_"},
+		{"*", "_"},
+		{">", "_"},
+		{"task-1_x=y", "task-1_x=y"},
+		{"tâche", "tâche"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := notify.Token(tt.in); got != tt.want {
+				t.Fatalf("Token(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSubject(t *testing.T) {
+	running := task("RUNNING")
+	tests := []struct {
+		name    string
+		prefix  string
+		project string
+		ev      diff.Event
+		want    string
+	}{
+		{"discovered", prefix, project, diff.Diff(nil, running)[0],
+			prefix + "." + project + "." + taskID + ".discovered.RUNNING"},
+		{"status normalised", prefix, project, one(t, running, task("incrmigrating "), diff.StatusChanged),
+			prefix + "." + project + "." + taskID + ".status_changed.INCRMIGEATING"},
+		{"removed keeps the last status", prefix, project, diff.RemovedEvent(task("FAILED")),
+			prefix + "." + project + "." + taskID + ".removed.FAILED"},
+		{"API as a whole", prefix, project, diff.Degraded("", "auth", "401", nil, 1),
+			prefix + "." + project + "._api.watch_degraded.NONE"},
+		{"no status", prefix, project, diff.Diff(nil, task(""))[0],
+			prefix + "." + project + "." + taskID + ".discovered.NONE"},
+		{"only the previous has a status", prefix, project,
+			diff.Event{Kind: diff.Changed, TaskID: "t", Prev: task("MIGRATING"), Curr: task("")},
+			prefix + "." + project + ".t.changed.MIGRATING"},
+		{"reserved characters in every token", "watch", "my project.1",
+			diff.Event{Kind: diff.Discovered, TaskID: "a.b*c>d e", Curr: task("WEIRD STATUS.*")},
+			"watch.my_project_1.a_b_c_d_e.discovered.WEIRD_STATUS__"},
+		{"empty project", prefix, "", diff.Diff(nil, running)[0],
+			prefix + "._." + taskID + ".discovered.RUNNING"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := notify.Subject(tt.prefix, tt.project, tt.ev)
+			if got != tt.want {
+				t.Fatalf("Subject = %q, want %q", got, tt.want)
+			}
+			if n := strings.Count(got, ".") - strings.Count(tt.prefix, "."); n != 4 {
+				t.Fatalf("Subject %q has %d tokens after the prefix, want 4", got, n)
+			}
+		})
+	}
+}
+
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile(schemaPath)
+	if err != nil {
+		t.Fatalf("compile %s: %v", schemaPath, err)
+	}
+	return sch
+}
+
+// validate checks the JSON form of v against the schema.
+func validate(t *testing.T, sch *jsonschema.Schema, v any) error {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("unmarshal: %v", err)
+	}
+	return sch.Validate(doc)
+}
+
+func TestBuild(t *testing.T) {
+	sch := compileSchema(t)
+	shanghai := time.FixedZone("UTC+8", 8*3600)
+	observed := time.Date(2026, 3, 1, 20, 0, 0, 0, shanghai) // 12:00 UTC
+	since := observed.Add(-3*time.Minute - 12*time.Second)
+	secs := func(f float64) *float64 { return &f }
+
+	migrating := task("MIGRATING")
+	incr := task("INCRMIGRATING")
+	srcStatus := with(migrating, func(t *dcs.Task) { t.Source.TaskStatus = "EXCHANGING" })
+	bandwidth := with(migrating, func(t *dcs.Task) { t.BandwidthLimitMB = "200" })
+
+	tests := []struct {
+		name        string
+		ev          diff.Event
+		since       time.Time
+		region      string
+		source      string
+		prev, curr  *wantStatus
+		seconds     *float64
+		snapshot    *dcs.Task
+		scope       string
+		reason      string
+		subjectTail string
+	}{
+		{name: "discovered", ev: diff.Diff(nil, migrating)[0], since: since, region: region,
+			source: "dcs://cn-north-4/projects/" + project, curr: &wantStatus{"MIGRATING", "MIGRATING"},
+			snapshot: migrating, subjectTail: ".discovered.MIGRATING"},
+		{name: "status_changed with a known since time", ev: one(t, migrating, incr, diff.StatusChanged), since: since,
+			region: region, source: "dcs://cn-north-4/projects/" + project,
+			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"INCRMIGRATING", "INCRMIGEATING"},
+			seconds: secs(192), snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING"},
+		{name: "status_changed, since unknown", ev: one(t, migrating, incr, diff.StatusChanged),
+			source: "dcs://unknown/projects/" + project,
+			prev:   &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"INCRMIGRATING", "INCRMIGEATING"},
+			snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING"},
+		{name: "status_changed, since after the observation", ev: one(t, migrating, incr, diff.StatusChanged),
+			since: observed.Add(time.Second), region: region, source: "dcs://cn-north-4/projects/" + project,
+			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"INCRMIGRATING", "INCRMIGEATING"},
+			snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING"},
+		{name: "task_status_changed", ev: one(t, migrating, srcStatus, diff.TaskStatusChanged), since: since,
+			region: region, source: "dcs://cn-north-4/projects/" + project,
+			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"MIGRATING", "MIGRATING"},
+			snapshot: srcStatus, scope: diff.ScopeSource, subjectTail: ".task_status_changed.MIGRATING"},
+		{name: "changed", ev: one(t, migrating, bandwidth, diff.Changed), since: since, region: region,
+			source: "dcs://cn-north-4/projects/" + project,
+			prev:   &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"MIGRATING", "MIGRATING"},
+			snapshot: bandwidth, subjectTail: ".changed.MIGRATING"},
+		{name: "removed", ev: diff.RemovedEvent(task("SUCCESS")), since: since, region: region,
+			source: "dcs://cn-north-4/projects/" + project,
+			prev:   &wantStatus{"SUCCESS", "SUCCESS"}, curr: &wantStatus{"SUCCESS", "SUCCESS"},
+			snapshot: task("SUCCESS"), subjectTail: ".removed.SUCCESS"},
+		{name: "watch_degraded", ev: diff.Degraded(taskID, "throttled", "APIGW.0308", migrating, 2), since: since,
+			region: region, source: "dcs://cn-north-4/projects/" + project,
+			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"MIGRATING", "MIGRATING"},
+			snapshot: migrating, reason: "throttled: APIGW.0308", subjectTail: ".watch_degraded.MIGRATING"},
+		{name: "watch_recovered", ev: diff.Recovered(taskID, "throttled", migrating, 2), since: since,
+			region: region, source: "dcs://cn-north-4/projects/" + project,
+			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"MIGRATING", "MIGRATING"},
+			snapshot: migrating, reason: "recovered from throttled", subjectTail: ".watch_recovered.MIGRATING"},
+		{name: "watch_degraded, API as a whole", ev: diff.Degraded("", "auth", "IAM answers 401", nil, 1),
+			region: region, source: "dcs://cn-north-4/projects/" + project,
+			reason: "auth: IAM answers 401", subjectTail: ".watch_degraded.NONE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := notify.Build(prefix, tt.ev, notify.Meta{Region: tt.region, ProjectID: project,
+				ObservedAt: observed, PrevStatusSince: tt.since})
+
+			if env.SpecVersion != "1.0" || env.DataContentType != "application/json" || env.ID != tt.ev.ID {
+				t.Errorf("specversion %q, datacontenttype %q, id %q (event id %q)",
+					env.SpecVersion, env.DataContentType, env.ID, tt.ev.ID)
+			}
+			if want := "com.huaweicloud.dcs.migration." + string(tt.ev.Kind) + ".v1"; env.Type != want {
+				t.Errorf("type = %q, want %q", env.Type, want)
+			}
+			if env.Source != tt.source {
+				t.Errorf("source = %q, want %q", env.Source, tt.source)
+			}
+			if !env.Time.Equal(observed) || env.Time.Location() != time.UTC {
+				t.Errorf("time = %v, want %v in UTC", env.Time, observed)
+			}
+			if !strings.HasPrefix(env.Subject, prefix+"."+project+".") || !strings.HasSuffix(env.Subject, tt.subjectTail) {
+				t.Errorf("subject = %q, want %s.%s.<task>%s", env.Subject, prefix, project, tt.subjectTail)
+			}
+
+			d := env.Data
+			if d.Kind != tt.ev.Kind || d.TaskID != tt.ev.TaskID || d.ProjectID != project || d.Region != tt.region {
+				t.Errorf("data kind %q task %q project %q region %q", d.Kind, d.TaskID, d.ProjectID, d.Region)
+			}
+			if d.Scope != tt.scope || d.Reason != tt.reason {
+				t.Errorf("data scope %q reason %q, want %q %q", d.Scope, d.Reason, tt.scope, tt.reason)
+			}
+			checkStatus(t, "previous_status", d.PreviousStatus, tt.prev)
+			checkStatus(t, "current_status", d.CurrentStatus, tt.curr)
+			switch {
+			case tt.seconds == nil && d.PreviousStatusSeconds != nil:
+				t.Errorf("previous_status_seconds = %v, want none", *d.PreviousStatusSeconds)
+			case tt.seconds != nil && (d.PreviousStatusSeconds == nil || *d.PreviousStatusSeconds != *tt.seconds):
+				t.Errorf("previous_status_seconds = %v, want %v", d.PreviousStatusSeconds, *tt.seconds)
+			}
+			if !reflect.DeepEqual(d.Snapshot, tt.snapshot) {
+				t.Errorf("snapshot = %+v, want %+v", d.Snapshot, tt.snapshot)
+			}
+			if tt.snapshot != nil && d.TaskName != tt.snapshot.Name {
+				t.Errorf("task_name = %q, want %q", d.TaskName, tt.snapshot.Name)
+			}
+			if !reflect.DeepEqual(d.Changes, tt.ev.Changes) {
+				t.Errorf("changes = %v, want the event's %v", d.Changes, tt.ev.Changes)
+			}
+
+			if err := validate(t, sch, env); err != nil {
+				t.Errorf("envelope does not match %s: %v", schemaPath, err)
+			}
+		})
+	}
+}
+
+// wantStatus is an expected StatusInfo: raw and normalised spelling; phase
+// and known follow from the normalised one.
+type wantStatus struct{ raw, norm string }
+
+func checkStatus(t *testing.T, name string, got *notify.StatusInfo, want *wantStatus) {
+	t.Helper()
+	switch {
+	case want == nil && got != nil:
+		t.Errorf("%s = %+v, want none", name, *got)
+	case want != nil && got == nil:
+		t.Errorf("%s missing, want %+v", name, *want)
+	case want != nil:
+		n := dcs.Status(want.norm)
+		if got.Raw != want.raw || got.Normalized != want.norm || got.Phase != n.Phase() || got.Known != n.Known() {
+			t.Errorf("%s = %+v, want raw %q normalized %q phase %q known %v",
+				name, *got, want.raw, want.norm, n.Phase(), n.Known())
+		}
+	}
+}
+
+// TestSchemaRejects proves the schema bites: each edit of a valid envelope
+// must fail validation.
+func TestSchemaRejects(t *testing.T) {
+	sch := compileSchema(t)
+	env := notify.Build(prefix, diff.Diff(nil, task("MIGRATING"))[0],
+		notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
+	base, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(t, sch, json.RawMessage(base)); err != nil {
+		t.Fatalf("base envelope invalid: %v", err)
+	}
+
+	tests := []struct {
+		name string
+		edit func(m map[string]any)
+	}{
+		{"password in source_instance", func(m map[string]any) { instance(m, "source_instance")["password"] = "hunter2" }},
+		{"password in target_instance", func(m map[string]any) { instance(m, "target_instance")["password"] = "hunter2" }},
+		{"password in the snapshot", func(m map[string]any) { snapshot(m)["password"] = "hunter2" }},
+		{"unknown field in data", func(m map[string]any) { data(m)["secret"] = "x" }},
+		{"unknown kind", func(m map[string]any) { data(m)["kind"] = "exploded" }},
+		{"wrong specversion", func(m map[string]any) { m["specversion"] = "0.3" }},
+		{"type outside the namespace", func(m map[string]any) { m["type"] = "com.example.discovered.v1" }},
+		{"type without version", func(m map[string]any) { m["type"] = "com.huaweicloud.dcs.migration.discovered" }},
+		{"time not a date-time", func(m map[string]any) { m["time"] = "yesterday" }},
+		{"other content type", func(m map[string]any) { m["datacontenttype"] = "text/plain" }},
+		{"no id", func(m map[string]any) { delete(m, "id") }},
+		{"no subject", func(m map[string]any) { delete(m, "subject") }},
+		{"no data", func(m map[string]any) { delete(m, "data") }},
+		{"status phase unknown to the schema", func(m map[string]any) {
+			data(m)["current_status"].(map[string]any)["phase"] = "paused"
+		}},
+		{"password_set not a boolean", func(m map[string]any) { instance(m, "source_instance")["password_set"] = "yes" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(base, &m); err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(m)
+			if err := validate(t, sch, m); err == nil {
+				t.Fatal("schema accepts the edited envelope")
+			}
+		})
+	}
+}
+
+func data(m map[string]any) map[string]any     { return m["data"].(map[string]any) }
+func snapshot(m map[string]any) map[string]any { return data(m)["snapshot"].(map[string]any) }
+func instance(m map[string]any, which string) map[string]any {
+	return snapshot(m)[which].(map[string]any)
+}

@@ -1,0 +1,314 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+// secretPath is a planted webhook path: it must never show up in a log line
+// or an error text.
+const (
+	secretToken = "XXXXSECRETXXXX"
+	secretPath  = "/services/T000/B000/" + secretToken
+	project     = "254d3b7f0a6c4e1f9a8b7c6d5e4f3a2b"
+	prefix      = "dcs.migration"
+	waitFor     = 10 * time.Second
+)
+
+// post is one request the fake Slack received.
+type post struct {
+	At     time.Time
+	Status int
+	Msg    slack.WebhookMessage
+}
+
+// reply is what the fake Slack answers to one post.
+type reply struct {
+	Status     int
+	Body       string
+	RetryAfter string
+}
+
+// fakeSlack speaks the incoming-webhook protocol: JSON POST to the hook's
+// path, 200 "ok", or an error status with a short error code as the body.
+type fakeSlack struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	posts   []post
+	respond func(n int, msg slack.WebhookMessage) reply // n counts posts from 0
+}
+
+func newFakeSlack(t *testing.T, respond func(n int, msg slack.WebhookMessage) reply) *fakeSlack {
+	t.Helper()
+	f := &fakeSlack{respond: respond}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != secretPath {
+		http.Error(w, "no_service", http.StatusNotFound)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var msg slack.WebhookMessage
+	if r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &msg) != nil {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	n := len(f.posts)
+	rep := reply{Status: http.StatusOK, Body: "ok"}
+	if f.respond != nil {
+		rep = f.respond(n, msg)
+	}
+	f.posts = append(f.posts, post{At: time.Now(), Status: rep.Status, Msg: msg})
+	f.mu.Unlock()
+	if rep.RetryAfter != "" {
+		w.Header().Set("Retry-After", rep.RetryAfter)
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(rep.Status)
+	_, _ = io.WriteString(w, rep.Body)
+}
+
+func (f *fakeSlack) url() config.Secret { return config.Secret(f.srv.URL + secretPath) }
+
+func (f *fakeSlack) all() []post {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]post(nil), f.posts...)
+}
+
+// accepted are the posts answered with 200.
+func (f *fakeSlack) accepted() []post {
+	var ok []post
+	for _, p := range f.all() {
+		if p.Status == http.StatusOK {
+			ok = append(ok, p)
+		}
+	}
+	return ok
+}
+
+// eventually polls cond until it holds or waitFor passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", waitFor, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startJetStream runs an embedded nats-server with JetStream and creates
+// the stream the publisher would.
+func startJetStream(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	opts := natsserver.DefaultTestOptions
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = t.TempDir()
+	s := natsserver.RunServer(&opts)
+	t.Cleanup(s.Shutdown)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: DefaultStream, Subjects: []string{prefix + ".>"}, Duplicates: time.Hour,
+	}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	return js
+}
+
+func publish(t *testing.T, js jetstream.JetStream, envs ...notify.Envelope) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	for _, env := range envs {
+		body, err := json.Marshal(env)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		if _, err := js.Publish(ctx, env.Subject, body, jetstream.WithMsgID(env.ID)); err != nil {
+			t.Fatalf("publish %s: %v", env.ID, err)
+		}
+	}
+}
+
+// running is a Notifier started in the background.
+type running struct {
+	*Notifier
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startNotifier(t *testing.T, js jetstream.JetStream, s Sender, o Options) *running {
+	t.Helper()
+	if o.MinRetryDelay == 0 {
+		o.MinRetryDelay = 200 * time.Millisecond
+	}
+	n := New(js, s, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Notifier: n, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- n.Run(ctx) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop cancels Run and checks that it returns nil, promptly.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok && err != nil {
+			t.Errorf("Run returned %v after cancel, want nil", err)
+		}
+		if ok {
+			close(r.done)
+		}
+	case <-time.After(waitFor):
+		t.Fatalf("Run did not return within %s of cancel", waitFor)
+	}
+}
+
+// drained waits until the consumer has nothing pending.
+func (r *running) drained(t *testing.T) {
+	t.Helper()
+	eventually(t, "the consumer to drain", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		p, err := r.Pending(ctx)
+		return err == nil && p == 0
+	})
+}
+
+// syncBuffer is a log sink that the race detector accepts.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newLogger() (zerolog.Logger, *syncBuffer) {
+	buf := &syncBuffer{}
+	return zerolog.New(buf).Level(zerolog.DebugLevel), buf
+}
+
+// Fixtures.
+
+func task(name, status string) *dcs.Task {
+	return &dcs.Task{
+		ID:     "a1b2c3d4-0000-4000-8000-000000000001",
+		Name:   name,
+		Status: status,
+		Source: dcs.Instance{Name: "redis-src", Addrs: "192.168.0.10:6379", PasswordSet: true},
+		Target: dcs.Instance{Name: "redis-dst", Addrs: "192.168.0.20:6379", PasswordSet: true},
+	}
+}
+
+func observed() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
+
+// envelope builds an envelope as the publisher does; prevFor is how long the
+// previous status was seen.
+func envelope(id string, kind diff.Kind, prev, curr *dcs.Task, prevFor time.Duration) notify.Envelope {
+	ev := diff.Event{ID: id, Kind: kind, Prev: prev, Curr: curr}
+	switch {
+	case curr != nil:
+		ev.TaskID = curr.ID
+	case prev != nil:
+		ev.TaskID = prev.ID
+	}
+	m := notify.Meta{Region: "cn-north-4", ProjectID: project, ObservedAt: observed()}
+	if prevFor > 0 {
+		m.PrevStatusSince = observed().Add(-prevFor)
+	}
+	return notify.Build(prefix, ev, m)
+}
+
+func statusChanged(id, name, from, to string) notify.Envelope {
+	return envelope(id, diff.StatusChanged, task(name, from), task(name, to), 3*time.Minute+12*time.Second)
+}
+
+// texts joins every text of a message, for "does it say X" checks.
+func texts(msg slack.WebhookMessage) string {
+	var b strings.Builder
+	b.WriteString(msg.Text)
+	if msg.Blocks == nil {
+		return b.String()
+	}
+	for _, blk := range msg.Blocks.BlockSet {
+		switch v := blk.(type) {
+		case *slack.HeaderBlock:
+			b.WriteString("\n" + v.Text.Text)
+		case *slack.SectionBlock:
+			if v.Text != nil {
+				b.WriteString("\n" + v.Text.Text)
+			}
+			for _, f := range v.Fields {
+				b.WriteString("\n" + f.Text)
+			}
+		case *slack.ContextBlock:
+			for _, el := range v.ContextElements.Elements {
+				if tx, ok := el.(*slack.TextBlockObject); ok {
+					b.WriteString("\n" + tx.Text)
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+func headerText(msg slack.WebhookMessage) string {
+	if msg.Blocks != nil {
+		for _, blk := range msg.Blocks.BlockSet {
+			if h, ok := blk.(*slack.HeaderBlock); ok {
+				return h.Text.Text
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,244 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/config"
+)
+
+// Sender delivers one rendered message. Errors tell the caller what to do:
+// a *slack.RateLimitedError says when to try again, an error wrapping
+// ErrPermanent says never to try again, any other error is worth a retry.
+type Sender interface {
+	Send(ctx context.Context, msg *slack.WebhookMessage) error
+}
+
+// ErrPermanent marks a message Slack refused for good (invalid_blocks,
+// channel_not_found, ...): sending it again cannot succeed.
+var ErrPermanent = errors.New("permanent failure, not retried")
+
+// defaultRetryAfter is used when a 429 carries no usable Retry-After.
+const defaultRetryAfter = 30 * time.Second
+
+// maxResponseBody bounds what is read of a webhook's answer: Slack answers
+// "ok" or a short error code.
+const maxResponseBody = 4 << 10
+
+// WebhookSender posts to a Slack incoming webhook. slack-go's
+// PostWebhookCustomHTTPContext is not used: its errors carry the URL (a
+// *url.Error) and drop the body that names the reason (invalid_blocks), and
+// both matter here.
+type WebhookSender struct {
+	URL config.Secret
+	// HTTPClient is the transport; nil means http.DefaultClient. Give it a
+	// timeout, or rely on the ctx of Send.
+	HTTPClient *http.Client
+}
+
+// Send posts msg as JSON and classifies Slack's answer: 2xx is success;
+// 429 is a *slack.RateLimitedError with the server's Retry-After; 408 and
+// 5xx are retryable; any other 4xx (400 invalid_blocks/invalid_payload,
+// 403 action_prohibited, 404 no_service/channel_not_found, 410
+// channel_is_archived) wraps ErrPermanent. No error text holds the URL.
+func (w WebhookSender) Send(ctx context.Context, msg *slack.WebhookMessage) error {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("slack webhook: encode message: %w", err)
+	}
+	// Parse errors quote the URL: say only that it is malformed. A missing
+	// or non-HTTP URL would otherwise fail in the transport and be retried
+	// for ever.
+	u, err := url.Parse(w.URL.Reveal())
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("slack webhook: invalid or missing webhook URL: %w", ErrPermanent)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("slack webhook: build request: %w", ErrPermanent)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := w.HTTPClient
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return &transportError{cause: err, text: w.redact(causeText(err))}
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody)) // lets the connection be reused
+	return w.classify(resp, answer)
+}
+
+func (w WebhookSender) classify(resp *http.Response, answer []byte) error {
+	code := resp.StatusCode
+	switch {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusTooManyRequests:
+		return &slack.RateLimitedError{RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	}
+	reason := w.redact(printable(answer, 200))
+	if reason == "" {
+		reason = http.StatusText(code)
+	}
+	if code == http.StatusRequestTimeout || code >= 500 {
+		return fmt.Errorf("slack webhook: HTTP %d %s", code, reason)
+	}
+	return fmt.Errorf("slack webhook: HTTP %d %s: %w", code, reason, ErrPermanent)
+}
+
+// redact removes the webhook URL and its path from text that came from
+// outside (a server's answer, a transport error): the path is the secret.
+func (w WebhookSender) redact(text string) string {
+	raw := w.URL.Reveal()
+	if raw == "" {
+		return text
+	}
+	text = strings.ReplaceAll(text, raw, "<webhook>")
+	if u, err := url.Parse(raw); err == nil && len(u.Path) > 1 {
+		text = strings.ReplaceAll(text, u.Path, "<webhook>")
+		if u.RawQuery != "" {
+			text = strings.ReplaceAll(text, u.RawQuery, "<webhook>")
+		}
+	}
+	return text
+}
+
+// retryAfter reads Retry-After in seconds (what Slack sends) or as an HTTP
+// date.
+func retryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+		return 0
+	}
+	return defaultRetryAfter
+}
+
+// transportError is a failed POST. Its text is the cause ("connection
+// refused", a timeout) without the URL that net/http's *url.Error would
+// print; Unwrap gives the cause, not the *url.Error, so errors.Is works for
+// context.DeadlineExceeded or syscall.ECONNREFUSED and nobody who unwraps
+// it finds the URL.
+type transportError struct {
+	cause error
+	text  string
+}
+
+func (e *transportError) Error() string { return "slack webhook: post: " + e.text }
+
+func (e *transportError) Unwrap() error {
+	var ue *url.Error
+	if errors.As(e.cause, &ue) {
+		return ue.Err
+	}
+	return e.cause
+}
+
+func causeText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return err.Error()
+}
+
+// printable is the answer as one short line, for an error text.
+func printable(b []byte, max int) string {
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, strings.TrimSpace(string(b)))
+	return clip(s, max)
+}
+
+// ConsoleSender writes each message as a readable text block, the console
+// Slack sink of `watcher demo`. Use it as a pointer (&ConsoleSender{W: w});
+// it is safe for concurrent use: each message is written whole.
+type ConsoleSender struct {
+	W  io.Writer
+	mu sync.Mutex
+}
+
+// Send writes msg to W.
+func (c *ConsoleSender) Send(ctx context.Context, msg *slack.WebhookMessage) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("console slack: %w", err)
+	}
+	text := Plain(msg)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := io.WriteString(c.W, text); err != nil {
+		return fmt.Errorf("console slack: write: %w", err)
+	}
+	return nil
+}
+
+// unmarkdown turns our own mrkdwn back into plain text for the console.
+var unmarkdown = strings.NewReplacer("```", "", "`", "", "*", "", "&lt;", "<", "&gt;", ">", "&amp;", "&")
+
+// Plain renders a message as text: the header line, one line per field,
+// the other sections indented, the context, and the fallback text.
+func Plain(msg *slack.WebhookMessage) string {
+	var b strings.Builder
+	b.WriteString("── slack ──────────────────────────────────────────\n")
+	if msg.Blocks != nil {
+		for _, blk := range msg.Blocks.BlockSet {
+			plainBlock(&b, blk)
+		}
+	}
+	if msg.Text != "" {
+		fmt.Fprintf(&b, "  text: %s\n", unmarkdown.Replace(msg.Text))
+	}
+	return b.String()
+}
+
+func plainBlock(b *strings.Builder, blk slack.Block) {
+	switch v := blk.(type) {
+	case *slack.HeaderBlock:
+		if v.Text != nil {
+			fmt.Fprintf(b, "%s\n", v.Text.Text)
+		}
+	case *slack.SectionBlock:
+		if v.Text != nil {
+			for _, line := range strings.Split(strings.TrimSpace(unmarkdown.Replace(v.Text.Text)), "\n") {
+				fmt.Fprintf(b, "  %s\n", line)
+			}
+		}
+		for _, f := range v.Fields {
+			label, value, _ := strings.Cut(unmarkdown.Replace(f.Text), "\n")
+			fmt.Fprintf(b, "  %s: %s\n", label, strings.ReplaceAll(value, "\n", " / "))
+		}
+	case *slack.ContextBlock:
+		var parts []string
+		for _, el := range v.ContextElements.Elements {
+			if t, ok := el.(*slack.TextBlockObject); ok {
+				parts = append(parts, unmarkdown.Replace(t.Text))
+			}
+		}
+		fmt.Fprintf(b, "  (%s)\n", strings.Join(parts, " "))
+	}
+}

@@ -1,0 +1,304 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+const bucket = "DCS_WATCHER_SNAPSHOTS"
+
+// startJS runs an embedded JetStream server for the test and returns a
+// client on it. Each call of newJS on the result is a separate connection,
+// as two watcher replicas would have.
+func startJS(t *testing.T) func() jetstream.JetStream {
+	t.Helper()
+	opts := natsserver.DefaultTestOptions
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = t.TempDir()
+	srv := natsserver.RunServer(&opts)
+	t.Cleanup(srv.Shutdown)
+	return func() jetstream.JetStream {
+		t.Helper()
+		nc, err := nats.Connect(srv.ClientURL())
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatalf("jetstream: %v", err)
+		}
+		return js
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func open(t *testing.T, js jetstream.JetStream, onCorrupt func(string, error)) *state.Snapshots {
+	t.Helper()
+	s, err := state.Open(ctxT(t), js, state.BucketOptions{Bucket: bucket, OnCorrupt: onCorrupt})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func record(status string) state.Record {
+	return state.Record{
+		Task: &dcs.Task{
+			ID:     "task-1",
+			Name:   "orders",
+			Status: status,
+			Source: dcs.Instance{Addrs: "10.0.0.1:6379", PasswordSet: true},
+		},
+		StatusSince: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC),
+	}
+}
+
+func status(r state.Record) string {
+	if r.Task == nil {
+		return "<nil task>"
+	}
+	return r.Task.Status
+}
+
+func TestOpenCreatesBucketAndLoadsRecords(t *testing.T) {
+	newJS := startJS(t)
+	js := newJS()
+	a := open(t, js, nil)
+	if a.Len() != 0 {
+		t.Fatalf("fresh bucket has %d entries", a.Len())
+	}
+	if _, err := js.KeyValue(ctxT(t), bucket); err != nil {
+		t.Fatalf("bucket %s not created: %v", bucket, err)
+	}
+
+	k1, k2, api := state.Key("p1", "task-1"), state.Key("p1", "task-2"), state.APIKey("p2")
+	for key, st := range map[string]string{k1: "MIGRATING", k2: "SUCCESS"} {
+		if err := a.Put(ctxT(t), key, record(st)); err != nil {
+			t.Fatalf("Put %s: %v", key, err)
+		}
+	}
+	blind := state.Record{Blind: &state.Blindness{Class: "auth", Since: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}, BlindEpisodes: 3}
+	if err := a.Put(ctxT(t), api, blind); err != nil {
+		t.Fatalf("Put %s: %v", api, err)
+	}
+
+	b := open(t, newJS(), nil)
+	if b.Len() != 3 {
+		t.Fatalf("second instance loaded %d entries, want 3", b.Len())
+	}
+	for key, want := range map[string]string{k1: "MIGRATING", k2: "SUCCESS"} {
+		got, ok := b.Get(key)
+		if !ok || status(got.Record) != want {
+			t.Errorf("Get(%s) = %q, %v; want %q", key, status(got.Record), ok, want)
+		}
+		wantRev, _ := a.Get(key)
+		if got.Revision != wantRev.Revision || got.Revision == 0 {
+			t.Errorf("Get(%s) revision %d, writer has %d", key, got.Revision, wantRev.Revision)
+		}
+		if !got.StatusSince.Equal(record(want).StatusSince) || !got.Task.Source.PasswordSet {
+			t.Errorf("Get(%s) = %+v: fields lost in the round trip", key, got.Record)
+		}
+	}
+	if got, _ := b.Get(api); got.Blind == nil || got.Blind.Class != "auth" || got.BlindEpisodes != 3 || got.Task != nil {
+		t.Errorf("Get(%s) = %+v, want the blindness record", api, got.Record)
+	}
+	if keys := b.Keys(state.ProjectPrefix("p1")); len(keys) != 2 {
+		t.Errorf("Keys(p1) = %v, want the two task keys", keys)
+	}
+}
+
+func TestPutThenGet(t *testing.T) {
+	s := open(t, startJS(t)(), nil)
+	key := state.Key("p", "task-1")
+	if _, ok := s.Get(key); ok {
+		t.Fatalf("Get before Put found an entry")
+	}
+	if err := s.Put(ctxT(t), key, record("RUNNING")); err != nil {
+		t.Fatalf("first Put: %v", err)
+	}
+	e1, ok := s.Get(key)
+	if !ok || status(e1.Record) != "RUNNING" || e1.Revision == 0 {
+		t.Fatalf("after first Put: %+v, %v", e1, ok)
+	}
+	if err := s.Put(ctxT(t), key, record("MIGRATING")); err != nil {
+		t.Fatalf("second Put: %v", err)
+	}
+	e2, _ := s.Get(key)
+	if status(e2.Record) != "MIGRATING" || e2.Revision <= e1.Revision {
+		t.Fatalf("after second Put: status %q revision %d (was %d)", status(e2.Record), e2.Revision, e1.Revision)
+	}
+}
+
+// race makes a and b both Put key concurrently and checks that exactly one
+// wins, the loser gets ErrConflict with its cache refreshed to the winner's
+// record, and the loser's next Put succeeds.
+func race(t *testing.T, a, b *state.Snapshots, key string) {
+	t.Helper()
+	recs := []state.Record{record("FULLMIGRATING"), record("FAILED")}
+	stores := []*state.Snapshots{a, b}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() { errs[i] = stores[i].Put(ctxT(t), key, recs[i]) })
+	}
+	wg.Wait()
+
+	win, lose := -1, -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			win = i
+		case errors.Is(err, state.ErrConflict):
+			lose = i
+		default:
+			t.Fatalf("Put by replica %d: %v (want nil or ErrConflict)", i, err)
+		}
+	}
+	if win < 0 || lose < 0 {
+		t.Fatalf("want exactly one winner and one ErrConflict, got %v", errs)
+	}
+	winner, _ := stores[win].Get(key)
+	seen, _ := stores[lose].Get(key)
+	if status(seen.Record) != status(recs[win]) || seen.Revision != winner.Revision {
+		t.Fatalf("loser's cache = %q rev %d, want winner's %q rev %d",
+			status(seen.Record), seen.Revision, status(recs[win]), winner.Revision)
+	}
+	if err := stores[lose].Put(ctxT(t), key, record("SUCCESS")); err != nil {
+		t.Fatalf("loser's Put after refresh: %v", err)
+	}
+	// The winner's cache is now stale: its next Put must conflict, not
+	// overwrite.
+	if err := stores[win].Put(ctxT(t), key, record("TERMINATED")); !errors.Is(err, state.ErrConflict) {
+		t.Fatalf("stale winner's Put = %v, want ErrConflict", err)
+	}
+	if got, _ := stores[win].Get(key); status(got.Record) != "SUCCESS" {
+		t.Fatalf("stale winner's cache after conflict = %q, want SUCCESS", status(got.Record))
+	}
+}
+
+func TestCompareAndSwap(t *testing.T) {
+	tests := []struct {
+		name  string
+		exist bool // the key exists before both replicas open
+	}{
+		{"update at the same revision", true},
+		{"both create a new key", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			newJS := startJS(t)
+			key := state.Key("p", "task-1")
+			if tt.exist {
+				if err := open(t, newJS(), nil).Put(ctxT(t), key, record("RUNNING")); err != nil {
+					t.Fatalf("seed Put: %v", err)
+				}
+			}
+			a, b := open(t, newJS(), nil), open(t, newJS(), nil)
+			ea, _ := a.Get(key)
+			eb, _ := b.Get(key)
+			if ea.Revision != eb.Revision {
+				t.Fatalf("replicas start at revisions %d and %d", ea.Revision, eb.Revision)
+			}
+			race(t, a, b, key)
+		})
+	}
+}
+
+func TestCorruptRecordIsReportedAndReplaced(t *testing.T) {
+	newJS := startJS(t)
+	js := newJS()
+	good, bad := state.Key("p", "good"), state.Key("p", "bad")
+	if err := open(t, js, nil).Put(ctxT(t), good, record("MIGRATING")); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	kv, err := js.KeyValue(ctxT(t), bucket)
+	if err != nil {
+		t.Fatalf("KeyValue: %v", err)
+	}
+	if _, err := kv.Put(ctxT(t), bad, []byte("{not json")); err != nil {
+		t.Fatalf("plant garbage: %v", err)
+	}
+
+	var mu sync.Mutex
+	reported := map[string]error{}
+	s := open(t, newJS(), func(key string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported[key] = err
+	})
+	mu.Lock()
+	if len(reported) != 1 || reported[bad] == nil {
+		t.Fatalf("OnCorrupt heard %v, want only %s", reported, bad)
+	}
+	if msg := reported[bad].Error(); !strings.Contains(msg, bad) {
+		t.Errorf("corrupt error %q does not name the key", msg)
+	}
+	mu.Unlock()
+
+	if e, _ := s.Get(good); status(e.Record) != "MIGRATING" {
+		t.Errorf("good record next to a corrupt one = %q, want MIGRATING", status(e.Record))
+	}
+	if e, _ := s.Get(bad); e.Task != nil {
+		t.Errorf("corrupt record decoded into a task: %+v", e.Task)
+	}
+	if err := s.Put(ctxT(t), bad, record("RUNNING")); err != nil {
+		t.Fatalf("Put over a corrupt record: %v", err)
+	}
+	if e, _ := open(t, newJS(), nil).Get(bad); status(e.Record) != "RUNNING" {
+		t.Fatalf("after Put over the corrupt record a new reader sees %q", status(e.Record))
+	}
+}
+
+func TestKeysSanitised(t *testing.T) {
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"plain", state.Key("0a1b2c", "task-1_x=y"), "0a1b2c.task-1_x=y"},
+		{"dot in task", state.Key("p", "a.b"), "p.a_b"},
+		{"wildcards", state.Key("p*", "t>"), "p_.t_"},
+		{"space and slash", state.Key("my project", "a/b"), "my_project.a_b"},
+		{"non-ascii", state.Key("p", "tâche"), "p.t_che"},
+		{"control char", state.Key("p", "a\tb"), "p.a_b"},
+		{"empty tokens", state.Key("", ""), "_._"},
+		{"api key", state.APIKey("p.1"), "p_1._api"},
+		{"api key empty project", state.APIKey(""), "_._api"},
+		{"project prefix", state.ProjectPrefix("p 1"), "p_1."},
+		{"project prefix empty", state.ProjectPrefix(""), "_."},
+	}
+	s := open(t, startJS(t)(), nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Fatalf("got %q, want %q", tt.got, tt.want)
+			}
+			if strings.HasSuffix(tt.want, ".") {
+				return // a prefix, not a key
+			}
+			// The KV bucket itself is the judge of what a key may hold.
+			if err := s.Put(ctxT(t), tt.got, record("RUNNING")); err != nil {
+				t.Fatalf("KV rejects key %q: %v", tt.got, err)
+			}
+		})
+	}
+}
