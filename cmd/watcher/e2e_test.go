@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
@@ -112,12 +114,26 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("events:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 
-	// A subscriber sees the same events on the documented subjects.
+	// A subscriber sees the same events on the documented subjects, each
+	// valid against the published JSON Schema.
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	schema, err := c.Compile("../../docs/event.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var received []notify.Envelope
 	waitFor(t, "subscriber to receive every event", func() bool {
 		for {
 			select {
 			case m := <-all:
+				doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.Data))
+				if err != nil {
+					t.Fatalf("subject %s: not JSON: %v", m.Subject, err)
+				}
+				if err := schema.Validate(doc); err != nil {
+					t.Errorf("subject %s: event does not match docs/event.schema.json: %v", m.Subject, err)
+				}
 				var e notify.Envelope
 				if err := json.Unmarshal(m.Data, &e); err != nil {
 					t.Fatalf("subject %s: not an envelope: %v", m.Subject, err)

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/sim"
+)
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// TestConfigErrorsFailFast: validate and run refuse a bad config at once,
+// with exit code 2 and a message naming the key, and never echo a secret.
+func TestConfigErrorsFailFast(t *testing.T) {
+	creds := map[string]string{
+		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK,
+		"HUAWEICLOUD_SDK_PROJECT_ID": project,
+	}
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{"unknown key", "poll:\n  schedule: \"@every 30s\"\n  scheduel: x\n", creds, `poll.scheduel`},
+		{"bad cron spec", "poll:\n  schedule: \"@evry 5s\"\n", creds, `poll.schedule`},
+		{"missing credential", "dcs:\n  project_id: " + project + "\n", nil, `dcs.ak`},
+		{"missing project", "dcs:\n  region: cn-north-4\n", map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK}, `dcs.project_id`},
+		{"slack without webhook", "slack:\n  enabled: true\n", creds, `slack.webhook_url`},
+	}
+	for _, tc := range cases {
+		for _, cmd := range []string{"validate", "run", "once"} {
+			t.Run(tc.name+"/"+cmd, func(t *testing.T) {
+				path := writeFile(t, "watcher.yaml", tc.yaml)
+				var out, errb bytes.Buffer
+				start := time.Now()
+				code := run([]string{cmd, "-c", path}, &out, &errb, envOf(tc.env))
+				if code != exitUsage {
+					t.Fatalf("exit code %d, want %d; stderr: %s", code, exitUsage, errb.String())
+				}
+				if !strings.Contains(errb.String(), tc.want) {
+					t.Errorf("stderr %q does not name %s", errb.String(), tc.want)
+				}
+				if time.Since(start) > 5*time.Second {
+					t.Errorf("took %s: a bad config must fail before anything starts", time.Since(start))
+				}
+				assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
+			})
+		}
+	}
+}
+
+func TestValidateGoodConfig(t *testing.T) {
+	path := writeFile(t, "watcher.yaml", "poll:\n  schedule: \"*/5 * * * *\"\n")
+	var out, errb bytes.Buffer
+	code := run([]string{"validate", "-c", path}, &out, &errb, envOf(map[string]string{
+		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project,
+	}))
+	if code != exitOK || !strings.Contains(out.String(), "config ok") || !strings.Contains(out.String(), project) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"frobnicate"}, &out, &errb, envOf(nil)); code != exitUsage || !strings.Contains(errb.String(), "unknown command") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestOnce runs `watcher once` twice against the simulator with the same
+// data directory: the first prints the discovered tasks as JSON lines, the
+// second only what changed in between.
+func TestOnce(t *testing.T) {
+	t0 := time.Now().UTC()
+	clk := &clock{now: t0}
+	sc, err := sim.ParseScenario([]byte(e2eScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(sim.New(sc, sim.Options{AK: plantedAK, SK: plantedSK, Clock: clk.Now, Start: t0}))
+	defer api.Close()
+	path := writeFile(t, "watcher.yaml", "data_dir: "+filepath.Join(t.TempDir(), "data")+"\ndcs:\n  endpoint: "+api.URL+
+		"\nnats:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n")
+	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
+
+	once := func() []notify.Envelope {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run([]string{"once", "-c", path}, &out, &errb, env); code != exitOK {
+			t.Fatalf("once: exit %d: %s", code, errb.String())
+		}
+		assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
+		var es []notify.Envelope
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if line == "" {
+				continue
+			}
+			var e notify.Envelope
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("stdout line is not an event: %q: %v", line, err)
+			}
+			es = append(es, e)
+		}
+		return es
+	}
+	first := once()
+	if len(first) != 3 {
+		t.Fatalf("first once printed %d events, want 3 discovered", len(first))
+	}
+	for _, e := range first {
+		if e.Data.Kind != "discovered" {
+			t.Errorf("first once: %s", summary(e))
+		}
+	}
+	// Only the simulator's clock moves (the CLI signs with the real one; the
+	// 10 s apart are well inside the 15 min skew the API allows).
+	clk.set(t0.Add(10 * time.Second))
+	second := once()
+	var got []string
+	for _, e := range second {
+		got = append(got, summary(e))
+	}
+	want := []string{
+		"status_changed " + taskA + " FULLMIGRATING",
+		"task_status_changed " + taskA + " FULLMIGRATING source_instance",
+		"task_status_changed " + taskA + " FULLMIGRATING target_instance",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("second once printed %q, want %q", got, want)
+	}
+}
