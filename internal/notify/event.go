@@ -24,14 +24,19 @@ const (
 // body published to JetStream and read by the Slack notifier and any other
 // consumer. docs/event.schema.json is its JSON Schema.
 type Envelope struct {
-	SpecVersion     string    `json:"specversion"`
-	ID              string    `json:"id"`
-	Source          string    `json:"source"`
-	Type            string    `json:"type"`
+	SpecVersion string `json:"specversion"`
+	ID          string `json:"id"`
+	Source      string `json:"source"`
+	Type        string `json:"type"`
+	// Subject is the task the event is about (its id; "_api" for the
+	// API as a whole), as CloudEvents means it.
 	Subject         string    `json:"subject"`
 	Time            time.Time `json:"time"`
 	DataContentType string    `json:"datacontenttype"`
 	Data            Data      `json:"data"`
+	// NATSSubject is where the event is published (see Subject); it is not
+	// part of the body, a consumer reads it off the message.
+	NATSSubject string `json:"-"`
 }
 
 // Data is the payload of an Envelope.
@@ -108,12 +113,17 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 		s := m.ObservedAt.Sub(m.PrevStatusSince).Seconds()
 		d.PreviousStatusSeconds = &s
 	}
+	subject := ev.TaskID
+	if subject == "" {
+		subject = NoTask
+	}
 	return Envelope{
 		SpecVersion:     SpecVersion,
 		ID:              ev.ID,
 		Source:          Source(m.Region, m.ProjectID),
 		Type:            Type(ev.Kind),
-		Subject:         Subject(prefix, m.ProjectID, ev),
+		Subject:         subject,
+		NATSSubject:     Subject(prefix, m.ProjectID, ev),
 		Time:            m.ObservedAt.UTC(),
 		DataContentType: DataContentType,
 		Data:            d,

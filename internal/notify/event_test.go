@@ -236,8 +236,11 @@ func TestBuild(t *testing.T) {
 			if !env.Time.Equal(observed) || env.Time.Location() != time.UTC {
 				t.Errorf("time = %v, want %v in UTC", env.Time, observed)
 			}
-			if !strings.HasPrefix(env.Subject, prefix+"."+project+".") || !strings.HasSuffix(env.Subject, tt.subjectTail) {
-				t.Errorf("subject = %q, want %s.%s.<task>%s", env.Subject, prefix, project, tt.subjectTail)
+			if !strings.HasPrefix(env.NATSSubject, prefix+"."+project+".") || !strings.HasSuffix(env.NATSSubject, tt.subjectTail) {
+				t.Errorf("NATS subject = %q, want %s.%s.<task>%s", env.NATSSubject, prefix, project, tt.subjectTail)
+			}
+			if want := tt.ev.TaskID; (want != "" && env.Subject != want) || (want == "" && env.Subject != "_api") {
+				t.Errorf("CloudEvents subject = %q, want the task id (or _api)", env.Subject)
 			}
 
 			d := env.Data

@@ -59,11 +59,14 @@ func (p *Publisher) Publish(ctx context.Context, env Envelope) error {
 	if err != nil {
 		return fmt.Errorf("notify: encode event %s: %w", env.ID, err)
 	}
-	_, err = p.js.Publish(ctx, env.Subject, body,
+	if env.NATSSubject == "" {
+		return fmt.Errorf("notify: event %s has no NATS subject", env.ID)
+	}
+	_, err = p.js.Publish(ctx, env.NATSSubject, body,
 		jetstream.WithMsgID(env.ID),
 		jetstream.WithExpectStream(p.stream))
 	if err != nil {
-		return fmt.Errorf("notify: publish event %s on %s: %w", env.ID, env.Subject, err)
+		return fmt.Errorf("notify: publish event %s on %s: %w", env.ID, env.NATSSubject, err)
 	}
 	return nil
 }

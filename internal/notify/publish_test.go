@@ -150,8 +150,8 @@ func TestPublishStoresEnvelope(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read back: %v", err)
 	}
-	if msg.Subject != env.Subject {
-		t.Errorf("stored on %q, want %q", msg.Subject, env.Subject)
+	if msg.Subject != env.NATSSubject {
+		t.Errorf("stored on %q, want %q", msg.Subject, env.NATSSubject)
 	}
 	if got := msg.Header.Get(jetstream.MsgIDHeader); got != env.ID {
 		t.Errorf("Nats-Msg-Id = %q, want the event id %q", got, env.ID)
@@ -160,6 +160,7 @@ func TestPublishStoresEnvelope(t *testing.T) {
 	if err := json.Unmarshal(msg.Data, &got); err != nil {
 		t.Fatalf("decode stored body: %v", err)
 	}
+	got.NATSSubject = msg.Subject // not part of the body
 	if !reflect.DeepEqual(got, env) {
 		t.Errorf("stored envelope differs:\n got %+v\nwant %+v", got, env)
 	}
@@ -194,7 +195,7 @@ func TestPublishFailures(t *testing.T) {
 	js := startJS(t)
 	ensure(t, js, notify.StreamOptions{Name: stream, Prefix: prefix, Duplicates: time.Minute})
 	other := envelope("FAILED")
-	other.Subject = "elsewhere.p.t.status_changed.FAILED"
+	other.NATSSubject = "elsewhere.p.t.status_changed.FAILED"
 	tests := []struct {
 		name   string
 		stream string
@@ -209,7 +210,7 @@ func TestPublishFailures(t *testing.T) {
 			if err == nil {
 				t.Fatal("Publish succeeded")
 			}
-			if !strings.Contains(err.Error(), tt.env.ID) || !strings.Contains(err.Error(), tt.env.Subject) {
+			if !strings.Contains(err.Error(), tt.env.ID) || !strings.Contains(err.Error(), tt.env.NATSSubject) {
 				t.Errorf("error %q names neither the event nor the subject", err)
 			}
 			if n := msgs(t, js); n != 0 {

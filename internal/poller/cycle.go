@@ -156,7 +156,7 @@ func (c *cycle) commit(ctx context.Context, key string, prev state.Entry, rec st
 		c.stats.Events++
 		c.p.o.Published(env)
 		c.p.o.Logger.Info().Str("event_id", env.ID).Str("task_id", env.Data.TaskID).
-			Str("kind", string(ev.Kind)).Str("subject", env.Subject).Msg("event published")
+			Str("kind", string(ev.Kind)).Str("subject", env.NATSSubject).Msg("event published")
 	}
 	rec.WrittenAt = c.now
 	if err := c.p.st.Put(ctx, key, rec); err != nil {

@@ -163,19 +163,35 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 
 	apiErr := listErr
 	seen := listErr == nil && p.o.Discover
+	apiFailures := 0
 	for _, r := range results {
 		switch {
 		case r.skipped:
 		case r.err == nil:
 			seen = true
 			st.Fetched++
+		case errors.Is(r.err, dcs.ErrGone):
+			// Not a failure: the task is reported removed, once.
+			p.o.Logger.Debug().Str("task_id", r.id).Msg("task not found (DCS.4133)")
+		case apiWide(r.err):
+			// An outage fails every call the same way: log the first in
+			// full, count the rest, instead of one warning per task.
+			st.Failed++
+			apiFailures++
+			if apiFailures == 1 {
+				p.logCallErr(r.err, r.id, r.info, "show task")
+			}
+			if apiErr == nil || stopsCycle(r.err) {
+				apiErr = r.err
+			}
 		default:
 			st.Failed++
 			p.logCallErr(r.err, r.id, r.info, "show task")
-			if apiWide(r.err) && (apiErr == nil || stopsCycle(r.err)) {
-				apiErr = r.err
-			}
 		}
+	}
+	if apiFailures > 1 {
+		p.o.Logger.Warn().Int("calls", apiFailures).Str("class", dcs.Class(apiErr)).
+			Msg("detail calls failed alike: the DCS API cannot be seen")
 	}
 	p.updatePause(apiErr)
 

@@ -357,7 +357,7 @@ func (r *run) delivered(ctx context.Context, msg jetstream.Msg, env notify.Envel
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	val, _ := json.Marshal(mark{SentAt: r.o.Now().UTC(), Subject: env.Subject, StreamSeq: seq})
+	val, _ := json.Marshal(mark{SentAt: r.o.Now().UTC(), Subject: msg.Subject(), StreamSeq: seq})
 	if _, err := r.kv.Put(fctx, key, val); err != nil {
 		// Acking anyway: without the ack the message is posted again now;
 		// without the mark only if the ack is lost too.

@@ -161,7 +161,7 @@ func publish(t *testing.T, js jetstream.JetStream, envs ...notify.Envelope) {
 		if err != nil {
 			t.Fatalf("marshal: %v", err)
 		}
-		if _, err := js.Publish(ctx, env.Subject, body, jetstream.WithMsgID(env.ID)); err != nil {
+		if _, err := js.Publish(ctx, env.NATSSubject, body, jetstream.WithMsgID(env.ID)); err != nil {
 			t.Fatalf("publish %s: %v", env.ID, err)
 		}
 	}

@@ -1,0 +1,306 @@
+package poller_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natstest "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/secret"
+	"github.com/dcs-watcher/watcher/internal/sim"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+const (
+	testAK     = "POLLERTESTAK00000001"
+	testSK     = "poller-test-sk-0000000001"
+	project    = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+	prefix     = "dcs.migration"
+	streamName = "DCS_MIGRATION"
+	bucket     = "DCS_WATCHER_SNAPSHOTS"
+)
+
+// clock is the one injected time of the simulator, the client's signer and
+// the poller.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// syncBuffer collects log lines written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is one simulated DCS API and one embedded JetStream server, shared by
+// the watchers of a test.
+type env struct {
+	t   *testing.T
+	ctx context.Context
+	t0  time.Time
+	clk *clock
+	sim *sim.Server
+	api *httptest.Server
+	url string // nats client URL
+	js  jetstream.JetStream
+}
+
+// newEnv serves scenario (YAML) through wrap, when not nil, and starts
+// JetStream with the events stream.
+func newEnv(t *testing.T, scenario string, wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
+	sc, err := sim.ParseScenario([]byte(scenario))
+	if err != nil {
+		t.Fatalf("scenario: %v", err)
+	}
+	e := &env{t: t, ctx: t.Context(), t0: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	e.clk = &clock{now: e.t0}
+	e.sim = sim.New(sc, sim.Options{AK: testAK, SK: testSK, Clock: e.clk.Now, Start: e.t0})
+	var h http.Handler = e.sim
+	if wrap != nil {
+		h = wrap(e.sim)
+	}
+	e.api = httptest.NewServer(h)
+	t.Cleanup(e.api.Close)
+
+	opts := natstest.DefaultTestOptions
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = t.TempDir()
+	srv := natstest.RunServer(&opts)
+	t.Cleanup(srv.Shutdown)
+	e.url = srv.ClientURL()
+	e.js = e.connect()
+	if _, err := notify.EnsureStream(e.ctx, e.js, notify.StreamOptions{
+		Name: streamName, Prefix: prefix, Duplicates: time.Hour,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// connect opens a connection of its own, as a separate replica would.
+func (e *env) connect() jetstream.JetStream {
+	e.t.Helper()
+	nc, err := nats.Connect(e.url)
+	if err != nil {
+		e.t.Fatalf("connect: %v", err)
+	}
+	e.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		e.t.Fatalf("jetstream: %v", err)
+	}
+	return js
+}
+
+// watcher is one watcher process: its own NATS connection, snapshot store,
+// publisher, DCS client and poller, the clock shared.
+type watcher struct {
+	e     *env
+	p     *poller.Poller
+	snaps *state.Snapshots
+	logs  *syncBuffer
+
+	mu     sync.Mutex
+	events []notify.Envelope
+}
+
+// newWatcher starts a watcher; o's ProjectID, SubjectPrefix, Now, Logger
+// and Published are filled in.
+func (e *env) newWatcher(o poller.Options) *watcher {
+	e.t.Helper()
+	w := &watcher{e: e, logs: &syncBuffer{}}
+	js := e.connect()
+	snaps, err := state.Open(e.ctx, js, state.BucketOptions{Bucket: bucket})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	w.snaps = snaps
+	client, err := dcs.New(dcs.Options{
+		Endpoint:    e.api.URL,
+		ProjectID:   project,
+		Credentials: dcs.Credentials{AK: secret.Secret(testAK), SK: secret.Secret(testSK)},
+		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
+		Now:         e.clk.Now,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	o.ProjectID = project
+	o.SubjectPrefix = prefix
+	o.Now = e.clk.Now
+	o.Logger = zerolog.New(w.logs).Level(zerolog.DebugLevel)
+	o.Published = func(env notify.Envelope) {
+		w.mu.Lock()
+		w.events = append(w.events, env)
+		w.mu.Unlock()
+	}
+	w.p = poller.New(client, notify.NewPublisher(js, streamName), snaps, o)
+	e.t.Cleanup(func() {
+		if e.t.Failed() {
+			e.t.Logf("watcher logs:\n%s", w.logs.String())
+		}
+	})
+	return w
+}
+
+// at sets the shared clock to t0+d.
+func (e *env) at(d time.Duration) { e.clk.set(e.t0.Add(d)) }
+
+// cycle runs one cycle at the current clock.
+func (w *watcher) cycle() (poller.Stats, error) {
+	ctx, cancel := context.WithTimeout(w.e.ctx, 5*time.Second)
+	defer cancel()
+	return w.p.Cycle(ctx)
+}
+
+// cycleAt sets the clock to t0+d and runs one cycle.
+func (w *watcher) cycleAt(d time.Duration) (poller.Stats, error) {
+	w.e.at(d)
+	return w.cycle()
+}
+
+// take returns the events published since the last take.
+func (w *watcher) take() []notify.Envelope {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.events
+	w.events = nil
+	return out
+}
+
+// warnings returns the warn-or-worse log lines that name taskID.
+func (w *watcher) warnings(taskID string) []string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(w.logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		if lvl := m["level"]; (lvl == "warn" || lvl == "error") && m["task_id"] == taskID {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// count is how many messages the stream holds on subjects matching filter.
+func (e *env) count(filter string) uint64 {
+	e.t.Helper()
+	s, err := e.js.Stream(e.ctx, streamName)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(e.ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n
+}
+
+// filter is the subject filter of one task's events of one kind; task ""
+// is the API itself.
+func filter(task, kind string) string {
+	if task == "" {
+		task = notify.NoTask
+	}
+	return prefix + "." + project + "." + task + "." + kind + ".*"
+}
+
+// calls is the number of API calls the simulator has answered.
+func (e *env) calls() int64 {
+	c := e.sim.Calls()
+	return c.Detail + c.List
+}
+
+// summary names each event "task:kind" (task "_api" for the API), in order.
+func summary(envs []notify.Envelope) []string {
+	out := make([]string, len(envs))
+	for i, env := range envs {
+		task := env.Data.TaskID
+		if task == "" {
+			task = notify.NoTask
+		}
+		out[i] = task + ":" + string(env.Data.Kind)
+	}
+	return out
+}
+
+func countKind(envs []notify.Envelope, kind string) int {
+	n := 0
+	for _, env := range envs {
+		if string(env.Data.Kind) == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// taskID is the id of the i-th task of fleet.
+func taskID(i int) string { return fmt.Sprintf("task-%04d", i) }
+
+// fleet is a scenario of n online migrations in RUNNING from the start,
+// followed by the YAML of extra (more tasks, then a faults section).
+func fleet(n int, faults string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "project_id: %s\ntasks:\n", project)
+	for i := range n {
+		fmt.Fprintf(&b, "  - id: %s\n    name: move-%d\n    migration_type: online_migration\n    steps:\n      - {at: 0s, status: RUNNING}\n", taskID(i), i)
+	}
+	if faults != "" {
+		b.WriteString("faults:\n" + faults)
+	}
+	return b.String()
+}
+
+func ids(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = taskID(i)
+	}
+	return out
+}

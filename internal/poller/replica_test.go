@@ -1,0 +1,117 @@
+package poller_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+var twoTasks = fmt.Sprintf(`
+project_id: %s
+tasks:
+  - id: moving
+    steps: [{at: 0s, status: RUNNING}, {at: 10s, status: FULLMIGRATING}]
+  - id: idle
+    steps: [{at: 0s, status: RUNNING}]
+`, project)
+
+// TestRestartKeepsState: a new watcher on the same bucket picks up where the
+// old one stopped: no second discovery, and the time in the previous status
+// counts from the old watcher's first sight of it.
+func TestRestartKeepsState(t *testing.T) {
+	e := newEnv(t, twoTasks, nil)
+	first := e.newWatcher(poller.Options{Discover: true})
+	if _, err := first.cycleAt(0); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(first.take()); got != 2 {
+		t.Fatalf("first watcher published %d events, want 2 discoveries", got)
+	}
+
+	second := e.newWatcher(poller.Options{Discover: true})
+	st, err := second.cycleAt(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(second.take()); len(got) != 0 {
+		t.Errorf("restarted watcher published %v for unchanged tasks", got)
+	}
+	if st.Fetched != 2 || st.Writes != 0 {
+		t.Errorf("restarted watcher: stats %+v, want 2 fetched, 0 writes", st)
+	}
+
+	if _, err := second.cycleAt(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	evs := second.take()
+	if got := summary(evs); !slices.Equal(got, []string{"moving:status_changed"}) {
+		t.Fatalf("restarted watcher published %v, want moving:status_changed", got)
+	}
+	d := evs[0].Data
+	if d.PreviousStatus == nil || d.PreviousStatus.Raw != "RUNNING" {
+		t.Errorf("previous status = %+v, want RUNNING", d.PreviousStatus)
+	}
+	if d.PreviousStatusSeconds == nil || *d.PreviousStatusSeconds != 10 {
+		t.Errorf("previous_status_seconds = %v, want 10 (RUNNING since the first watcher's cycle)", d.PreviousStatusSeconds)
+	}
+	if got := e.count(prefix + ".>"); got != 3 {
+		t.Errorf("stream holds %d events, want 3", got)
+	}
+}
+
+// TestTwoReplicas: two watchers on the same bucket see the same change in
+// the same cycle: JetStream keeps one event, one snapshot write wins, the
+// other fails with state.ErrConflict and its next cycle publishes nothing.
+func TestTwoReplicas(t *testing.T) {
+	e := newEnv(t, twoTasks, nil)
+	a := e.newWatcher(poller.Options{Discover: true})
+	if _, err := a.cycleAt(0); err != nil {
+		t.Fatal(err)
+	}
+	b := e.newWatcher(poller.Options{Discover: true}) // loads a's snapshots
+
+	e.at(10 * time.Second)
+	ws := []*watcher{a, b}
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Go(func() { _, errs[i] = w.cycle() })
+	}
+	wg.Wait()
+
+	var loser *watcher
+	for i, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, state.ErrConflict) && loser == nil:
+			loser = ws[i]
+		default:
+			t.Errorf("replica %d: %v", i, err)
+		}
+	}
+	if loser == nil {
+		t.Fatalf("both replicas advanced the snapshot (errors %v), want one state.ErrConflict", errs)
+	}
+	if got := e.count(filter("moving", "status_changed")); got != 1 {
+		t.Errorf("stream holds %d status_changed events for the task, want 1", got)
+	}
+	total := e.count(prefix + ".>")
+
+	loser.take()
+	st, err := loser.cycleAt(11 * time.Second)
+	if err != nil {
+		t.Fatalf("loser's next cycle: %v", err)
+	}
+	if got := summary(loser.take()); len(got) != 0 || st.Writes != 0 {
+		t.Errorf("loser's next cycle published %v with %d writes, want nothing", got, st.Writes)
+	}
+	if got := e.count(prefix + ".>"); got != total {
+		t.Errorf("stream grew from %d to %d events", total, got)
+	}
+}
