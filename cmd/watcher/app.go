@@ -34,13 +34,20 @@ type appOptions struct {
 	slackSender slacknotify.Sender
 	published   func(notify.Envelope)
 	now         func() time.Time
+	// getenv reads the SDK's region endpoint override
+	// (HUAWEICLOUD_SDK_REGION_DCS_<REGION>); nil reads nothing.
+	getenv func(string) string
 }
 
 // start wires the watcher from a validated config.
 func start(ctx context.Context, cfg config.Config, log zerolog.Logger, o appOptions) (*app, error) {
 	endpoint := cfg.DCS.Endpoint
 	if endpoint == "" {
-		endpoint = dcs.EndpointForRegion(cfg.DCS.Region, func(string) string { return "" })
+		getenv := o.getenv
+		if getenv == nil {
+			getenv = func(string) string { return "" }
+		}
+		endpoint = dcs.EndpointForRegion(cfg.DCS.Region, getenv)
 	}
 	client, err := dcs.New(dcs.Options{
 		Endpoint:  endpoint,

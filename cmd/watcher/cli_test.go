@@ -101,26 +101,7 @@ func TestOnce(t *testing.T) {
 		"\nnats:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n")
 	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
 
-	once := func() []notify.Envelope {
-		t.Helper()
-		var out, errb bytes.Buffer
-		if code := run([]string{"once", "-c", path}, &out, &errb, env); code != exitOK {
-			t.Fatalf("once: exit %d: %s", code, errb.String())
-		}
-		assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
-		var es []notify.Envelope
-		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-			if line == "" {
-				continue
-			}
-			var e notify.Envelope
-			if err := json.Unmarshal([]byte(line), &e); err != nil {
-				t.Fatalf("stdout line is not an event: %q: %v", line, err)
-			}
-			es = append(es, e)
-		}
-		return es
-	}
+	once := func() []notify.Envelope { return runOnce(t, path, env) }
 	first := once()
 	if len(first) != 3 {
 		t.Fatalf("first once printed %d events, want 3 discovered", len(first))
@@ -145,5 +126,47 @@ func TestOnce(t *testing.T) {
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("second once printed %q, want %q", got, want)
+	}
+}
+
+// runOnce runs `watcher once -c path` and returns the events it printed.
+func runOnce(t *testing.T, path string, env func(string) string) []notify.Envelope {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run([]string{"once", "-c", path}, &out, &errb, env); code != exitOK {
+		t.Fatalf("once: exit %d: %s", code, errb.String())
+	}
+	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
+	var es []notify.Envelope
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e notify.Envelope
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("stdout line is not an event: %q: %v", line, err)
+		}
+		es = append(es, e)
+	}
+	return es
+}
+
+// TestRegionEndpointOverride: with no dcs.endpoint, the region's URL comes
+// from the SDK's variable HUAWEICLOUD_SDK_REGION_DCS_<REGION> when set.
+func TestRegionEndpointOverride(t *testing.T) {
+	sc, err := sim.ParseScenario([]byte(e2eScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(sim.New(sc, sim.Options{AK: plantedAK, SK: plantedSK}))
+	defer api.Close()
+	path := writeFile(t, "watcher.yaml", "data_dir: "+filepath.Join(t.TempDir(), "data")+
+		"\ndcs:\n  region: xx-test-1\nnats:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n")
+	env := envOf(map[string]string{
+		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project,
+		"HUAWEICLOUD_SDK_REGION_DCS_XX_TEST_1": api.URL,
+	})
+	if got := runOnce(t, path, env); len(got) != 3 {
+		t.Fatalf("once through the region override printed %d events, want 3", len(got))
 	}
 }

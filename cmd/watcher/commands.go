@@ -75,7 +75,7 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	log := newLogger(cfg.Log, env.stderr)
-	a, err := start(ctx, cfg, log, appOptions{})
+	a, err := start(ctx, cfg, log, appOptions{getenv: env.getenv})
 	if err != nil {
 		return err
 	}
@@ -106,6 +106,7 @@ func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
 	log := newLogger(cfg.Log, env.stderr)
 	out := json.NewEncoder(env.stdout)
 	a, err := start(ctx, cfg, log, appOptions{
+		getenv:    env.getenv,
 		noSlack:   true, // a durable consumer delivers to Slack; once only publishes
 		published: func(e notify.Envelope) { _ = out.Encode(e) },
 	})

@@ -200,6 +200,13 @@ func (w *watcher) cycleAt(d time.Duration) (poller.Stats, error) {
 	return w.cycle()
 }
 
+// snapshotEvents returns the events published so far, without taking them.
+func (w *watcher) snapshotEvents() []notify.Envelope {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]notify.Envelope(nil), w.events...)
+}
+
 // take returns the events published since the last take.
 func (w *watcher) take() []notify.Envelope {
 	w.mu.Lock()

@@ -103,8 +103,8 @@ func (p *Poller) Run(ctx context.Context, spec string) error {
 	}
 	c := cron.New()
 	c.Schedule(sched, cron.FuncJob(func() { p.tick(ctx) }))
-	p.tick(ctx)
 	c.Start()
+	p.tick(ctx) // at once; ticks that come while it runs are skipped
 	<-ctx.Done()
 	<-c.Stop().Done()
 	return nil

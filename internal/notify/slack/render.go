@@ -193,10 +193,28 @@ func transition(d notify.Data, esc func(string) string) string {
 		}
 		return "removed"
 	case diff.WatchDegraded:
+		if d.TaskID == "" {
+			return "watcher cannot see the DCS API"
+		}
 		return "watcher cannot see the task"
 	case diff.WatchRecovered:
+		if d.TaskID == "" {
+			return "watcher sees the DCS API again"
+		}
 		return "watcher sees the task again"
-	case diff.TaskStatusChanged, diff.Changed:
+	case diff.TaskStatusChanged:
+		// The scope's own task_status is the news; other fields are listed below.
+		field := "task_status"
+		if d.Scope != "" && d.Scope != diff.ScopeTask {
+			field = d.Scope + ".task_status"
+		}
+		for _, c := range d.Changes {
+			if c.Field == field {
+				return esc(c.Field) + ": " + esc(orNone(c.Old)) + " -> " + esc(orNone(c.New))
+			}
+		}
+		fallthrough
+	case diff.Changed:
 		if len(d.Changes) == 1 {
 			c := d.Changes[0]
 			return esc(c.Field) + ": " + esc(orNone(c.Old)) + " -> " + esc(orNone(c.New))

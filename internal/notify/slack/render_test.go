@@ -27,6 +27,15 @@ func TestRender(t *testing.T) {
 	recovered := notify.Build(prefix, diff.Event{ID: "e5", Kind: diff.WatchRecovered, TaskID: "a1b2", Curr: task("orders-cache-move", "FULLMIGRATING"),
 		Reason: "throttled: APIGW.0308 the API is throttled"}, notify.Meta{ProjectID: project, ObservedAt: observed()})
 
+	apiDown := notify.Build(prefix, diff.Event{ID: "e8", Kind: diff.WatchDegraded,
+		Reason: "unavailable: HTTP 500 DCS.5000"}, notify.Meta{ProjectID: project, ObservedAt: observed()})
+	srcTSC := envelope("e9", diff.TaskStatusChanged, task("orders-cache-move", "MIGRATING"), task("orders-cache-move", "FULLMIGRATING"), 0)
+	srcTSC.Data.Scope = diff.ScopeSource
+	srcTSC.Data.Changes = []diff.FieldChange{
+		{Field: "source_instance.task_status", Old: "", New: "RUNNING"},
+		{Field: "status", Old: "MIGRATING", New: "FULLMIGRATING"},
+	}
+
 	tests := []struct {
 		name    string
 		env     notify.Envelope
@@ -64,6 +73,17 @@ func TestRender(t *testing.T) {
 			env:     statusChanged("e3b", "orders-cache-move", "FULLMIGRATING", "INCRMIGRATING"),
 			header:  []string{":arrows_counterclockwise:", "FULLMIGRATING -> INCRMIGRATING"},
 			notBody: []string{"unknown status"},
+		},
+		{
+			name:   "the API as a whole cannot be seen",
+			env:    apiDown,
+			header: []string{":warning:", "DCS API: watcher cannot see the DCS API"},
+			body:   []string{"unavailable: HTTP 500 DCS.5000"},
+		},
+		{
+			name:   "an instance's task_status among other changes",
+			env:    srcTSC,
+			header: []string{"source_instance.task_status: (none) -> RUNNING"},
 		},
 		{
 			name:   "success",
