@@ -12,6 +12,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/sim"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 func writeFile(t *testing.T, name, body string) string {
@@ -90,7 +91,7 @@ func TestUnknownCommand(t *testing.T) {
 // second only what changed in between.
 func TestOnce(t *testing.T) {
 	t0 := time.Now().UTC()
-	clk := &clock{now: t0}
+	clk := testutil.NewClock(t0)
 	sc, err := sim.ParseScenario([]byte(e2eScenario))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestOnce(t *testing.T) {
 	}
 	// Only the simulator's clock moves (the CLI signs with the real one; the
 	// 10 s apart are well inside the 15 min skew the API allows).
-	clk.set(t0.Add(10 * time.Second))
+	clk.Set(t0.Add(10 * time.Second))
 	second := once()
 	var got []string
 	for _, e := range second {

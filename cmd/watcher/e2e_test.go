@@ -14,6 +14,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 const (
@@ -123,7 +124,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var received []notify.Envelope
-	waitFor(t, "subscriber to receive every event", func() bool {
+	testutil.Eventually(t, "subscriber to receive every event", func() bool {
 		for {
 			select {
 			case m := <-all:
@@ -165,12 +166,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("event %d on subject %s, want %s", i, e.NATSSubject, wantSubj)
 		}
 	}
-	waitFor(t, "TERMINATED filter", func() bool { return len(terminated) == 1 })
+	testutil.Eventually(t, "TERMINATED filter", func() bool { return len(terminated) == 1 })
 	m := <-terminated
 	if !strings.Contains(m.Subject, taskA) {
 		t.Errorf("TERMINATED wildcard delivered %s", m.Subject)
 	}
-	waitFor(t, "FAILED filter", func() bool { return len(failed) == 1 })
+	testutil.Eventually(t, "FAILED filter", func() bool { return len(failed) == 1 })
 	if m := <-failed; !strings.Contains(m.Subject, taskB+".status_changed.FAILED") {
 		t.Errorf("FAILED wildcard delivered %s", m.Subject)
 	}
@@ -186,7 +187,7 @@ func TestEndToEnd(t *testing.T) {
 		"old-task",
 		"orders-move: TERMINATING -> TERMINATED",
 	}
-	waitFor(t, "Slack messages", func() bool { return len(h.slack.texts()) >= len(wantSlack) })
+	testutil.Eventually(t, "Slack messages", func() bool { return len(h.slack.texts()) >= len(wantSlack) })
 	texts := h.slack.texts()
 	for i := range texts {
 		texts[i] = html.UnescapeString(texts[i]) // Slack's mrkdwn escapes & < >

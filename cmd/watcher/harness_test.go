@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/sim"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // Planted secrets: every test that runs the pipeline scans its outputs for them.
@@ -32,42 +32,6 @@ const (
 
 func plantedSecrets() []string {
 	return []string{plantedAK, plantedSK, webhookSecret, srcPassword, dstPassword, importPassword}
-}
-
-// clock is the injected time of the simulator, the signer and the poller.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // slackServer speaks Slack's incoming-webhook protocol and records what it
@@ -134,11 +98,11 @@ type harness struct {
 	t     *testing.T
 	ctx   context.Context
 	t0    time.Time
-	clk   *clock
+	clk   *testutil.Clock
 	sim   *sim.Server
 	api   *httptest.Server
 	slack *slackServer
-	logs  *syncBuffer
+	logs  *testutil.SyncBuffer
 	cfg   config.Config
 	app   *app
 
@@ -158,8 +122,8 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 	if err != nil {
 		t.Fatalf("scenario: %v", err)
 	}
-	h := &harness{t: t, ctx: ctx, t0: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), logs: &syncBuffer{}, cycleTimeout: 10 * time.Second}
-	h.clk = &clock{now: h.t0}
+	h := &harness{t: t, ctx: ctx, t0: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), logs: &testutil.SyncBuffer{}, cycleTimeout: 10 * time.Second}
+	h.clk = testutil.NewClock(h.t0)
 	h.sim = sim.New(sc, sim.Options{AK: plantedAK, SK: plantedSK, Clock: h.clk.Now, Start: h.t0})
 	h.api = httptest.NewServer(h.sim)
 	t.Cleanup(h.api.Close)
@@ -213,7 +177,7 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 // cycleAt sets the clock to t0+d and runs one watch cycle.
 func (h *harness) cycleAt(d time.Duration) (poller.Stats, error) {
 	h.t.Helper()
-	h.clk.set(h.t0.Add(d))
+	h.clk.Set(h.t0.Add(d))
 	ctx, cancel := context.WithTimeout(h.ctx, h.cycleTimeout)
 	defer cancel()
 	st, err := h.app.poller.Cycle(ctx)
@@ -235,16 +199,4 @@ func (h *harness) cycleErrors() []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]error(nil), h.errs...)
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

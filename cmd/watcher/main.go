@@ -5,7 +5,9 @@
 //	watcher once -c watcher.yaml       one cycle, events as JSON lines on stdout
 //	watcher validate -c watcher.yaml   check a config and exit
 //	watcher simulate --listen ADDR --scenario FILE
-//	watcher demo                       everything on embedded defaults, ~30 s
+//	watcher demo                       everything on embedded defaults, ~25 s
+//	watcher tail -c watcher.yaml       print events as they are published
+//	watcher notify-test -c watcher.yaml  post a sample Slack message
 package main
 
 import (
@@ -34,6 +36,8 @@ Usage:
   watcher simulate --listen ADDR --scenario FILE
                               serve the DCS API simulator on a scenario
   watcher demo                simulator + embedded NATS + watcher + console Slack, ends by itself
+  watcher tail     -c FILE    print the events of a running watcher as they are published
+  watcher notify-test -c FILE post a sample message to the configured Slack webhook
 
 Run 'watcher COMMAND -h' for the flags of a command.
 `
@@ -61,6 +65,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = cmdSimulate(ctx, env, args[1:])
 	case "demo":
 		err = cmdDemo(ctx, env, args[1:])
+	case "tail":
+		err = cmdTail(ctx, env, args[1:])
+	case "notify-test":
+		err = cmdNotifyTest(ctx, env, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -7,22 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	natstest "github.com/nats-io/nats-server/v2/test"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/state"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
-
-func runNATS(t *testing.T, port int, dir string) *server.Server {
-	t.Helper()
-	opts := natstest.DefaultTestOptions
-	opts.Port = port
-	opts.JetStream = true
-	opts.StoreDir = dir
-	return natstest.RunServer(&opts)
-}
 
 // TestNATSAwayBetweenDetectionAndPublish takes NATS away after a change is
 // detected and before it can be published: the snapshot must stay put, and
@@ -30,9 +20,8 @@ func runNATS(t *testing.T, port int, dir string) *server.Server {
 // stream and in Slack.
 func TestNATSAwayBetweenDetectionAndPublish(t *testing.T) {
 	dir := t.TempDir()
-	srv := runNATS(t, -1, dir)
+	srv := testutil.RunJetStream(t, -1, dir)
 	port := srv.Addr().(*net.TCPAddr).Port
-	t.Cleanup(func() { srv.Shutdown() })
 
 	h := newHarness(t, e2eScenario, func(c *config.Config) { c.NATS.URL = srv.ClientURL() })
 	h.cycleTimeout = 2 * time.Second
@@ -51,8 +40,8 @@ func TestNATSAwayBetweenDetectionAndPublish(t *testing.T) {
 		t.Fatalf("snapshot advanced without an ack: %+v", e.Task)
 	}
 
-	srv = runNATS(t, port, dir)
-	waitFor(t, "reconnect", h.app.broker.Conn.IsConnected)
+	srv = testutil.RunJetStream(t, port, dir)
+	testutil.Eventually(t, "reconnect", h.app.broker.Conn.IsConnected)
 	for _, s := range []time.Duration{11 * time.Second, 12 * time.Second} {
 		if _, err := h.cycleAt(s); err != nil {
 			t.Fatalf("cycle at %s after recovery: %v", s, err)
@@ -79,10 +68,10 @@ func TestNATSAwayBetweenDetectionAndPublish(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("stream holds %d status_changed messages for the task, want exactly 1 (%v)", n, info.State.Subjects)
 	}
-	waitFor(t, "the Slack message", func() bool { return len(h.slack.texts()) >= 1 })
+	testutil.Eventually(t, "the Slack message", func() bool { return len(h.slack.texts()) >= 1 })
 	// Give the notifier a chance to double-post before counting: wait until
 	// its consumer has nothing pending.
-	waitFor(t, "slack consumer drained", func() bool {
+	testutil.Eventually(t, "slack consumer drained", func() bool {
 		p, err := h.app.slack.Pending(ctx)
 		return err == nil && p == 0
 	})

@@ -11,11 +11,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	natsserver "github.com/nats-io/nats-server/v2/test"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/secret"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 const planted = "hunter2"
@@ -35,36 +34,6 @@ func start(t *testing.T, o Options) *Broker {
 	}
 	t.Cleanup(b.Close)
 	return b
-}
-
-// client is a separate program's connection: the nats CLI or a downstream
-// consumer.
-func client(t *testing.T, url string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatalf("connect a separate client to %s: %v", url, err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream: %v", err)
-	}
-	return js
-}
-
-func runServer(t *testing.T, edit func(*server.Options)) *server.Server {
-	t.Helper()
-	opts := natsserver.DefaultTestOptions
-	opts.Port = -1
-	opts.JetStream = true
-	opts.StoreDir = t.TempDir()
-	if edit != nil {
-		edit(&opts)
-	}
-	srv := natsserver.RunServer(&opts)
-	t.Cleanup(srv.Shutdown)
-	return srv
 }
 
 func TestEmbeddedServerOnLoopback(t *testing.T) {
@@ -92,7 +61,7 @@ func TestEmbeddedServerOnLoopback(t *testing.T) {
 	if _, err := b.JS.Publish(ctx, "dcs.migration.p.t.discovered.RUNNING", []byte("hello")); err != nil {
 		t.Fatalf("publish through the broker: %v", err)
 	}
-	other := client(t, b.ClientURL())
+	_, other := testutil.Connect(t, b.ClientURL()) // a separate program: the nats CLI or a consumer
 	s, err := other.Stream(ctx, "EVENTS")
 	if err != nil {
 		t.Fatalf("separate client sees no stream: %v", err)
@@ -159,7 +128,7 @@ func TestExternalURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := runServer(t, tt.edit)
+			srv := testutil.RunJetStream(t, -1, t.TempDir(), tt.edit)
 			b := start(t, Options{URL: tt.url(srv), Token: tt.tok})
 			if b.Embedded() {
 				t.Error("Embedded() = true with a URL")
@@ -219,7 +188,7 @@ func TestStartErrors(t *testing.T) {
 }
 
 func TestConnectErrorHidesCredentials(t *testing.T) {
-	srv := runServer(t, func(o *server.Options) { o.Authorization = "the-real-token" })
+	srv := testutil.RunJetStream(t, -1, t.TempDir(), func(o *server.Options) { o.Authorization = "the-real-token" })
 	tests := []struct {
 		name string
 		o    Options

@@ -1,7 +1,6 @@
 package poller_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	natstest "github.com/nats-io/nats-server/v2/test"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -23,6 +20,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/sim"
 	"github.com/dcs-watcher/watcher/internal/state"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 const (
@@ -34,50 +32,13 @@ const (
 	bucket     = "DCS_WATCHER_SNAPSHOTS"
 )
 
-// clock is the one injected time of the simulator, the client's signer and
-// the poller.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is one simulated DCS API and one embedded JetStream server, shared by
 // the watchers of a test.
 type env struct {
 	t   *testing.T
 	ctx context.Context
 	t0  time.Time
-	clk *clock
+	clk *testutil.Clock
 	sim *sim.Server
 	api *httptest.Server
 	url string // nats client URL
@@ -93,7 +54,7 @@ func newEnv(t *testing.T, scenario string, wrap func(http.Handler) http.Handler)
 		t.Fatalf("scenario: %v", err)
 	}
 	e := &env{t: t, ctx: t.Context(), t0: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	e.clk = &clock{now: e.t0}
+	e.clk = testutil.NewClock(e.t0)
 	e.sim = sim.New(sc, sim.Options{AK: testAK, SK: testSK, Clock: e.clk.Now, Start: e.t0})
 	var h http.Handler = e.sim
 	if wrap != nil {
@@ -102,13 +63,7 @@ func newEnv(t *testing.T, scenario string, wrap func(http.Handler) http.Handler)
 	e.api = httptest.NewServer(h)
 	t.Cleanup(e.api.Close)
 
-	opts := natstest.DefaultTestOptions
-	opts.Port = -1
-	opts.JetStream = true
-	opts.StoreDir = t.TempDir()
-	srv := natstest.RunServer(&opts)
-	t.Cleanup(srv.Shutdown)
-	e.url = srv.ClientURL()
+	e.url = testutil.RunJetStream(t, -1, t.TempDir()).ClientURL()
 	e.js = e.connect()
 	if _, err := notify.EnsureStream(e.ctx, e.js, notify.StreamOptions{
 		Name: streamName, Prefix: prefix, Duplicates: time.Hour,
@@ -121,15 +76,7 @@ func newEnv(t *testing.T, scenario string, wrap func(http.Handler) http.Handler)
 // connect opens a connection of its own, as a separate replica would.
 func (e *env) connect() jetstream.JetStream {
 	e.t.Helper()
-	nc, err := nats.Connect(e.url)
-	if err != nil {
-		e.t.Fatalf("connect: %v", err)
-	}
-	e.t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		e.t.Fatalf("jetstream: %v", err)
-	}
+	_, js := testutil.Connect(e.t, e.url)
 	return js
 }
 
@@ -139,7 +86,7 @@ type watcher struct {
 	e     *env
 	p     *poller.Poller
 	snaps *state.Snapshots
-	logs  *syncBuffer
+	logs  *testutil.SyncBuffer
 
 	mu     sync.Mutex
 	events []notify.Envelope
@@ -149,7 +96,7 @@ type watcher struct {
 // and Published are filled in.
 func (e *env) newWatcher(o poller.Options) *watcher {
 	e.t.Helper()
-	w := &watcher{e: e, logs: &syncBuffer{}}
+	w := &watcher{e: e, logs: &testutil.SyncBuffer{}}
 	js := e.connect()
 	snaps, err := state.Open(e.ctx, js, state.BucketOptions{Bucket: bucket})
 	if err != nil {
@@ -185,7 +132,7 @@ func (e *env) newWatcher(o poller.Options) *watcher {
 }
 
 // at sets the shared clock to t0+d.
-func (e *env) at(d time.Duration) { e.clk.set(e.t0.Add(d)) }
+func (e *env) at(d time.Duration) { e.clk.Set(e.t0.Add(d)) }
 
 // cycle runs one cycle at the current clock.
 func (w *watcher) cycle() (poller.Stats, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // TestRunPollsOnSchedule: Run polls at once, then on every tick of the cron
@@ -19,7 +20,7 @@ func TestRunPollsOnSchedule(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- w.p.Run(ctx, "@every 1s") }()
-	waitUntil(t, "the immediate cycle and one tick", func() bool { return e.sim.Calls().List >= 2 })
+	testutil.EventuallyWithin(t, 10*time.Second, "the immediate cycle and one tick", func() bool { return e.sim.Calls().List >= 2 })
 	cancel()
 	select {
 	case err := <-done:
@@ -73,23 +74,12 @@ func TestRunSkipsOverlappingTicks(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- w.p.Run(ctx, "@every 1s") }()
-	waitUntil(t, "a skipped tick", func() bool { return strings.Contains(w.logs.String(), "tick skipped") })
+	testutil.EventuallyWithin(t, 10*time.Second, "a skipped tick", func() bool { return strings.Contains(w.logs.String(), "tick skipped") })
 	close(release)
-	waitUntil(t, "the first cycle to finish", func() bool { return countKind(w.snapshotEvents(), "discovered") == 1 })
+	testutil.EventuallyWithin(t, 10*time.Second, "the first cycle to finish", func() bool { return countKind(w.snapshotEvents(), "discovered") == 1 })
 	cancel()
 	<-done
 	if m := maxInFlight.Load(); m != 1 {
 		t.Errorf("%d list calls in flight at once, want 1: cycles overlapped", m)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

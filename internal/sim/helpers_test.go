@@ -5,36 +5,23 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/sim"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // testStart is the scenario start of every test server.
 var testStart = time.Date(2024, 11, 26, 8, 0, 0, 0, time.UTC)
 
 // clock is a hand-driven clock: tests move the scenario by setting it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock struct{ *testutil.Clock }
 
-func newClock() *clock { return &clock{t: testStart} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
+func newClock() *clock { return &clock{testutil.NewClock(testStart)} }
 
 // at sets the clock to the scenario start plus d.
-func (c *clock) at(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = testStart.Add(d)
-}
+func (c *clock) at(d time.Duration) { c.Set(testStart.Add(d)) }
 
 // fixture is a simulator on loopback with its clock.
 type fixture struct {

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/test"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/state"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 const bucket = "DCS_WATCHER_SNAPSHOTS"
@@ -23,23 +22,10 @@ const bucket = "DCS_WATCHER_SNAPSHOTS"
 // as two watcher replicas would have.
 func startJS(t *testing.T) func() jetstream.JetStream {
 	t.Helper()
-	opts := natsserver.DefaultTestOptions
-	opts.Port = -1
-	opts.JetStream = true
-	opts.StoreDir = t.TempDir()
-	srv := natsserver.RunServer(&opts)
-	t.Cleanup(srv.Shutdown)
+	url := testutil.RunJetStream(t, -1, t.TempDir()).ClientURL()
 	return func() jetstream.JetStream {
 		t.Helper()
-		nc, err := nats.Connect(srv.ClientURL())
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		t.Cleanup(nc.Close)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatalf("jetstream: %v", err)
-		}
+		_, js := testutil.Connect(t, url)
 		return js
 	}
 }

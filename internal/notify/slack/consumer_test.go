@@ -14,6 +14,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // eventIDs are the event ids of posts, read from the message's context line.
@@ -70,7 +71,7 @@ func TestNotifierRetriesServerErrorsWithBackoff(t *testing.T) {
 	logger, logs := newLogger()
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "SUCCESS"))
 	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Logger: logger, MinRetryDelay: 200 * time.Millisecond})
-	eventually(t, "one accepted post", func() bool { return len(f.accepted()) == 1 })
+	testutil.EventuallyWithin(t, waitFor, "one accepted post", func() bool { return len(f.accepted()) == 1 })
 	n.drained(t)
 
 	posts := f.all()
@@ -108,7 +109,7 @@ func TestNotifierHonoursRetryAfter(t *testing.T) {
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "SUCCESS"))
 	// A tiny backoff, so only Retry-After can explain a long wait.
 	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{MinRetryDelay: 10 * time.Millisecond})
-	eventually(t, "one accepted post", func() bool { return len(f.accepted()) == 1 })
+	testutil.EventuallyWithin(t, waitFor, "one accepted post", func() bool { return len(f.accepted()) == 1 })
 
 	posts := f.all()
 	if len(posts) != 2 || posts[0].Status != http.StatusTooManyRequests {
@@ -196,7 +197,7 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 	publish(t, js, first...)
 	o := Options{Consumer: "slack-restart"}
 	n1 := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
-	eventually(t, "two posts", func() bool { return len(f.all()) >= 2 })
+	testutil.EventuallyWithin(t, waitFor, "two posts", func() bool { return len(f.all()) >= 2 })
 	n1.stop(t)
 
 	// A crash after Slack accepted ev-marked but before the ack: the mark
@@ -213,7 +214,7 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 	publish(t, js, statusChanged("ev-marked", "t-marked", "MIGRATING", "SUCCESS"), statusChanged("ev-7", "t-7", "MIGRATING", "SUCCESS"))
 
 	n2 := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
-	eventually(t, "all seven new events posted", func() bool { return len(f.all()) >= 7 })
+	testutil.EventuallyWithin(t, waitFor, "all seven new events posted", func() bool { return len(f.all()) >= 7 })
 	n2.drained(t)
 
 	want := []string{"ev-1", "ev-2", "ev-3", "ev-4", "ev-5", "ev-6", "ev-7"}
@@ -243,7 +244,7 @@ func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 	logger, logs := newLogger()
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "FAILED"))
 	n := startNotifier(t, js, WebhookSender{URL: url}, Options{Logger: logger, MinRetryDelay: 20 * time.Millisecond})
-	eventually(t, "two failed attempts", func() bool { return n.Stats().Retried >= 2 })
+	testutil.EventuallyWithin(t, waitFor, "two failed attempts", func() bool { return n.Stats().Retried >= 2 })
 	if p, err := n.Pending(context.Background()); err != nil || p != 1 {
 		t.Errorf("Pending while Slack is down = %d, %v; want 1", p, err)
 	}
@@ -257,7 +258,7 @@ func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 		return reply{Status: http.StatusNotFound, Body: "no_service"}
 	})
 	m := startNotifier(t, js, WebhookSender{URL: gone.url()}, Options{Logger: logger})
-	eventually(t, "the refusal", func() bool { return m.Stats().Failed == 1 })
+	testutil.EventuallyWithin(t, waitFor, "the refusal", func() bool { return m.Stats().Failed == 1 })
 	m.stop(t)
 
 	assertNoSecret(t, "log", logs.String())

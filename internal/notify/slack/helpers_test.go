@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/test"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
@@ -22,6 +19,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // secretPath is a planted webhook path: it must never show up in a log line
@@ -111,37 +109,11 @@ func (f *fakeSlack) accepted() []post {
 	return ok
 }
 
-// eventually polls cond until it holds or waitFor passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", waitFor, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // startJetStream runs an embedded nats-server with JetStream and creates
 // the stream the publisher would.
 func startJetStream(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	opts := natsserver.DefaultTestOptions
-	opts.Port = -1
-	opts.JetStream = true
-	opts.StoreDir = t.TempDir()
-	s := natsserver.RunServer(&opts)
-	t.Cleanup(s.Shutdown)
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream: %v", err)
-	}
+	_, js := testutil.Connect(t, testutil.RunJetStream(t, -1, t.TempDir()).ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
@@ -207,7 +179,7 @@ func (r *running) stop(t *testing.T) {
 // drained waits until the consumer has nothing pending.
 func (r *running) drained(t *testing.T) {
 	t.Helper()
-	eventually(t, "the consumer to drain", func() bool {
+	testutil.EventuallyWithin(t, waitFor, "the consumer to drain", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		p, err := r.Pending(ctx)
@@ -215,26 +187,8 @@ func (r *running) drained(t *testing.T) {
 	})
 }
 
-// syncBuffer is a log sink that the race detector accepts.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newLogger() (zerolog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func newLogger() (zerolog.Logger, *testutil.SyncBuffer) {
+	buf := &testutil.SyncBuffer{}
 	return zerolog.New(buf).Level(zerolog.DebugLevel), buf
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // outcome is how a caller must treat a Send error.
@@ -152,7 +153,7 @@ func assertUnwrapsNoSecret(t *testing.T, err error) {
 }
 
 func TestConsoleSenderWritesReadableBlocks(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	c := &ConsoleSender{W: &buf}
 	curr := task("orders-cache-move", "FAILED")
 	curr.ErrorMessage = "disk <full> & more"

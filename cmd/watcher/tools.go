@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/dcs-watcher/watcher/internal/broker"
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+)
+
+// cmdTail prints the events of a running watcher as they are published:
+// one line each, or the raw CloudEvents JSON with --json. It needs no nats
+// CLI: it connects to nats.url, or to the embedded server's nats.listen.
+func cmdTail(ctx context.Context, env cmdEnv, args []string) error {
+	fs := newFlags("tail", env)
+	filter := fs.String("filter", ">", "subject filter after the prefix, e.g. '*.*.status_changed.>'")
+	raw := fs.Bool("json", false, "print each event's JSON instead of a summary line")
+	count := fs.Int("count", 0, "exit after this many events (0: until interrupted)")
+	cfg, err := loadConfig(env, fs, args)
+	if err != nil {
+		return err
+	}
+	url := cfg.NATS.URL
+	if url == "" {
+		url = "nats://" + cfg.NATS.Listen
+	}
+	b, err := broker.Start(ctx, broker.Options{URL: url, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
+		Name: "dcs-watcher-tail", Logger: zerolog.Nop()})
+	if err != nil {
+		return fmt.Errorf("is the watcher running? %w", err)
+	}
+	defer b.Close()
+	msgs := make(chan *nats.Msg, 256)
+	subject := cfg.NATS.SubjectPrefix + "." + *filter
+	sub, err := b.Conn.ChanSubscribe(subject, msgs)
+	if err != nil {
+		return fmt.Errorf("subscribe to %s: %w", subject, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := b.Conn.Flush(); err != nil {
+		return fmt.Errorf("subscribe to %s: %w", subject, err)
+	}
+	fmt.Fprintf(env.stderr, "tailing %s on %s\n", subject, b.ClientURL())
+	for n := 0; *count == 0 || n < *count; n++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-msgs:
+			if *raw {
+				fmt.Fprintf(env.stdout, "%s\n", m.Data)
+				continue
+			}
+			var e notify.Envelope
+			if err := json.Unmarshal(m.Data, &e); err != nil {
+				fmt.Fprintf(env.stdout, "%s  (not an event: %v)\n", m.Subject, err)
+				continue
+			}
+			fmt.Fprintf(env.stdout, "%s  %-19s %s\n", e.Time.Local().Format(time.DateTime), e.Data.Kind, describe(e))
+		}
+	}
+	return nil
+}
+
+// cmdNotifyTest posts a sample message to the configured Slack webhook, so
+// that whoever sets the watcher up sees the channel and the format before a
+// real migration does.
+func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
+	cfg, err := loadConfig(env, newFlags("notify-test", env), args)
+	if err != nil {
+		return err
+	}
+	if cfg.Slack.WebhookURL == "" {
+		return usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL)")}
+	}
+	prev := &dcs.Task{ID: "00000000000000000000000000000000", Name: "watcher notify-test", Status: string(dcs.StatusFullMigrating),
+		Source: dcs.Instance{Name: "source-redis", Addrs: "192.0.2.1:6379"}, Target: dcs.Instance{Name: "target-redis", Addrs: "192.0.2.2:6379"}}
+	curr := *prev
+	curr.Status = string(dcs.StatusIncrMigrating)
+	ev := diff.Diff(prev, &curr)[0]
+	now := time.Now()
+	e := notify.Build(cfg.NATS.SubjectPrefix, ev, notify.Meta{Region: cfg.DCS.Region, ProjectID: cfg.DCS.ProjectID,
+		ObservedAt: now, PrevStatusSince: now.Add(-3 * time.Minute)})
+	msg := slacknotify.Render(e)
+	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
+	sender := slacknotify.WebhookSender{URL: cfg.Slack.WebhookURL, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
+	if err := sender.Send(ctx, &msg); err != nil {
+		return fmt.Errorf("slack did not accept the test message: %w", err)
+	}
+	fmt.Fprintln(env.stdout, "slack accepted the test message")
+	return nil
+}
