@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/dcs-watcher/watcher/internal/testutil"
+)
+
+// TestTail: `watcher tail --count 3` connects to the watcher's NATS, prints
+// one line per published event, and exits after the third.
+func TestTail(t *testing.T) {
+	h := newHarness(t, e2eScenario, nil)
+	path := writeFile(t, "watcher.yaml", "nats:\n  url: "+h.app.broker.ClientURL()+"\n")
+	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
+	out, errb := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"tail", "-c", path, "--count", "3"}, out, errb, env) }()
+	testutil.Eventually(t, "tail to subscribe", func() bool { return strings.Contains(errb.String(), "tailing") })
+
+	h.cycleAt(0)
+	if code := <-done; code != exitOK {
+		t.Fatalf("tail exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("tail printed %d lines, want 3: %q", len(lines), lines)
+	}
+	for i, name := range []string{"orders-move", "sessions-import", "old-task"} {
+		if !strings.Contains(lines[i], "discovered") || !strings.Contains(lines[i], name) {
+			t.Errorf("line %d = %q, want the discovery of %s", i, lines[i], name)
+		}
+	}
+}
+
+func TestTailWithoutWatcher(t *testing.T) {
+	path := writeFile(t, "watcher.yaml", "nats:\n  url: nats://127.0.0.1:1\n")
+	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
+	var out, errb bytes.Buffer
+	if code := run([]string{"tail", "-c", path}, &out, &errb, env); code != exitFailure || !strings.Contains(errb.String(), "is the watcher running?") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestNotifyTest posts the sample message to a webhook that speaks Slack's
+// protocol; a refusal is an error that does not show the webhook URL.
+func TestNotifyTest(t *testing.T) {
+	slack := newSlackServer(t)
+	env := envOf(map[string]string{
+		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project,
+		"WATCHER_SLACK_WEBHOOK_URL": slack.URL + "/services/T0001/B0001/" + webhookSecret,
+	})
+	path := writeFile(t, "watcher.yaml", "slack:\n  enabled: true\n")
+	var out, errb bytes.Buffer
+	if code := run([]string{"notify-test", "-c", path}, &out, &errb, env); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	texts := slack.texts()
+	if len(texts) != 1 || !strings.Contains(texts[0], "Test message") || !strings.Contains(texts[0], "FULLMIGRATING") {
+		t.Fatalf("slack received %q", texts)
+	}
+
+	slack.mu.Lock()
+	slack.failNext = []int{404}
+	slack.mu.Unlock()
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"notify-test", "-c", path}, &out, &errb, env); code != exitFailure {
+		t.Fatalf("a refused test message: exit %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(errb.String(), "did not accept") {
+		t.Errorf("stderr %q does not say Slack refused", errb.String())
+	}
+	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
+}
