@@ -2,6 +2,7 @@ package diff
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -446,43 +447,15 @@ func TestFields(t *testing.T) {
 	}
 }
 
-// exampleResponse is the example 200 response of "Querying Details of a Data
-// Migration Task" (reference/000_ddcaaae6b1be73fe.txt), passwords included.
-const exampleResponse = `{
-  "task_name" : "migration1",
-  "task_id" : "a276c1ffa0a54c2597fc824b917db317",
-  "status" : "TERMINATING",
-  "migration_type" : "incremental_migration",
-  "network_type" : "vpc",
-  "source_instance" : {
-    "addrs" : "192.168.1.2:6379",
-    "id" : "86157b69-8a62-47f9-8c55-fa6ddc8927e1",
-    "name" : "dcs-test",
-    "ip" : "192.168.1.2",
-    "port" : "6379",
-    "proxy_multi_db" : false,
-    "password" : "DCStest123",
-    "task_status" : "RUNNING",
-    "db" : "0"
-  },
-  "target_instance" : {
-    "addrs" : "192.168.1.2:6379",
-    "id" : "86157b69-8a62-47f9-8c55-fa6ddc8927ee",
-    "name" : "test-instance",
-    "ip" : "192.168.1.2",
-    "port" : "6379",
-    "proxy_multi_db" : false,
-    "password" : "DCStest123",
-    "task_status" : "RUNNING",
-    "db" : "0"
-  },
-  "created_at" : "2019/10/22 14:44:30",
-  "updated_at" : "2019/10/22 18:00:00"
-}`
-
+// TestDiffExampleResponse starts from the example 200 response of
+// "Querying Details of a Data Migration Task", passwords included.
 func TestDiffExampleResponse(t *testing.T) {
+	exampleResponse, err := os.ReadFile("../dcs/testdata/example-response.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var prev dcs.Task
-	if err := json.Unmarshal([]byte(exampleResponse), &prev); err != nil {
+	if err := json.Unmarshal(exampleResponse, &prev); err != nil {
 		t.Fatal(err)
 	}
 	prev.Source.PasswordSet, prev.Target.PasswordSet = true, true
