@@ -178,7 +178,7 @@ type authorization struct{ access, signedHeaders, signature string }
 func parseAuthorization(v string) (authorization, error) {
 	alg, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
 	if !ok || alg != signingAlgorithm {
-		return authorization{}, errors.New("Authorization header missing or not " + signingAlgorithm)
+		return authorization{}, errors.New("authorization header missing or not " + signingAlgorithm)
 	}
 	var a authorization
 	for part := range strings.SplitSeq(rest, ",") {
@@ -193,7 +193,7 @@ func parseAuthorization(v string) (authorization, error) {
 		}
 	}
 	if a.access == "" || a.signedHeaders == "" || a.signature == "" {
-		return authorization{}, errors.New("Authorization header lacks Access, SignedHeaders or Signature")
+		return authorization{}, errors.New("authorization header lacks Access, SignedHeaders or Signature")
 	}
 	return a, nil
 }
