@@ -166,7 +166,7 @@ func TestVerifySignature(t *testing.T) {
 		{name: "security token dropped", cred: Credentials{AK: testAK, SK: testSK, SecurityToken: testToken}, ak: testAK, sk: testSK, now: testNow,
 			wantErr: `signed header "x-security-token" not in the request`,
 			tamper:  func(r *http.Request) { r.Header.Del(headerSecurityToken) }},
-		{name: "no Authorization", cred: testCreds(), ak: testAK, sk: testSK, now: testNow, wantErr: "Authorization header missing",
+		{name: "no Authorization", cred: testCreds(), ak: testAK, sk: testSK, now: testNow, wantErr: "authorization header missing",
 			tamper: func(r *http.Request) { r.Header.Del("Authorization") }},
 		{name: "unsigned extra header is fine", cred: testCreds(), ak: testAK, sk: testSK, now: testNow,
 			tamper: func(r *http.Request) { r.Header.Set("Accept-Encoding", "gzip") }},
