@@ -60,6 +60,7 @@ func start(ctx context.Context, cfg config.Config, log zerolog.Logger, o appOpti
 		MaxBodyBytes: cfg.DCS.MaxBodyBytes,
 		UserAgent:    "dcs-watcher",
 		Now:          o.now,
+		Limiter:      limiter(cfg.DCS.RateLimit),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dcs client: %w", err)
@@ -97,10 +98,6 @@ func (a *app) wire(ctx context.Context, cfg config.Config, log zerolog.Logger, c
 		return err
 	}
 	a.snaps = snaps
-	var limiter *rate.Limiter
-	if cfg.DCS.RateLimit > 0 {
-		limiter = rate.NewLimiter(rate.Limit(cfg.DCS.RateLimit), max(1, int(cfg.DCS.RateLimit)))
-	}
 	a.poller = poller.New(client, notify.NewPublisher(a.broker.JS, cfg.NATS.Stream), snaps, poller.Options{
 		ProjectID:     cfg.DCS.ProjectID,
 		Region:        cfg.DCS.Region,
@@ -109,7 +106,6 @@ func (a *app) wire(ctx context.Context, cfg config.Config, log zerolog.Logger, c
 		Discover:      cfg.Poll.Discover,
 		NameFilter:    cfg.Poll.NameFilter,
 		Concurrency:   cfg.DCS.Concurrency,
-		Limiter:       limiter,
 		Now:           o.now,
 		Logger:        log.With().Str("component", "poller").Logger(),
 		Published:     o.published,
@@ -138,3 +134,12 @@ func (a *app) wire(ctx context.Context, cfg config.Config, log zerolog.Logger, c
 }
 
 func (a *app) close() { a.broker.Close() }
+
+// limiter paces API calls at perSecond, with bursts of up to one second's
+// worth; nil (no limit) for 0.
+func limiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond)))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"io"
 	"net/http"
 	"net/url"
@@ -53,6 +54,10 @@ type Options struct {
 	MaxBodyBytes int64            // default DefaultMaxBodyBytes
 	UserAgent    string           // default "dcs-watcher"
 	Now          func() time.Time // default time.Now; dates the signature
+	// Limiter paces every HTTP call, list pages included; nil: no
+	// client-side limit. The API throttles at about 200 calls/s per API and
+	// account, shared with everything else the account does.
+	Limiter *rate.Limiter
 }
 
 // Info describes the answer to a successful call, for logs.
@@ -74,6 +79,7 @@ type Client struct {
 	maxBody   int64
 	userAgent string
 	now       func() time.Time
+	limiter   *rate.Limiter
 }
 
 // New checks o and returns a Client.
@@ -98,6 +104,7 @@ func New(o Options) (*Client, error) {
 		maxBody:   o.MaxBodyBytes,
 		userAgent: o.UserAgent,
 		now:       o.Now,
+		limiter:   o.Limiter,
 	}
 	if c.maxBody == 0 {
 		c.maxBody = DefaultMaxBodyBytes
@@ -265,6 +272,11 @@ func (c *Client) get(ctx context.Context, op, taskID, rel string, q url.Values) 
 	if !c.cred.IsZero() {
 		if err := Sign(req, c.cred, c.now()); err != nil {
 			return nil, Info{}, apiErrorf(op, taskID, ErrAuth, "%w", err)
+		}
+	}
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, Info{}, c.transportError(ctx, op, taskID, 0, "", fmt.Errorf("client-side rate limit: %w", err))
 		}
 	}
 	resp, err := c.hc.Do(req)

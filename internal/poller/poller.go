@@ -10,7 +10,6 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
-	"golang.org/x/time/rate"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -46,8 +45,6 @@ type Options struct {
 	NameFilter string
 	// Concurrency bounds parallel detail calls (default 8).
 	Concurrency int
-	// Limiter paces API calls; nil means no client-side limit.
-	Limiter *rate.Limiter
 	Now     func() time.Time
 	Logger  zerolog.Logger
 	// Published hears of each event once JetStream has acknowledged it.
@@ -233,7 +230,7 @@ func (p *Poller) targets(ctx context.Context) ([]string, map[string]dcs.Task, er
 	var listed map[string]dcs.Task
 	var listErr error
 	if p.o.Discover {
-		rows, err := p.list(ctx)
+		rows, err := p.f.List(ctx, p.o.NameFilter)
 		if err != nil {
 			listErr = err
 			// Keep watching what we know: a list failure must not blind us
@@ -260,20 +257,6 @@ func (p *Poller) targets(ctx context.Context) ([]string, map[string]dcs.Task, er
 	}
 	sort.Strings(ids)
 	return ids, listed, listErr
-}
-
-func (p *Poller) list(ctx context.Context) ([]dcs.Task, error) {
-	if err := p.wait(ctx); err != nil {
-		return nil, err
-	}
-	return p.f.List(ctx, p.o.NameFilter)
-}
-
-func (p *Poller) wait(ctx context.Context) error {
-	if p.o.Limiter == nil {
-		return nil
-	}
-	return p.o.Limiter.Wait(ctx)
 }
 
 // fetch calls Show for every id with bounded concurrency. An auth failure or
@@ -307,9 +290,6 @@ func (p *Poller) fetch(ctx context.Context, ids []string) []result {
 
 func (p *Poller) fetchOne(ctx context.Context, id string) result {
 	if ctx.Err() != nil {
-		return result{id: id, skipped: true}
-	}
-	if err := p.wait(ctx); err != nil {
 		return result{id: id, skipped: true}
 	}
 	t, info, err := p.f.Show(ctx, id)
