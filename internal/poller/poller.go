@@ -45,8 +45,8 @@ type Options struct {
 	NameFilter string
 	// Concurrency bounds parallel detail calls (default 8).
 	Concurrency int
-	Now     func() time.Time
-	Logger  zerolog.Logger
+	Now         func() time.Time
+	Logger      zerolog.Logger
 	// Published hears of each event once JetStream has acknowledged it.
 	Published func(notify.Envelope)
 }
