@@ -32,7 +32,7 @@ func TestNATSAwayBetweenDetectionAndPublish(t *testing.T) {
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	_, err := h.cycleAt(10 * time.Second) // RUNNING -> FULLMIGRATING detected, cannot be published
-	if err == nil || !strings.Contains(err.Error(), "snapshot kept") {
+	if err == nil || !strings.Contains(err.Error(), "kept, the change will be re-detected") {
 		t.Fatalf("cycle without NATS: err = %v, want a publish failure that keeps the snapshot", err)
 	}
 	key := state.Key(project, taskA)

@@ -19,12 +19,7 @@ import (
 
 const planted = "hunter2"
 
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testutil.Context(t, 15*time.Second) }
 
 func start(t *testing.T, o Options) *Broker {
 	t.Helper()

@@ -67,6 +67,20 @@ func fieldNames(changes []FieldChange) []string {
 }
 
 // checkEvents asserts what every event of Diff(prev, curr) must hold.
+// checkDiff diffs prev and curr and checks the event kinds, the changed
+// fields of the first event, and what checkEvents checks of every event.
+func checkDiff(t *testing.T, prev, curr *dcs.Task, wantKinds, wantFields []string) {
+	t.Helper()
+	events := Diff(prev, curr)
+	if got := kinds(events); !slices.Equal(got, wantKinds) {
+		t.Fatalf("kinds = %v, want %v", got, wantKinds)
+	}
+	if got := fieldNames(events[0].Changes); !slices.Equal(got, wantFields) {
+		t.Errorf("changed fields = %v, want %v", got, wantFields)
+	}
+	checkEvents(t, events, prev, curr)
+}
+
 func checkEvents(t *testing.T, events []Event, prev, curr *dcs.Task) {
 	t.Helper()
 	seen := map[string]bool{}
@@ -184,14 +198,7 @@ func TestDiffSpellingVariant(t *testing.T) {
 					tc.mod(t)
 				}
 			})
-			events := Diff(prev, curr)
-			if got := kinds(events); !slices.Equal(got, tc.wantKinds) {
-				t.Fatalf("kinds = %v, want %v", got, tc.wantKinds)
-			}
-			if got := fieldNames(events[0].Changes); !slices.Equal(got, tc.wantFields) {
-				t.Errorf("changed fields = %v, want %v", got, tc.wantFields)
-			}
-			checkEvents(t, events, prev, curr)
+			checkDiff(t, prev, curr, tc.wantKinds, tc.wantFields)
 		})
 	}
 }
@@ -227,14 +234,7 @@ func TestDiffTaskStatus(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			prev := onlineTask()
 			curr := with(prev, func(t *dcs.Task) { t.UpdatedAt = t2; tc.mod(t) })
-			events := Diff(prev, curr)
-			if got := kinds(events); !slices.Equal(got, tc.wantKinds) {
-				t.Fatalf("kinds = %v, want %v", got, tc.wantKinds)
-			}
-			if got := fieldNames(events[0].Changes); !slices.Equal(got, tc.wantFields) {
-				t.Errorf("changed fields = %v, want %v", got, tc.wantFields)
-			}
-			checkEvents(t, events, prev, curr)
+			checkDiff(t, prev, curr, tc.wantKinds, tc.wantFields)
 		})
 	}
 }

@@ -123,7 +123,7 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 		Source:          Source(m.Region, m.ProjectID),
 		Type:            Type(ev.Kind),
 		Subject:         subject,
-		NATSSubject:     Subject(prefix, m.ProjectID, ev),
+		NATSSubject:     NATSSubject(prefix, m.ProjectID, ev),
 		Time:            m.ObservedAt.UTC(),
 		DataContentType: DataContentType,
 		Data:            d,
@@ -141,7 +141,7 @@ func Source(region, project string) string {
 // Type is the CloudEvents type of an event kind.
 func Type(k diff.Kind) string { return typePrefix + string(k) + typeSuffix }
 
-// Subject is the NATS subject of an event:
+// NATSSubject is the subject an event is published on:
 //
 //	<prefix>.<project_id>.<task_id>.<kind>.<STATUS>
 //
@@ -149,7 +149,7 @@ func Type(k diff.Kind) string { return typePrefix + string(k) + typeSuffix }
 // removed and watch_* events), NONE when there is none; the task token is
 // _api for events about the API as a whole. Characters that NATS reserves
 // ('.', '*', '>', spaces) are replaced by '_' in every token.
-func Subject(prefix, project string, ev diff.Event) string {
+func NATSSubject(prefix, project string, ev diff.Event) string {
 	task := ev.TaskID
 	if task == "" {
 		task = NoTask

@@ -118,7 +118,7 @@ func TestSubject(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := notify.Subject(tt.prefix, tt.project, tt.ev)
+			got := notify.NATSSubject(tt.prefix, tt.project, tt.ev)
 			if got != tt.want {
 				t.Fatalf("Subject = %q, want %q", got, tt.want)
 			}

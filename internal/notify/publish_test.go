@@ -24,12 +24,7 @@ func startJS(t *testing.T) jetstream.JetStream {
 	return js
 }
 
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testutil.Context(t, 10*time.Second) }
 
 func ensure(t *testing.T, js jetstream.JetStream, o notify.StreamOptions) jetstream.StreamConfig {
 	t.Helper()

@@ -151,7 +151,7 @@ func (c *cycle) commit(ctx context.Context, key string, prev state.Entry, rec st
 			PrevStatusSince: prev.StatusSince,
 		})
 		if err := c.p.pub.Publish(ctx, env); err != nil {
-			return fmt.Errorf("task %s: snapshot kept, change will be re-detected: %w", keyTask(key), err)
+			return fmt.Errorf("snapshot %s kept, the change will be re-detected: %w", key, err)
 		}
 		c.stats.Events++
 		c.p.o.Published(env)
@@ -160,17 +160,8 @@ func (c *cycle) commit(ctx context.Context, key string, prev state.Entry, rec st
 	}
 	rec.WrittenAt = c.now
 	if err := c.p.st.Put(ctx, key, rec); err != nil {
-		return fmt.Errorf("task %s: %w", keyTask(key), err)
+		return fmt.Errorf("snapshot %s: %w", key, err)
 	}
 	c.stats.Writes++
 	return nil
-}
-
-func keyTask(key string) string {
-	for i := len(key) - 1; i >= 0; i-- {
-		if key[i] == '.' {
-			return key[i+1:]
-		}
-	}
-	return key
 }

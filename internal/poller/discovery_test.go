@@ -94,15 +94,7 @@ func TestListFails(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	}
-	sc := fmt.Sprintf(`
-project_id: %s
-tasks:
-  - id: moving
-    steps: [{at: 0s, status: RUNNING}, {at: 10s, status: FULLMIGRATING}]
-  - id: idle
-    steps: [{at: 0s, status: RUNNING}]
-`, project)
-	e := newEnv(t, sc, wrap)
+	e := newEnv(t, twoTasks, wrap)
 	w := e.newWatcher(poller.Options{Discover: true})
 
 	if _, err := w.cycleAt(0); err != nil {

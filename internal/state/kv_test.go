@@ -30,12 +30,7 @@ func startJS(t *testing.T) func() jetstream.JetStream {
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return testutil.Context(t, 10*time.Second) }
 
 func open(t *testing.T, js jetstream.JetStream, onCorrupt func(string, error)) *state.Snapshots {
 	t.Helper()

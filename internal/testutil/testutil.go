@@ -7,6 +7,7 @@ package testutil
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -131,4 +132,13 @@ func poll(d time.Duration, cond func() bool) bool {
 		time.Sleep(pollEvery)
 	}
 	return true
+}
+
+// Context is the test's context with a deadline of d, so that a call that
+// hangs fails the test instead of stalling the run.
+func Context(t testing.TB, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
