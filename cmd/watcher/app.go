@@ -99,16 +99,19 @@ func (a *app) wire(ctx context.Context, cfg config.Config, log zerolog.Logger, c
 	}
 	a.snaps = snaps
 	a.poller = poller.New(client, notify.NewPublisher(a.broker.JS, cfg.NATS.Stream), snaps, poller.Options{
-		ProjectID:     cfg.DCS.ProjectID,
-		Region:        cfg.DCS.Region,
-		SubjectPrefix: cfg.NATS.SubjectPrefix,
-		TaskIDs:       cfg.Poll.TaskIDs,
-		Discover:      cfg.Poll.Discover,
-		NameFilter:    cfg.Poll.NameFilter,
-		Concurrency:   cfg.DCS.Concurrency,
-		Now:           o.now,
-		Logger:        log.With().Str("component", "poller").Logger(),
-		Published:     o.published,
+		ProjectID:       cfg.DCS.ProjectID,
+		Region:          cfg.DCS.Region,
+		SubjectPrefix:   cfg.NATS.SubjectPrefix,
+		TaskIDs:         cfg.Poll.TaskIDs,
+		Discover:        cfg.Poll.Discover,
+		NameFilter:      cfg.Poll.NameFilter,
+		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
+		RefreshActive:   cfg.Poll.RefreshActive,
+		RefreshTerminal: cfg.Poll.RefreshTerminal,
+		Concurrency:     cfg.DCS.Concurrency,
+		Now:             o.now,
+		Logger:          log.With().Str("component", "poller").Logger(),
+		Published:       o.published,
 	})
 	if o.noSlack || (!cfg.Slack.Enabled && o.slackSender == nil) {
 		return nil

@@ -43,6 +43,16 @@ type Options struct {
 	TaskIDs    []string
 	Discover   bool
 	NameFilter string
+	// EveryCycle makes a detail call for every task on every cycle. Without
+	// it, a listed task gets one only when its list row differs from its
+	// snapshot, when it is new or blind, or when its refresh is due.
+	EveryCycle bool
+	// RefreshActive and RefreshTerminal are how often a listed task whose
+	// row did not change still gets a detail call (for what the list does
+	// not carry: task_status, bandwidth, backup files), by phase; 0 means
+	// never. Refreshes are spread over the period by task id.
+	RefreshActive   time.Duration
+	RefreshTerminal time.Duration
 	// Concurrency bounds parallel detail calls (default 8).
 	Concurrency int
 	Now         func() time.Time
