@@ -59,6 +59,8 @@ type Options struct {
 	Logger      zerolog.Logger
 	// Published hears of each event once JetStream has acknowledged it.
 	Published func(notify.Envelope)
+	// Cycled hears of each cycle Run starts, when it ends.
+	Cycled func(Stats, error)
 }
 
 // Stats describes one cycle.
@@ -98,6 +100,9 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 	if o.Published == nil {
 		o.Published = func(notify.Envelope) {}
 	}
+	if o.Cycled == nil {
+		o.Cycled = func(Stats, error) {}
+	}
 	return &Poller{f: f, pub: pub, st: st, o: o}
 }
 
@@ -127,6 +132,7 @@ func (p *Poller) tick(ctx context.Context) {
 		return
 	}
 	st, err := p.Cycle(ctx)
+	p.o.Cycled(st, err)
 	ev := p.o.Logger.Info()
 	if err != nil {
 		ev = p.o.Logger.Warn().Err(err)
