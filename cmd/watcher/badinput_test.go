@@ -63,43 +63,62 @@ func TestBadInput(t *testing.T) {
 			func(c *config.Config) { c.DCS.Timeout = 300 * time.Millisecond },
 			[]string{"watch_degraded _api NONE"}, []string{"watch_recovered _api NONE"}, "unavailable"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, badInputScenario(tc.fault), tc.mutate)
-			h.cycleAt(0)
-			key := state.Key(project, taskA)
-			before, _ := h.app.snaps.Get(key)
-			if before.Task == nil {
-				t.Fatal("no snapshot after the first cycle")
-			}
-			n0 := len(h.published())
-
-			h.cycleAt(12 * time.Second)
-			during := summaries(h.published()[n0:])
-			if !slices.Equal(during, tc.during) {
-				t.Errorf("events during the fault = %q, want %q", during, tc.during)
-			}
-			if got, _ := h.app.snaps.Get(key); !snapshotEqual(got, before) {
-				t.Errorf("snapshot changed by a bad answer:\n got %+v\nwant %+v", got.Task, before.Task)
-			}
-			if tc.logs != "" && !strings.Contains(h.logs.String(), tc.logs) {
-				t.Errorf("logs do not mention %q:\n%s", tc.logs, h.logs.String())
-			}
-			if tc.logs != "" && !strings.Contains(h.logs.String(), taskA) && !strings.Contains(tc.during[0], "_api") {
-				t.Errorf("logs do not name the task")
-			}
-
-			n1 := len(h.published())
-			h.cycleAt(50 * time.Second)
-			h.cycleAt(56 * time.Second)
-			after := summaries(h.published()[n1:])
-			want := append(slices.Clone(tc.after), "status_changed "+taskA+" FULLMIGRATING")
-			if !slices.Equal(after, want) {
-				t.Errorf("events after the fault = %q, want %q", after, want)
-			}
-			assertNoSecrets(t, map[string]string{"logs": h.logs.String()})
-		})
+	// Every case runs polling every task every cycle; the API-wide ones
+	// also list-driven, which makes no detail call for an unchanged row
+	// (so a fault of one task's detail answer is not met there).
+	type run struct {
+		name, detail string
 	}
+	for _, tc := range cases {
+		runs := []run{{tc.name, config.DetailEveryCycle}}
+		if strings.Contains(tc.fault, `task: ""`) {
+			runs = append(runs, run{tc.name + ", list-driven", config.DetailOnChange})
+		}
+		for _, r := range runs {
+			t.Run(r.name, func(t *testing.T) {
+				testBadInput(t, tc.fault, r.detail, tc.mutate, tc.during, tc.after, tc.logs)
+			})
+		}
+	}
+}
+
+func testBadInput(t *testing.T, fault, detail string, mutate func(*config.Config), during, after []string, logs string) {
+	h := newHarness(t, badInputScenario(fault), func(c *config.Config) {
+		c.Poll.Detail = detail
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	h.cycleAt(0)
+	key := state.Key(project, taskA)
+	before, _ := h.app.snaps.Get(key)
+	if before.Task == nil {
+		t.Fatal("no snapshot after the first cycle")
+	}
+	n0 := len(h.published())
+
+	h.cycleAt(12 * time.Second)
+	if got := summaries(h.published()[n0:]); !slices.Equal(got, during) {
+		t.Errorf("events during the fault = %q, want %q", got, during)
+	}
+	if got, _ := h.app.snaps.Get(key); !snapshotEqual(got, before) {
+		t.Errorf("snapshot changed by a bad answer:\n got %+v\nwant %+v", got.Task, before.Task)
+	}
+	if logs != "" && !strings.Contains(h.logs.String(), logs) {
+		t.Errorf("logs do not mention %q:\n%s", logs, h.logs.String())
+	}
+	if logs != "" && !strings.Contains(h.logs.String(), taskA) && !strings.Contains(during[0], "_api") {
+		t.Errorf("logs do not name the task")
+	}
+
+	n1 := len(h.published())
+	h.cycleAt(50 * time.Second)
+	h.cycleAt(56 * time.Second)
+	want := append(slices.Clone(after), "status_changed "+taskA+" FULLMIGRATING")
+	if got := summaries(h.published()[n1:]); !slices.Equal(got, want) {
+		t.Errorf("events after the fault = %q, want %q", got, want)
+	}
+	assertNoSecrets(t, map[string]string{"logs": h.logs.String()})
 }
 
 func summaries(es []notify.Envelope) []string {

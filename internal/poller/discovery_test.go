@@ -75,13 +75,24 @@ func TestConfiguredTaskMissing(t *testing.T) {
 	}
 }
 
-// TestListFails: when only the list call fails, the known tasks are still
-// watched through their detail calls, nothing is taken for removed, and the
-// blindness is reported once, as the API's.
+// TestListFails: when only the list call fails, nothing is taken for
+// removed and the blindness is reported once, as the API's. Polling every
+// task every cycle, the known tasks are still watched through their detail
+// calls; list-driven, an outage of the list (500) is taken for the API's,
+// and the change is seen when the list is back.
 //
 // The simulator's faults cannot hit the list alone (task "" hits every
 // call), so a wrapper answers the list with 500 DCS.5000 while failList is set.
 func TestListFails(t *testing.T) {
+	t.Run("every cycle", func(t *testing.T) {
+		testListFails(t, true, 2, []string{"_api:watch_degraded", "moving:status_changed"}, []string{"_api:watch_recovered"})
+	})
+	t.Run("list-driven", func(t *testing.T) {
+		testListFails(t, false, 0, []string{"_api:watch_degraded"}, []string{"_api:watch_recovered", "moving:status_changed"})
+	})
+}
+
+func testListFails(t *testing.T, every bool, fetched int, during, after []string) {
 	var failList atomic.Bool
 	wrap := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +106,7 @@ func TestListFails(t *testing.T) {
 		})
 	}
 	e := newEnv(t, twoTasks, wrap)
-	w := e.newWatcher(poller.Options{Discover: true})
+	w := e.newWatcher(poller.Options{Discover: true, EveryCycle: every})
 
 	if _, err := w.cycleAt(0); err != nil {
 		t.Fatal(err)
@@ -107,11 +118,11 @@ func TestListFails(t *testing.T) {
 	if !errors.Is(err, dcs.ErrRetryable) {
 		t.Errorf("cycle with the list failing: error = %v, want dcs.ErrRetryable", err)
 	}
-	if st.Fetched != 2 {
-		t.Errorf("cycle with the list failing fetched %d tasks, want the 2 known ones", st.Fetched)
+	if st.Fetched != fetched {
+		t.Errorf("cycle with the list failing fetched %d tasks, want %d", st.Fetched, fetched)
 	}
-	if got := summary(w.take()); !slices.Equal(sorted(got), []string{"_api:watch_degraded", "moving:status_changed"}) {
-		t.Errorf("cycle with the list failing published %v", got)
+	if got := summary(w.take()); !slices.Equal(sorted(got), during) {
+		t.Errorf("cycle with the list failing published %v, want %v", got, during)
 	}
 	if _, err := w.cycleAt(11 * time.Second); !errors.Is(err, dcs.ErrRetryable) {
 		t.Errorf("second cycle with the list failing: error = %v", err)
@@ -124,8 +135,8 @@ func TestListFails(t *testing.T) {
 	if _, err := w.cycleAt(20 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if got := summary(w.take()); !slices.Equal(got, []string{"_api:watch_recovered"}) {
-		t.Errorf("cycle with the list back published %v, want the API's watch_recovered", got)
+	if got := summary(w.take()); !slices.Equal(got, after) {
+		t.Errorf("cycle with the list back published %v, want %v", got, after)
 	}
 	if got := e.count(prefix + ".>"); got != 5 {
 		t.Errorf("stream holds %d events, want 5 (2 discovered, degraded, status_changed, recovered)", got)

@@ -65,13 +65,16 @@ type Options struct {
 
 // Stats describes one cycle.
 type Stats struct {
-	Tasks    int // tasks looked at
-	Fetched  int // successful detail calls
-	Failed   int // failed detail or list calls
-	Events   int // events published
-	Writes   int // snapshot writes
-	Skipped  bool
-	Duration time.Duration
+	Tasks   int // tasks looked at
+	Fetched int // successful detail calls
+	Failed  int // failed detail or list calls
+	Events  int // events published
+	Writes  int // snapshot writes
+	// Refreshes are detail calls made only because a task's refresh was
+	// due (list-driven cycles).
+	Refreshes int
+	Skipped   bool
+	Duration  time.Duration
 }
 
 // Poller runs watch cycles. Cycle must not run concurrently with itself;
@@ -81,6 +84,8 @@ type Poller struct {
 	pub Publisher
 	st  Store
 	o   Options
+
+	plan *plan // list-driven: which listed tasks need a detail call
 
 	running sync.Mutex
 	// pauseUntil holds API calls back after an auth failure or throttling:
@@ -103,7 +108,7 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 	if o.Cycled == nil {
 		o.Cycled = func(Stats, error) {}
 	}
-	return &Poller{f: f, pub: pub, st: st, o: o}
+	return &Poller{f: f, pub: pub, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal)}
 }
 
 // Run polls once at once and then on every tick of the cron spec until ctx
@@ -163,16 +168,17 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	}
 	c := &cycle{p: p, now: start, stats: &st}
 
-	ids, listed, listErr := p.targets(ctx)
+	tg, listErr := p.targets(ctx, start)
 	if listErr != nil {
 		st.Failed++
 		p.logCallErr(listErr, "", dcs.Info{}, "list tasks")
 	}
+	ids, listed := tg.fetch, tg.listed
 	var results []result
 	if listErr == nil || !stopsCycle(listErr) {
 		results = p.fetch(ctx, ids)
 	}
-	st.Tasks = len(ids)
+	st.Tasks, st.Refreshes = tg.watched, tg.refreshes
 
 	apiErr := listErr
 	seen := listErr == nil && p.o.Discover
@@ -217,7 +223,11 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		switch {
 		case r.skipped:
 		case r.err == nil:
-			errs = append(errs, c.observe(ctx, withRow(r.task, listed), r.info.Nulls))
+			err := c.observe(ctx, withRow(r.task, listed), r.info.Nulls)
+			if row, ok := listed[r.id]; ok && err == nil {
+				p.plan.done(row, start)
+			}
+			errs = append(errs, err)
 		case errors.Is(r.err, dcs.ErrGone):
 			errs = append(errs, c.remove(ctx, r.id, "the API answers: task not found"))
 		case apiWide(r.err):
@@ -236,43 +246,86 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	return st, errors.Join(errs...)
 }
 
-// targets returns the ids to fetch, sorted, and the listed rows by id (nil
-// without discovery or when the list call failed).
-func (p *Poller) targets(ctx context.Context) ([]string, map[string]dcs.Task, error) {
+// targets is what a cycle calls the API for.
+type targets struct {
+	fetch     []string            // detail calls to make: new and changed tasks first
+	listed    map[string]dcs.Task // the list rows by id; nil without discovery or when the list failed
+	watched   int                 // tasks watched
+	refreshes int                 // calls in fetch made only because a refresh was due
+}
+
+// targets lists the tasks (with discovery) and decides which need a detail
+// call: every watched task with EveryCycle, else only those the plan picks
+// (plus configured tasks the list does not show).
+func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
+	var tg targets
 	set := map[string]bool{}
 	for _, id := range p.o.TaskIDs {
 		set[id] = true
 	}
-	var listed map[string]dcs.Task
-	var listErr error
-	if p.o.Discover {
-		rows, err := p.f.List(ctx, p.o.NameFilter)
-		if err != nil {
-			listErr = err
-			// Keep watching what we know: a list failure must not blind us
-			// to tasks whose detail call still works.
+	if !p.o.Discover {
+		tg.fetch = sortedKeys(set)
+		tg.watched = len(tg.fetch)
+		return tg, nil
+	}
+	rows, err := p.f.List(ctx, p.o.NameFilter)
+	if err != nil {
+		// Keep watching what we know: a list failure must not blind us to
+		// tasks whose detail call still works. List-driven, not when the
+		// API as a whole fails: that would fail every detail call alike, at
+		// one call per task.
+		if p.o.EveryCycle || !apiWide(err) {
 			for _, k := range p.st.Keys(state.ProjectPrefix(p.o.ProjectID)) {
 				if e, ok := p.st.Get(k); ok && e.Task != nil && !e.Removed {
 					set[e.Task.ID] = true
 				}
 			}
-		} else {
-			listed = make(map[string]dcs.Task, len(rows))
-			for _, r := range rows {
-				if r.ID == "" {
-					continue
-				}
-				listed[r.ID] = r
-				set[r.ID] = true
-			}
+		}
+		tg.fetch = sortedKeys(set)
+		tg.watched = len(tg.fetch)
+		return tg, err
+	}
+	tg.listed = make(map[string]dcs.Task, len(rows))
+	for _, r := range rows {
+		if r.ID != "" {
+			tg.listed[r.ID] = r
 		}
 	}
-	ids := make([]string, 0, len(set))
-	for id := range set {
-		ids = append(ids, id)
+	if p.o.EveryCycle {
+		for id := range tg.listed {
+			set[id] = true
+		}
+		tg.fetch = sortedKeys(set)
+		tg.watched = len(tg.fetch)
+		return tg, nil
 	}
-	sort.Strings(ids)
-	return ids, listed, listErr
+	p.plan.keep(tg.listed)
+	var later []string
+	for _, id := range sortedKeys(tg.listed) {
+		delete(set, id)
+		ent, ok := p.st.Get(state.Key(p.o.ProjectID, id))
+		switch p.plan.reason(tg.listed[id], ent, ok, now) {
+		case skip:
+		case refresh:
+			later = append(later, id)
+		default:
+			tg.fetch = append(tg.fetch, id)
+		}
+	}
+	tg.fetch = append(tg.fetch, sortedKeys(set)...) // configured, not listed
+	tg.fetch = append(tg.fetch, later...)
+	tg.watched = len(tg.listed) + len(set)
+	tg.refreshes = len(later)
+	return tg, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // fetch calls Show for every id with bounded concurrency. An auth failure or

@@ -25,8 +25,25 @@ tasks:
 // old one stopped: no second discovery, and the time in the previous status
 // counts from the old watcher's first sight of it.
 func TestRestartKeepsState(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		every   bool
+		fetched int // detail calls of the restarted watcher's first cycle
+	}{
+		// List-driven, the stored snapshots stand in for the rows seen
+		// before the restart: a restart costs no detail call per task.
+		{"list-driven", false, 0},
+		{"every cycle", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testRestartKeepsState(t, tc.every, tc.fetched)
+		})
+	}
+}
+
+func testRestartKeepsState(t *testing.T, every bool, fetched int) {
 	e := newEnv(t, twoTasks, nil)
-	first := e.newWatcher(poller.Options{Discover: true})
+	first := e.newWatcher(poller.Options{Discover: true, EveryCycle: every})
 	if _, err := first.cycleAt(0); err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +51,7 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Fatalf("first watcher published %d events, want 2 discoveries", got)
 	}
 
-	second := e.newWatcher(poller.Options{Discover: true})
+	second := e.newWatcher(poller.Options{Discover: true, EveryCycle: every})
 	st, err := second.cycleAt(time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +59,8 @@ func TestRestartKeepsState(t *testing.T) {
 	if got := summary(second.take()); len(got) != 0 {
 		t.Errorf("restarted watcher published %v for unchanged tasks", got)
 	}
-	if st.Fetched != 2 || st.Writes != 0 {
-		t.Errorf("restarted watcher: stats %+v, want 2 fetched, 0 writes", st)
+	if st.Fetched != fetched || st.Writes != 0 {
+		t.Errorf("restarted watcher: stats %+v, want %d fetched, 0 writes", st, fetched)
 	}
 
 	if _, err := second.cycleAt(10 * time.Second); err != nil {

@@ -1,0 +1,135 @@
+package poller
+
+import (
+	"hash/fnv"
+	"time"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+// Why a listed task gets a detail call in a list-driven cycle.
+type reason int
+
+const (
+	skip    reason = iota // the row is as it was: no call
+	fresh                 // no snapshot yet, or the task came back
+	changed               // the list row differs from the last one seen
+	blind                 // its last answer was unusable: try again
+	refresh               // its refresh slot came round
+)
+
+// plan decides, from the list rows, which tasks need a detail call: the list
+// costs ceil(N/1000) calls for N tasks, a detail call one per task, so a
+// cycle that finds nothing new should cost the list pages alone.
+//
+// It remembers, per task, a fingerprint of the last list row that was
+// followed by a successful detail call, and when that call was. It lives in
+// memory: after a restart a row is compared with the stored snapshot instead,
+// so a restart does not cost a detail call per task. A plan is used by one
+// cycle at a time.
+type plan struct {
+	active, terminal time.Duration // refresh periods by phase; 0 = never
+	seen             map[string]rowSeen
+}
+
+type rowSeen struct {
+	print uint64
+	last  time.Time // last successful detail call
+}
+
+func newPlan(active, terminal time.Duration) *plan {
+	return &plan{active: active, terminal: terminal, seen: map[string]rowSeen{}}
+}
+
+// reason says whether the task with list row row and stored entry ent needs
+// a detail call at now.
+func (p *plan) reason(row dcs.Task, ent state.Entry, known bool, now time.Time) reason {
+	switch {
+	case !known || ent.Task == nil || ent.Removed:
+		return fresh
+	case ent.Blind != nil:
+		return blind
+	}
+	s, ok := p.seen[row.ID]
+	if !ok {
+		// First sight since start: the snapshot stands in for the last row.
+		if !rowMatches(row, ent.Task) {
+			return changed
+		}
+		p.seen[row.ID] = rowSeen{print: rowPrint(row), last: now}
+		return skip
+	}
+	if s.print != rowPrint(row) {
+		return changed
+	}
+	if p.due(row.ID, ent.Task.NormStatus(), s.last, now) {
+		return refresh
+	}
+	return skip
+}
+
+// done records a successful detail call that followed row.
+func (p *plan) done(row dcs.Task, now time.Time) {
+	p.seen[row.ID] = rowSeen{print: rowPrint(row), last: now}
+}
+
+// keep forgets every task that is not listed any more.
+func (p *plan) keep(listed map[string]dcs.Task) {
+	for id := range p.seen {
+		if _, ok := listed[id]; !ok {
+			delete(p.seen, id)
+		}
+	}
+}
+
+// due reports whether a refresh slot of the task came round since last.
+// Slots are fixed per task id (an offset within the period), so refreshes
+// stay spread over the period even when every task was first seen at once.
+func (p *plan) due(id string, st dcs.Status, last, now time.Time) bool {
+	period := p.active
+	if st.Terminal() {
+		period = p.terminal
+	}
+	if period <= 0 {
+		return false
+	}
+	off := int64(hash64(id) % uint64(period))
+	slot := func(t time.Time) int64 { return (t.UnixNano() + off) / int64(period) }
+	return slot(now) > slot(last)
+}
+
+// rowMatches compares a list row with a snapshot on what both carry and the
+// list exists to show: status, failure reason, release, instance states,
+// name and description.
+func rowMatches(row dcs.Task, snap *dcs.Task) bool {
+	return row.Status == snap.Status && row.ErrorMessage == snap.ErrorMessage &&
+		row.ReleasedAt == snap.ReleasedAt && row.Name == snap.Name &&
+		row.Description == snap.Description &&
+		row.Source.Status == snap.Source.Status && row.Target.Status == snap.Target.Status
+}
+
+// rowPrint is a fingerprint of every field of a list row.
+func rowPrint(t dcs.Task) uint64 {
+	h := fnv.New64a()
+	for _, s := range [...]string{
+		t.ID, t.Name, t.Description, t.Status, t.MigrationType, t.MigrationMethod,
+		t.ECSTenantPrivateIP, t.ResumeMode, t.Version, t.CreatedAt, t.ReleasedAt, t.ErrorMessage,
+		t.Source.ID, t.Source.Name, t.Source.Addrs, t.Source.Status,
+		t.Target.ID, t.Target.Name, t.Target.Addrs, t.Target.Status,
+	} {
+		_, _ = h.Write([]byte(s)) // a hash.Hash never fails to write
+		_, _ = h.Write([]byte{0})
+	}
+	for _, s := range t.SupportedFeatures {
+		_, _ = h.Write([]byte(s))
+		_, _ = h.Write([]byte{1})
+	}
+	return h.Sum64()
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum64()
+}
