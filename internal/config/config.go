@@ -94,6 +94,14 @@ type SlackConfig struct {
 	Consumer      string        `yaml:"consumer" json:"consumer"`
 	MarksBucket   string        `yaml:"marks_bucket" json:"marks_bucket"` // delivery marks
 	MaxRetryDelay time.Duration `yaml:"max_retry_delay" json:"max_retry_delay"`
+	// Rate is the most messages per second posted to the webhook.
+	Rate float64 `yaml:"rate" json:"rate"`
+	// GroupMin is the smallest group of like events posted as one
+	// message; 0 turns grouping off.
+	GroupMin int `yaml:"group_min" json:"group_min"`
+	// GroupMax is how many waiting events are pulled at once, so the
+	// largest group one grouped message (or its parts) covers.
+	GroupMax int `yaml:"group_max" json:"group_max"`
 }
 
 // Default returns the configuration used for every key the file leaves out.
@@ -139,6 +147,12 @@ func Default() Config {
 			Consumer:      "watcher-slack",
 			MarksBucket:   "dcs_watcher_slack",
 			MaxRetryDelay: 5 * time.Minute,
+			// An incoming webhook takes about one message per second per
+			// channel; grouping makes a burst of 1,000 changes a few
+			// dozen messages instead of 17 minutes of them.
+			Rate:     1,
+			GroupMin: 3,
+			GroupMax: 100,
 		},
 	}
 }

@@ -109,6 +109,26 @@ func TestDurationsParse(t *testing.T) {
 	}
 }
 
+func TestSlackPaceAndGroupingParse(t *testing.T) {
+	c, err := Parse([]byte("slack:\n  rate: 0.5\n  group_min: 0\n  group_max: 250\n"), "t.yaml", testEnv(credsEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Slack.Rate != 0.5 || c.Slack.GroupMin != 0 || c.Slack.GroupMax != 250 {
+		t.Errorf("slack = rate %v, group_min %d, group_max %d", c.Slack.Rate, c.Slack.GroupMin, c.Slack.GroupMax)
+	}
+	for yaml, want := range map[string]string{
+		"slack:\n  kinds: [removed]\n  group_min: 1\n": `t.yaml:3: slack.group_min: must be 0 (grouping off) or at least 2, got 1`,
+		"slack:\n  rate: 30\n":                         `t.yaml:2: slack.rate: must be above 0 and at most 10 messages per second, got 30`,
+		"slack:\n  group_max: many\n":                  `t.yaml:2: slack.group_max:`,
+		"slack:\n  group_mx: 5\n":                      `t.yaml:2: unknown key "slack.group_mx"`,
+	} {
+		if _, err := Parse([]byte(yaml), "t.yaml", testEnv(credsEnv())); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want %q", yaml, err, want)
+		}
+	}
+}
+
 func TestFileOverridesDefaultsKeyByKey(t *testing.T) {
 	yaml := `
 log:

@@ -20,6 +20,12 @@ const (
 	// apiRateCeiling is the DCS API's documented limit per account, in calls
 	// per second; a client-side rate above it only earns throttling errors.
 	apiRateCeiling = 200
+	// slackRateCeiling is far above what an incoming webhook accepts (about
+	// 1 per second per channel): beyond it a rate is a typo.
+	slackRateCeiling = 10
+	// slackGroupMaxCeiling is also the Slack consumer's MaxAckPending, the
+	// events one replica holds unacked while it paces them out.
+	slackGroupMaxCeiling = 1000
 )
 
 // FieldError is one problem found by Validate. Key is the YAML key path
@@ -239,6 +245,25 @@ func (c Config) validateSlack(p *problems) {
 	}
 	if s.MaxRetryDelay <= 0 {
 		p.add("slack.max_retry_delay", "must be positive, got %s", s.MaxRetryDelay)
+	}
+	c.validateSlackPace(p)
+}
+
+func (c Config) validateSlackPace(p *problems) {
+	s := c.Slack
+	if !(s.Rate > 0) || s.Rate > slackRateCeiling {
+		p.add("slack.rate", "must be above 0 and at most %d messages per second, got %v", slackRateCeiling, s.Rate)
+	}
+	groupMaxOK := s.GroupMax >= 1 && s.GroupMax <= slackGroupMaxCeiling
+	if !groupMaxOK {
+		p.add("slack.group_max", "must be between 1 and %d, got %d", slackGroupMaxCeiling, s.GroupMax)
+	}
+	switch {
+	case s.GroupMin < 0 || s.GroupMin == 1:
+		p.add("slack.group_min", "must be 0 (grouping off) or at least 2, got %d", s.GroupMin)
+	case groupMaxOK && s.GroupMin > s.GroupMax:
+		// A group is at most group_max events, so grouping would never happen.
+		p.add("slack.group_min", "%d exceeds slack.group_max %d: no group could be that large (0 turns grouping off)", s.GroupMin, s.GroupMax)
 	}
 }
 

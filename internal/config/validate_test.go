@@ -64,6 +64,9 @@ func TestValidateAcceptsValidConfig(t *testing.T) {
 		{"every kind", func(c *Config) {
 			c.Slack.Kinds = []string{"discovered", "status_changed", "task_status_changed", "changed", "removed", "watch_degraded", "watch_recovered"}
 		}},
+		{"slack grouping off", func(c *Config) { c.Slack.GroupMin = 0 }},
+		{"slack pace and group bounds", func(c *Config) { c.Slack.Rate, c.Slack.GroupMin, c.Slack.GroupMax = 10, 2, 1000 }},
+		{"slack slow pace, pull one at a time", func(c *Config) { c.Slack.Rate, c.Slack.GroupMin, c.Slack.GroupMax = 0.1, 0, 1 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,6 +165,15 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"marks bucket", func(c *Config) { c.Slack.MarksBucket = "a/b" }, "slack.marks_bucket", `invalid name "a/b"`},
 		{"marks bucket shared", func(c *Config) { c.Slack.MarksBucket = c.NATS.KVBucket }, "slack.marks_bucket", "must differ from nats.kv_bucket"},
 		{"retry delay", func(c *Config) { c.Slack.MaxRetryDelay = 0 }, "slack.max_retry_delay", "must be positive"},
+		{"slack rate zero", func(c *Config) { c.Slack.Rate = 0 }, "slack.rate", "above 0 and at most 10 messages per second, got 0"},
+		{"slack rate high", func(c *Config) { c.Slack.Rate = 10.5 }, "slack.rate", "got 10.5"},
+		{"slack rate NaN", func(c *Config) { c.Slack.Rate = math.NaN() }, "slack.rate", "got NaN"},
+		{"slack rate Inf", func(c *Config) { c.Slack.Rate = math.Inf(1) }, "slack.rate", "got +Inf"},
+		{"slack group min one", func(c *Config) { c.Slack.GroupMin = 1 }, "slack.group_min", "0 (grouping off) or at least 2, got 1"},
+		{"slack group min negative", func(c *Config) { c.Slack.GroupMin = -3 }, "slack.group_min", "got -3"},
+		{"slack group min above max", func(c *Config) { c.Slack.GroupMin, c.Slack.GroupMax = 20, 10 }, "slack.group_min", "20 exceeds slack.group_max 10"},
+		{"slack group max zero", func(c *Config) { c.Slack.GroupMax = 0 }, "slack.group_max", "between 1 and 1000, got 0"},
+		{"slack group max high", func(c *Config) { c.Slack.GroupMax = 1001 }, "slack.group_max", "got 1001"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

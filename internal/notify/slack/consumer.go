@@ -4,18 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
-	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
 // Defaults of Options.
@@ -25,11 +23,23 @@ const (
 	DefaultMarksBucket   = "SLACK_DELIVERED"
 	DefaultMinRetryDelay = time.Second
 	DefaultMaxRetryDelay = 5 * time.Minute
+	// DefaultRate is what an incoming webhook accepts: about one message
+	// per second per channel; Slack answers 429 beyond it.
+	DefaultRate     = 1.0
+	DefaultGroupMin = 3
+	DefaultGroupMax = 100
+	// MaxGroupMax bounds GroupMax: it is also MaxAckPending, the number
+	// of events one replica holds unacked.
+	MaxGroupMax = 1000
 )
 
 const (
-	// ackWait is how long JetStream waits for an ack before it redelivers;
-	// it must exceed sendTimeout plus the time to write the mark and ack.
+	// ackWait is how long JetStream waits for an ack before it redelivers
+	// to another replica, once this one has stopped telling it (every
+	// ackWait/3, see keepAlive) that it still works on a batch. Pacing,
+	// Retry-After, backoff and sends can hold a batch far longer: the
+	// keep-alive, not ackWait, covers them, so ackWait stays short and a
+	// crashed replica's batch is taken over within it.
 	ackWait     = 30 * time.Second
 	sendTimeout = 20 * time.Second
 	// shutdownGrace lets a send in flight when Run's ctx ends finish, so a
@@ -42,8 +52,12 @@ const (
 	// marksTTL is how long a delivery mark is kept: far longer than any
 	// redelivery can take (ackWait), short enough to keep the bucket small.
 	marksTTL = 7 * 24 * time.Hour
-	// pullExpiry bounds each pull request of the consumer.
-	pullExpiry = 5 * time.Second
+	// pullExpiry bounds the pull request that waits for the first event of
+	// a batch; pullHeartbeat makes a pull lost in a NATS restart show
+	// within seconds (ErrNoHeartbeat), so that Run sets the consumer up
+	// again.
+	pullExpiry    = 5 * time.Second
+	pullHeartbeat = time.Second
 )
 
 // DefaultKinds are the kinds posted when Options.Kinds is empty. First sight
@@ -63,29 +77,53 @@ type Options struct {
 	// doubles with each delivery up to MaxRetryDelay.
 	MinRetryDelay time.Duration
 	MaxRetryDelay time.Duration
-	Logger        zerolog.Logger // zero value: no logs
-	Now           func() time.Time
+	// Rate is the most messages sent per second; DefaultRate.
+	Rate float64
+	// GroupMin is the smallest group of like events posted as one grouped
+	// message (see the package doc); DefaultGroupMin, and at least 2.
+	// NoGrouping posts every event as a message of its own.
+	GroupMin   int
+	NoGrouping bool
+	// GroupMax is how many waiting events are pulled at once, so the
+	// largest group, and the consumer's MaxAckPending; DefaultGroupMax, at
+	// most MaxGroupMax.
+	GroupMax int
+	Logger   zerolog.Logger // zero value: no logs
+	Now      func() time.Time
 }
 
-// Stats count what the Notifier did with the messages it received.
+// Stats count what the Notifier did with the events it received. Sent
+// counts messages, the other fields events: with grouping, Events is
+// larger than Sent.
 type Stats struct {
-	Sent    uint64 // accepted by Slack
-	Skipped uint64 // kind not posted, or already delivered (mark found)
-	Retried uint64 // send failed and the message was handed back for later
-	Failed  uint64 // malformed or refused by Slack for good: terminated
+	Sent      uint64 // messages accepted by Slack
+	Events    uint64 // events those messages carried, each marked delivered and acked
+	Skipped   uint64 // kind not posted, or already delivered (mark found)
+	Retried   uint64 // failed attempts (send or mark read) that were tried again; 429s included
+	Throttled uint64 // 429 answers from Slack
+	Failed    uint64 // malformed or refused by Slack for good: terminated
 }
 
 // Notifier is the Slack delivery consumer. Several Notifiers (one per
 // replica) may share one durable consumer.
 type Notifier struct {
-	js      jetstream.JetStream
-	sender  Sender
-	o       Options
-	kinds   map[diff.Kind]bool
-	sent    atomic.Uint64
-	skipped atomic.Uint64
-	retried atomic.Uint64
-	failed  atomic.Uint64
+	js     jetstream.JetStream
+	sender Sender
+	o      Options
+	kinds  map[diff.Kind]bool
+	pace   *pacer
+	// ackWait is the consumer's AckWait; a field so that a test can show
+	// that the keep-alive covers a batch that takes longer.
+	ackWait time.Duration
+	// unsettled are acks JetStream did not confirm, tried again before
+	// each fetch; only Run's goroutine uses them.
+	unsettled []unsettled
+	sent      atomic.Uint64
+	events    atomic.Uint64
+	skipped   atomic.Uint64
+	retried   atomic.Uint64
+	throttled atomic.Uint64
+	failed    atomic.Uint64
 }
 
 // New returns a Notifier that reads envelopes through js and posts them
@@ -115,16 +153,36 @@ func New(js jetstream.JetStream, s Sender, o Options) *Notifier {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Rate, o.GroupMin, o.GroupMax = paceAndGroup(o.Rate, o.GroupMin, o.GroupMax)
 	kinds := make(map[diff.Kind]bool, len(o.Kinds))
 	for _, k := range o.Kinds {
 		kinds[k] = true
 	}
-	return &Notifier{js: js, sender: s, o: o, kinds: kinds}
+	return &Notifier{js: js, sender: s, o: o, kinds: kinds, pace: newPacer(o.Rate), ackWait: ackWait}
+}
+
+// paceAndGroup applies the defaults and bounds of Rate, GroupMin and
+// GroupMax.
+func paceAndGroup(rate float64, groupMin, groupMax int) (float64, int, int) {
+	if !(rate > 0) || math.IsInf(rate, 0) {
+		rate = DefaultRate
+	}
+	if groupMin <= 0 {
+		groupMin = DefaultGroupMin
+	}
+	groupMin = max(groupMin, 2) // a group of one is an event on its own
+	if groupMax <= 0 {
+		groupMax = DefaultGroupMax
+	}
+	return rate, groupMin, min(groupMax, MaxGroupMax)
 }
 
 // Stats returns the counters so far.
 func (n *Notifier) Stats() Stats {
-	return Stats{Sent: n.sent.Load(), Skipped: n.skipped.Load(), Retried: n.retried.Load(), Failed: n.failed.Load()}
+	return Stats{
+		Sent: n.sent.Load(), Events: n.events.Load(), Skipped: n.skipped.Load(),
+		Retried: n.retried.Load(), Throttled: n.throttled.Load(), Failed: n.failed.Load(),
+	}
 }
 
 // Pending is the number of messages the consumer has not finished with:
@@ -146,7 +204,8 @@ func (n *Notifier) Pending(ctx context.Context) (uint64, error) {
 	}
 	// Just after the consumer is created the server may report nothing
 	// pending before it has counted; whether the last matching message has
-	// been acked settles it (delivery is in order, MaxAckPending 1).
+	// been acked settles it (the ack floor is the last sequence below which
+	// everything is acked, however many are in flight).
 	last, err := n.lastSeq(ctx)
 	if err != nil {
 		return 0, err
@@ -179,9 +238,10 @@ func (n *Notifier) lastSeq(ctx context.Context) (uint64, error) {
 }
 
 // Run creates (or updates) the durable consumer and the marks bucket, then
-// delivers messages until ctx ends, when it returns nil. One message is in
-// flight at a time (MaxAckPending 1), so Slack sees events in stream order
-// and a message waiting out a retry holds back the ones behind it.
+// delivers events until ctx ends, when it returns nil. It works on one
+// batch at a time (see the package doc) and fetches the next only when the
+// batch is done, so Slack sees events in stream order and an event waiting
+// out a retry holds back the ones behind it.
 //
 // A lost connection, a NATS restart or a missed heartbeat does not end Run:
 // it logs, waits (1 s doubling to 30 s) and sets the consumer up again, so
@@ -215,9 +275,10 @@ func (n *Notifier) consume(ctx context.Context) (delivered bool, err error) {
 		FilterSubject: n.o.FilterSubject,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
+		AckWait:       n.ackWait,
 		MaxDeliver:    -1,
-		MaxAckPending: 1,
+		// A whole batch is held unacked while it is paced out.
+		MaxAckPending: n.o.GroupMax,
 	})
 	if err != nil {
 		return false, fmt.Errorf("create consumer %s on stream %s: %w", n.o.Consumer, n.o.Stream, err)
@@ -230,168 +291,67 @@ func (n *Notifier) consume(ctx context.Context) (delivered bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("create marks bucket %s: %w", n.o.MarksBucket, err)
 	}
-	// A short pull expiry makes heartbeats frequent (expiry/2), so a pull
-	// request lost in a NATS restart is noticed within seconds.
-	it, err := cons.Messages(jetstream.PullExpiry(pullExpiry))
-	if err != nil {
-		return false, fmt.Errorf("consume %s: %w", n.o.Consumer, err)
-	}
-	defer it.Stop()
-	r := &run{Notifier: n, kv: kv}
+	s := &session{Notifier: n, kv: kv}
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				handBack(it)
-			}
-			return delivered, fmt.Errorf("next message from %s: %w", n.o.Consumer, err)
+		n.resettle(ctx)
+		msgs, err := n.fetch(ctx, cons)
+		if len(msgs) > 0 {
+			delivered = true
+			s.handle(ctx, msgs)
 		}
-		delivered = true
-		r.handle(ctx, msg)
-	}
-}
-
-// handBack naks the messages already buffered by the iterator, so that the
-// next instance gets them at once instead of after ackWait.
-func handBack(it jetstream.MessagesContext) {
-	it.Drain()
-	for {
-		msg, err := it.Next(jetstream.NextMaxWait(time.Second))
 		if err != nil {
-			return
+			return delivered, err
 		}
-		_ = msg.Nak()
+		if ctx.Err() != nil {
+			return delivered, ctx.Err()
+		}
 	}
 }
 
-// run is the state of one Run: the marks bucket and the last error
-// logged, so a failing Slack gives one warning per kind of failure rather
-// than one per retry.
-type run struct {
-	*Notifier
-	kv      jetstream.KeyValue
-	lastErr string
-}
-
-func (r *run) handle(ctx context.Context, msg jetstream.Msg) {
-	var seq, delivered uint64 = 0, 1
-	if meta, err := msg.Metadata(); err == nil {
-		seq, delivered = meta.Sequence.Stream, meta.NumDelivered
-	}
-	log := r.o.Logger.With().Str("subject", msg.Subject()).Uint64("stream_seq", seq).Logger()
-
-	var env notify.Envelope
-	err := json.Unmarshal(msg.Data(), &env)
-	if err == nil && env.ID == "" {
-		err = errors.New("envelope has no id")
-	}
+// fetch waits up to pullExpiry for an event, then, once the pacer would
+// let a message go, takes the events already waiting behind it, up to
+// GroupMax in all. So the first event after a quiet spell is sent at
+// once, and during a burst the events that arrive while the previous
+// message's pacing interval runs are grouped rather than queued.
+func (n *Notifier) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	pctx, cancel := context.WithTimeout(ctx, pullExpiry)
+	defer cancel()
+	b, err := cons.Fetch(1, jetstream.FetchContext(pctx), jetstream.FetchHeartbeat(pullHeartbeat))
 	if err != nil {
-		// It can never succeed: terminate it rather than block the stream.
-		log.Error().Err(err).Msg("slack: malformed event terminated")
-		r.failed.Add(1)
-		_ = msg.TermWithReason("malformed event")
-		return
+		return nil, fmt.Errorf("fetch from %s: %w", n.o.Consumer, err)
 	}
-	log = log.With().Str("event_id", env.ID).Str("task_id", env.Data.TaskID).Str("kind", string(env.Data.Kind)).Logger()
-
-	if !r.kinds[env.Data.Kind] {
-		r.skipped.Add(1)
-		r.ack(ctx, msg, log)
-		return
+	msgs, err := collect(b)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = nil // the pull expired: a quiet spell, not a failure
 	}
-	if ctx.Err() != nil {
-		_ = msg.Nak()
-		return
+	if err != nil || len(msgs) == 0 || n.o.GroupMax == 1 {
+		return msgs, wrapFetch(n.o.Consumer, err)
 	}
-	key := markKey(env.ID)
-	if _, err := r.kv.Get(ctx, key); err == nil {
-		// Sent before a crash prevented the ack: do not post it twice.
-		log.Info().Msg("slack: event already delivered, skipped")
-		r.skipped.Add(1)
-		r.ack(ctx, msg, log)
-		return
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		r.retry(ctx, msg, r.backoff(delivered), fmt.Errorf("read delivery mark: %w", err), log)
-		return
+	if err := n.pace.ready(ctx); err != nil {
+		return msgs, wrapFetch(n.o.Consumer, err)
 	}
-
-	m := Render(env)
-	sctx, cancel := sendContext(ctx)
-	err = r.sender.Send(sctx, &m)
-	cancel()
-	var rl *slack.RateLimitedError
-	switch {
-	case err == nil:
-		r.delivered(ctx, msg, env, seq, key, log)
-	case errors.As(err, &rl):
-		r.retry(ctx, msg, max(rl.RetryAfter, time.Second), err, log)
-	case errors.Is(err, ErrPermanent):
-		log.Error().Err(err).Msg("slack: event refused, terminated")
-		r.failed.Add(1)
-		_ = msg.TermWithReason("refused by slack")
-	default:
-		r.retry(ctx, msg, r.backoff(delivered), err, log)
+	b, err = cons.FetchNoWait(n.o.GroupMax - len(msgs))
+	if err != nil {
+		return msgs, wrapFetch(n.o.Consumer, err)
 	}
+	rest, err := collect(b)
+	return append(msgs, rest...), wrapFetch(n.o.Consumer, err)
 }
 
-// sendContext gives a send its own deadline and lets it outlive ctx by
-// shutdownGrace.
-func sendContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
-	return sctx, func() { stop(); cancel() }
+// collect drains a fetch: the messages it got, then its error.
+func collect(b jetstream.MessageBatch) ([]jetstream.Msg, error) {
+	var msgs []jetstream.Msg
+	for m := range b.Messages() {
+		msgs = append(msgs, m)
+	}
+	return msgs, b.Error()
 }
 
-// mark is the value of a delivery mark, for whoever inspects the bucket.
-type mark struct {
-	SentAt    time.Time `json:"sent_at"`
-	Subject   string    `json:"subject"`
-	StreamSeq uint64    `json:"stream_seq"`
-}
-
-func (r *run) delivered(ctx context.Context, msg jetstream.Msg, env notify.Envelope, seq uint64, key string, log zerolog.Logger) {
-	r.sent.Add(1)
-	if r.lastErr != "" {
-		log.Info().Msg("slack: delivery works again")
-		r.lastErr = ""
+func wrapFetch(consumer string, err error) error {
+	if err == nil {
+		return nil
 	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	val, _ := json.Marshal(mark{SentAt: r.o.Now().UTC(), Subject: msg.Subject(), StreamSeq: seq})
-	if _, err := r.kv.Put(fctx, key, val); err != nil {
-		// Acking anyway: without the ack the message is posted again now;
-		// without the mark only if the ack is lost too.
-		log.Warn().Err(err).Msg("slack: could not record delivery")
-	}
-	if err := msg.DoubleAck(fctx); err != nil {
-		log.Warn().Err(err).Msg("slack: ack after delivery failed; the redelivery will be skipped by its mark")
-	}
-	log.Debug().Msg("slack: event delivered")
-}
-
-func (r *run) ack(ctx context.Context, msg jetstream.Msg, log zerolog.Logger) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	if err := msg.DoubleAck(fctx); err != nil {
-		log.Warn().Err(err).Msg("slack: ack failed")
-	}
-}
-
-// retry hands the message back to JetStream to be redelivered after delay.
-func (r *run) retry(ctx context.Context, msg jetstream.Msg, delay time.Duration, err error, log zerolog.Logger) {
-	if ctx.Err() != nil {
-		// Shutting down: give it back at once for the next instance.
-		_ = msg.Nak()
-		return
-	}
-	r.retried.Add(1)
-	if text := err.Error(); text != r.lastErr {
-		log.Warn().Err(err).Dur("retry_in", delay).Msg("slack: delivery failed, will retry")
-		r.lastErr = text
-	}
-	if nerr := msg.NakWithDelay(delay); nerr != nil {
-		log.Warn().Err(nerr).Msg("slack: nak failed; JetStream redelivers after the ack wait")
-	}
+	return fmt.Errorf("fetch from %s: %w", consumer, err)
 }
 
 // backoff is MinRetryDelay doubled for each earlier delivery, capped at

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/slack-go/slack"
 
@@ -54,7 +55,7 @@ func TestNotifierPostsInOrderAndSkipsDiscovered(t *testing.T) {
 	if h := headerText(posts[0].Msg); !strings.Contains(h, "FULLMIGRATING -> INCRMIGEATING") {
 		t.Errorf("first post header %q", h)
 	}
-	if want := (Stats{Sent: 2, Skipped: 1}); n.Stats() != want {
+	if want := (Stats{Sent: 2, Events: 2, Skipped: 1}); n.Stats() != want {
 		t.Errorf("Stats = %+v, want %+v", n.Stats(), want)
 	}
 }
@@ -85,7 +86,7 @@ func TestNotifierRetriesServerErrorsWithBackoff(t *testing.T) {
 	if gap := posts[2].At.Sub(posts[1].At); gap < 400*time.Millisecond {
 		t.Errorf("second retry after %s, want >= 400ms", gap)
 	}
-	if want := (Stats{Sent: 1, Retried: 2}); n.Stats() != want {
+	if want := (Stats{Sent: 1, Events: 1, Retried: 2}); n.Stats() != want {
 		t.Errorf("Stats = %+v, want %+v", n.Stats(), want)
 	}
 	// Two identical failures make one warning, not two.
@@ -118,8 +119,8 @@ func TestNotifierHonoursRetryAfter(t *testing.T) {
 	if gap := posts[1].At.Sub(posts[0].At); gap < 990*time.Millisecond {
 		t.Errorf("retried %s after a 429 with Retry-After: 1, want >= 1s", gap)
 	}
-	if n.Stats().Retried != 1 {
-		t.Errorf("Stats = %+v, want Retried 1", n.Stats())
+	if st := n.Stats(); st.Retried != 1 || st.Throttled != 1 {
+		t.Errorf("Stats = %+v, want Retried 1 and Throttled 1", st)
 	}
 }
 
@@ -143,7 +144,7 @@ func TestNotifierTerminatesRefusedMessagesAndGoesOn(t *testing.T) {
 	if got := eventIDs(f.all()); !equal(got, []string{"ev-bad", "ev-good"}) {
 		t.Fatalf("Slack saw %v, want ev-bad once (refused, not retried) then ev-good", got)
 	}
-	if want := (Stats{Sent: 1, Failed: 1}); n.Stats() != want {
+	if want := (Stats{Sent: 1, Events: 1, Failed: 1}); n.Stats() != want {
 		t.Errorf("Stats = %+v, want %+v", n.Stats(), want)
 	}
 	if !strings.Contains(logs.String(), `"level":"error"`) || !strings.Contains(logs.String(), "invalid_blocks") {
@@ -171,7 +172,7 @@ func TestNotifierTerminatesMalformedEvents(t *testing.T) {
 	if got := eventIDs(f.all()); !equal(got, []string{"ev-good"}) {
 		t.Fatalf("Slack saw %v, want only ev-good", got)
 	}
-	if want := (Stats{Sent: 1, Failed: 2}); n.Stats() != want {
+	if want := (Stats{Sent: 1, Events: 1, Failed: 2}); n.Stats() != want {
 		t.Errorf("Stats = %+v, want %+v", n.Stats(), want)
 	}
 	for _, want := range []string{`"subject":"dcs.migration.p.t.status_changed.X"`, `"stream_seq":1`, `"stream_seq":2`, "envelope has no id"} {
@@ -195,7 +196,8 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 		first = append(first, statusChanged(id, "t-"+id, "MIGRATING", "SUCCESS"))
 	}
 	publish(t, js, first...)
-	o := Options{Consumer: "slack-restart"}
+	// One message per event, so that each post names its event.
+	o := Options{Consumer: "slack-restart", NoGrouping: true}
 	n1 := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
 	testutil.EventuallyWithin(t, waitFor, "two posts", func() bool { return len(f.all()) >= 2 })
 	n1.stop(t)
@@ -317,5 +319,41 @@ func TestMarkKey(t *testing.T) {
 	}
 	if k := markKey(ids[0]); k != ids[0] {
 		t.Errorf("a hex id should be its own key, got %q", k)
+	}
+}
+
+// flakyAck is a message whose first fails acks are not confirmed, as when
+// NATS goes away between delivery and ack.
+type flakyAck struct {
+	jetstream.Msg
+	fails, acks int
+}
+
+func (f *flakyAck) DoubleAck(context.Context) error {
+	f.acks++
+	if f.fails > 0 {
+		f.fails--
+		return nats.ErrNoResponders
+	}
+	return nil
+}
+
+// An ack NATS did not confirm is tried again before the next fetch, so the
+// event does not stay pending until AckWait once NATS is back; one older
+// than AckWait is given up, since JetStream has redelivered it.
+func TestUnconfirmedAcksAreTriedAgain(t *testing.T) {
+	n := New(nil, nil, Options{})
+	s := &session{Notifier: n}
+	lost := &flakyAck{fails: 1}
+	s.settle(context.Background(), &item{msg: lost})
+	if len(n.unsettled) != 1 {
+		t.Fatalf("%d unsettled after a failed ack, want 1", len(n.unsettled))
+	}
+	stale := &flakyAck{fails: 1}
+	n.unsettled = append(n.unsettled, unsettled{msg: stale, since: time.Now().Add(-2 * n.ackWait)})
+
+	n.resettle(context.Background())
+	if len(n.unsettled) != 0 || lost.acks != 2 || stale.acks != 0 {
+		t.Errorf("after resettle: %d unsettled, acks %d and %d; want none, 2 and 0", len(n.unsettled), lost.acks, stale.acks)
 	}
 }

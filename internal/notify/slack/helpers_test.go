@@ -30,6 +30,9 @@ const (
 	project     = "254d3b7f0a6c4e1f9a8b7c6d5e4f3a2b"
 	prefix      = "dcs.migration"
 	waitFor     = 10 * time.Second
+	// fastRate paces the tests where pacing is not the point, so that
+	// they stay fast.
+	fastRate = 50
 )
 
 // post is one request the fake Slack received.
@@ -146,12 +149,19 @@ type running struct {
 	done   chan error
 }
 
-func startNotifier(t *testing.T, js jetstream.JetStream, s Sender, o Options) *running {
+// startNotifier runs a Notifier; edit, if any, changes it before Run.
+func startNotifier(t *testing.T, js jetstream.JetStream, s Sender, o Options, edit ...func(*Notifier)) *running {
 	t.Helper()
 	if o.MinRetryDelay == 0 {
 		o.MinRetryDelay = 200 * time.Millisecond
 	}
+	if o.Rate == 0 {
+		o.Rate = fastRate // tests of pacing set their own
+	}
 	n := New(js, s, o)
+	for _, e := range edit {
+		e(n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{Notifier: n, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- n.Run(ctx) }()
@@ -179,7 +189,12 @@ func (r *running) stop(t *testing.T) {
 // drained waits until the consumer has nothing pending.
 func (r *running) drained(t *testing.T) {
 	t.Helper()
-	testutil.EventuallyWithin(t, waitFor, "the consumer to drain", func() bool {
+	r.drainedWithin(t, waitFor)
+}
+
+func (r *running) drainedWithin(t *testing.T, d time.Duration) {
+	t.Helper()
+	testutil.EventuallyWithin(t, d, "the consumer to drain", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		p, err := r.Pending(ctx)

@@ -308,8 +308,11 @@ func instance(in dcs.Instance) string {
 	return strings.Join(lines, "\n")
 }
 
-func reasonBlock(d notify.Data) slack.Block {
-	label, reason := "Failure reason", ""
+// reasonOf is the reason an event gives, raw, and how to label it: why
+// the watcher is blind for watch_* events, else the API's error message.
+// The reason is "" when there is none.
+func reasonOf(d notify.Data) (label, reason string) {
+	label = "Failure reason"
 	switch d.Kind {
 	case diff.WatchDegraded:
 		label, reason = "Why the watcher is blind", d.Reason
@@ -324,6 +327,14 @@ func reasonBlock(d notify.Data) slack.Block {
 		}
 	}
 	if strings.TrimSpace(reason) == "" {
+		return label, ""
+	}
+	return label, reason
+}
+
+func reasonBlock(d notify.Data) slack.Block {
+	label, reason := reasonOf(d)
+	if reason == "" {
 		return nil
 	}
 	text := "*" + label + "*\n```" + escClip(strings.ReplaceAll(reason, "```", "'''"), maxReason) + "```"

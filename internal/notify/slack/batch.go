@@ -1,0 +1,357 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+// session is the state of one consumer session: the marks bucket and the
+// last error logged, so that a failing Slack gives one warning per kind of
+// failure rather than one per retry. Only Run's goroutine uses it.
+type session struct {
+	*Notifier
+	kv      jetstream.KeyValue
+	lastErr string
+}
+
+// result is how the delivery of one message ended.
+type result int
+
+const (
+	posted      result = iota // Slack took it: marked and acked
+	rejected                  // Slack refused it for good
+	interrupted               // ctx ended before Slack took it
+)
+
+// handle delivers one batch: it terminates malformed events, acks those
+// that are not posted or were delivered before, plans the messages and
+// sends them in order at the pacer's rate, retrying each until Slack takes
+// or refuses it. It returns when every event of the batch is acked or
+// terminated or, once ctx ends, handed back. Until then nothing behind the
+// batch is fetched, which keeps per-task order through retries.
+func (s *session) handle(ctx context.Context, msgs []jetstream.Msg) {
+	defer keepAlive(msgs, s.ackWait/3)()
+	items, ok := s.admit(ctx, msgs)
+	if !ok {
+		handBack(msgs)
+		return
+	}
+	queue := s.plan(items)
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		switch out, err := s.deliver(ctx, p); out {
+		case interrupted:
+			handBack(msgs)
+			return
+		case rejected:
+			queue = append(s.refused(p, err), queue...)
+		}
+	}
+}
+
+// admit sorts a batch: malformed events are terminated, events of kinds
+// not posted and events already delivered (mark found, after a crash
+// between send and ack) are acked, and the rest are returned in stream
+// order. ok is false if ctx ended first.
+func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*item, ok bool) {
+	for _, msg := range msgs {
+		it, ok := s.decode(msg)
+		if !ok {
+			continue
+		}
+		if !s.kinds[it.env.Data.Kind] {
+			s.skipped.Add(1)
+			s.ack(ctx, it)
+			continue
+		}
+		done, err := s.isDelivered(ctx, it)
+		if err != nil {
+			return nil, false
+		}
+		if done {
+			it.log.Info().Msg("slack: event already delivered, skipped")
+			s.skipped.Add(1)
+			s.ack(ctx, it)
+			continue
+		}
+		items = append(items, it)
+	}
+	return items, ctx.Err() == nil
+}
+
+// decode reads an envelope; one that can never be posted is terminated
+// rather than left to block the stream.
+func (s *session) decode(msg jetstream.Msg) (*item, bool) {
+	it := &item{msg: msg, delivered: 1}
+	if meta, err := msg.Metadata(); err == nil {
+		it.seq, it.delivered = meta.Sequence.Stream, meta.NumDelivered
+	}
+	it.log = s.o.Logger.With().Str("subject", msg.Subject()).Uint64("stream_seq", it.seq).Logger()
+	err := json.Unmarshal(msg.Data(), &it.env)
+	if err == nil && it.env.ID == "" {
+		err = errors.New("envelope has no id")
+	}
+	if err != nil {
+		it.log.Error().Err(err).Msg("slack: malformed event terminated")
+		s.failed.Add(1)
+		_ = msg.TermWithReason("malformed event")
+		return nil, false
+	}
+	d := it.env.Data
+	it.log = it.log.With().Str("event_id", it.env.ID).Str("task_id", d.TaskID).Str("kind", string(d.Kind)).Logger()
+	return it, true
+}
+
+// isDelivered reads the event's delivery mark. A failed read is tried
+// again with backoff rather than taken as "not delivered", which could
+// post the event twice; the error is returned only when ctx ends.
+func (s *session) isDelivered(ctx context.Context, it *item) (bool, error) {
+	key := markKey(it.env.ID)
+	for attempt := it.delivered; ; attempt++ {
+		_, err := s.kv.Get(ctx, key)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			return false, nil
+		case ctx.Err() != nil:
+			return false, ctx.Err()
+		}
+		delay := s.backoff(attempt)
+		s.retrying(it.log, fmt.Errorf("read delivery mark: %w", err), delay)
+		if err := sleepUntil(ctx, time.Now().Add(delay)); err != nil {
+			return false, err
+		}
+	}
+}
+
+// deliver sends one message, paced, until Slack takes or refuses it or ctx
+// ends. A 429 is tried again after its Retry-After, which also holds back
+// the pacer; any other failure after the backoff of the events' delivery
+// count plus the attempts so far.
+func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
+	log := s.postLogger(p)
+	attempt := p.delivered()
+	for {
+		if err := s.pace.wait(ctx); err != nil {
+			return interrupted, err
+		}
+		sctx, cancel := sendContext(ctx)
+		err := s.sender.Send(sctx, &p.msg)
+		cancel()
+		s.pace.answered()
+		var rl *slack.RateLimitedError
+		switch {
+		case err == nil:
+			s.accepted(ctx, p, log)
+			return posted, nil
+		case errors.As(err, &rl):
+			s.throttled.Add(1)
+			wait := max(rl.RetryAfter, time.Second)
+			s.pace.hold(wait)
+			s.retrying(log, err, wait)
+		case errors.Is(err, ErrPermanent):
+			return rejected, err
+		default:
+			delay := s.backoff(attempt)
+			attempt++
+			s.retrying(log, err, delay)
+			if err := sleepUntil(ctx, time.Now().Add(delay)); err != nil {
+				return interrupted, err
+			}
+		}
+	}
+}
+
+// refused deals with a message Slack refused for good. An event on its
+// own is terminated: sending it again cannot succeed. A grouped message's
+// events are posted one by one instead, so that one event Slack cannot
+// take (a name it rejects) does not silence its whole group; the returned
+// posts go first in the queue.
+func (s *session) refused(p outgoing, err error) []outgoing {
+	if len(p.items) > 1 {
+		log := s.postLogger(p)
+		log.Warn().Err(err).Msg("slack: grouped message refused; posting its events one by one")
+		return single(p.items)
+	}
+	it := p.items[0]
+	it.log.Error().Err(err).Msg("slack: event refused, terminated")
+	s.failed.Add(1)
+	_ = it.msg.TermWithReason("refused by slack")
+	return nil
+}
+
+// sendContext gives a send its own deadline and lets it outlive ctx by
+// shutdownGrace.
+func sendContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
+	return sctx, func() { stop(); cancel() }
+}
+
+// mark is the value of a delivery mark, for whoever inspects the bucket.
+type mark struct {
+	SentAt    time.Time `json:"sent_at"`
+	Subject   string    `json:"subject"`
+	StreamSeq uint64    `json:"stream_seq"`
+}
+
+// accepted marks every event of a message Slack took as delivered, then
+// acks it; the counters move first, so that whoever sees the consumer
+// drained sees them final.
+func (s *session) accepted(ctx context.Context, p outgoing, log zerolog.Logger) {
+	s.sent.Add(1)
+	s.events.Add(uint64(len(p.items)))
+	if s.lastErr != "" {
+		log.Info().Msg("slack: delivery works again")
+		s.lastErr = ""
+	}
+	for _, it := range p.items {
+		s.finish(ctx, it)
+	}
+	log.Debug().Int("events", len(p.items)).Msg("slack: message delivered")
+}
+
+func (s *session) finish(ctx context.Context, it *item) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	val, _ := json.Marshal(mark{SentAt: s.o.Now().UTC(), Subject: it.msg.Subject(), StreamSeq: it.seq})
+	if _, err := s.kv.Put(fctx, markKey(it.env.ID), val); err != nil {
+		// Acking anyway: without the ack the event is posted again now;
+		// without the mark only if the ack is lost too.
+		it.log.Warn().Err(err).Msg("slack: could not record delivery")
+	}
+	s.settle(fctx, it)
+}
+
+func (s *session) ack(ctx context.Context, it *item) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	s.settle(fctx, it)
+}
+
+// unsettled is an event whose ack JetStream did not confirm.
+type unsettled struct {
+	msg   jetstream.Msg
+	since time.Time
+}
+
+// settle acks an event and waits for JetStream to confirm. An ack that
+// fails (NATS going away) is kept and tried again before each fetch
+// (resettle): otherwise the event would stay pending, holding a slot of
+// MaxAckPending and keeping Pending above zero, until AckWait after NATS
+// is back, and then be redelivered only to be skipped by its mark.
+func (s *session) settle(ctx context.Context, it *item) {
+	err := it.msg.DoubleAck(ctx)
+	if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		return
+	}
+	it.log.Warn().Err(err).Msg("slack: ack failed; trying again when NATS answers (a redelivery would be skipped by its mark)")
+	s.unsettled = append(s.unsettled, unsettled{msg: it.msg, since: time.Now()})
+}
+
+// resettle tries the acks that failed again. One older than AckWait is
+// given up: JetStream has redelivered that event, and the redelivery is
+// settled on its own.
+func (n *Notifier) resettle(ctx context.Context) {
+	kept := n.unsettled[:0]
+	for _, u := range n.unsettled {
+		if time.Since(u.since) > n.ackWait {
+			continue
+		}
+		fctx, cancel := context.WithTimeout(ctx, finishTimeout)
+		err := u.msg.DoubleAck(fctx)
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			kept = append(kept, u)
+		}
+	}
+	n.unsettled = kept
+}
+
+// retrying counts a failed attempt that will be tried again after delay,
+// and logs it unless it failed the same way as the last one.
+func (s *session) retrying(log zerolog.Logger, err error, delay time.Duration) {
+	s.retried.Add(1)
+	if text := err.Error(); text != s.lastErr {
+		log.Warn().Err(err).Dur("retry_in", delay).Msg("slack: delivery failed, will retry")
+		s.lastErr = text
+	}
+}
+
+// postLogger is the logger of one message: its event's, or for a grouped
+// message the range of events it carries.
+func (s *session) postLogger(p outgoing) zerolog.Logger {
+	if len(p.items) == 1 {
+		return p.items[0].log
+	}
+	first, last := p.items[0], p.items[len(p.items)-1]
+	return s.o.Logger.With().Int("events", len(p.items)).Str("kind", string(first.env.Data.Kind)).
+		Str("first_event_id", first.env.ID).Str("last_event_id", last.env.ID).
+		Uint64("first_stream_seq", first.seq).Uint64("last_stream_seq", last.seq).Logger()
+}
+
+// delivered is the highest delivery count among the message's events: the
+// backoff of its first retry, so that it keeps growing across restarts.
+func (p outgoing) delivered() uint64 {
+	var d uint64 = 1
+	for _, it := range p.items {
+		d = max(d, it.delivered)
+	}
+	return d
+}
+
+// keepAlive tells JetStream every interval that the batch is still being
+// worked on (InProgress resets its ack timer): pacing at 1 message per
+// second, a Retry-After or a long backoff can hold a batch far longer than
+// ackWait, and a redelivery then would hand its events to another replica
+// while this one still sends them. The returned func stops it.
+func keepAlive(msgs []jetstream.Msg, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, m := range msgs {
+					// One already acked answers ErrMsgAlreadyAckd without a
+					// round trip.
+					_ = m.InProgress()
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// handBack naks every event of the batch not yet acked or terminated, so
+// that the next instance gets them at once instead of after ackWait.
+func handBack(msgs []jetstream.Msg) {
+	for _, m := range msgs {
+		_ = m.Nak()
+	}
+}
+
+// envelopes are the events of items, for rendering.
+func envelopes(items []*item) []notify.Envelope {
+	envs := make([]notify.Envelope, len(items))
+	for i, it := range items {
+		envs[i] = it.env
+	}
+	return envs
+}

@@ -1,0 +1,298 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+// Limits of a grouped message. Block Kit's own (maxBlocks, maxSectionText)
+// are the hard ones; these keep a message short enough to read through on
+// a phone and far from Slack's payload limits. With them a message has at
+// most 2 + ceil(maxGroupText / (maxSectionText - maxGroupLine)) + 1 blocks,
+// well under maxBlocks, so nothing ever has to be cut off the end.
+const (
+	maxGroupEvents   = 50    // task lines in one grouped message
+	maxGroupText     = 12000 // characters of task lines in one grouped message
+	maxGroupLine     = 600   // one task's line; the parts below add up to less
+	maxGroupName     = 80
+	maxGroupID       = 64
+	maxGroupWhat     = 120
+	maxGroupReason   = 200
+	maxGroupStatus   = 40
+	maxGroupFallback = 500
+)
+
+// GroupPart is one message of a group and how many of the group's
+// events, taken in order, it lists.
+type GroupPart struct {
+	Msg    slack.WebhookMessage
+	Events int
+}
+
+// RenderGroup renders a group of like events (same kind, and the same new
+// status where the kind's news is a status: see groupKey) as few messages:
+// a header such as ":x: 25 migration tasks -> FAILED", one line per task
+// (name, task id, FROM -> TO, the reason shortened to one line), and a
+// context line with the project and when the changes were seen. A reason
+// every event shares is shown once instead of on every line. A group that
+// does not fit one message (maxGroupEvents lines, maxGroupText characters)
+// is split in order; each part says which share it lists ("part 2 of 3",
+// "tasks 51-100 of 120"). Every event is listed in exactly one part, and
+// the parts' Events add up to len(envs). Like Render, it holds no password
+// (the snapshot has none) and escapes every text from the API.
+func RenderGroup(envs []notify.Envelope) []GroupPart {
+	if len(envs) == 0 {
+		return nil
+	}
+	label, reason := sharedReason(envs)
+	lines := make([]string, len(envs))
+	for i, env := range envs {
+		lines[i] = groupLine(env.Data, reason == "")
+	}
+	spans := splitLines(lines)
+	parts := make([]GroupPart, len(spans))
+	for i, sp := range spans {
+		g := groupMsg{envs: envs, span: sp, part: i + 1, parts: len(spans), label: label, reason: reason}
+		parts[i] = GroupPart{Msg: g.render(lines[sp.from:sp.to]), Events: sp.to - sp.from}
+	}
+	return parts
+}
+
+// span is the events [from, to) of a group that one message lists.
+type span struct{ from, to int }
+
+// splitLines cuts lines, in order, into as few messages as hold them:
+// each takes the next lines while it has fewer than maxGroupEvents and
+// their text stays within maxGroupText.
+func splitLines(lines []string) []span {
+	var spans []span
+	from, size := 0, 0
+	for i, l := range lines {
+		n := utf8.RuneCountInString(l) + 1 // and its newline
+		if i > from && (i-from == maxGroupEvents || size+n > maxGroupText) {
+			spans = append(spans, span{from, i})
+			from, size = i, 0
+		}
+		size += n
+	}
+	return append(spans, span{from, len(lines)})
+}
+
+// groupMsg is one message of a group.
+type groupMsg struct {
+	envs          []notify.Envelope // the whole group
+	span          span
+	part, parts   int
+	label, reason string // a reason every event of the group shares, else ""
+}
+
+func (g groupMsg) render(lines []string) slack.WebhookMessage {
+	first := g.envs[0].Data
+	what := headline(first, len(g.envs))
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(emoji(first)+" "+what+g.suffix(), maxHeaderText), true, false)),
+	}
+	if g.reason != "" {
+		text := "*" + g.label + "* (the same for every task)\n```" + escClip(strings.ReplaceAll(g.reason, "```", "'''"), maxReason) + "```"
+		blocks = append(blocks, mrkdwnSection(clipEscaped(text, maxSectionText)))
+	}
+	for _, text := range packSections(lines) {
+		blocks = append(blocks, mrkdwnSection(text))
+	}
+	blocks = append(blocks, g.context())
+	return slack.WebhookMessage{
+		Text:   g.fallback(what),
+		Blocks: &slack.Blocks{BlockSet: blocks},
+	}
+}
+
+func (g groupMsg) suffix() string {
+	if g.parts == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (part %d of %d)", g.part, g.parts)
+}
+
+// fallback is the notification text: what happened and the first names.
+func (g groupMsg) fallback(what string) string {
+	names := make([]string, 0, g.span.to-g.span.from)
+	for _, env := range g.envs[g.span.from:g.span.to] {
+		names = append(names, escape(oneLine(taskName(env.Data))))
+	}
+	return clipEscaped(escape(what)+g.suffix()+": "+strings.Join(names, ", "), maxGroupFallback)
+}
+
+func (g groupMsg) context() slack.Block {
+	var parts []string
+	if g.parts > 1 {
+		parts = append(parts, fmt.Sprintf("tasks %d-%d of %d", g.span.from+1, g.span.to, len(g.envs)))
+	}
+	if p := sharedProject(g.envs); p != "" {
+		parts = append(parts, "project "+code(p, maxID))
+	}
+	if seen := observedRange(g.envs[g.span.from:g.span.to]); seen != "" {
+		parts = append(parts, seen)
+	}
+	text := clipEscaped(strings.Join(parts, " · "), maxFieldText)
+	if text == "" {
+		text = "grouped events"
+	}
+	return slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, text, false, false))
+}
+
+func mrkdwnSection(text string) slack.Block {
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)
+}
+
+// headline says what happened to the whole group, in plain text (a header
+// is not parsed as mrkdwn).
+func headline(d notify.Data, n int) string {
+	tasks := fmt.Sprintf("%d migration tasks", n)
+	status := "?"
+	if cur, ok := currentStatus(d); ok {
+		status = clip(string(cur.norm), maxGroupStatus)
+		if !cur.known {
+			status += " (unknown status)"
+		}
+	}
+	switch d.Kind {
+	case diff.StatusChanged:
+		return tasks + " -> " + status
+	case diff.Discovered:
+		return tasks + " discovered in " + status
+	case diff.Removed:
+		return tasks + " removed"
+	case diff.WatchDegraded:
+		return "watcher cannot see " + tasks
+	case diff.WatchRecovered:
+		return "watcher sees " + tasks + " again"
+	default:
+		return tasks + ": " + string(d.Kind) + " (status " + status + ")"
+	}
+}
+
+// groupLine is one task of a grouped message, in mrkdwn:
+// "• *name* `task-id`  FROM -> TO — reason".
+func groupLine(d notify.Data, withReason bool) string {
+	name := taskName(d)
+	line := "• *" + escClip(oneLine(name), maxGroupName) + "*"
+	if d.TaskID != "" && d.TaskID != name {
+		line += " " + code(d.TaskID, maxGroupID)
+	}
+	if what := lineWhat(d); what != "" {
+		line += "  " + clipEscaped(what, maxGroupWhat)
+	}
+	if _, reason := reasonOf(d); withReason && reason != "" {
+		line += " — " + escClip(oneLine(reason), maxGroupReason)
+	}
+	return clipEscaped(line, maxGroupLine)
+}
+
+// lineWhat is what happened to one task of a group, escaped for mrkdwn. For
+// removed and watch_* the header says what happened; the line gives the
+// status the task was last seen in.
+func lineWhat(d notify.Data) string {
+	cur, ok := currentStatus(d)
+	switch {
+	case d.Kind == diff.Removed || (d.TaskID != "" && (d.Kind == diff.WatchDegraded || d.Kind == diff.WatchRecovered)):
+		if !ok {
+			return ""
+		}
+		label := "last seen "
+		if d.Kind == diff.WatchRecovered {
+			label = "now "
+		}
+		s := escape(cur.raw)
+		if !cur.known {
+			s += " (unknown status)"
+		}
+		return label + s
+	default:
+		return transition(d, escape)
+	}
+}
+
+// sharedReason is the reason, and its label, that every event of the group
+// gives, or "" if they differ or one has none.
+func sharedReason(envs []notify.Envelope) (label, reason string) {
+	label, reason = reasonOf(envs[0].Data)
+	for _, env := range envs[1:] {
+		if _, r := reasonOf(env.Data); r != reason {
+			return "", ""
+		}
+	}
+	return label, reason
+}
+
+func sharedProject(envs []notify.Envelope) string {
+	p := envs[0].Data.ProjectID
+	for _, env := range envs[1:] {
+		if env.Data.ProjectID != p {
+			return ""
+		}
+	}
+	return p
+}
+
+// observedRange says when the events were seen: one time, or the first
+// and the last.
+func observedRange(envs []notify.Envelope) string {
+	var first, last time.Time
+	for _, env := range envs {
+		t := env.Time
+		if t.IsZero() {
+			continue
+		}
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	switch {
+	case first.IsZero():
+		return ""
+	case first.Equal(last):
+		return "observed " + first.UTC().Format(time.RFC3339)
+	default:
+		return "observed " + first.UTC().Format(time.RFC3339) + " to " + last.UTC().Format(time.RFC3339)
+	}
+}
+
+// packSections joins lines into as few section texts as fit
+// maxSectionText each; every line is at most maxGroupLine, so each fits.
+func packSections(lines []string) []string {
+	var out []string
+	var b strings.Builder
+	size := 0
+	for _, l := range lines {
+		n := utf8.RuneCountInString(l)
+		if size > 0 && size+1+n > maxSectionText {
+			out = append(out, b.String())
+			b.Reset()
+			size = 0
+		}
+		if size > 0 {
+			b.WriteByte('\n')
+			size++
+		}
+		b.WriteString(l)
+		size += n
+	}
+	if size > 0 {
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// oneLine folds newlines and runs of blanks into single spaces, so that
+// API text cannot break a message's one-line-per-task layout.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

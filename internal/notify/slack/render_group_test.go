@@ -1,0 +1,296 @@
+package slack
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+func TestRenderGroup(t *testing.T) {
+	failed := func(i int, reason string) notify.Envelope {
+		curr := burstTask(i, "FAILED")
+		curr.ErrorMessage = reason
+		return envelope(fmt.Sprintf("ev-%d", i), diff.StatusChanged, burstTask(i, "INCRMIGEATING"), curr, 0)
+	}
+	degraded := func(i int, status string) notify.Envelope {
+		return notify.Build(prefix, diff.Event{ID: fmt.Sprintf("ev-d%d", i), Kind: diff.WatchDegraded, TaskID: burstTask(i, "").ID,
+			Prev: burstTask(i, status), Reason: "throttled: APIGW.0308 the API is throttled"}, notify.Meta{ProjectID: project, ObservedAt: observed()})
+	}
+	removed := func(i int, status string) notify.Envelope {
+		return envelope(fmt.Sprintf("ev-r%d", i), diff.Removed, burstTask(i, status), nil, 0)
+	}
+	tests := []struct {
+		name    string
+		envs    []notify.Envelope
+		header  string
+		body    []string
+		notBody []string
+		text    string
+	}{
+		{
+			name:   "failures, each with its reason",
+			envs:   []notify.Envelope{failed(0, "source <unreachable>\nretrying"), failed(1, "disk full"), failed(2, "")},
+			header: ":x: 3 migration tasks -> FAILED",
+			body: []string{
+				"• *task-000* `a1b2c3d4-0000-4000-8000-000000000000`  INCRMIGEATING -> FAILED — source &lt;unreachable&gt; retrying\n",
+				"• *task-001* `a1b2c3d4-0000-4000-8000-000000000001`  INCRMIGEATING -> FAILED — disk full\n",
+				"• *task-002* `a1b2c3d4-0000-4000-8000-000000000002`  INCRMIGEATING -> FAILED",
+				"project `" + project + "` · observed 2026-03-01T12:00:00Z",
+			},
+			notBody: []string{"part", "the same for every task"},
+			text:    "3 migration tasks -&gt; FAILED: task-000, task-001, task-002",
+		},
+		{
+			name:    "a reason they share is shown once",
+			envs:    []notify.Envelope{failed(0, "AUTH failed"), failed(1, "AUTH failed"), failed(2, "AUTH failed")},
+			header:  ":x: 3 migration tasks -> FAILED",
+			body:    []string{"*Failure reason* (the same for every task)\n```AUTH failed```", "• *task-001* `a1b2c3d4-0000-4000-8000-000000000001`  INCRMIGEATING -> FAILED\n"},
+			notBody: []string{" — "},
+		},
+		{
+			name:   "blind to tasks in any status",
+			envs:   []notify.Envelope{degraded(0, "FULLMIGRATING"), degraded(1, "INCRMIGEATING"), degraded(2, "PAUSED")},
+			header: ":warning: watcher cannot see 3 migration tasks",
+			body: []string{"*Why the watcher is blind* (the same for every task)\n```throttled: APIGW.0308 the API is throttled```",
+				"• *task-000* `a1b2c3d4-0000-4000-8000-000000000000`  last seen FULLMIGRATING",
+				"• *task-002* `a1b2c3d4-0000-4000-8000-000000000002`  last seen PAUSED (unknown status)"},
+		},
+		{
+			name:   "removed",
+			envs:   []notify.Envelope{removed(0, "SUCCESS"), removed(1, "FAILED"), removed(2, "SUCCESS")},
+			header: ":wastebasket: 3 migration tasks removed",
+			body:   []string{"• *task-001* `a1b2c3d4-0000-4000-8000-000000000001`  last seen FAILED"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parts := RenderGroup(tt.envs)
+			if len(parts) != 1 || parts[0].Events != len(tt.envs) {
+				t.Fatalf("%d parts, want 1 of %d events", len(parts), len(tt.envs))
+			}
+			msg := parts[0].Msg
+			checkLimits(t, msg)
+			if h := headerText(msg); h != tt.header {
+				t.Errorf("header %q, want %q", h, tt.header)
+			}
+			all := texts(msg) + "\n"
+			for _, want := range tt.body {
+				if !strings.Contains(all, want) {
+					t.Errorf("message lacks %q; it says:\n%s", want, all)
+				}
+			}
+			for _, bad := range append(tt.notBody, "password", "Password") {
+				if strings.Contains(all, bad) {
+					t.Errorf("message holds %q; it says:\n%s", bad, all)
+				}
+			}
+			if tt.text != "" && msg.Text != tt.text {
+				t.Errorf("fallback text %q, want %q", msg.Text, tt.text)
+			}
+		})
+	}
+}
+
+var taskIDRE = regexp.MustCompile(`a1b2c3d4-0000-4000-8000-\d{12}`)
+
+// A run of 1,000 events with the longest names and reasons is split into
+// messages that each keep every Block Kit limit, list every event exactly
+// once between them, in order, and carry no planted secret.
+func TestRenderGroupSplitsWithinLimits(t *testing.T) {
+	const secret = "PLANTED-SECRET-4d1f"
+	envs := make([]notify.Envelope, 1000)
+	for i := range envs {
+		prev, curr := burstTask(i, "INCRMIGEATING"), burstTask(i, "FAILED")
+		for _, tk := range []*dcs.Task{prev, curr} {
+			tk.Name = fmt.Sprintf("%03d-%s", i, strings.Repeat("名<&>", 200))
+			tk.Description = "redis password " + secret
+			tk.ECSTenantPrivateIP = secret
+			tk.Source.Addrs = strings.Repeat("10.0.0.1:6379,", 100)
+		}
+		curr.ErrorMessage = fmt.Sprintf("%d: %s", i, strings.Repeat("disk full <&> é\n", 300))
+		envs[i] = envelope(fmt.Sprintf("ev-%d", i), diff.StatusChanged, prev, curr, 0)
+	}
+	parts := RenderGroup(envs)
+
+	var ids []string
+	total := 0
+	for i, p := range parts {
+		checkLimits(t, p.Msg)
+		all := texts(p.Msg)
+		if strings.Contains(all, secret) || strings.Contains(strings.ToLower(all), "password") {
+			t.Fatalf("part %d leaks a planted secret:\n%.500s", i, all)
+		}
+		want := fmt.Sprintf(":x: 1000 migration tasks -> FAILED (part %d of %d)", i+1, len(parts))
+		if h := headerText(p.Msg); h != want {
+			t.Errorf("part %d header %q, want %q", i, h, want)
+		}
+		if ctx := fmt.Sprintf("tasks %d-%d of 1000", total+1, total+p.Events); !strings.Contains(all, ctx) {
+			t.Errorf("part %d does not say %q", i, ctx)
+		}
+		found := taskIDRE.FindAllString(all, -1)
+		if len(found) != p.Events || p.Events > maxGroupEvents {
+			t.Errorf("part %d lists %d tasks, says %d, limit %d", i, len(found), p.Events, maxGroupEvents)
+		}
+		lines := 0
+		for _, l := range strings.Split(all, "\n") {
+			if strings.HasPrefix(l, "• ") {
+				lines += utf8.RuneCountInString(l) + 1
+			}
+		}
+		if lines > maxGroupText {
+			t.Errorf("part %d has %d characters of lines, limit %d", i, lines, maxGroupText)
+		}
+		ids = append(ids, found...)
+		total += p.Events
+	}
+	if total != len(envs) || len(ids) != len(envs) {
+		t.Fatalf("parts list %d events (%d ids), want %d", total, len(ids), len(envs))
+	}
+	for i, id := range ids {
+		if want := burstTask(i, "").ID; id != want {
+			t.Fatalf("event %d listed as %s, want %s: each once, in order", i, id, want)
+		}
+	}
+	if len(parts) <= 1000/maxGroupEvents {
+		t.Errorf("%d parts: long lines should have been cut by characters, not only by count", len(parts))
+	}
+}
+
+func TestSplitLines(t *testing.T) {
+	short := func(n int) []string { return make([]string, n) }
+	long := func(n int) []string {
+		ls := make([]string, n)
+		for i := range ls {
+			ls[i] = strings.Repeat("x", maxGroupLine-1) // 600 with the newline
+		}
+		return ls
+	}
+	tests := []struct {
+		name  string
+		lines []string
+		want  []span
+	}{
+		{"one", short(1), []span{{0, 1}}},
+		{"exactly full", short(maxGroupEvents), []span{{0, 50}}},
+		{"by count", short(120), []span{{0, 50}, {50, 100}, {100, 120}}},
+		{"by characters", long(45), []span{{0, 20}, {20, 40}, {40, 45}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := splitLines(tt.lines); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("splitLines = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPlan is the grouping rule on its own: which events share a message,
+// and in which order the messages go.
+func TestPlan(t *testing.T) {
+	next := 0
+	// ev is an event of task (a new task for each call when task is "").
+	ev := func(kind diff.Kind, status, task string) *item {
+		if task == "" {
+			task = fmt.Sprintf("t%d", next)
+			next++
+		}
+		var env notify.Envelope
+		switch kind {
+		case diff.StatusChanged:
+			env = envelope(task+status, kind, burstTask(0, "MIGRATING"), burstTask(0, status), 0)
+		default:
+			env = notify.Build(prefix, diff.Event{ID: task + status, Kind: kind, Prev: burstTask(0, status)}, notify.Meta{ProjectID: project})
+		}
+		env.Data.TaskID = task
+		return &item{env: env}
+	}
+	many := func(n int, kind diff.Kind, status string) []*item {
+		out := make([]*item, n)
+		for i := range out {
+			out[i] = ev(kind, status, "")
+		}
+		return out
+	}
+	cat := func(parts ...[]*item) []*item {
+		var out []*item
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	sc, rm := diff.StatusChanged, diff.Removed
+	// Task A moves twice, with other tasks between.
+	a1, a2, a3 := ev(sc, "FULLMIGRATING", "A"), ev(sc, "INCRMIGEATING", "A"), ev(sc, "FAILED", "A")
+	b, c, d := ev(sc, "FAILED", ""), ev(sc, "FAILED", ""), ev(sc, "FAILED", "")
+	e := ev(sc, "FULLMIGRATING", "")
+	tests := []struct {
+		name  string
+		o     Options
+		items []*item
+		want  [][]*item // the events of each message, in order; nil: only check sizes
+		sizes []int
+	}{
+		{name: "two, below GroupMin", items: many(2, sc, "FAILED"), sizes: []int{1, 1}},
+		{name: "three", items: many(3, sc, "FAILED"), sizes: []int{3}},
+		{name: "another status between does not split a group", items: cat(many(3, sc, "FAILED"), many(1, sc, "SUCCESS"), many(3, sc, "FAILED")), sizes: []int{6, 1}},
+		{name: "interleaved statuses", items: cat(many(1, sc, "FAILED"), many(1, sc, "SUCCESS"), many(1, sc, "FAILED"), many(1, sc, "SUCCESS"), many(1, sc, "FAILED"), many(1, sc, "SUCCESS")), sizes: []int{3, 3}},
+		{name: "spellings of one status are one group", items: cat(many(2, sc, "INCRMIGEATING"), many(1, sc, "INCRMIGRATING")), sizes: []int{3}},
+		{name: "another kind is another group", items: cat(many(2, sc, "FAILED"), many(1, rm, "FAILED"), many(2, sc, "FAILED")), sizes: []int{4, 1}},
+		{name: "removed in any status", items: cat(many(2, rm, "SUCCESS"), many(2, rm, "FAILED")), sizes: []int{4}},
+		{name: "blind in any status", items: cat(many(2, diff.WatchDegraded, "MIGRATING"), many(1, diff.WatchDegraded, "FAILED")), sizes: []int{3}},
+		{name: "split at maxGroupEvents", items: many(120, sc, "FAILED"), sizes: []int{50, 50, 20}},
+		{name: "GroupMin 2", o: Options{GroupMin: 2}, items: many(2, sc, "FAILED"), sizes: []int{2}},
+		{name: "GroupMin 5", o: Options{GroupMin: 5}, items: many(4, sc, "FAILED"), sizes: []int{1, 1, 1, 1}},
+		{name: "grouping off keeps stream order", o: Options{NoGrouping: true}, items: []*item{b, e, c, d},
+			want: [][]*item{{b}, {e}, {c}, {d}}},
+		{
+			// a1 and e share FULLMIGRATING (two: posted one by one); a3
+			// cannot join the FAILED group of b, c, d, which goes before the
+			// group of A's previous event (a2), so it opens its own.
+			name:  "a task's events stay in order",
+			items: []*item{a1, b, e, c, a2, d, a3},
+			want:  [][]*item{{a1}, {e}, {b, c, d}, {a2}, {a3}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			posts := New(nil, nil, tt.o).plan(tt.items)
+			got := make([]int, len(posts))
+			seen := map[*item]int{}
+			for i, p := range posts {
+				got[i] = len(p.items)
+				for _, it := range p.items {
+					seen[it]++
+				}
+				if tt.want != nil && (i >= len(tt.want) || ids(p.items) != ids(tt.want[i])) {
+					t.Errorf("message %d carries %s, want %s", i, ids(p.items), ids(tt.want[min(i, len(tt.want)-1)]))
+				}
+			}
+			if tt.want != nil && len(posts) != len(tt.want) {
+				t.Errorf("%d messages, want %d", len(posts), len(tt.want))
+			}
+			if tt.sizes != nil && !equalInts(got, tt.sizes) {
+				t.Errorf("events per message %v, want %v", got, tt.sizes)
+			}
+			for _, it := range tt.items {
+				if seen[it] != 1 {
+					t.Errorf("event %s is in %d messages, want 1", it.env.ID, seen[it])
+				}
+			}
+		})
+	}
+}
+
+func ids(items []*item) string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.env.ID)
+	}
+	return strings.Join(out, ",")
+}
