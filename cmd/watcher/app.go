@@ -33,7 +33,9 @@ type appOptions struct {
 	// slackSender replaces the webhook (the demo's console sink).
 	slackSender slacknotify.Sender
 	published   func(notify.Envelope)
-	now         func() time.Time
+	// cycled hears of each cycle poller.Run makes (the bench times them).
+	cycled func(poller.Stats, error)
+	now    func() time.Time
 	// getenv reads the SDK's region endpoint override
 	// (HUAWEICLOUD_SDK_REGION_DCS_<REGION>); nil reads nothing.
 	getenv func(string) string
@@ -56,7 +58,8 @@ func start(ctx context.Context, cfg config.Config, log zerolog.Logger, o appOpti
 			AK: cfg.DCS.AK, SK: cfg.DCS.SK,
 			SecurityToken: cfg.DCS.SecurityToken, AuthToken: cfg.DCS.AuthToken,
 		},
-		HTTPClient:   &http.Client{Timeout: cfg.DCS.Timeout},
+		// Idle connections for every detail call in flight and a list page.
+		HTTPClient:   &http.Client{Timeout: cfg.DCS.Timeout, Transport: dcs.Transport(cfg.DCS.Concurrency + 1)},
 		MaxBodyBytes: cfg.DCS.MaxBodyBytes,
 		UserAgent:    "dcs-watcher",
 		Now:          o.now,
@@ -112,6 +115,7 @@ func (a *app) wire(ctx context.Context, cfg config.Config, log zerolog.Logger, c
 		Now:             o.now,
 		Logger:          log.With().Str("component", "poller").Logger(),
 		Published:       o.published,
+		Cycled:          o.cycled,
 	})
 	if o.noSlack || (!cfg.Slack.Enabled && o.slackSender == nil) {
 		return nil
@@ -131,6 +135,10 @@ func (a *app) wire(ctx context.Context, cfg config.Config, log zerolog.Logger, c
 		Kinds:         kinds,
 		MarksBucket:   cfg.Slack.MarksBucket,
 		MaxRetryDelay: cfg.Slack.MaxRetryDelay,
+		Rate:          cfg.Slack.Rate,
+		GroupMin:      cfg.Slack.GroupMin,
+		NoGrouping:    cfg.Slack.GroupMin == 0,
+		GroupMax:      cfg.Slack.GroupMax,
 		Logger:        log.With().Str("component", "slack").Logger(),
 	})
 	return nil
