@@ -264,6 +264,9 @@ func decodeTask(body []byte) (Task, error) {
 // decodeTaskNulls decodes the body of the detail call and also returns the
 // paths of the fields that were an explicit null.
 func decodeTaskNulls(body []byte) (Task, []string, error) {
+	if t, ok := fastDetailTask(body); ok {
+		return t, nil, nil
+	}
 	t, f, err := decodeDetail(body)
 	if err != nil {
 		return Task{}, nil, err
@@ -363,6 +366,14 @@ func backupFiles(f *fields) *BackupFiles {
 // decodeList decodes the body of the list call. count is -1 when the answer
 // does not say.
 func decodeList(body []byte) ([]Task, int, error) {
+	if rows, count, ok := fastListRows(body); ok {
+		return rows, count, nil
+	}
+	return genericList(body)
+}
+
+// genericList is decodeList's generic walk.
+func genericList(body []byte) ([]Task, int, error) {
 	m, err := parseObject(body)
 	if err != nil {
 		return nil, 0, err
