@@ -6,8 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -122,21 +126,101 @@ func cmdSimulate(ctx context.Context, env cmdEnv, args []string) error {
 	fs := newFlags("simulate", env)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the DCS API on")
 	scenario := fs.String("scenario", "", "scenario file (YAML); empty: the built-in demo scenario")
+	ff := addFleetFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	sc, err := loadScenario(*scenario)
+	sc, start, err := ff.scenario(fs, *scenario)
 	if err != nil {
 		return usageError{err}
 	}
 	// Signature checks use the same variables as the watcher, so a watcher
 	// and a simulator started from one shell agree.
-	srv := sim.New(sc, sim.Options{AK: env.getenv("HUAWEICLOUD_SDK_AK"), SK: env.getenv("HUAWEICLOUD_SDK_SK")})
+	srv := sim.New(sc, sim.Options{AK: env.getenv("HUAWEICLOUD_SDK_AK"), SK: env.getenv("HUAWEICLOUD_SDK_SK"), Start: start})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
+	// The bench reads this first line for the address: keep its shape.
 	fmt.Fprintf(env.stdout, "DCS simulator: http://%s  project %s  %d task(s), scenario lasts %s\n",
 		ln.Addr(), sc.ProjectID, len(sc.Tasks), srv.Duration())
 	return srv.Serve(ctx, ln)
+}
+
+// fleetFlags are simulate's flags that serve a generated fleet
+// (sim.Fleet) instead of a scenario file.
+type fleetFlags struct {
+	tasks               *int
+	rate                rateFlag
+	from, span, burstAt *time.Duration
+	burst               *int
+	burstStatus         *string
+	seed                *uint64
+	start               *string
+}
+
+func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
+	ff := &fleetFlags{
+		tasks:       fs.Int("fleet", 0, "serve a generated fleet of N active tasks instead of a scenario"),
+		from:        fs.Duration("change-from", 0, "fleet: changes start at this offset from the start"),
+		span:        fs.Duration("change-for", 0, "fleet: changes go on for this long"),
+		burst:       fs.Int("burst", 0, "fleet: K tasks change status at the same instant"),
+		burstAt:     fs.Duration("burst-at", 0, "fleet: offset of the burst"),
+		burstStatus: fs.String("burst-status", "", "fleet: the status every task of the burst changes to (default: each its own next one)"),
+		seed:        fs.Uint64("seed", 1, "fleet: seed of ids, names and the change plan"),
+		start:       fs.String("start", "", "the scenario's time zero, RFC 3339 with fractions (default: now)"),
+	}
+	fs.Var(&ff.rate, "change-rate", "fleet: status changes per second, e.g. 5 or 5/s, at random times on random tasks")
+	return ff
+}
+
+// scenario returns what to serve and its time zero (zero: now). Fleet
+// flags without --fleet, or with --scenario, are usage errors: they would
+// otherwise be silently ignored.
+func (ff *fleetFlags) scenario(fs *flag.FlagSet, file string) (*sim.Scenario, time.Time, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var start time.Time
+	if set["start"] {
+		t, err := time.Parse(time.RFC3339Nano, *ff.start)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("--start: %w", err)
+		}
+		start = t
+	}
+	if !set["fleet"] {
+		for _, name := range []string{"change-rate", "change-from", "change-for", "burst", "burst-at", "burst-status", "seed"} {
+			if set[name] {
+				return nil, time.Time{}, fmt.Errorf("--%s needs --fleet", name)
+			}
+		}
+		sc, err := loadScenario(file)
+		return sc, start, err
+	}
+	if set["scenario"] {
+		return nil, time.Time{}, errors.New("--fleet and --scenario exclude each other")
+	}
+	o := sim.FleetOptions{
+		Tasks: *ff.tasks, Seed: *ff.seed,
+		ChangeRate: float64(ff.rate), ChangeFrom: *ff.from, ChangeTo: *ff.from + *ff.span,
+		BurstTasks: *ff.burst, BurstAt: *ff.burstAt, BurstStatus: *ff.burstStatus,
+	}
+	if err := o.Validate(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("fleet: %w", err)
+	}
+	return sim.Fleet(o), start, nil
+}
+
+// rateFlag is a rate of changes per second, written 5 or 5/s.
+type rateFlag float64
+
+func (r *rateFlag) String() string { return strconv.FormatFloat(float64(*r), 'g', -1, 64) }
+
+func (r *rateFlag) Set(v string) error {
+	f, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), "/s"), 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return fmt.Errorf("%q is not a rate (want e.g. 5 or 5/s)", v)
+	}
+	*r = rateFlag(f)
+	return nil
 }

@@ -4,7 +4,8 @@
 //	watcher run -c watcher.yaml        poll on the schedule until stopped
 //	watcher once -c watcher.yaml       one cycle, events as JSON lines on stdout
 //	watcher validate -c watcher.yaml   check a config and exit
-//	watcher simulate --listen ADDR --scenario FILE
+//	watcher simulate --listen ADDR --scenario FILE | --fleet N ...
+//	watcher bench                      benchmarks against the simulator, a report on stdout
 //	watcher demo                       everything on embedded defaults, ~25 s
 //	watcher tail -c watcher.yaml       print events as they are published
 //	watcher notify-test -c watcher.yaml  post a sample Slack message
@@ -35,6 +36,10 @@ Usage:
   watcher validate -c FILE    check a configuration file and exit
   watcher simulate --listen ADDR --scenario FILE
                               serve the DCS API simulator on a scenario
+  watcher simulate --listen ADDR --fleet N [--change-rate R/s ...]
+                              ... or on a generated fleet of N tasks
+  watcher bench [--quick] [--only PHASES]
+                              benchmark the pipeline against the simulator; report on stdout
   watcher demo                simulator + embedded NATS + watcher + console Slack, ends by itself
   watcher tail     -c FILE    print the events of a running watcher as they are published
   watcher notify-test -c FILE post a sample message to the configured Slack webhook
@@ -65,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = cmdSimulate(ctx, env, args[1:])
 	case "demo":
 		err = cmdDemo(ctx, env, args[1:])
+	case "bench":
+		err = cmdBench(ctx, env, args[1:])
 	case "tail":
 		err = cmdTail(ctx, env, args[1:])
 	case "notify-test":

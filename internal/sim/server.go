@@ -31,13 +31,19 @@ type Options struct {
 	Start time.Time
 }
 
-// Calls counts what a Server has answered, for benchmarks and tests.
+// Calls counts what a Server has answered, for benchmarks and tests; GET
+// CallsPath serves it as JSON.
 type Calls struct {
-	Detail       int64 // requests on the detail path, whatever the answer
-	List         int64 // requests on the list path, whatever the answer
-	AuthFailures int64 // requests refused because the signature did not verify
-	Faults       int64 // answers made or changed by an injected fault
+	Detail       int64 `json:"detail"`        // requests on the detail path, whatever the answer
+	List         int64 `json:"list"`          // requests on the list path, whatever the answer
+	AuthFailures int64 `json:"auth_failures"` // requests refused because the signature did not verify
+	Faults       int64 `json:"faults"`        // answers made or changed by an injected fault
 }
+
+// CallsPath serves Calls as JSON, without auth and without being counted,
+// so that a benchmark in another process can read the API calls a watcher
+// made. It is outside /v2/, where the DCS API lives.
+const CallsPath = "/_sim/calls"
 
 // Server plays a Scenario over HTTP. It is safe for concurrent use.
 type Server struct {
@@ -227,6 +233,10 @@ func parseRoute(path string) route {
 
 // ServeHTTP implements http.Handler: route, auth, faults, then the answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == CallsPath && r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, s.Calls())
+		return
+	}
 	reqID := s.nextRequestID()
 	w.Header().Set("X-Request-Id", reqID)
 	now := s.clock()
