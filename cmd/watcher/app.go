@@ -64,6 +64,9 @@ func start(ctx context.Context, cfg config.Config, log zerolog.Logger, o appOpti
 		UserAgent:    "dcs-watcher",
 		Now:          o.now,
 		Limiter:      limiter(cfg.DCS.RateLimit),
+		// The list's pages, once the first has told how many, at the pace
+		// of the detail calls.
+		ListConcurrency: cfg.DCS.Concurrency,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dcs client: %w", err)

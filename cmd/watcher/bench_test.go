@@ -40,6 +40,9 @@ func TestBenchQuick(t *testing.T) {
 	for _, tc := range []struct{ figure, want string }{
 		// An unchanged fleet costs no KV write, in either mode.
 		{"every_cycle: KV writes after discovery", "0"},
+		{"every_cycle, ids: KV writes after discovery", "0"},
+		// Configured ids: one detail call per task, no list.
+		{"every_cycle, ids: API calls per cycle", "1200"},
 		{"on_change: KV writes after discovery", "0"},
 		// List-driven: the list pages (1,200 tasks: 2) and no detail call,
 		// as no refresh is due in the run.

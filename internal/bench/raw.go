@@ -40,6 +40,20 @@ type RawResult struct {
 	CPU     time.Duration // this process's CPU time during the loop
 }
 
+// MeanRaw pools runs of one loop: their counts and times added, so the
+// rates are those of all the runs together.
+func MeanRaw(runs ...RawResult) RawResult {
+	var m RawResult
+	for _, r := range runs {
+		m.Calls += r.Calls
+		m.Items += r.Items
+		m.Errors += r.Errors
+		m.Elapsed += r.Elapsed
+		m.CPU += r.CPU
+	}
+	return m
+}
+
 // CallsPerSecond is the rate of successful calls.
 func (r RawResult) CallsPerSecond() float64 { return PerSec(r.Calls, r.Elapsed) }
 

@@ -58,6 +58,9 @@ type Options struct {
 	// client-side limit. The API throttles at about 200 calls/s per API and
 	// account, shared with everything else the account does.
 	Limiter *rate.Limiter
+	// ListConcurrency is how many list pages List fetches at once once the
+	// first page has told how many there are; default 1 (one after another).
+	ListConcurrency int
 }
 
 // Info describes the answer to a successful call, for logs.
@@ -80,6 +83,7 @@ type Client struct {
 	userAgent string
 	now       func() time.Time
 	limiter   *rate.Limiter
+	listConc  int
 }
 
 // New checks o and returns a Client.
@@ -104,6 +108,7 @@ func New(o Options) (*Client, error) {
 		maxBody:   o.MaxBodyBytes,
 		userAgent: o.UserAgent,
 		now:       o.Now,
+		listConc:  max(o.ListConcurrency, 1),
 		limiter:   o.Limiter,
 	}
 	if c.maxBody == 0 {
@@ -210,23 +215,36 @@ func (c *Client) ListPage(ctx context.Context, offset, limit int, name string) (
 // once. A list that runs past the pages the first count announced (plus
 // slack for tasks created meanwhile), or a page of nothing but rows seen
 // before, fails with ErrBadResponse rather than loop for ever.
+//
+// With ListConcurrency above 1, the pages the first one announces are
+// fetched ahead, that many at a time; the walk over them is the same.
 func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops prefetches nobody will read
 	var (
 		all      []Task
 		seen     = map[string]bool{}
 		offset   int
 		maxPages = -1
+		ahead    map[int]chan pageResult // prefetched pages by offset
 	)
 	for page := 0; ; page++ {
 		if maxPages >= 0 && page >= maxPages {
 			return nil, apiErrorf(opList, "", ErrBadResponse, "list did not end after %d pages", page)
 		}
-		rows, count, _, err := c.ListPage(ctx, offset, MaxListLimit, name)
+		var r pageResult
+		if ch, ok := ahead[offset]; ok {
+			r = <-ch
+		} else {
+			r.rows, r.count, _, r.err = c.ListPage(ctx, offset, MaxListLimit, name)
+		}
+		rows, count, err := r.rows, r.count, r.err
 		if err != nil {
 			return nil, fmt.Errorf("list page %d: %w", page+1, err)
 		}
 		if maxPages < 0 {
 			maxPages = listPageBudget(count)
+			ahead = c.prefetch(ctx, name, len(rows), count)
 		}
 		fresh := 0
 		for _, t := range rows {
@@ -244,6 +262,41 @@ func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
 			return all, nil
 		}
 	}
+}
+
+type pageResult struct {
+	rows  []Task
+	count int
+	err   error
+}
+
+// prefetch starts fetching the full pages after the first (of first rows)
+// that count announces, listConc at a time, and returns their results by
+// offset. Nothing is prefetched when the first page was not full or the
+// answer gave no count.
+func (c *Client) prefetch(ctx context.Context, name string, first, count int) map[int]chan pageResult {
+	if c.listConc < 2 || first != MaxListLimit || count <= first {
+		return nil
+	}
+	ahead := map[int]chan pageResult{}
+	sem := make(chan struct{}, c.listConc)
+	for off := first; off < count; off += MaxListLimit {
+		ch := make(chan pageResult, 1)
+		ahead[off] = ch
+		go func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				ch <- pageResult{err: ctx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			var r pageResult
+			r.rows, r.count, _, r.err = c.ListPage(ctx, off, MaxListLimit, name)
+			ch <- r
+		}()
+	}
+	return ahead
 }
 
 // listPageBudget allows the pages count needs plus two for tasks created
