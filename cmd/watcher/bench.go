@@ -956,6 +956,28 @@ func budgetRows(t *bench.Table, res latencyResult, n int, limit float64) {
 
 // ---- e. memory per watched task ----
 
+// discovered starts a simulator of an unchanging fleet of n tasks and a
+// watcher in the given detail mode, and runs the discovery cycle: where
+// the memory and idle children start. The caller stops both.
+func (r *benchRun) discovered(ctx context.Context, n int, detail string) (*simChild, *watcher, time.Duration, error) {
+	s, err := r.startSim(ctx, sim.FleetOptions{Tasks: n, Seed: r.f.seed})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	wt, err := r.startWatcher(ctx, s, watchSpec{detail: detail})
+	if err != nil {
+		s.Stop()
+		return nil, nil, 0, err
+	}
+	_, took, err := discover(ctx, wt)
+	if err != nil {
+		wt.close()
+		s.Stop()
+		return nil, nil, 0, err
+	}
+	return s, wt, took, nil
+}
+
 // memoryResult is what a memory-one child prints.
 type memoryResult struct {
 	Tasks     int     `json:"tasks"`
@@ -968,20 +990,12 @@ type memoryResult struct {
 // fleet's alone) discovers --tasks tasks in on_change mode, runs three
 // more cycles and prints RSS and the Go heap in use.
 func (r *benchRun) memoryOne(ctx context.Context) error {
-	s, err := r.startSim(ctx, sim.FleetOptions{Tasks: r.f.tasks, Seed: r.f.seed})
+	s, wt, took, err := r.discovered(ctx, r.f.tasks, config.DetailOnChange)
 	if err != nil {
 		return err
 	}
 	defer s.Stop()
-	wt, err := r.startWatcher(ctx, s, watchSpec{detail: config.DetailOnChange})
-	if err != nil {
-		return err
-	}
 	defer wt.close()
-	_, took, err := discover(ctx, wt)
-	if err != nil {
-		return err
-	}
 	for range 3 {
 		if _, err := wt.poller.Cycle(ctx); err != nil {
 			return fmt.Errorf("cycle after discovery: %w", err)
@@ -1084,19 +1098,12 @@ type idleResult struct {
 // idleOne is the idle phase's child: after discovery, poller.Run on
 // "@every 30s" for --idle-for, and the CPU time it took.
 func (r *benchRun) idleOne(ctx context.Context) error {
-	s, err := r.startSim(ctx, sim.FleetOptions{Tasks: r.f.idleTasks, Seed: r.f.seed})
+	s, wt, _, err := r.discovered(ctx, r.f.idleTasks, r.f.detail)
 	if err != nil {
 		return err
 	}
 	defer s.Stop()
-	wt, err := r.startWatcher(ctx, s, watchSpec{detail: r.f.detail})
-	if err != nil {
-		return err
-	}
 	defer wt.close()
-	if _, _, err := discover(ctx, wt); err != nil {
-		return err
-	}
 	c0, err := s.calls(ctx)
 	if err != nil {
 		return err
