@@ -145,18 +145,20 @@ func rawLoop(ctx context.Context, o RawOptions, call rawCall) (RawResult, error)
 	}
 	c := newRawClient(o.Target, o.Concurrency)
 	defer c.hc.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(ctx, o.Duration)
-	defer cancel()
 
 	var next, calls, items, errs atomic.Int64
 	var firstErr error
 	var once sync.Once
 	cpu0, _ := CPUTime()
 	t0 := time.Now()
+	// A call started before the deadline runs to its end and counts, and
+	// the elapsed time includes it: so every worker completes at least
+	// one call, however slow the machine, and calls and time match.
+	deadline := t0.Add(o.Duration)
 	var wg sync.WaitGroup
 	for range o.Concurrency {
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
 				n, err := call(ctx, c, next.Add(1)-1)
 				switch {
 				case err == nil:
