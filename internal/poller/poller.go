@@ -224,7 +224,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		case r.skipped:
 		case r.err == nil:
 			err := c.observe(ctx, withRow(r.task, listed), r.info.Nulls)
-			if row, ok := listed[r.id]; ok && err == nil {
+			if row, ok := listed[r.id]; ok && err == nil && !p.o.EveryCycle {
 				p.plan.done(row, start)
 			}
 			errs = append(errs, err)
