@@ -42,11 +42,11 @@ func newPlan(active, terminal time.Duration) *plan {
 	return &plan{active: active, terminal: terminal, seen: map[string]rowSeen{}}
 }
 
-// reason says whether the task with list row row and stored entry ent needs
-// a detail call at now.
-func (p *plan) reason(row dcs.Task, ent state.Entry, known bool, now time.Time) reason {
+// reason says whether the task with list row row and stored entry ent (the
+// zero Entry when there is none) needs a detail call at now.
+func (p *plan) reason(row dcs.Task, ent state.Entry, now time.Time) reason {
 	switch {
-	case !known || ent.Task == nil || ent.Removed:
+	case ent.Task == nil || ent.Removed:
 		return fresh
 	case ent.Blind != nil:
 		return blind

@@ -303,8 +303,8 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	var later []string
 	for _, id := range sortedKeys(tg.listed) {
 		delete(set, id)
-		ent, ok := p.st.Get(state.Key(p.o.ProjectID, id))
-		switch p.plan.reason(tg.listed[id], ent, ok, now) {
+		ent, _ := p.st.Get(state.Key(p.o.ProjectID, id))
+		switch p.plan.reason(tg.listed[id], ent, now) {
 		case skip:
 		case refresh:
 			later = append(later, id)

@@ -281,3 +281,23 @@ func headerText(msg slack.WebhookMessage) string {
 	}
 	return ""
 }
+
+// assertBody checks a rendered message's text (all) and fallback text: it
+// holds every body line, none of notBody nor anything named password, and
+// the fallback text is text when one is given.
+func assertBody(t *testing.T, msg slack.WebhookMessage, all string, body, notBody []string, text string) {
+	t.Helper()
+	for _, want := range body {
+		if !strings.Contains(all, want) {
+			t.Errorf("message lacks %q; it says:\n%s", want, all)
+		}
+	}
+	for _, bad := range append(notBody, "password", "Password") {
+		if strings.Contains(all, bad) {
+			t.Errorf("message holds %q; it says:\n%s", bad, all)
+		}
+	}
+	if text != "" && msg.Text != text {
+		t.Errorf("fallback text %q, want %q", msg.Text, text)
+	}
+}
