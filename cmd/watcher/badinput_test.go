@@ -90,8 +90,7 @@ func testBadInput(t *testing.T, fault, detail string, mutate func(*config.Config
 		}
 	})
 	h.cycleAt(0)
-	key := state.Key(project, taskA)
-	before, _ := h.app.snaps.Get(key)
+	before, _ := h.app.Snaps.Get(project, taskA)
 	if before.Task == nil {
 		t.Fatal("no snapshot after the first cycle")
 	}
@@ -101,7 +100,7 @@ func testBadInput(t *testing.T, fault, detail string, mutate func(*config.Config
 	if got := summaries(h.published()[n0:]); !slices.Equal(got, during) {
 		t.Errorf("events during the fault = %q, want %q", got, during)
 	}
-	if got, _ := h.app.snaps.Get(key); !snapshotEqual(got, before) {
+	if got, _ := h.app.Snaps.Get(project, taskA); !snapshotEqual(got, before) {
 		t.Errorf("snapshot changed by a bad answer:\n got %+v\nwant %+v", got.Task, before.Task)
 	}
 	if logs != "" && !strings.Contains(h.logs.String(), logs) {

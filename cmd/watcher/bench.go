@@ -20,12 +20,15 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/bench"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/retry"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/sim"
 )
 
@@ -385,7 +388,7 @@ type watchSpec struct {
 // watcher is the real pipeline (start) pointed at a simulator child, with
 // a record of the cycles poller.Run makes.
 type watcher struct {
-	*app
+	*app.App
 	cfg    config.Config
 	cycles *cycleLog
 }
@@ -412,16 +415,16 @@ func (r *benchRun) startWatcher(ctx context.Context, s *simChild, w watchSpec) (
 	}
 	cfg.NATS.Listen = "127.0.0.1:0"
 	cfg.Slack.Enabled = w.slackURL != ""
-	cfg.Slack.WebhookURL = config.Secret(w.slackURL)
+	cfg.Slack.WebhookURL = secret.Secret(w.slackURL)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("bench config: %w", err)
 	}
 	cl := &cycleLog{}
-	a, err := start(ctx, cfg, r.log, appOptions{published: w.published, cycled: cl.add})
+	a, err := app.Start(ctx, cfg, app.Options{Logger: r.log, Published: w.published, Cycled: cl.add})
 	if err != nil {
 		return nil, fmt.Errorf("start watcher: %w", err)
 	}
-	return &watcher{app: a, cfg: cfg, cycles: cl}, nil
+	return &watcher{App: a, cfg: cfg, cycles: cl}, nil
 }
 
 // cycleLog records the cycles poller.Run made.
@@ -458,9 +461,9 @@ func (c *cycleLog) durations() bench.Summary {
 func runPoller(ctx context.Context, w *watcher, spec string) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = w.poller.Run(ctx, spec) })
-	if w.slack != nil {
-		wg.Go(func() { _ = w.slack.Run(ctx) })
+	wg.Go(func() { _ = w.Poller.Run(ctx, spec) })
+	if w.Slack != nil {
+		wg.Go(func() { _ = w.Slack.Run(ctx) })
 	}
 	return func() { cancel(); wg.Wait() }
 }
@@ -468,7 +471,7 @@ func runPoller(ctx context.Context, w *watcher, spec string) (stop func()) {
 // discover runs the first cycle, in which every task is new.
 func discover(ctx context.Context, w *watcher) (poller.Stats, time.Duration, error) {
 	t0 := time.Now()
-	st, err := w.poller.Cycle(ctx)
+	st, err := w.Poller.Cycle(ctx)
 	if err != nil {
 		return st, 0, fmt.Errorf("discovery cycle: %w", err)
 	}
@@ -506,14 +509,14 @@ func (r *benchRun) measureCycles(ctx context.Context, s *simChild, w watchSpec, 
 	if err != nil {
 		return cycleRun{}, err
 	}
-	defer wt.close()
+	defer wt.Stop()
 	var res cycleRun
 	if _, res.discovery, err = discover(ctx, wt); err != nil {
 		return res, err
 	}
 	// One cycle to catch up with what changed while discovery ran, so the
 	// first measured cycle sees one interval's changes, not a backlog.
-	if _, err := wt.poller.Cycle(ctx); err != nil {
+	if _, err := wt.Poller.Cycle(ctx); err != nil {
 		return res, fmt.Errorf("cycle after discovery: %w", err)
 	}
 	c0, err := s.calls(ctx)
@@ -555,7 +558,7 @@ func driveCycles(ctx context.Context, wt *watcher, l loopSpec, res *cycleRun) er
 				return ctx.Err()
 			}
 		}
-		st, err := wt.poller.Cycle(ctx)
+		st, err := wt.Poller.Cycle(ctx)
 		if err != nil {
 			return fmt.Errorf("cycle %d: %w", res.cycles+1, err)
 		}
@@ -793,9 +796,9 @@ func (r *benchRun) measureLatency(ctx context.Context, ls latencySpec) (latencyR
 	if err != nil {
 		return res, err
 	}
-	defer wt.close()
+	defer wt.Stop()
 	filter := wt.cfg.NATS.SubjectPrefix + ".*.*." + string(diff.StatusChanged) + ".>"
-	obs, err := bench.Observe(ctx, wt.broker.JS, wt.cfg.NATS.Stream, filter)
+	obs, err := bench.Observe(ctx, wt.Broker.JS, wt.cfg.NATS.Stream, filter)
 	if err != nil {
 		return res, err
 	}
@@ -820,12 +823,12 @@ func (r *benchRun) measureLatency(ctx context.Context, ls latencySpec) (latencyR
 // waitDetections waits until the last change is due, then until as many
 // events as planned changes have come or tail has passed.
 func waitDetections(ctx context.Context, obs *bench.Observer, planned int, last time.Time, tail time.Duration) error {
-	if err := sleepUntil(ctx, last); err != nil {
+	if err := retry.SleepUntil(ctx, last); err != nil {
 		return err
 	}
 	deadline := last.Add(tail)
 	for obs.Count() < planned && time.Now().Before(deadline) {
-		if err := sleepUntil(ctx, time.Now().Add(100*time.Millisecond)); err != nil {
+		if err := retry.SleepUntil(ctx, time.Now().Add(100*time.Millisecond)); err != nil {
 			return err
 		}
 	}
@@ -846,24 +849,13 @@ func (r *benchRun) warmWatcher(ctx context.Context, s *simChild, ls latencySpec)
 	}
 	if _, _, err := discover(ctx, wt); err != nil || !ls.warmTwice {
 		if err != nil {
-			wt.close()
+			wt.Stop()
 		}
 		return wt, err
 	}
-	wt.close()
+	wt.Stop()
 	spec.dir, spec.rateLimit = wt.cfg.DataDir, ls.limit
 	return r.startWatcher(ctx, s, spec)
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func (r *benchRun) phaseLatency(ctx context.Context) error {
@@ -971,7 +963,7 @@ func (r *benchRun) discovered(ctx context.Context, n int, detail string) (*simCh
 	}
 	_, took, err := discover(ctx, wt)
 	if err != nil {
-		wt.close()
+		wt.Stop()
 		s.Stop()
 		return nil, nil, 0, err
 	}
@@ -995,9 +987,9 @@ func (r *benchRun) memoryOne(ctx context.Context) error {
 		return err
 	}
 	defer s.Stop()
-	defer wt.close()
+	defer wt.Stop()
 	for range 3 {
-		if _, err := wt.poller.Cycle(ctx); err != nil {
+		if _, err := wt.Poller.Cycle(ctx); err != nil {
 			return fmt.Errorf("cycle after discovery: %w", err)
 		}
 	}
@@ -1103,7 +1095,7 @@ func (r *benchRun) idleOne(ctx context.Context) error {
 		return err
 	}
 	defer s.Stop()
-	defer wt.close()
+	defer wt.Stop()
 	c0, err := s.calls(ctx)
 	if err != nil {
 		return err
@@ -1111,7 +1103,7 @@ func (r *benchRun) idleOne(ctx context.Context) error {
 	cpu0, _ := bench.CPUTime()
 	t0 := time.Now()
 	stop := runPoller(ctx, wt, "@every 30s")
-	err = sleepUntil(ctx, t0.Add(r.f.idleFor))
+	err = retry.SleepUntil(ctx, t0.Add(r.f.idleFor))
 	stop()
 	wall := time.Since(t0)
 	cpu1, _ := bench.CPUTime()
@@ -1192,7 +1184,7 @@ func (r *benchRun) slackBurst(ctx context.Context, status string) error {
 	if err != nil {
 		return err
 	}
-	defer wt.close()
+	defer wt.Stop()
 	stop := runPoller(ctx, wt, "@every 1s")
 	instant := s.start.Add(at)
 	covered, err := waitSlack(ctx, wt, sink, burst, instant, r.f.slackWait)
@@ -1230,7 +1222,7 @@ func waitSlack(ctx context.Context, wt *watcher, sink *bench.SlackSink, burst []
 				return covered, nil
 			}
 			if now.After(instant.Add(10 * time.Second)) {
-				if p, err := wt.slack.Pending(ctx); err == nil && p == 0 {
+				if p, err := wt.Slack.Pending(ctx); err == nil && p == 0 {
 					return covered, nil
 				}
 			}

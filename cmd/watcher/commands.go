@@ -10,9 +10,9 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/sim"
@@ -79,27 +79,16 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	log := newLogger(cfg.Log, env.stderr)
-	a, err := start(ctx, cfg, log, appOptions{getenv: env.getenv})
+	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: env.getenv})
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	log.Info().Str("schedule", cfg.Poll.Schedule).Str("nats", a.broker.ClientURL()).
+	defer a.Stop()
+	log.Info().Str("schedule", cfg.Poll.Schedule).Str("nats", a.Broker.ClientURL()).
 		Str("project_id", cfg.DCS.ProjectID).Msg("watcher running")
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Go(func() { errs <- a.poller.Run(ctx, cfg.Poll.Schedule) })
-	if a.slack != nil {
-		wg.Go(func() { errs <- a.slack.Run(ctx) })
-	}
-	wg.Wait()
-	close(errs)
-	var all []error
-	for e := range errs {
-		all = append(all, e)
-	}
+	err = a.Run(ctx)
 	log.Info().Msg("watcher stopped")
-	return errors.Join(all...)
+	return err
 }
 
 func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
@@ -109,16 +98,17 @@ func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	log := newLogger(cfg.Log, env.stderr)
 	out := json.NewEncoder(env.stdout)
-	a, err := start(ctx, cfg, log, appOptions{
-		getenv:    env.getenv,
-		noSlack:   true, // a durable consumer delivers to Slack; once only publishes
-		published: func(e notify.Envelope) { _ = out.Encode(e) },
+	a, err := app.Start(ctx, cfg, app.Options{
+		Logger:    log,
+		Getenv:    env.getenv,
+		NoSlack:   true, // a durable consumer delivers to Slack; once only publishes
+		Published: func(e notify.Envelope) { _ = out.Encode(e) },
 	})
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	_, err = a.poller.Cycle(ctx)
+	defer a.Stop()
+	_, err = a.Poller.Cycle(ctx)
 	return err
 }
 

@@ -15,8 +15,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dcs-watcher/watcher/configs"
+	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
-	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
 	"github.com/dcs-watcher/watcher/internal/sim"
@@ -82,31 +82,31 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 		log = newLogger(config.LogConfig{Level: "info", Format: "console"}, env.stderr)
 	}
 	tally := newTally()
-	a, err := start(ctx, cfg, log, appOptions{
-		slackSender: &slacknotify.ConsoleSender{W: out},
-		published: func(e notify.Envelope) {
+	a, err := app.Start(ctx, cfg, app.Options{
+		Logger:      log,
+		SlackSender: &slacknotify.ConsoleSender{W: out},
+		Published: func(e notify.Envelope) {
 			tally.add(e)
-			fmt.Fprintf(out, "%s  NATS  %-19s %s\n", e.Time.Local().Format(time.TimeOnly), e.Data.Kind, describe(e))
+			fmt.Fprintf(out, "%s  NATS  %-19s %s\n", e.Time.Local().Format(time.TimeOnly), e.Data.Kind, line(e.Data))
 		},
 	})
 	if err != nil {
 		return err
 	}
-	defer a.close()
+	defer a.Stop()
 	fmt.Fprintf(out, "DCS simulator  http://%s (signed requests, AK/SK checked)\n", ln.Addr())
-	fmt.Fprintf(out, "NATS           %s  (try: nats sub '%s.>')\n", a.broker.ClientURL(), cfg.NATS.SubjectPrefix)
+	fmt.Fprintf(out, "NATS           %s  (try: nats sub '%s.>')\n", a.Broker.ClientURL(), cfg.NATS.SubjectPrefix)
 	fmt.Fprintf(out, "Scenario       %d task(s) over %s; polling every second\n\n", len(sc.Tasks), srv.Duration())
 
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = a.poller.Run(runCtx, cfg.Poll.Schedule) })
-	wg.Go(func() { _ = a.slack.Run(runCtx) })
-	err = waitDemo(ctx, srv, a.slack)
+	wg.Go(func() { _ = a.Run(runCtx) })
+	err = waitDemo(ctx, srv, a.Slack)
 	stop()
 	wg.Wait()
 
 	calls := srv.Calls()
-	st := a.slack.Stats()
+	st := a.Slack.Stats()
 	fmt.Fprintf(out, "\nSummary: %s; Slack: %d sent, %d skipped, %d retried, %d failed; API: %d detail and %d list calls, %d faults injected\n",
 		tally, st.Sent, st.Skipped, st.Retried, st.Failed, calls.Detail, calls.List, calls.Faults)
 	return err
@@ -150,44 +150,9 @@ func waitDemo(ctx context.Context, srv *sim.Server, n *slacknotify.Notifier) err
 	}
 }
 
-// describe is a one-line summary of an event for the console.
-func describe(e notify.Envelope) string {
-	d := e.Data
-	name := d.TaskName
-	if name == "" {
-		name = d.TaskID
-	}
-	if d.TaskID == "" {
-		name = "(the DCS API)"
-	}
-	var what string
-	switch {
-	case d.Reason != "":
-		what = d.Reason
-	case d.Kind == diff.TaskStatusChanged:
-		field := "task_status"
-		if d.Scope != diff.ScopeTask {
-			field = d.Scope + ".task_status"
-		}
-		for _, c := range d.Changes {
-			if c.Field == field {
-				what = fmt.Sprintf("%s %s -> %s", field, orNone(c.Old), orNone(c.New))
-			}
-		}
-	case d.PreviousStatus != nil && d.CurrentStatus != nil && d.PreviousStatus.Raw != d.CurrentStatus.Raw:
-		what = d.PreviousStatus.Raw + " -> " + d.CurrentStatus.Raw
-	case d.CurrentStatus != nil:
-		what = d.CurrentStatus.Raw
-	}
-	if d.Kind == diff.Changed {
-		var fs []string
-		for _, c := range d.Changes {
-			fs = append(fs, fmt.Sprintf("%s %q->%q", c.Field, c.Old, c.New))
-		}
-		what += " [" + strings.Join(fs, ", ") + "]"
-	}
-	return fmt.Sprintf("%-20s %s", name, what)
-}
+// line is an event for the console: the task's name in a column, then
+// what happened.
+func line(d notify.Data) string { return fmt.Sprintf("%-20s %s", d.Name(), d.What(nil)) }
 
 type lockedWriter struct {
 	mu sync.Mutex
@@ -225,11 +190,4 @@ func (t *tally) String() string {
 	}
 	sort.Strings(kinds)
 	return fmt.Sprintf("%d events (%s)", total, strings.Join(kinds, ", "))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
 }

@@ -65,7 +65,7 @@ faults:
 func TestEndToEnd(t *testing.T) {
 	h := newHarness(t, e2eScenario, nil)
 
-	nc, err := nats.Connect(h.app.broker.ClientURL())
+	nc, err := nats.Connect(h.app.Broker.ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func summary(e notify.Envelope) string {
 
 func kvValues(t *testing.T, h *harness) map[string]string {
 	t.Helper()
-	kv, err := h.app.broker.JS.KeyValue(h.ctx, h.cfg.NATS.KVBucket)
+	kv, err := h.app.Broker.JS.KeyValue(h.ctx, h.cfg.NATS.KVBucket)
 	if err != nil {
 		t.Fatal(err)
 	}

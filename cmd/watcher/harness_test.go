@@ -13,9 +13,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/sim"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -104,7 +106,7 @@ type harness struct {
 	slack *slackServer
 	logs  *testutil.SyncBuffer
 	cfg   config.Config
-	app   *app
+	app   *app.App
 
 	// cycleTimeout bounds one cycle (publishing waits for JetStream's ack).
 	cycleTimeout time.Duration
@@ -138,7 +140,7 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 	cfg.DCS.Timeout = 2 * time.Second
 	cfg.NATS.Listen = "127.0.0.1:0"
 	cfg.Slack.Enabled = true
-	cfg.Slack.WebhookURL = config.Secret(h.slack.URL + "/services/T0001/B0001/" + webhookSecret)
+	cfg.Slack.WebhookURL = secret.Secret(h.slack.URL + "/services/T0001/B0001/" + webhookSecret)
 	cfg.Slack.MaxRetryDelay = time.Second
 	if mutate != nil {
 		mutate(&cfg)
@@ -148,9 +150,10 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 	}
 	h.cfg = cfg
 	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
-	a, err := start(ctx, cfg, log, appOptions{
-		now: h.clk.Now,
-		published: func(e notify.Envelope) {
+	a, err := app.Start(ctx, cfg, app.Options{
+		Logger: log,
+		Now:    h.clk.Now,
+		Published: func(e notify.Envelope) {
 			h.mu.Lock()
 			h.events = append(h.events, e)
 			h.mu.Unlock()
@@ -160,15 +163,15 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 		t.Fatalf("start: %v", err)
 	}
 	h.app = a
-	t.Cleanup(a.close)
+	t.Cleanup(a.Stop)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("watcher logs:\n%s", h.logs.String())
 		}
 	})
-	if a.slack != nil {
+	if a.Slack != nil {
 		done := make(chan struct{})
-		go func() { defer close(done); _ = a.slack.Run(ctx) }()
+		go func() { defer close(done); _ = a.Slack.Run(ctx) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
 	return h
@@ -180,7 +183,7 @@ func (h *harness) cycleAt(d time.Duration) (poller.Stats, error) {
 	h.clk.Set(h.t0.Add(d))
 	ctx, cancel := context.WithTimeout(h.ctx, h.cycleTimeout)
 	defer cancel()
-	st, err := h.app.poller.Cycle(ctx)
+	st, err := h.app.Poller.Cycle(ctx)
 	if err != nil {
 		h.mu.Lock()
 		h.errs = append(h.errs, err)

@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/config"
-	"github.com/dcs-watcher/watcher/internal/state"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
@@ -35,26 +34,25 @@ func TestNATSAwayBetweenDetectionAndPublish(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "kept, the change will be re-detected") {
 		t.Fatalf("cycle without NATS: err = %v, want a publish failure that keeps the snapshot", err)
 	}
-	key := state.Key(project, taskA)
-	if e, _ := h.app.snaps.Get(key); e.Task == nil || e.Task.Status != "RUNNING" {
+	if e, _ := h.app.Snaps.Get(project, taskA); e.Task == nil || e.Task.Status != "RUNNING" {
 		t.Fatalf("snapshot advanced without an ack: %+v", e.Task)
 	}
 
 	srv = testutil.RunJetStream(t, port, dir)
-	testutil.Eventually(t, "reconnect", h.app.broker.Conn.IsConnected)
+	testutil.Eventually(t, "reconnect", h.app.Broker.Conn.IsConnected)
 	for _, s := range []time.Duration{11 * time.Second, 12 * time.Second} {
 		if _, err := h.cycleAt(s); err != nil {
 			t.Fatalf("cycle at %s after recovery: %v", s, err)
 		}
 	}
-	if e, _ := h.app.snaps.Get(key); e.Task == nil || e.Task.Status != "FULLMIGRATING" {
+	if e, _ := h.app.Snaps.Get(project, taskA); e.Task == nil || e.Task.Status != "FULLMIGRATING" {
 		t.Fatalf("snapshot did not advance after recovery: %+v", e.Task)
 	}
 
 	// Long enough for the waits below: Pending fails once ctx has expired.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	stream, err := h.app.broker.JS.Stream(ctx, h.cfg.NATS.Stream)
+	stream, err := h.app.Broker.JS.Stream(ctx, h.cfg.NATS.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +73,7 @@ func TestNATSAwayBetweenDetectionAndPublish(t *testing.T) {
 	// that went down is answered by nobody until it expires, so delivery may
 	// resume some seconds after the reconnect.
 	testutil.EventuallyWithin(t, 45*time.Second, "slack consumer drained", func() bool {
-		p, err := h.app.slack.Pending(ctx)
+		p, err := h.app.Slack.Pending(ctx)
 		return err == nil && p == 0
 	})
 	if got := h.slack.texts(); len(got) != 1 || !strings.Contains(got[0], "FULLMIGRATING") {

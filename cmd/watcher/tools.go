@@ -65,7 +65,7 @@ func cmdTail(ctx context.Context, env cmdEnv, args []string) error {
 				fmt.Fprintf(env.stdout, "%s  (not an event: %v)\n", m.Subject, err)
 				continue
 			}
-			fmt.Fprintf(env.stdout, "%s  %-19s %s\n", e.Time.Local().Format(time.DateTime), e.Data.Kind, describe(e))
+			fmt.Fprintf(env.stdout, "%s  %-19s %s\n", e.Time.Local().Format(time.DateTime), e.Data.Kind, line(e.Data))
 		}
 	}
 	return nil
@@ -92,7 +92,7 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 		ObservedAt: now, PrevStatusSince: now.Add(-3 * time.Minute)})
 	msg := slacknotify.Render(e)
 	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
-	sender := slacknotify.WebhookSender{URL: cfg.Slack.WebhookURL, HTTPClient: &http.Client{Timeout: 15 * time.Second}}
+	sender := slacknotify.WebhookSender{URL: cfg.Slack.WebhookURL, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
 	if err := sender.Send(ctx, &msg); err != nil {
 		return fmt.Errorf("slack did not accept the test message: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 // one line per published event, and exits after the third.
 func TestTail(t *testing.T) {
 	h := newHarness(t, e2eScenario, nil)
-	path := writeFile(t, "watcher.yaml", "nats:\n  url: "+h.app.broker.ClientURL()+"\n")
+	path := writeFile(t, "watcher.yaml", "nats:\n  url: "+h.app.Broker.ClientURL()+"\n")
 	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
 	out, errb := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	done := make(chan int, 1)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // Environment variables that override the file. The Huawei Cloud names are the
@@ -41,10 +42,10 @@ type DCSConfig struct {
 	Region        string        `yaml:"region" json:"region"`
 	Endpoint      string        `yaml:"endpoint" json:"endpoint"` // overrides Region when set
 	ProjectID     string        `yaml:"project_id" json:"project_id"`
-	AK            Secret        `yaml:"ak" json:"ak"`
-	SK            Secret        `yaml:"sk" json:"sk"`
-	SecurityToken Secret        `yaml:"security_token" json:"security_token"`
-	AuthToken     Secret        `yaml:"auth_token" json:"auth_token"` // IAM token, instead of AK/SK
+	AK            secret.Secret `yaml:"ak" json:"ak"`
+	SK            secret.Secret `yaml:"sk" json:"sk"`
+	SecurityToken secret.Secret `yaml:"security_token" json:"security_token"`
+	AuthToken     secret.Secret `yaml:"auth_token" json:"auth_token"` // IAM token, instead of AK/SK
 	Timeout       time.Duration `yaml:"timeout" json:"timeout"`       // per call
 	MaxBodyBytes  int64         `yaml:"max_body_bytes" json:"max_body_bytes"`
 	Concurrency   int           `yaml:"concurrency" json:"concurrency"` // parallel detail calls
@@ -77,7 +78,7 @@ type NATSConfig struct {
 	URL             string        `yaml:"url" json:"url"`       // empty = embedded nats-server
 	Listen          string        `yaml:"listen" json:"listen"` // embedded server's host:port
 	CredsFile       string        `yaml:"creds_file" json:"creds_file"`
-	Token           Secret        `yaml:"token" json:"token"`
+	Token           secret.Secret `yaml:"token" json:"token"`
 	SubjectPrefix   string        `yaml:"subject_prefix" json:"subject_prefix"`
 	Stream          string        `yaml:"stream" json:"stream"`
 	DuplicateWindow time.Duration `yaml:"duplicate_window" json:"duplicate_window"`
@@ -89,11 +90,16 @@ type NATSConfig struct {
 // SlackConfig configures the Slack notifier, a durable consumer of the stream.
 type SlackConfig struct {
 	Enabled       bool          `yaml:"enabled" json:"enabled"`
-	WebhookURL    Secret        `yaml:"webhook_url" json:"webhook_url"`
+	WebhookURL    secret.Secret `yaml:"webhook_url" json:"webhook_url"`
 	Kinds         []string      `yaml:"kinds" json:"kinds"` // diff.Kind values that post
 	Consumer      string        `yaml:"consumer" json:"consumer"`
 	MarksBucket   string        `yaml:"marks_bucket" json:"marks_bucket"` // delivery marks
+	// MinRetryDelay is the first delay after a failed send; it doubles
+	// with each try up to MaxRetryDelay.
+	MinRetryDelay time.Duration `yaml:"min_retry_delay" json:"min_retry_delay"`
 	MaxRetryDelay time.Duration `yaml:"max_retry_delay" json:"max_retry_delay"`
+	// Timeout bounds one post to Slack.
+	Timeout time.Duration `yaml:"timeout" json:"timeout"`
 	// Rate is the most messages per second posted to the webhook.
 	Rate float64 `yaml:"rate" json:"rate"`
 	// GroupMin is the smallest group of like events posted as one
@@ -146,7 +152,9 @@ func Default() Config {
 			},
 			Consumer:      "watcher-slack",
 			MarksBucket:   "dcs_watcher_slack",
+			MinRetryDelay: time.Second,
 			MaxRetryDelay: 5 * time.Minute,
+			Timeout:       15 * time.Second,
 			// An incoming webhook takes about one message per second per
 			// channel; grouping makes a burst of 1,000 changes a few
 			// dozen messages instead of 17 minutes of them.
@@ -154,13 +162,5 @@ func Default() Config {
 			GroupMin: 3,
 			GroupMax: 100,
 		},
-	}
-}
-
-// slackKinds lists the event kinds a Slack notifier can be asked to post.
-func slackKinds() []diff.Kind {
-	return []diff.Kind{
-		diff.Discovered, diff.StatusChanged, diff.TaskStatusChanged, diff.Changed,
-		diff.Removed, diff.WatchDegraded, diff.WatchRecovered,
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // testEnv returns a getenv that reads only m.
@@ -92,8 +94,8 @@ func TestShippedConfigEqualsDefaults(t *testing.T) {
 	}
 	want := Default()
 	want.DCS.ProjectID = credsEnv()[EnvProjectID]
-	want.DCS.AK = Secret(credsEnv()[EnvAK])
-	want.DCS.SK = Secret(credsEnv()[EnvSK])
+	want.DCS.AK = secret.Secret(credsEnv()[EnvAK])
+	want.DCS.SK = secret.Secret(credsEnv()[EnvSK])
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("shipped config differs from Default():\n got %+v\nwant %+v", got, want)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // Load reads the YAML file at path and returns the checked configuration:
@@ -53,13 +55,13 @@ type envOverride struct {
 func envOverrides() []envOverride {
 	return []envOverride{
 		{EnvProjectID, "dcs.project_id", func(c *Config, v string) { c.DCS.ProjectID = v }},
-		{EnvAK, "dcs.ak", func(c *Config, v string) { c.DCS.AK = Secret(v) }},
-		{EnvSK, "dcs.sk", func(c *Config, v string) { c.DCS.SK = Secret(v) }},
-		{EnvSecurityToken, "dcs.security_token", func(c *Config, v string) { c.DCS.SecurityToken = Secret(v) }},
-		{EnvDCSAuthToken, "dcs.auth_token", func(c *Config, v string) { c.DCS.AuthToken = Secret(v) }},
+		{EnvAK, "dcs.ak", func(c *Config, v string) { c.DCS.AK = secret.Secret(v) }},
+		{EnvSK, "dcs.sk", func(c *Config, v string) { c.DCS.SK = secret.Secret(v) }},
+		{EnvSecurityToken, "dcs.security_token", func(c *Config, v string) { c.DCS.SecurityToken = secret.Secret(v) }},
+		{EnvDCSAuthToken, "dcs.auth_token", func(c *Config, v string) { c.DCS.AuthToken = secret.Secret(v) }},
 		{EnvNATSURL, "nats.url", func(c *Config, v string) { c.NATS.URL = v }},
-		{EnvNATSToken, "nats.token", func(c *Config, v string) { c.NATS.Token = Secret(v) }},
-		{EnvSlackWebhook, "slack.webhook_url", func(c *Config, v string) { c.Slack.WebhookURL = Secret(v) }},
+		{EnvNATSToken, "nats.token", func(c *Config, v string) { c.NATS.Token = secret.Secret(v) }},
+		{EnvSlackWebhook, "slack.webhook_url", func(c *Config, v string) { c.Slack.WebhookURL = secret.Secret(v) }},
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
 // Limits checked by Validate.
@@ -243,8 +245,14 @@ func (c Config) validateSlack(p *problems) {
 	if s.MarksBucket != "" && s.MarksBucket == c.NATS.KVBucket {
 		p.add("slack.marks_bucket", "must differ from nats.kv_bucket: delivery marks and snapshots would share keys")
 	}
-	if s.MaxRetryDelay <= 0 {
-		p.add("slack.max_retry_delay", "must be positive, got %s", s.MaxRetryDelay)
+	switch {
+	case s.MinRetryDelay <= 0:
+		p.add("slack.min_retry_delay", "must be positive, got %s", s.MinRetryDelay)
+	case s.MaxRetryDelay < s.MinRetryDelay:
+		p.add("slack.max_retry_delay", "must be at least slack.min_retry_delay (%s), got %s", s.MinRetryDelay, s.MaxRetryDelay)
+	}
+	if s.Timeout <= 0 {
+		p.add("slack.timeout", "must be positive, got %s", s.Timeout)
 	}
 	c.validateSlackPace(p)
 }
@@ -384,7 +392,7 @@ func oneOf(s string, allowed ...string) bool {
 }
 
 func knownKind(k string) bool {
-	for _, known := range slackKinds() {
+	for _, known := range diff.Kinds() {
 		if k == string(known) {
 			return true
 		}
@@ -393,8 +401,8 @@ func knownKind(k string) bool {
 }
 
 func kindList() string {
-	names := make([]string, 0, len(slackKinds()))
-	for _, k := range slackKinds() {
+	names := make([]string, 0, len(diff.Kinds()))
+	for _, k := range diff.Kinds() {
 		names = append(names, string(k))
 	}
 	return strings.Join(names, ", ")

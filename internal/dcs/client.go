@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/time/rate"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 const (
@@ -403,7 +404,7 @@ func (c *Client) statusError(op, taskID string, resp *http.Response, info Info, 
 		Code:       cleanMessage(eb.Code, c.cred.secrets()...),
 		Message:    cleanMessage(eb.Message, c.cred.secrets()...),
 		RequestID:  info.RequestID,
-		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), c.now()),
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now()),
 	}
 	if e.RequestID == "" {
 		e.RequestID = cleanMessage(eb.RequestID, c.cred.secrets()...)

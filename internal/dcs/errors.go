@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/dcs-watcher/watcher/internal/retry"
 )
 
 // Error classes. Every error the client returns for a call matches exactly one
@@ -168,25 +170,10 @@ func classify(op string, status int, code string) error {
 	return ErrBadResponse // 1xx, 3xx: not something this API answers
 }
 
-// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		const maxSeconds = int64(24 * time.Hour / time.Second)
-		return time.Duration(min(s, maxSeconds)) * time.Second
-	}
-	if t, err := time.Parse(time.RFC1123, v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
+// retryAfter reads a Retry-After header; 0 when absent or unusable.
+func retryAfter(v string, now time.Time) time.Duration {
+	d, _ := retry.After(v, now)
+	return d
 }
 
 // cleanMessage makes an API-supplied message safe for one log line: the given

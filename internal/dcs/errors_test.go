@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func TestParseRetryAfter(t *testing.T) {
+func TestRetryAfter(t *testing.T) {
 	tests := []struct {
 		in   string
 		want time.Duration
@@ -21,8 +21,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{testNow.Add(-time.Minute).Format(http.TimeFormat), 0},
 	}
 	for _, tt := range tests {
-		if got := parseRetryAfter(tt.in, testNow); got != tt.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		if got := retryAfter(tt.in, testNow); got != tt.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }

@@ -17,6 +17,12 @@ const (
 	WatchRecovered    Kind = "watch_recovered"     // ... and now it can again
 )
 
+// Kinds lists every event kind, in the order a task meets them; config
+// validates slack.kinds against it.
+func Kinds() []Kind {
+	return []Kind{Discovered, StatusChanged, TaskStatusChanged, Changed, Removed, WatchDegraded, WatchRecovered}
+}
+
 // Scopes of a TaskStatusChanged event.
 const (
 	ScopeTask   = "task"

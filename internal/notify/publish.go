@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
 // StreamOptions describes the events stream.
@@ -41,15 +43,31 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 	return s, nil
 }
 
-// Publisher publishes envelopes to the stream and waits for JetStream's ack.
+// Publisher owns the envelope: it wraps diff events in CloudEvents
+// envelopes for its subject prefix and region, publishes them to the stream
+// and waits for JetStream's ack.
 type Publisher struct {
-	js     jetstream.JetStream
-	stream string
+	js jetstream.JetStream
+	o  PublisherOptions
 }
 
-// NewPublisher publishes into the named stream.
-func NewPublisher(js jetstream.JetStream, stream string) *Publisher {
-	return &Publisher{js: js, stream: stream}
+// PublisherOptions say where events go and what their envelope names.
+type PublisherOptions struct {
+	Stream string // the stream every event must land in
+	Prefix string // subject prefix, e.g. "dcs.migration"
+	Region string // the region named in each envelope's source
+}
+
+// NewPublisher publishes into o.Stream.
+func NewPublisher(js jetstream.JetStream, o PublisherOptions) *Publisher {
+	return &Publisher{js: js, o: o}
+}
+
+// Envelope wraps ev in the envelope Publish sends; m.Region is the
+// publisher's.
+func (p *Publisher) Envelope(ev diff.Event, m Meta) Envelope {
+	m.Region = p.o.Region
+	return Build(p.o.Prefix, ev, m)
 }
 
 // Publish sends env and returns once JetStream has stored it (or recognised
@@ -64,7 +82,7 @@ func (p *Publisher) Publish(ctx context.Context, env Envelope) error {
 	}
 	_, err = p.js.Publish(ctx, env.NATSSubject, body,
 		jetstream.WithMsgID(env.ID),
-		jetstream.WithExpectStream(p.stream))
+		jetstream.WithExpectStream(p.o.Stream))
 	if err != nil {
 		return fmt.Errorf("notify: publish event %s on %s: %w", env.ID, env.NATSSubject, err)
 	}

@@ -95,7 +95,7 @@ func TestEnsureStream(t *testing.T) {
 				t.Errorf("retention %v storage %v replicas %d, want limits, file, 1", cfg.Retention, cfg.Storage, cfg.Replicas)
 			}
 			if i == 0 {
-				if err := notify.NewPublisher(js, stream).Publish(ctxT(t), envelope("INCRMIGRATING")); err != nil {
+				if err := notify.NewPublisher(js, notify.PublisherOptions{Stream: stream, Prefix: prefix}).Publish(ctxT(t), envelope("INCRMIGRATING")); err != nil {
 					t.Fatalf("Publish: %v", err)
 				}
 			}
@@ -118,7 +118,7 @@ func TestPublishStoresEnvelope(t *testing.T) {
 	js := startJS(t)
 	ensure(t, js, notify.StreamOptions{Name: stream, Prefix: prefix, Duplicates: time.Minute})
 	env := envelope("INCRMIGRATING")
-	if err := notify.NewPublisher(js, stream).Publish(ctxT(t), env); err != nil {
+	if err := notify.NewPublisher(js, notify.PublisherOptions{Stream: stream, Prefix: prefix}).Publish(ctxT(t), env); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
 
@@ -152,7 +152,7 @@ func TestPublishStoresEnvelope(t *testing.T) {
 func TestPublishDeduplicatesByEventID(t *testing.T) {
 	js := startJS(t)
 	ensure(t, js, notify.StreamOptions{Name: stream, Prefix: prefix, Duplicates: time.Minute})
-	p := notify.NewPublisher(js, stream)
+	p := notify.NewPublisher(js, notify.PublisherOptions{Stream: stream, Prefix: prefix})
 	env := envelope("INCRMIGRATING")
 	for i := range 2 {
 		if err := p.Publish(ctxT(t), env); err != nil {
@@ -186,7 +186,7 @@ func TestPublishFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := notify.NewPublisher(js, tt.stream).Publish(ctxT(t), tt.env)
+			err := notify.NewPublisher(js, notify.PublisherOptions{Stream: tt.stream, Prefix: prefix}).Publish(ctxT(t), tt.env)
 			if err == nil {
 				t.Fatal("Publish succeeded")
 			}

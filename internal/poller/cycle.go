@@ -26,8 +26,8 @@ type cycle struct {
 // observe handles a successful detail call; nulls are the fields the
 // answer sent as null, which keep their previous values.
 func (c *cycle) observe(ctx context.Context, t dcs.Task, nulls []string) error {
-	key := state.Key(c.p.o.ProjectID, t.ID)
-	ent, _ := c.p.st.Get(key)
+	key := t.ID
+	ent, _ := c.p.st.Get(c.p.o.ProjectID, key)
 	prev := ent.Task
 	if ent.Removed {
 		prev = nil // a task that comes back is discovered anew
@@ -56,8 +56,8 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, nulls []string) error {
 
 // remove handles a task that the API says is gone.
 func (c *cycle) remove(ctx context.Context, id, why string) error {
-	key := state.Key(c.p.o.ProjectID, id)
-	ent, ok := c.p.st.Get(key)
+	key := id
+	ent, ok := c.p.st.Get(c.p.o.ProjectID, key)
 	if ok && ent.Removed {
 		return nil
 	}
@@ -85,9 +85,8 @@ func (c *cycle) unlisted(ctx context.Context, listed map[string]dcs.Task) error 
 		configured[id] = true
 	}
 	var errs []error
-	for _, k := range c.p.st.Keys(state.ProjectPrefix(c.p.o.ProjectID)) {
-		ent, ok := c.p.st.Get(k)
-		if !ok || ent.Task == nil || ent.Removed || configured[ent.Task.ID] {
+	for _, ent := range c.p.st.Tasks(c.p.o.ProjectID) {
+		if ent.Removed || configured[ent.Task.ID] {
 			continue
 		}
 		if _, still := listed[ent.Task.ID]; still {
@@ -103,8 +102,8 @@ func (c *cycle) unlisted(ctx context.Context, listed map[string]dcs.Task) error 
 // blind reports that one task cannot be seen (its answer is unusable); once
 // per episode.
 func (c *cycle) blind(ctx context.Context, id string, err error) error {
-	key := state.Key(c.p.o.ProjectID, id)
-	ent, _ := c.p.st.Get(key)
+	key := id
+	ent, _ := c.p.st.Get(c.p.o.ProjectID, key)
 	if ent.Blind != nil {
 		return nil
 	}
@@ -114,8 +113,8 @@ func (c *cycle) blind(ctx context.Context, id string, err error) error {
 // api tracks the blindness of the API as a whole: it starts with the first
 // API-wide failure and ends with the first cycle that saw the API again.
 func (c *cycle) api(ctx context.Context, apiErr error, seen bool) error {
-	key := state.APIKey(c.p.o.ProjectID)
-	ent, _ := c.p.st.Get(key)
+	key := state.API
+	ent, _ := c.p.st.Get(c.p.o.ProjectID, key)
 	switch {
 	case apiErr != nil && ent.Blind == nil:
 		return c.degrade(ctx, key, "", ent, apiErr)
@@ -144,8 +143,7 @@ func (c *cycle) degrade(ctx context.Context, key, id string, ent state.Entry, er
 // the record.
 func (c *cycle) commit(ctx context.Context, key string, prev state.Entry, rec state.Record, events []diff.Event) error {
 	for _, ev := range events {
-		env := notify.Build(c.p.o.SubjectPrefix, ev, notify.Meta{
-			Region:          c.p.o.Region,
+		env := c.p.pub.Envelope(ev, notify.Meta{
 			ProjectID:       c.p.o.ProjectID,
 			ObservedAt:      c.now,
 			PrevStatusSince: prev.StatusSince,
@@ -159,7 +157,7 @@ func (c *cycle) commit(ctx context.Context, key string, prev state.Entry, rec st
 			Str("kind", string(ev.Kind)).Str("subject", env.NATSSubject).Msg("event published")
 	}
 	rec.WrittenAt = c.now
-	if err := c.p.st.Put(ctx, key, rec); err != nil {
+	if err := c.p.st.Put(ctx, c.p.o.ProjectID, key, rec); err != nil {
 		return fmt.Errorf("snapshot %s: %w", key, err)
 	}
 	c.stats.Writes++

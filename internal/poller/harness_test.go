@@ -114,7 +114,6 @@ func (e *env) newWatcher(o poller.Options) *watcher {
 		e.t.Fatal(err)
 	}
 	o.ProjectID = project
-	o.SubjectPrefix = prefix
 	o.Now = e.clk.Now
 	o.Logger = zerolog.New(w.logs).Level(zerolog.DebugLevel)
 	o.Published = func(env notify.Envelope) {
@@ -122,7 +121,7 @@ func (e *env) newWatcher(o poller.Options) *watcher {
 		w.events = append(w.events, env)
 		w.mu.Unlock()
 	}
-	w.p = poller.New(client, notify.NewPublisher(js, streamName), snaps, o)
+	w.p = poller.New(client, notify.NewPublisher(js, notify.PublisherOptions{Stream: streamName, Prefix: prefix}), snaps, o)
 	e.t.Cleanup(func() {
 		if e.t.Failed() {
 			e.t.Logf("watcher logs:\n%s", w.logs.String())

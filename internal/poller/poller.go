@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
@@ -22,23 +23,25 @@ type Fetcher interface {
 	List(ctx context.Context, name string) ([]dcs.Task, error)
 }
 
-// Publisher delivers an event and returns once it is stored durably.
+// Publisher wraps events in their envelope and delivers them, returning
+// once each is stored durably.
 type Publisher interface {
+	Envelope(ev diff.Event, m notify.Meta) notify.Envelope
 	Publish(ctx context.Context, env notify.Envelope) error
 }
 
-// Store holds the last snapshot of each task.
+// Store holds the last snapshot of each task; task state.API is the record
+// about the API as a whole.
 type Store interface {
-	Get(key string) (state.Entry, bool)
-	Put(ctx context.Context, key string, rec state.Record) error
-	Keys(prefix string) []string
+	Get(project, task string) (state.Entry, bool)
+	Put(ctx context.Context, project, task string, rec state.Record) error
+	// Tasks are the project's entries that hold a snapshot.
+	Tasks(project string) []state.Entry
 }
 
 // Options configures a Poller.
 type Options struct {
-	ProjectID     string
-	Region        string
-	SubjectPrefix string
+	ProjectID string
 	// TaskIDs are always watched; with Discover, so is every listed task.
 	TaskIDs    []string
 	Discover   bool
@@ -275,8 +278,8 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		// API as a whole fails: that would fail every detail call alike, at
 		// one call per task.
 		if p.o.EveryCycle || !apiWide(err) {
-			for _, k := range p.st.Keys(state.ProjectPrefix(p.o.ProjectID)) {
-				if e, ok := p.st.Get(k); ok && e.Task != nil && !e.Removed {
+			for _, e := range p.st.Tasks(p.o.ProjectID) {
+				if !e.Removed {
 					set[e.Task.ID] = true
 				}
 			}
@@ -303,7 +306,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	var later []string
 	for _, id := range sortedKeys(tg.listed) {
 		delete(set, id)
-		ent, _ := p.st.Get(state.Key(p.o.ProjectID, id))
+		ent, _ := p.st.Get(p.o.ProjectID, id)
 		switch p.plan.reason(tg.listed[id], ent, now) {
 		case skip:
 		case refresh:

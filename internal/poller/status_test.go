@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/poller"
-	"github.com/dcs-watcher/watcher/internal/state"
 )
 
 func oneTask(steps string) string {
@@ -55,7 +54,7 @@ func TestSpellingVariant(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The snapshot keeps the API's spelling.
-		ent, _ := w.snaps.Get(state.Key(project, "t1"))
+		ent, _ := w.snaps.Get(project, "t1")
 		if ent.Task == nil || ent.Task.Status != step.raw {
 			t.Errorf("at %s: stored snapshot %+v, want raw status %s", step.at, ent.Task, step.raw)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -109,24 +110,34 @@ func (s *Snapshots) refresh(ctx context.Context, key string) (Entry, error) {
 	return ent, nil
 }
 
-// Get returns the cached entry for key.
-func (s *Snapshots) Get(key string) (Entry, bool) {
+// API is the task token of the record about the API as a whole.
+const API = "_api"
+
+// Get returns the cached entry of a project's task (API: of the API).
+func (s *Snapshots) Get(project, task string) (Entry, bool) {
+	return s.get(Key(project, task))
+}
+
+func (s *Snapshots) get(key string) (Entry, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e, ok := s.cache[key]
 	return e, ok
 }
 
-// Keys returns the cached keys with the given prefix.
-func (s *Snapshots) Keys(prefix string) []string {
+// Tasks returns the cached entries of a project that hold a task snapshot
+// (removed ones included), sorted by task id.
+func (s *Snapshots) Tasks(project string) []Entry {
+	prefix := keyToken(project) + "."
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []string
-	for k := range s.cache {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, k)
+	var out []Entry
+	for k, e := range s.cache {
+		if e.Task != nil && strings.HasPrefix(k, prefix) {
+			out = append(out, e)
 		}
 	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Task.ID, b.Task.ID) })
 	return out
 }
 
@@ -137,15 +148,16 @@ func (s *Snapshots) Len() int {
 	return len(s.cache)
 }
 
-// Put writes rec under key if the stored revision is still the one cached
-// (compare-and-swap). On a conflict it refreshes the cache and returns
-// ErrConflict.
-func (s *Snapshots) Put(ctx context.Context, key string, rec Record) error {
+// Put writes the record of a project's task (API: of the API) if the
+// stored revision is still the one cached (compare-and-swap). On a conflict
+// it refreshes the cache and returns ErrConflict.
+func (s *Snapshots) Put(ctx context.Context, project, task string, rec Record) error {
+	key := Key(project, task)
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("state: encode %s: %w", key, err)
 	}
-	prev, _ := s.Get(key)
+	prev, _ := s.get(key)
 	var rev uint64
 	if prev.Revision == 0 {
 		rev, err = s.kv.Create(ctx, key, body)
@@ -177,12 +189,6 @@ func isWrongLastSequence(err error) bool {
 // Key is the KV key of a task: "<project>.<task>", each token restricted to
 // the characters KV keys allow.
 func Key(project, task string) string { return keyToken(project) + "." + keyToken(task) }
-
-// ProjectPrefix is the prefix of every key of a project.
-func ProjectPrefix(project string) string { return keyToken(project) + "." }
-
-// APIKey is the key of the record about the API as a whole.
-func APIKey(project string) string { return keyToken(project) + "._api" }
 
 func keyToken(s string) string {
 	if s == "" {

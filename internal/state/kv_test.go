@@ -71,27 +71,26 @@ func TestOpenCreatesBucketAndLoadsRecords(t *testing.T) {
 		t.Fatalf("bucket %s not created: %v", bucket, err)
 	}
 
-	k1, k2, api := state.Key("p1", "task-1"), state.Key("p1", "task-2"), state.APIKey("p2")
-	for key, st := range map[string]string{k1: "MIGRATING", k2: "SUCCESS"} {
-		if err := a.Put(ctxT(t), key, record(st)); err != nil {
-			t.Fatalf("Put %s: %v", key, err)
+	for task, st := range map[string]string{"task-1": "MIGRATING", "task-2": "SUCCESS"} {
+		if err := a.Put(ctxT(t), "p1", task, record(st)); err != nil {
+			t.Fatalf("Put %s: %v", task, err)
 		}
 	}
 	blind := state.Record{Blind: &state.Blindness{Class: "auth", Since: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}, BlindEpisodes: 3}
-	if err := a.Put(ctxT(t), api, blind); err != nil {
-		t.Fatalf("Put %s: %v", api, err)
+	if err := a.Put(ctxT(t), "p2", state.API, blind); err != nil {
+		t.Fatalf("Put API record: %v", err)
 	}
 
 	b := open(t, newJS(), nil)
 	if b.Len() != 3 {
 		t.Fatalf("second instance loaded %d entries, want 3", b.Len())
 	}
-	for key, want := range map[string]string{k1: "MIGRATING", k2: "SUCCESS"} {
-		got, ok := b.Get(key)
+	for key, want := range map[string]string{"task-1": "MIGRATING", "task-2": "SUCCESS"} {
+		got, ok := b.Get("p1", key)
 		if !ok || status(got.Record) != want {
 			t.Errorf("Get(%s) = %q, %v; want %q", key, status(got.Record), ok, want)
 		}
-		wantRev, _ := a.Get(key)
+		wantRev, _ := a.Get("p1", key)
 		if got.Revision != wantRev.Revision || got.Revision == 0 {
 			t.Errorf("Get(%s) revision %d, writer has %d", key, got.Revision, wantRev.Revision)
 		}
@@ -99,31 +98,34 @@ func TestOpenCreatesBucketAndLoadsRecords(t *testing.T) {
 			t.Errorf("Get(%s) = %+v: fields lost in the round trip", key, got.Record)
 		}
 	}
-	if got, _ := b.Get(api); got.Blind == nil || got.Blind.Class != "auth" || got.BlindEpisodes != 3 || got.Task != nil {
-		t.Errorf("Get(%s) = %+v, want the blindness record", api, got.Record)
+	if got, _ := b.Get("p2", state.API); got.Blind == nil || got.Blind.Class != "auth" || got.BlindEpisodes != 3 || got.Task != nil {
+		t.Errorf("Get(p2, API) = %+v, want the blindness record", got.Record)
 	}
-	if keys := b.Keys(state.ProjectPrefix("p1")); len(keys) != 2 {
-		t.Errorf("Keys(p1) = %v, want the two task keys", keys)
+	if tasks := b.Tasks("p1"); len(tasks) != 2 {
+		t.Errorf("Tasks(p1) = %v, want the two tasks", tasks)
+	}
+	if tasks := b.Tasks("p2"); len(tasks) != 0 {
+		t.Errorf("Tasks(p2) = %v, want none (the API record holds no task)", tasks)
 	}
 }
 
 func TestPutThenGet(t *testing.T) {
 	s := open(t, startJS(t)(), nil)
-	key := state.Key("p", "task-1")
-	if _, ok := s.Get(key); ok {
+	key := "task-1"
+	if _, ok := s.Get("p", key); ok {
 		t.Fatalf("Get before Put found an entry")
 	}
-	if err := s.Put(ctxT(t), key, record("RUNNING")); err != nil {
+	if err := s.Put(ctxT(t), "p", key, record("RUNNING")); err != nil {
 		t.Fatalf("first Put: %v", err)
 	}
-	e1, ok := s.Get(key)
+	e1, ok := s.Get("p", key)
 	if !ok || status(e1.Record) != "RUNNING" || e1.Revision == 0 {
 		t.Fatalf("after first Put: %+v, %v", e1, ok)
 	}
-	if err := s.Put(ctxT(t), key, record("MIGRATING")); err != nil {
+	if err := s.Put(ctxT(t), "p", key, record("MIGRATING")); err != nil {
 		t.Fatalf("second Put: %v", err)
 	}
-	e2, _ := s.Get(key)
+	e2, _ := s.Get("p", key)
 	if status(e2.Record) != "MIGRATING" || e2.Revision <= e1.Revision {
 		t.Fatalf("after second Put: status %q revision %d (was %d)", status(e2.Record), e2.Revision, e1.Revision)
 	}
@@ -139,7 +141,7 @@ func race(t *testing.T, a, b *state.Snapshots, key string) {
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i := range stores {
-		wg.Go(func() { errs[i] = stores[i].Put(ctxT(t), key, recs[i]) })
+		wg.Go(func() { errs[i] = stores[i].Put(ctxT(t), "p", key, recs[i]) })
 	}
 	wg.Wait()
 
@@ -157,21 +159,21 @@ func race(t *testing.T, a, b *state.Snapshots, key string) {
 	if win < 0 || lose < 0 {
 		t.Fatalf("want exactly one winner and one ErrConflict, got %v", errs)
 	}
-	winner, _ := stores[win].Get(key)
-	seen, _ := stores[lose].Get(key)
+	winner, _ := stores[win].Get("p", key)
+	seen, _ := stores[lose].Get("p", key)
 	if status(seen.Record) != status(recs[win]) || seen.Revision != winner.Revision {
 		t.Fatalf("loser's cache = %q rev %d, want winner's %q rev %d",
 			status(seen.Record), seen.Revision, status(recs[win]), winner.Revision)
 	}
-	if err := stores[lose].Put(ctxT(t), key, record("SUCCESS")); err != nil {
+	if err := stores[lose].Put(ctxT(t), "p", key, record("SUCCESS")); err != nil {
 		t.Fatalf("loser's Put after refresh: %v", err)
 	}
 	// The winner's cache is now stale: its next Put must conflict, not
 	// overwrite.
-	if err := stores[win].Put(ctxT(t), key, record("TERMINATED")); !errors.Is(err, state.ErrConflict) {
+	if err := stores[win].Put(ctxT(t), "p", key, record("TERMINATED")); !errors.Is(err, state.ErrConflict) {
 		t.Fatalf("stale winner's Put = %v, want ErrConflict", err)
 	}
-	if got, _ := stores[win].Get(key); status(got.Record) != "SUCCESS" {
+	if got, _ := stores[win].Get("p", key); status(got.Record) != "SUCCESS" {
 		t.Fatalf("stale winner's cache after conflict = %q, want SUCCESS", status(got.Record))
 	}
 }
@@ -187,15 +189,15 @@ func TestCompareAndSwap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			newJS := startJS(t)
-			key := state.Key("p", "task-1")
+			key := "task-1"
 			if tt.exist {
-				if err := open(t, newJS(), nil).Put(ctxT(t), key, record("RUNNING")); err != nil {
+				if err := open(t, newJS(), nil).Put(ctxT(t), "p", key, record("RUNNING")); err != nil {
 					t.Fatalf("seed Put: %v", err)
 				}
 			}
 			a, b := open(t, newJS(), nil), open(t, newJS(), nil)
-			ea, _ := a.Get(key)
-			eb, _ := b.Get(key)
+			ea, _ := a.Get("p", key)
+			eb, _ := b.Get("p", key)
 			if ea.Revision != eb.Revision {
 				t.Fatalf("replicas start at revisions %d and %d", ea.Revision, eb.Revision)
 			}
@@ -207,15 +209,15 @@ func TestCompareAndSwap(t *testing.T) {
 func TestCorruptRecordIsReportedAndReplaced(t *testing.T) {
 	newJS := startJS(t)
 	js := newJS()
-	good, bad := state.Key("p", "good"), state.Key("p", "bad")
-	if err := open(t, js, nil).Put(ctxT(t), good, record("MIGRATING")); err != nil {
+	good, bad := "good", "bad"
+	if err := open(t, js, nil).Put(ctxT(t), "p", good, record("MIGRATING")); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
 	kv, err := js.KeyValue(ctxT(t), bucket)
 	if err != nil {
 		t.Fatalf("KeyValue: %v", err)
 	}
-	if _, err := kv.Put(ctxT(t), bad, []byte("{not json")); err != nil {
+	if _, err := kv.Put(ctxT(t), state.Key("p", bad), []byte("{not json")); err != nil {
 		t.Fatalf("plant garbage: %v", err)
 	}
 
@@ -227,24 +229,24 @@ func TestCorruptRecordIsReportedAndReplaced(t *testing.T) {
 		reported[key] = err
 	})
 	mu.Lock()
-	if len(reported) != 1 || reported[bad] == nil {
-		t.Fatalf("OnCorrupt heard %v, want only %s", reported, bad)
+	if len(reported) != 1 || reported[state.Key("p", bad)] == nil {
+		t.Fatalf("OnCorrupt heard %v, want only %s", reported, state.Key("p", bad))
 	}
-	if msg := reported[bad].Error(); !strings.Contains(msg, bad) {
+	if msg := reported[state.Key("p", bad)].Error(); !strings.Contains(msg, state.Key("p", bad)) {
 		t.Errorf("corrupt error %q does not name the key", msg)
 	}
 	mu.Unlock()
 
-	if e, _ := s.Get(good); status(e.Record) != "MIGRATING" {
+	if e, _ := s.Get("p", good); status(e.Record) != "MIGRATING" {
 		t.Errorf("good record next to a corrupt one = %q, want MIGRATING", status(e.Record))
 	}
-	if e, _ := s.Get(bad); e.Task != nil {
+	if e, _ := s.Get("p", bad); e.Task != nil {
 		t.Errorf("corrupt record decoded into a task: %+v", e.Task)
 	}
-	if err := s.Put(ctxT(t), bad, record("RUNNING")); err != nil {
+	if err := s.Put(ctxT(t), "p", bad, record("RUNNING")); err != nil {
 		t.Fatalf("Put over a corrupt record: %v", err)
 	}
-	if e, _ := open(t, newJS(), nil).Get(bad); status(e.Record) != "RUNNING" {
+	if e, _ := open(t, newJS(), nil).Get("p", bad); status(e.Record) != "RUNNING" {
 		t.Fatalf("after Put over the corrupt record a new reader sees %q", status(e.Record))
 	}
 }
@@ -262,22 +264,22 @@ func TestKeysSanitised(t *testing.T) {
 		{"non-ascii", state.Key("p", "tâche"), "p.t_che"},
 		{"control char", state.Key("p", "a\tb"), "p.a_b"},
 		{"empty tokens", state.Key("", ""), "_._"},
-		{"api key", state.APIKey("p.1"), "p_1._api"},
-		{"api key empty project", state.APIKey(""), "_._api"},
-		{"project prefix", state.ProjectPrefix("p 1"), "p_1."},
-		{"project prefix empty", state.ProjectPrefix(""), "_."},
+		{"api key", state.Key("p.1", state.API), "p_1._api"},
+		{"api key empty project", state.Key("", state.API), "_._api"},
 	}
-	s := open(t, startJS(t)(), nil)
+	js := startJS(t)()
+	open(t, js, nil)
+	kv, err := js.KeyValue(ctxT(t), bucket)
+	if err != nil {
+		t.Fatalf("KeyValue: %v", err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.got != tt.want {
 				t.Fatalf("got %q, want %q", tt.got, tt.want)
 			}
-			if strings.HasSuffix(tt.want, ".") {
-				return // a prefix, not a key
-			}
 			// The KV bucket itself is the judge of what a key may hold.
-			if err := s.Put(ctxT(t), tt.got, record("RUNNING")); err != nil {
+			if _, err := kv.Put(ctxT(t), tt.got, []byte("{}")); err != nil {
 				t.Fatalf("KV rejects key %q: %v", tt.got, err)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/retry"
 )
 
 // session is the state of one consumer session: the marks bucket and the
@@ -130,7 +131,7 @@ func (s *session) isDelivered(ctx context.Context, it *item) (bool, error) {
 		}
 		delay := s.backoff(attempt)
 		s.retrying(it.log, fmt.Errorf("read delivery mark: %w", err), delay)
-		if err := sleepUntil(ctx, time.Now().Add(delay)); err != nil {
+		if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
 			return false, err
 		}
 	}
@@ -167,7 +168,7 @@ func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
 			delay := s.backoff(attempt)
 			attempt++
 			s.retrying(log, err, delay)
-			if err := sleepUntil(ctx, time.Now().Add(delay)); err != nil {
+			if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
 				return interrupted, err
 			}
 		}

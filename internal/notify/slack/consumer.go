@@ -16,23 +16,6 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
-// Defaults of Options.
-const (
-	DefaultStream        = "DCS_MIGRATION"
-	DefaultConsumer      = "slack"
-	DefaultMarksBucket   = "SLACK_DELIVERED"
-	DefaultMinRetryDelay = time.Second
-	DefaultMaxRetryDelay = 5 * time.Minute
-	// DefaultRate is what an incoming webhook accepts: about one message
-	// per second per channel; Slack answers 429 beyond it.
-	DefaultRate     = 1.0
-	DefaultGroupMin = 3
-	DefaultGroupMax = 100
-	// MaxGroupMax bounds GroupMax: it is also MaxAckPending, the number
-	// of events one replica holds unacked.
-	MaxGroupMax = 1000
-)
-
 const (
 	// ackWait is how long JetStream waits for an ack before it redelivers
 	// to another replica, once this one has stopped telling it (every
@@ -60,33 +43,28 @@ const (
 	pullHeartbeat = time.Second
 )
 
-// DefaultKinds are the kinds posted when Options.Kinds is empty. First sight
-// (discovered) is not among them, so a start-up does not flood the channel.
-func DefaultKinds() []diff.Kind {
-	return []diff.Kind{diff.StatusChanged, diff.Removed, diff.WatchDegraded, diff.WatchRecovered}
-}
-
-// Options configure a Notifier. Zero values take the defaults.
+// Options configure a Notifier. They have no defaults here: the config
+// package owns every default, and New refuses what is missing.
 type Options struct {
-	Stream        string // JetStream stream of the envelopes; DefaultStream
-	Consumer      string // durable consumer name, shared by all replicas; DefaultConsumer
+	Stream        string // JetStream stream of the envelopes
+	Consumer      string // durable consumer name, shared by all replicas
 	FilterSubject string // e.g. "dcs.migration.>"; empty: every subject of the stream
 	Kinds         []diff.Kind
-	MarksBucket   string // KV bucket of delivery marks; DefaultMarksBucket
+	MarksBucket   string // KV bucket of delivery marks
 	// MinRetryDelay is the first retry delay after a failed send; it
 	// doubles with each delivery up to MaxRetryDelay.
 	MinRetryDelay time.Duration
 	MaxRetryDelay time.Duration
-	// Rate is the most messages sent per second; DefaultRate.
+	// Rate is the most messages sent per second.
 	Rate float64
 	// GroupMin is the smallest group of like events posted as one grouped
-	// message (see the package doc); DefaultGroupMin, and at least 2.
+	// message (see docs/slack-delivery.md), at least 2.
 	// NoGrouping posts every event as a message of its own.
 	GroupMin   int
 	NoGrouping bool
 	// GroupMax is how many waiting events are pulled at once, so the
-	// largest group, and the consumer's MaxAckPending; DefaultGroupMax, at
-	// most MaxGroupMax.
+	// largest group, and the consumer's MaxAckPending: the events one
+	// replica holds unacked (the config bounds it).
 	GroupMax int
 	Logger   zerolog.Logger // zero value: no logs
 	Now      func() time.Time
@@ -127,54 +105,44 @@ type Notifier struct {
 }
 
 // New returns a Notifier that reads envelopes through js and posts them
-// with s.
-func New(js jetstream.JetStream, s Sender, o Options) *Notifier {
-	if o.Stream == "" {
-		o.Stream = DefaultStream
-	}
-	if o.Consumer == "" {
-		o.Consumer = DefaultConsumer
-	}
-	if o.MarksBucket == "" {
-		o.MarksBucket = DefaultMarksBucket
-	}
-	if len(o.Kinds) == 0 {
-		o.Kinds = DefaultKinds()
-	}
-	if o.MinRetryDelay <= 0 {
-		o.MinRetryDelay = DefaultMinRetryDelay
-	}
-	if o.MaxRetryDelay <= 0 {
-		o.MaxRetryDelay = DefaultMaxRetryDelay
-	}
-	if o.MaxRetryDelay < o.MinRetryDelay {
-		o.MaxRetryDelay = o.MinRetryDelay
+// with s. It refuses options that are missing or out of bounds.
+func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("slack notifier: %w", err)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	o.Rate, o.GroupMin, o.GroupMax = paceAndGroup(o.Rate, o.GroupMin, o.GroupMax)
 	kinds := make(map[diff.Kind]bool, len(o.Kinds))
 	for _, k := range o.Kinds {
 		kinds[k] = true
 	}
-	return &Notifier{js: js, sender: s, o: o, kinds: kinds, pace: newPacer(o.Rate), ackWait: ackWait}
+	return &Notifier{js: js, sender: s, o: o, kinds: kinds, pace: newPacer(o.Rate), ackWait: ackWait}, nil
 }
 
-// paceAndGroup applies the defaults and bounds of Rate, GroupMin and
-// GroupMax.
-func paceAndGroup(rate float64, groupMin, groupMax int) (float64, int, int) {
-	if !(rate > 0) || math.IsInf(rate, 0) {
-		rate = DefaultRate
+func (o Options) check() error {
+	var errs []error
+	for name, v := range map[string]string{"stream": o.Stream, "consumer": o.Consumer, "marks bucket": o.MarksBucket} {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("no %s", name))
+		}
 	}
-	if groupMin <= 0 {
-		groupMin = DefaultGroupMin
+	if len(o.Kinds) == 0 {
+		errs = append(errs, errors.New("no event kinds to post"))
 	}
-	groupMin = max(groupMin, 2) // a group of one is an event on its own
-	if groupMax <= 0 {
-		groupMax = DefaultGroupMax
+	if o.MinRetryDelay <= 0 || o.MaxRetryDelay < o.MinRetryDelay {
+		errs = append(errs, fmt.Errorf("retry delays %s..%s: want 0 < min <= max", o.MinRetryDelay, o.MaxRetryDelay))
 	}
-	return rate, groupMin, min(groupMax, MaxGroupMax)
+	if !(o.Rate > 0) || math.IsInf(o.Rate, 0) {
+		errs = append(errs, fmt.Errorf("rate %v: want a positive number of messages per second", o.Rate))
+	}
+	if !o.NoGrouping && o.GroupMin < 2 {
+		errs = append(errs, fmt.Errorf("group min %d: a group has at least 2 events", o.GroupMin))
+	}
+	if o.GroupMax < 1 {
+		errs = append(errs, fmt.Errorf("group max %d: want at least 1", o.GroupMax))
+	}
+	return errors.Join(errs...)
 }
 
 // Stats returns the counters so far.

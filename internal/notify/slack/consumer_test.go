@@ -206,7 +206,7 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 	// is there, the message is (re)delivered.
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	kv, err := js.KeyValue(ctx, DefaultMarksBucket)
+	kv, err := js.KeyValue(ctx, defaults.Slack.MarksBucket)
 	if err != nil {
 		t.Fatalf("marks bucket: %v", err)
 	}
@@ -271,14 +271,14 @@ func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 
 func TestPendingBeforeRun(t *testing.T) {
 	t.Parallel()
-	n := New(startJetStream(t), &ConsoleSender{W: io.Discard}, Options{})
+	n := mustNew(t, startJetStream(t), &ConsoleSender{W: io.Discard}, Options{})
 	if _, err := n.Pending(context.Background()); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Fatalf("Pending before Run: %v, want ErrConsumerNotFound", err)
 	}
 }
 
 func TestBackoff(t *testing.T) {
-	n := New(nil, nil, Options{})
+	n := mustNew(t, nil, nil, Options{})
 	tests := []struct {
 		delivered uint64
 		want      time.Duration
@@ -342,7 +342,7 @@ func (f *flakyAck) DoubleAck(context.Context) error {
 // event does not stay pending until AckWait once NATS is back; one older
 // than AckWait is given up, since JetStream has redelivered it.
 func TestUnconfirmedAcksAreTriedAgain(t *testing.T) {
-	n := New(nil, nil, Options{})
+	n := mustNew(t, nil, nil, Options{})
 	s := &session{Notifier: n}
 	lost := &flakyAck{fails: 1}
 	s.settle(context.Background(), &item{msg: lost})

@@ -9,7 +9,7 @@
 // and ack is recognised by its mark and not posted twice, a 429 is honoured
 // with the server's Retry-After, and a message Slack rejects for good is
 // terminated instead of blocking the ones behind it. The webhook URL is a
-// config.Secret and never reaches a log line or an error text.
+// secret.Secret and never reaches a log line or an error text.
 //
 // Pacing: messages go out at most Options.Rate per second (an incoming
 // webhook accepts about one per second per channel), and each waits one

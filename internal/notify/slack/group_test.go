@@ -89,7 +89,7 @@ func sizes(posts []post) []int {
 func assertMarked(t *testing.T, n *running, envs []notify.Envelope) {
 	t.Helper()
 	ctx := testutil.Context(t, waitFor)
-	kv, err := n.js.KeyValue(ctx, DefaultMarksBucket)
+	kv, err := n.js.KeyValue(ctx, defaults.Slack.MarksBucket)
 	if err != nil {
 		t.Fatalf("marks bucket: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestNotifierWithinSlacksRate(t *testing.T) {
 		byStatus[statuses[i%3]] = append(byStatus[statuses[i%3]], env)
 	}
 	publish(t, js, envs...)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Rate: DefaultRate})
+	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Rate: defaults.Slack.Rate})
 	n.drainedWithin(t, testutil.EventuallyTimeout)
 
 	want := wantReported(append(append(byStatus["FAILED"], byStatus["SUCCESS"]...), byStatus["TERMINATED"]...))
@@ -344,7 +344,7 @@ func TestNotifierKeepsABatchAlivePastAckWait(t *testing.T) {
 		t.Errorf("Slack reported:\n%v\nwant each event once:\n%v", got, want)
 	}
 	ctx := testutil.Context(t, waitFor)
-	cons, err := js.Consumer(ctx, DefaultStream, o.Consumer)
+	cons, err := js.Consumer(ctx, defaults.NATS.Stream, o.Consumer)
 	if err != nil {
 		t.Fatalf("consumer: %v", err)
 	}

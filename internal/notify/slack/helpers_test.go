@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
@@ -93,7 +95,7 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, rep.Body)
 }
 
-func (f *fakeSlack) url() config.Secret { return config.Secret(f.srv.URL + secretPath) }
+func (f *fakeSlack) url() secret.Secret { return secret.Secret(f.srv.URL + secretPath) }
 
 func (f *fakeSlack) all() []post {
 	f.mu.Lock()
@@ -120,7 +122,7 @@ func startJetStream(t *testing.T) jetstream.JetStream {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: DefaultStream, Subjects: []string{prefix + ".>"}, Duplicates: time.Hour,
+		Name: defaults.NATS.Stream, Subjects: []string{prefix + ".>"}, Duplicates: time.Hour,
 	}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
@@ -142,6 +144,34 @@ func publish(t *testing.T, js jetstream.JetStream, envs ...notify.Envelope) {
 	}
 }
 
+// defaults is the configuration production runs with: tests use its names
+// and limits, so that they run with what production uses.
+var defaults = config.Default()
+
+// mustNew is New with the zero fields of o taken from defaults.
+func mustNew(t *testing.T, js jetstream.JetStream, s Sender, o Options) *Notifier {
+	t.Helper()
+	d := defaults.Slack
+	o.Stream = cmp.Or(o.Stream, defaults.NATS.Stream)
+	o.Consumer = cmp.Or(o.Consumer, d.Consumer)
+	o.MarksBucket = cmp.Or(o.MarksBucket, d.MarksBucket)
+	if len(o.Kinds) == 0 {
+		for _, k := range d.Kinds {
+			o.Kinds = append(o.Kinds, diff.Kind(k))
+		}
+	}
+	o.MinRetryDelay = cmp.Or(o.MinRetryDelay, d.MinRetryDelay)
+	o.MaxRetryDelay = cmp.Or(o.MaxRetryDelay, d.MaxRetryDelay)
+	o.Rate = cmp.Or(o.Rate, d.Rate)
+	o.GroupMin = cmp.Or(o.GroupMin, d.GroupMin)
+	o.GroupMax = cmp.Or(o.GroupMax, d.GroupMax)
+	n, err := New(js, s, o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return n
+}
+
 // running is a Notifier started in the background.
 type running struct {
 	*Notifier
@@ -158,7 +188,7 @@ func startNotifier(t *testing.T, js jetstream.JetStream, s Sender, o Options, ed
 	if o.Rate == 0 {
 		o.Rate = fastRate // tests of pacing set their own
 	}
-	n := New(js, s, o)
+	n := mustNew(t, js, s, o)
 	for _, e := range edit {
 		e(n)
 	}

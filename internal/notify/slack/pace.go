@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/dcs-watcher/watcher/internal/retry"
 )
 
 // pacer spaces sends to Slack. A rate.Limiter (burst 1, so an idle spell
@@ -41,7 +43,7 @@ func (p *pacer) answered() { p.hold(p.interval) }
 // wait blocks until a message may be sent now and takes its turn. It
 // returns an error only when ctx ends first.
 func (p *pacer) wait(ctx context.Context) error {
-	if err := sleepUntil(ctx, p.heldUntil()); err != nil {
+	if err := retry.SleepUntil(ctx, p.heldUntil()); err != nil {
 		return err
 	}
 	if err := p.lim.Wait(ctx); err != nil {
@@ -55,7 +57,7 @@ func (p *pacer) wait(ctx context.Context) error {
 // arriving while the previous message's interval runs join the batch
 // instead of waiting for the next one.
 func (p *pacer) ready(ctx context.Context) error {
-	if err := sleepUntil(ctx, p.heldUntil()); err != nil {
+	if err := retry.SleepUntil(ctx, p.heldUntil()); err != nil {
 		return err
 	}
 	tokens := p.lim.Tokens()
@@ -63,7 +65,7 @@ func (p *pacer) ready(ctx context.Context) error {
 		return nil
 	}
 	missing := time.Duration((1 - tokens) / float64(p.lim.Limit()) * float64(time.Second))
-	return sleepUntil(ctx, time.Now().Add(missing))
+	return retry.SleepUntil(ctx, time.Now().Add(missing))
 }
 
 // hold keeps every send back for d, as a 429's Retry-After asks: without
@@ -81,21 +83,4 @@ func (p *pacer) heldUntil() time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.until
-}
-
-// sleepUntil waits until t (at once if t has passed) or until ctx ends,
-// whichever is first; only the latter is an error.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }

@@ -80,18 +80,7 @@ func Render(env notify.Envelope) slack.WebhookMessage {
 	}
 }
 
-func taskName(d notify.Data) string {
-	switch {
-	case d.TaskName != "":
-		return d.TaskName
-	case d.Snapshot != nil && d.Snapshot.Name != "":
-		return d.Snapshot.Name
-	case d.TaskID != "":
-		return d.TaskID
-	default:
-		return "DCS API" // watch_* events about the API as a whole have no task
-	}
-}
+func taskName(d notify.Data) string { return d.Name() }
 
 // status is a status as the watcher reads it: raw spelling for display,
 // canonical form for the emoji.
@@ -161,75 +150,9 @@ func emoji(d notify.Data) string {
 	return emojiWarning
 }
 
-// transition says in a few words what happened, with raw statuses; esc
-// is applied to each text from the API (escape for mrkdwn, identity for
-// plain_text).
-func transition(d notify.Data, esc func(string) string) string {
-	cur, hasCur := currentStatus(d)
-	label := func(s status) string {
-		if !s.known {
-			return esc(s.raw) + " (unknown status)"
-		}
-		return esc(s.raw)
-	}
-	switch d.Kind {
-	case diff.StatusChanged:
-		from, to := "?", "?"
-		if p, ok := statusOf(d.PreviousStatus); ok {
-			from = label(p)
-		}
-		if hasCur {
-			to = label(cur)
-		}
-		return from + " -> " + to
-	case diff.Discovered:
-		if hasCur {
-			return "discovered in " + label(cur)
-		}
-		return "discovered"
-	case diff.Removed:
-		if hasCur {
-			return "removed (last seen " + label(cur) + ")"
-		}
-		return "removed"
-	case diff.WatchDegraded:
-		if d.TaskID == "" {
-			return "watcher cannot see the DCS API"
-		}
-		return "watcher cannot see the task"
-	case diff.WatchRecovered:
-		if d.TaskID == "" {
-			return "watcher sees the DCS API again"
-		}
-		return "watcher sees the task again"
-	case diff.TaskStatusChanged:
-		// The scope's own task_status is the news; other fields are listed below.
-		field := "task_status"
-		if d.Scope != "" && d.Scope != diff.ScopeTask {
-			field = d.Scope + ".task_status"
-		}
-		for _, c := range d.Changes {
-			if c.Field == field {
-				return esc(c.Field) + ": " + esc(orNone(c.Old)) + " -> " + esc(orNone(c.New))
-			}
-		}
-		fallthrough
-	case diff.Changed:
-		if len(d.Changes) == 1 {
-			c := d.Changes[0]
-			return esc(c.Field) + ": " + esc(orNone(c.Old)) + " -> " + esc(orNone(c.New))
-		}
-		return fmt.Sprintf("%d fields changed", len(d.Changes))
-	}
-	return esc(string(d.Kind))
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
-}
+// transition is what happened, with each text from the API passed
+// through esc.
+func transition(d notify.Data, esc func(string) string) string { return d.What(esc) }
 
 // header fits "<emoji> <name>: <what>" into the header limit, shortening
 // the name first so that what happened stays readable.
@@ -352,7 +275,7 @@ func changesBlock(d notify.Data) slack.Block {
 			fmt.Fprintf(&b, "\n…and %d more", len(d.Changes)-maxChanges)
 			break
 		}
-		fmt.Fprintf(&b, "\n• %s: %s -> %s", code(c.Field, maxChange), code(orNone(c.Old), maxChange), code(orNone(c.New), maxChange))
+		fmt.Fprintf(&b, "\n• %s: %s -> %s", code(c.Field, maxChange), code(notify.OrNone(c.Old), maxChange), code(notify.OrNone(c.New), maxChange))
 	}
 	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, clipEscaped(b.String(), maxSectionText), false, false), nil, nil)
 }

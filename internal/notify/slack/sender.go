@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +16,8 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/retry"
+	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // Sender delivers one rendered message. Errors tell the caller what to do:
@@ -43,7 +43,7 @@ const maxResponseBody = 4 << 10
 // *url.Error) and drop the body that names the reason (invalid_blocks), and
 // both matter here.
 type WebhookSender struct {
-	URL config.Secret
+	URL secret.Secret
 	// HTTPClient is the transport; nil means http.DefaultClient. Give it a
 	// timeout, or rely on the ctx of Send.
 	HTTPClient *http.Client
@@ -121,17 +121,10 @@ func (w WebhookSender) redact(text string) string {
 }
 
 // retryAfter reads Retry-After in seconds (what Slack sends) or as an HTTP
-// date.
+// date; defaultRetryAfter when it is absent or unusable.
 func retryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-		return 0
+	if d, ok := retry.After(v, time.Now()); ok {
+		return d
 	}
 	return defaultRetryAfter
 }

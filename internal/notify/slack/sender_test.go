@@ -13,8 +13,8 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
@@ -129,7 +129,7 @@ func TestWebhookSenderErrorsHideTheURL(t *testing.T) {
 		"no host":        secretPath,
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := WebhookSender{URL: config.Secret(bad)}.Send(context.Background(), &msg)
+			err := WebhookSender{URL: secret.Secret(bad)}.Send(context.Background(), &msg)
 			if classifyErr(err) != permanent {
 				t.Fatalf("Send: %v, want a permanent error", err)
 			}

@@ -1,0 +1,201 @@
+// Package app wires the watcher together from a validated config: the NATS
+// broker (embedded or external), the events stream, the snapshot store, the
+// poller and the Slack notifier. Every command that watches (run, once, demo,
+// bench) and the end-to-end tests start the watcher through Start, so they
+// all run the same wiring.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/dcs-watcher/watcher/internal/broker"
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+// App is the watcher wired together. Stop it with Stop.
+type App struct {
+	Broker *broker.Broker
+	Snaps  *state.Snapshots
+	Poller *poller.Poller
+	Slack  *slacknotify.Notifier // nil when Slack is off
+	Config config.Config
+}
+
+// Options are what a command changes of the wiring beyond the config.
+type Options struct {
+	Logger zerolog.Logger
+	// NoSlack leaves the Slack notifier out even when the config enables it
+	// (once: a durable consumer delivers to Slack, once only publishes).
+	NoSlack bool
+	// SlackSender replaces the webhook (the demo's console sink).
+	SlackSender slacknotify.Sender
+	// Published hears of each event once JetStream has stored it.
+	Published func(notify.Envelope)
+	// Cycled hears of each cycle the poller's Run makes (the bench times them).
+	Cycled func(poller.Stats, error)
+	Now    func() time.Time
+	// Getenv reads the SDK's region endpoint override
+	// (HUAWEICLOUD_SDK_REGION_DCS_<REGION>); nil reads nothing.
+	Getenv func(string) string
+}
+
+// Start wires the watcher from a validated config. Nothing polls until Run.
+func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
+	client, err := dcsClient(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	b, err := broker.Start(ctx, broker.Options{
+		URL: cfg.NATS.URL, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
+		Listen: cfg.NATS.Listen, DataDir: cfg.DataDir, Logger: o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Broker: b, Config: cfg}
+	if err := a.wire(ctx, client, o); err != nil {
+		a.Stop()
+		return nil, err
+	}
+	return a, nil
+}
+
+func dcsClient(cfg config.Config, o Options) (*dcs.Client, error) {
+	endpoint := cfg.DCS.Endpoint
+	if endpoint == "" {
+		getenv := o.Getenv
+		if getenv == nil {
+			getenv = func(string) string { return "" }
+		}
+		endpoint = dcs.EndpointForRegion(cfg.DCS.Region, getenv)
+	}
+	client, err := dcs.New(dcs.Options{
+		Endpoint:  endpoint,
+		ProjectID: cfg.DCS.ProjectID,
+		Credentials: dcs.Credentials{
+			AK: cfg.DCS.AK, SK: cfg.DCS.SK,
+			SecurityToken: cfg.DCS.SecurityToken, AuthToken: cfg.DCS.AuthToken,
+		},
+		// Idle connections for every detail call in flight and a list page.
+		HTTPClient:   &http.Client{Timeout: cfg.DCS.Timeout, Transport: dcs.Transport(cfg.DCS.Concurrency + 1)},
+		MaxBodyBytes: cfg.DCS.MaxBodyBytes,
+		UserAgent:    "dcs-watcher",
+		Now:          o.Now,
+		Limiter:      limiter(cfg.DCS.RateLimit),
+		// The list's pages, once the first has told how many, at the pace
+		// of the detail calls.
+		ListConcurrency: cfg.DCS.Concurrency,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dcs client: %w", err)
+	}
+	return client, nil
+}
+
+func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
+	cfg, log := a.Config, o.Logger
+	if _, err := notify.EnsureStream(ctx, a.Broker.JS, notify.StreamOptions{
+		Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
+		Duplicates: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, Replicas: cfg.NATS.Replicas,
+	}); err != nil {
+		return err
+	}
+	snaps, err := state.Open(ctx, a.Broker.JS, state.BucketOptions{
+		Bucket: cfg.NATS.KVBucket, Replicas: cfg.NATS.Replicas,
+		OnCorrupt: func(key string, err error) {
+			log.Error().Err(err).Str("key", key).Msg("corrupt snapshot skipped: the task will be seen as new")
+		},
+	})
+	if err != nil {
+		return err
+	}
+	a.Snaps = snaps
+	pub := notify.NewPublisher(a.Broker.JS, notify.PublisherOptions{
+		Stream: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
+		Region: cfg.DCS.Region,
+	})
+	a.Poller = poller.New(client, pub, snaps, poller.Options{
+		ProjectID:       cfg.DCS.ProjectID,
+		TaskIDs:         cfg.Poll.TaskIDs,
+		Discover:        cfg.Poll.Discover,
+		NameFilter:      cfg.Poll.NameFilter,
+		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
+		RefreshActive:   cfg.Poll.RefreshActive,
+		RefreshTerminal: cfg.Poll.RefreshTerminal,
+		Concurrency:     cfg.DCS.Concurrency,
+		Now:             o.Now,
+		Logger:          log.With().Str("component", "poller").Logger(),
+		Published:       o.Published,
+		Cycled:          o.Cycled,
+	})
+	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
+		return nil
+	}
+	sender := o.SlackSender
+	if sender == nil {
+		sender = slacknotify.WebhookSender{URL: cfg.Slack.WebhookURL, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
+	}
+	kinds := make([]diff.Kind, len(cfg.Slack.Kinds))
+	for i, k := range cfg.Slack.Kinds {
+		kinds[i] = diff.Kind(k)
+	}
+	a.Slack, err = slacknotify.New(a.Broker.JS, sender, slacknotify.Options{
+		Stream:        cfg.NATS.Stream,
+		Consumer:      cfg.Slack.Consumer,
+		FilterSubject: cfg.NATS.SubjectPrefix + ".>",
+		Kinds:         kinds,
+		MarksBucket:   cfg.Slack.MarksBucket,
+		MinRetryDelay: cfg.Slack.MinRetryDelay,
+		MaxRetryDelay: cfg.Slack.MaxRetryDelay,
+		Rate:          cfg.Slack.Rate,
+		GroupMin:      cfg.Slack.GroupMin,
+		NoGrouping:    cfg.Slack.GroupMin == 0,
+		GroupMax:      cfg.Slack.GroupMax,
+		Logger:        log.With().Str("component", "slack").Logger(),
+	})
+	return err
+}
+
+// Run polls on the configured schedule and delivers to Slack (when on)
+// until ctx is done.
+func (a *App) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Go(func() { errs <- a.Poller.Run(ctx, a.Config.Poll.Schedule) })
+	if a.Slack != nil {
+		wg.Go(func() { errs <- a.Slack.Run(ctx) })
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for e := range errs {
+		all = append(all, e)
+	}
+	return errors.Join(all...)
+}
+
+// Stop closes the NATS connection and shuts the embedded server down.
+func (a *App) Stop() { a.Broker.Close() }
+
+// limiter paces API calls at perSecond, with bursts of up to one second's
+// worth; nil (no limit) for 0.
+func limiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond)))
+}
