@@ -89,11 +89,11 @@ type NATSConfig struct {
 
 // SlackConfig configures the Slack notifier, a durable consumer of the stream.
 type SlackConfig struct {
-	Enabled       bool          `yaml:"enabled" json:"enabled"`
-	WebhookURL    secret.Secret `yaml:"webhook_url" json:"webhook_url"`
-	Kinds         []string      `yaml:"kinds" json:"kinds"` // diff.Kind values that post
-	Consumer      string        `yaml:"consumer" json:"consumer"`
-	MarksBucket   string        `yaml:"marks_bucket" json:"marks_bucket"` // delivery marks
+	Enabled     bool          `yaml:"enabled" json:"enabled"`
+	WebhookURL  secret.Secret `yaml:"webhook_url" json:"webhook_url"`
+	Kinds       []string      `yaml:"kinds" json:"kinds"` // diff.Kind values that post
+	Consumer    string        `yaml:"consumer" json:"consumer"`
+	MarksBucket string        `yaml:"marks_bucket" json:"marks_bucket"` // delivery marks
 	// MinRetryDelay is the first delay after a failed send; it doubles
 	// with each try up to MaxRetryDelay.
 	MinRetryDelay time.Duration `yaml:"min_retry_delay" json:"min_retry_delay"`
