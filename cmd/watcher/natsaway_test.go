@@ -31,7 +31,7 @@ func TestNATSAwayBetweenDetectionAndPublish(t *testing.T) {
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	_, err := h.cycleAt(10 * time.Second) // RUNNING -> FULLMIGRATING detected, cannot be published
-	if err == nil || !strings.Contains(err.Error(), "kept, the change will be re-detected") {
+	if err == nil || !strings.Contains(err.Error(), "kept, the change will be detected again") {
 		t.Fatalf("cycle without NATS: err = %v, want a publish failure that keeps the snapshot", err)
 	}
 	if e, _ := h.app.Snaps.Get(project, taskA); e.Task == nil || e.Task.Status != "RUNNING" {

@@ -136,6 +136,7 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
 		RefreshActive:   cfg.Poll.RefreshActive,
 		RefreshTerminal: cfg.Poll.RefreshTerminal,
+		AbsentChecks:    cfg.Poll.AbsentChecks,
 		Concurrency:     cfg.DCS.Concurrency,
 		Now:             o.Now,
 		Logger:          log.With().Str("component", "poller").Logger(),

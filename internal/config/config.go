@@ -64,6 +64,9 @@ type PollConfig struct {
 	Detail          string        `yaml:"detail" json:"detail"`
 	RefreshActive   time.Duration `yaml:"refresh_active" json:"refresh_active"`     // on_change: detail call at least this often for a task not yet finished
 	RefreshTerminal time.Duration `yaml:"refresh_terminal" json:"refresh_terminal"` // on_change: the same for a finished task; 0 = never
+	// AbsentChecks is how many known tasks missing from the list get the
+	// detail call that decides whether they are gone, per cycle.
+	AbsentChecks int `yaml:"absent_checks" json:"absent_checks"`
 }
 
 // The values of poll.detail.
@@ -133,6 +136,7 @@ func Default() Config {
 			Detail:          DetailOnChange,
 			RefreshActive:   time.Hour,
 			RefreshTerminal: 24 * time.Hour,
+			AbsentChecks:    50,
 		},
 		NATS: NATSConfig{
 			Listen:          "127.0.0.1:4222",

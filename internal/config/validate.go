@@ -158,6 +158,9 @@ func (c Config) validatePoll(p *problems) {
 	if c.Poll.RefreshTerminal < 0 {
 		p.add("poll.refresh_terminal", "must be 0 (never) or above, not %s", c.Poll.RefreshTerminal)
 	}
+	if c.Poll.AbsentChecks < 1 {
+		p.add("poll.absent_checks", "must be at least 1, not %d", c.Poll.AbsentChecks)
+	}
 	if !c.Poll.Discover && c.Poll.NameFilter != "" {
 		p.add("poll.name_filter", "only used with poll.discover: true")
 	}

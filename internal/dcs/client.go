@@ -217,6 +217,10 @@ func (c *Client) ListPage(ctx context.Context, offset, limit int, name string) (
 // slack for tasks created meanwhile), or a page of nothing but rows seen
 // before, fails with ErrBadResponse rather than loop for ever.
 //
+// A list whose rows disagree with its count (the last page's), or a page
+// without migration_tasks, fails with ErrBadResponse too: the caller would
+// otherwise take tasks it was not shown for gone.
+//
 // With ListConcurrency above 1, the pages the first one announces are
 // fetched ahead, that many at a time; the walk over them is the same.
 func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
@@ -226,6 +230,7 @@ func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
 		all      []Task
 		seen     = map[string]bool{}
 		offset   int
+		last     = -1 // the count of the last page that gave one
 		maxPages = -1
 		ahead    map[int]chan pageResult // prefetched pages by offset
 	)
@@ -242,6 +247,9 @@ func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
 		rows, count, err := r.rows, r.count, r.err
 		if err != nil {
 			return nil, fmt.Errorf("list page %d: %w", page+1, err)
+		}
+		if count >= 0 {
+			last = count
 		}
 		if maxPages < 0 {
 			maxPages = listPageBudget(count)
@@ -260,6 +268,9 @@ func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
 		}
 		offset += len(rows)
 		if len(rows) == 0 || len(rows) < MaxListLimit && count < 0 || count >= 0 && offset >= count {
+			if last >= 0 && len(all) != last {
+				return nil, apiErrorf(opList, "", ErrBadResponse, "count says %d tasks, the pages held %d", last, len(all))
+			}
 			return all, nil
 		}
 	}

@@ -487,7 +487,7 @@ func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	offset, _ := strconv.Atoi(q.Get("offset"))
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	var rows []map[string]any
+	rows := []map[string]any{}
 	if s.page != nil {
 		rows = s.page(offset, limit)
 	} else {
@@ -576,16 +576,16 @@ func TestListStopsOnMisbehavingServer(t *testing.T) {
 		maxCall int
 	}{
 		{"offset ignored", 5000, func(int, int) []map[string]any { return rows(0, 1000) }, "repeats earlier rows", 2},
-		{"count exceeded", 1500, func(offset, limit int) []map[string]any { return rows(offset, limit) }, "", 2},
-		{"rows past count", 10, func(offset, limit int) []map[string]any { return rows(offset, 1000) }, "", 1},
+		{"count exceeded", 1500, func(offset, limit int) []map[string]any { return rows(offset, limit) }, "count says 1500 tasks, the pages held 2000", 2},
+		{"rows past count", 10, func(offset, limit int) []map[string]any { return rows(offset, 1000) }, "count says 10 tasks, the pages held 1000", 1},
 		{"short pages", 2000, func(offset, _ int) []map[string]any { return rows(offset, 500) }, "", 4},
 		{"pages that never reach count", 2000, func(offset, _ int) []map[string]any { return rows(offset, 1) }, "did not end after 4 pages", 4},
 		{"empty page before count", 5000, func(offset, limit int) []map[string]any {
 			if offset >= 1000 {
-				return nil
+				return []map[string]any{}
 			}
 			return rows(offset, limit)
-		}, "", 2},
+		}, "count says 5000 tasks, the pages held 1000", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

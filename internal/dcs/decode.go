@@ -383,6 +383,11 @@ func genericList(body []byte) ([]Task, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	// A list without its rows is no evidence that the tasks are gone: the
+	// caller must not read it as an empty list.
+	if m["migration_tasks"] == nil {
+		return nil, 0, &decodeError{Path: "migration_tasks", Want: "array", Got: jsonType(m["migration_tasks"])}
+	}
 	arr := f.array("migration_tasks")
 	rows := make([]Task, 0, len(arr))
 	for i, v := range arr {

@@ -54,8 +54,10 @@ func TestDecodeListShapes(t *testing.T) {
 	}{
 		{"count as number", `{"count":3,"migration_tasks":[{"task_id":"a"}]}`, 3, 1, ""},
 		{"count missing", `{"migration_tasks":[{"task_id":"a"}]}`, -1, 1, ""},
-		{"tasks null", `{"count":0,"migration_tasks":null}`, 0, 0, ""},
-		{"tasks missing", `{"count":0}`, 0, 0, ""},
+		{"tasks empty", `{"count":0,"migration_tasks":[]}`, 0, 0, ""},
+		{"tasks null", `{"count":0,"migration_tasks":null}`, 0, 0, "migration_tasks: want array, got null"},
+		{"tasks missing", `{"count":0}`, 0, 0, "migration_tasks: want array, got null"},
+		{"empty object", `{}`, 0, 0, "migration_tasks: want array, got null"},
 		{"count negative", `{"count":-1}`, 0, 0, "count: not a non-negative integer"},
 		{"count fraction", `{"count":1.5}`, 0, 0, "count: not a non-negative integer"},
 		{"count object", `{"count":{}}`, 0, 0, "count: want integer, got object"},

@@ -144,7 +144,7 @@ func fastListRows(body []byte) (rows []Task, count int, ok bool) {
 		return nil, 0, false
 	}
 	var l fastList
-	if json.Unmarshal(body, &l) != nil || l.Count != nil && *l.Count < 0 {
+	if json.Unmarshal(body, &l) != nil || l.Count != nil && *l.Count < 0 || l.MigrationTasks == nil {
 		return nil, 0, false
 	}
 	count = -1

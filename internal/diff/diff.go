@@ -136,7 +136,8 @@ func equalBackup(a, b *dcs.BackupFiles) bool {
 //   - curr nil: nothing; a task's removal is reported by RemovedEvent, because
 //     only the caller knows whether a missing task is gone or unseen.
 //   - the normalised status differs: StatusChanged. A spelling change alone
-//     (INCRMIGRATING -> INCRMIGEATING) is not a status change.
+//     (INCRMIGRATING -> INCRMIGEATING) is no change at all: the status
+//     field is left out of the changes.
 //   - a task_status differs: one TaskStatusChanged per scope.
 //   - any other field differs and nothing above fired: one Changed.
 //   - only updated_at differs: nothing, it moves on every poll.
@@ -185,6 +186,10 @@ func Diff(prev, curr *dcs.Task) []Event {
 // the other.
 func fieldChanges(prev, curr *dcs.Task) []FieldChange {
 	a, b := Fields(prev), Fields(curr)
+	if prev.NormStatus() == curr.NormStatus() {
+		delete(a, "status") // one status, two spellings
+		delete(b, "status")
+	}
 	var out []FieldChange
 	for k, old := range a {
 		if nv := b[k]; nv != old {
@@ -205,6 +210,9 @@ func fieldChanges(prev, curr *dcs.Task) []FieldChange {
 func onlyNoise(prev, curr *dcs.Task) bool {
 	c := *curr
 	c.UpdatedAt = prev.UpdatedAt
+	if c.Status != prev.Status && c.NormStatus() == prev.NormStatus() {
+		c.Status = prev.Status
+	}
 	return Equal(prev, &c)
 }
 
@@ -215,6 +223,17 @@ func meaningful(changes []FieldChange) bool {
 		}
 	}
 	return false
+}
+
+// Returned is the event of a task seen again, unchanged, after it was
+// reported removed: a Discovered event that carries the last snapshot as
+// its previous state. A task that came back changed gets the events of
+// Diff against its last snapshot instead (a status_changed, never hidden
+// as a first sight).
+func Returned(prev, curr *dcs.Task) Event {
+	e := newEvent(Discovered, curr.ID, "", prev, curr, nil, canonicalJSON(prev), canonicalJSON(curr))
+	e.Reason = "seen again after it was reported removed"
+	return e
 }
 
 // RemovedEvent is the event of a task that is gone (missing from the list

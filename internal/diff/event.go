@@ -38,9 +38,10 @@ type FieldChange struct {
 	New   string `json:"new"`
 }
 
-// Event is one meaningful change of a task. ID is deterministic: it hashes the
-// task id, kind, scope and the content of Prev and Curr (never a time), so the
-// same change detected twice has the same ID.
+// Event is one meaningful change of a task. ID is deterministic: Diff and
+// the other constructors hash the task id, kind, scope and the content of
+// Prev and Curr (never a time); At stamps it with the project and the KV
+// revision diffed against, which is the id an event is published with.
 type Event struct {
 	ID      string        `json:"id"`
 	Kind    Kind          `json:"kind"`

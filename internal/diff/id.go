@@ -50,6 +50,32 @@ func eventID(kind Kind, taskID, scope string, prevJSON, currJSON []byte, class s
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
+// stampScheme is hashed first into a stamped id (At).
+const stampScheme = "dcs-watcher/event-id/v2"
+
+// At returns e with its final id: a hash of the project, the KV revision of
+// the snapshot the change was diffed against (0 when there was none) and
+// e's content id (task, kind, scope, both snapshots, class and episode).
+//
+// The revision is what tells a genuine repeat from a re-detection: a task
+// that goes A -> B -> A -> B is diffed against a later revision the second
+// time, so its second A -> B gets a new id even when both snapshots are
+// byte-identical, while the same change detected again after a crash is
+// diffed against the same revision and gets the same id, which JetStream
+// drops. The project keeps two projects' events apart on a shared stream
+// (their API-wide events have the same content).
+func (e Event) At(project string, revision uint64) Event {
+	h := sha256.New()
+	var n [8]byte
+	for _, part := range [][]byte{[]byte(stampScheme), []byte(project), strconv.AppendUint(nil, revision, 10), []byte(e.ID)} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	e.ID = hex.EncodeToString(h.Sum(nil))[:32]
+	return e
+}
+
 // canonicalJSON is the JSON object of t's non-empty Fields; encoding/json
 // writes map keys sorted, so equal content gives equal bytes. It is built
 // from Fields rather than from the struct so that the ID depends neither on

@@ -56,6 +56,11 @@ type Data struct {
 	// status (from the first observation of it to this one).
 	PreviousStatusSeconds *float64 `json:"previous_status_seconds,omitempty"`
 	Reason                string   `json:"reason,omitempty"`
+	// MayHaveSkipped marks a status change seen after a time the watcher
+	// could not observe the task (Gap says why): the task may have passed
+	// through other statuses in between, which no event reports.
+	MayHaveSkipped bool   `json:"may_have_skipped,omitempty"`
+	Gap            string `json:"gap,omitempty"`
 	// Snapshot is the task as last seen, passwords dropped.
 	Snapshot *dcs.Task `json:"snapshot,omitempty"`
 }
@@ -85,6 +90,10 @@ type Meta struct {
 	// PrevStatusSince is when the previous status was first observed; zero
 	// if unknown.
 	PrevStatusSince time.Time
+	// Gap, when set, says why the task went unobserved before this change
+	// ("watcher restarted", "watcher was blind"): the status may have
+	// passed through others meanwhile.
+	Gap string
 }
 
 // Build wraps a diff event in a CloudEvents envelope published on a subject
@@ -108,6 +117,9 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 	}
 	if snap != nil {
 		d.TaskName = snap.Name
+	}
+	if ev.Kind == diff.StatusChanged && m.Gap != "" {
+		d.MayHaveSkipped, d.Gap = true, m.Gap
 	}
 	if ev.Kind == diff.StatusChanged && !m.PrevStatusSince.IsZero() && m.ObservedAt.After(m.PrevStatusSince) {
 		s := m.ObservedAt.Sub(m.PrevStatusSince).Seconds()

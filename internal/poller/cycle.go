@@ -2,7 +2,7 @@ package poller
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -13,28 +13,102 @@ import (
 )
 
 // cycle applies one cycle's observations to the stored snapshots. Every
-// method follows the same order: derive events, publish them (waiting for
-// JetStream's ack), and only then write the snapshot, so a crash or a NATS
-// outage in between means the next cycle detects the same change again, with
-// the same event ids.
+// change follows the same order (a transactional outbox): derive the events
+// against the stored record and its revision, write the new record together
+// with the events it owes (compare-and-swap), publish them, then clear them
+// from the record. A crash or an outage anywhere in between leaves either
+// the old record (the change is detected again, at the same revision, so
+// with the same event ids) or the events still owed, which are published
+// again with the same ids before the task is diffed again.
 type cycle struct {
 	p     *Poller
 	now   time.Time
 	stats *Stats
 }
 
-// observe handles a successful detail call; nulls are the fields the
-// answer sent as null, which keep their previous values.
-func (c *cycle) observe(ctx context.Context, t dcs.Task, nulls []string) error {
-	key := t.ID
-	ent, _ := c.p.st.Get(c.p.o.ProjectID, key)
-	prev := ent.Task
-	if ent.Removed {
-		prev = nil // a task that comes back is discovered anew
+// load returns a task's entry (task state.API: the API's) once its outbox
+// is empty: a task is never diffed while the stream may lack an event of
+// its last change.
+func (c *cycle) load(ctx context.Context, task string) (state.Entry, error) {
+	ent, _ := c.p.st.Get(c.p.o.ProjectID, task)
+	if len(ent.Pending) == 0 {
+		return ent, nil
 	}
+	return c.settle(ctx, task, ent)
+}
+
+// settle publishes the events ent still owes, in order, and clears them.
+// A publish that JetStream answers as a duplicate was stored before (its
+// ack was lost): that counts as stored.
+func (c *cycle) settle(ctx context.Context, task string, ent state.Entry) (state.Entry, error) {
+	for _, o := range ent.Pending {
+		var env notify.Envelope
+		if err := json.Unmarshal(o.Body, &env); err != nil {
+			// Our own JSON: only a corrupted record gets here. Dropping the
+			// event is the only way forward; say so loudly.
+			c.p.o.Logger.Error().Err(err).Str("task_id", task).Str("event_id", o.ID).Msg("outbox event unreadable: dropped")
+			continue
+		}
+		env.NATSSubject = o.Subject
+		if err := c.p.pub.Publish(ctx, env); err != nil {
+			c.p.unsettled[task] = true
+			return ent, fmt.Errorf("%s: %d event(s) owed to the stream, snapshot held until they are stored: %w", displayID(task), len(ent.Pending), err)
+		}
+		c.stats.Events++
+		c.p.o.Published(env)
+		c.p.o.Logger.Info().Str("event_id", env.ID).Str("task_id", env.Data.TaskID).
+			Str("kind", string(env.Data.Kind)).Str("subject", env.NATSSubject).Msg("event published")
+	}
+	rec := ent.Record
+	rec.Pending = nil
+	if err := c.put(ctx, task, rec); err != nil {
+		c.p.unsettled[task] = true
+		return ent, err
+	}
+	delete(c.p.unsettled, task)
+	ent, _ = c.p.st.Get(c.p.o.ProjectID, task)
+	return ent, nil
+}
+
+// settleAll settles every record that still owes events: after a restart
+// (the first cycle looks at every record) and after a failed publish.
+func (c *cycle) settleAll(ctx context.Context) error {
+	if !c.p.scanned {
+		for _, e := range c.p.st.Tasks(c.p.o.ProjectID) {
+			if len(e.Pending) > 0 {
+				c.p.unsettled[e.Task.ID] = true
+			}
+		}
+		if e, _ := c.p.st.Get(c.p.o.ProjectID, state.API); len(e.Pending) > 0 {
+			c.p.unsettled[state.API] = true
+		}
+		c.p.scanned = true
+	}
+	for _, task := range sortedKeys(c.p.unsettled) {
+		if _, err := c.load(ctx, task); err != nil {
+			return err // NATS is away: the rest would fail alike
+		}
+		delete(c.p.unsettled, task)
+	}
+	return nil
+}
+
+// observe handles a successful detail call; row is the task's list row,
+// nil when the list did not show it; nulls are the fields the answer sent
+// as null, which keep their previous values.
+func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []string) error {
+	ent, err := c.load(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	prev := ent.Task
 	if len(nulls) > 0 {
 		t.KeepNulls(prev, nulls)
 		c.p.o.Logger.Debug().Str("task_id", t.ID).Strs("null_fields", nulls).Msg("null fields keep their previous values")
+	}
+	complete(&t, row, prev)
+	if prev != nil && t.Status != prev.Status && t.NormStatus() == prev.NormStatus() {
+		t.Status = prev.Status // one status, two spellings: nothing to write
 	}
 	var events []diff.Event
 	rec := ent.Record
@@ -42,8 +116,15 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, nulls []string) error {
 		events = append(events, diff.Recovered(t.ID, ent.Blind.Class, prev, ent.BlindEpisodes))
 		rec.Blind = nil
 	}
-	events = append(events, diff.Diff(prev, &t)...)
-	if len(events) == 0 && diff.Equal(prev, &t) {
+	changes := diff.Diff(prev, &t)
+	if ent.Removed && prev != nil && len(changes) == 0 {
+		// Back after removal, as it was: say so, or consumers would keep
+		// it for gone.
+		changes = []diff.Event{diff.Returned(prev, &t)}
+	}
+	events = append(events, changes...)
+	if len(events) == 0 && !ent.Removed && diff.Equal(prev, &t) {
+		c.p.observed[t.ID] = true
 		return nil // the common case: one call, one comparison, no write
 	}
 	if prev == nil || prev.NormStatus() != t.NormStatus() {
@@ -51,14 +132,61 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, nulls []string) error {
 	}
 	rec.Task = &t
 	rec.Removed = false
-	return c.commit(ctx, key, ent, rec, events)
+	gap := c.gap(t.ID, ent)
+	if err := c.commit(ctx, t.ID, ent, rec, events, gap); err != nil {
+		return err
+	}
+	c.p.observed[t.ID] = true
+	return nil
 }
 
-// remove handles a task that the API says is gone.
+// gap says why a change of the task may hide statuses it went through
+// unobserved: the first sight since this process started (the watcher
+// was not running before), or blindness (of the task or the whole API).
+func (c *cycle) gap(task string, ent state.Entry) string {
+	switch {
+	case ent.Task == nil:
+		return ""
+	case ent.Blind != nil || c.p.apiWasBlind:
+		return "watcher was blind"
+	case !c.p.observed[task]:
+		return "watcher restarted"
+	}
+	return ""
+}
+
+// complete fills in what only the list row carries (the failure reason and
+// the instances' own statuses) and a detail answer lacks: from the row when
+// the list showed the task, else from the previous snapshot, so that a
+// cycle without the list (it failed, or did not show the task) reads the
+// same as one with it and raises no false change.
+func complete(t *dcs.Task, row, prev *dcs.Task) {
+	from := row
+	if from == nil {
+		from = prev
+	}
+	if from == nil {
+		return
+	}
+	if t.ErrorMessage == "" {
+		t.ErrorMessage = from.ErrorMessage
+	}
+	if t.Source.Status == "" {
+		t.Source.Status = from.Source.Status
+	}
+	if t.Target.Status == "" {
+		t.Target.Status = from.Target.Status
+	}
+}
+
+// remove handles a task that the API says is gone (DCS.4133 or 404): the
+// only evidence of removal the watcher accepts.
 func (c *cycle) remove(ctx context.Context, id, why string) error {
-	key := id
-	ent, ok := c.p.st.Get(c.p.o.ProjectID, key)
-	if ok && ent.Removed {
+	ent, err := c.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if ent.Removed {
 		return nil
 	}
 	rec := ent.Record
@@ -73,61 +201,43 @@ func (c *cycle) remove(ctx context.Context, id, why string) error {
 		c.p.o.Logger.Warn().Str("task_id", id).Msg("configured task does not exist (DCS.4133)")
 	}
 	c.p.o.Logger.Info().Str("task_id", id).Str("why", why).Msg("task removed")
-	return c.commit(ctx, key, ent, rec, events)
-}
-
-// unlisted removes every known task of the project that the list no longer
-// returns, unless its id is configured explicitly (then its detail call
-// decides).
-func (c *cycle) unlisted(ctx context.Context, listed map[string]dcs.Task) error {
-	configured := map[string]bool{}
-	for _, id := range c.p.o.TaskIDs {
-		configured[id] = true
-	}
-	var errs []error
-	for _, ent := range c.p.st.Tasks(c.p.o.ProjectID) {
-		if ent.Removed || configured[ent.Task.ID] {
-			continue
-		}
-		if _, still := listed[ent.Task.ID]; still {
-			continue
-		}
-		if err := c.remove(ctx, ent.Task.ID, "no longer in the task list"); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return c.commit(ctx, id, ent, rec, events, "")
 }
 
 // blind reports that one task cannot be seen (its answer is unusable); once
 // per episode.
 func (c *cycle) blind(ctx context.Context, id string, err error) error {
-	key := id
-	ent, _ := c.p.st.Get(c.p.o.ProjectID, key)
+	ent, lerr := c.load(ctx, id)
+	if lerr != nil {
+		return lerr
+	}
 	if ent.Blind != nil {
 		return nil
 	}
-	return c.degrade(ctx, key, id, ent, err)
+	return c.degrade(ctx, id, ent, err)
 }
 
 // api tracks the blindness of the API as a whole: it starts with the first
-// API-wide failure and ends with the first cycle that saw the API again.
+// API-wide failure (an unusable list answer included) and ends with the
+// first cycle that saw the API again.
 func (c *cycle) api(ctx context.Context, apiErr error, seen bool) error {
-	key := state.API
-	ent, _ := c.p.st.Get(c.p.o.ProjectID, key)
+	ent, err := c.load(ctx, state.API)
+	if err != nil {
+		return err
+	}
 	switch {
 	case apiErr != nil && ent.Blind == nil:
-		return c.degrade(ctx, key, "", ent, apiErr)
+		return c.degrade(ctx, state.API, ent, apiErr)
 	case apiErr == nil && ent.Blind != nil && seen:
 		rec := ent.Record
 		rec.Blind = nil
 		ev := diff.Recovered("", ent.Blind.Class, nil, ent.BlindEpisodes)
-		return c.commit(ctx, key, ent, rec, []diff.Event{ev})
+		return c.commit(ctx, state.API, ent, rec, []diff.Event{ev}, "")
 	}
 	return nil
 }
 
-func (c *cycle) degrade(ctx context.Context, key, id string, ent state.Entry, err error) error {
+func (c *cycle) degrade(ctx context.Context, task string, ent state.Entry, err error) error {
 	class := dcs.Class(err)
 	if class == "" {
 		class = "error"
@@ -135,31 +245,56 @@ func (c *cycle) degrade(ctx context.Context, key, id string, ent state.Entry, er
 	rec := ent.Record
 	rec.BlindEpisodes++
 	rec.Blind = &state.Blindness{Class: class, Since: c.now}
+	id := task
+	if task == state.API {
+		id = ""
+	}
 	ev := diff.Degraded(id, class, err.Error(), ent.Task, rec.BlindEpisodes)
-	return c.commit(ctx, key, ent, rec, []diff.Event{ev})
+	return c.commit(ctx, task, ent, rec, []diff.Event{ev}, "")
 }
 
-// commit publishes events in order and, when all are acknowledged, writes
-// the record.
-func (c *cycle) commit(ctx context.Context, key string, prev state.Entry, rec state.Record, events []diff.Event) error {
+// commit writes rec with the events it owes (their ids stamped with the
+// project and the revision they were diffed against), then publishes them
+// and clears them from the record.
+func (c *cycle) commit(ctx context.Context, task string, prev state.Entry, rec state.Record, events []diff.Event, gap string) error {
+	rec.WrittenAt = c.now
+	rec.Pending = nil
 	for _, ev := range events {
-		env := c.p.pub.Envelope(ev, notify.Meta{
+		env := c.p.pub.Envelope(ev.At(c.p.o.ProjectID, prev.Revision), notify.Meta{
 			ProjectID:       c.p.o.ProjectID,
 			ObservedAt:      c.now,
 			PrevStatusSince: prev.StatusSince,
+			Gap:             gap,
 		})
-		if err := c.p.pub.Publish(ctx, env); err != nil {
-			return fmt.Errorf("snapshot %s kept, the change will be re-detected: %w", key, err)
+		body, err := json.Marshal(env)
+		if err != nil {
+			return fmt.Errorf("%s: encode event %s: %w", displayID(task), env.ID, err)
 		}
-		c.stats.Events++
-		c.p.o.Published(env)
-		c.p.o.Logger.Info().Str("event_id", env.ID).Str("task_id", env.Data.TaskID).
-			Str("kind", string(ev.Kind)).Str("subject", env.NATSSubject).Msg("event published")
+		rec.Pending = append(rec.Pending, state.Outgoing{ID: env.ID, Subject: env.NATSSubject, Body: body})
 	}
-	rec.WrittenAt = c.now
-	if err := c.p.st.Put(ctx, c.p.o.ProjectID, key, rec); err != nil {
-		return fmt.Errorf("snapshot %s: %w", key, err)
+	if err := c.put(ctx, task, rec); err != nil {
+		return err
+	}
+	if len(rec.Pending) == 0 {
+		return nil
+	}
+	ent, _ := c.p.st.Get(c.p.o.ProjectID, task)
+	_, err := c.settle(ctx, task, ent)
+	return err
+}
+
+func (c *cycle) put(ctx context.Context, task string, rec state.Record) error {
+	if err := c.p.st.Put(ctx, c.p.o.ProjectID, task, rec); err != nil {
+		return fmt.Errorf("snapshot of %s kept, the change will be detected again: %w", displayID(task), err)
 	}
 	c.stats.Writes++
 	return nil
+}
+
+// displayID names a record in messages.
+func displayID(task string) string {
+	if task == state.API {
+		return "the API"
+	}
+	return "task " + task
 }

@@ -99,6 +99,18 @@ func (p *plan) due(id string, st dcs.Status, last, now time.Time) bool {
 	return slot(now) > slot(last)
 }
 
+// dueOrDaily is due with a period of a day where refreshes are off.
+func (p *plan) dueOrDaily(id string, st dcs.Status, last, now time.Time) bool {
+	q := *p
+	if q.active <= 0 {
+		q.active = 24 * time.Hour
+	}
+	if q.terminal <= 0 {
+		q.terminal = 24 * time.Hour
+	}
+	return q.due(id, st, last, now)
+}
+
 // rowMatches compares a list row with a snapshot on what both carry and the
 // list exists to show: status, failure reason, release, instance states,
 // name and description.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -56,6 +57,11 @@ type Options struct {
 	// never. Refreshes are spread over the period by task id.
 	RefreshActive   time.Duration
 	RefreshTerminal time.Duration
+	// AbsentChecks bounds the detail calls a cycle makes for known tasks the
+	// list no longer shows (default 50): a missing task is only suspected
+	// gone until its own detail call says so, and a thousand missing tasks
+	// are confirmed over several cycles, not in one burst.
+	AbsentChecks int
 	// Concurrency bounds parallel detail calls (default 8).
 	Concurrency int
 	Now         func() time.Time
@@ -89,6 +95,21 @@ type Poller struct {
 	o   Options
 
 	plan *plan // list-driven: which listed tasks need a detail call
+	// absent holds, for each known task the list does not show, when its
+	// detail call last said it still exists; absentFrom is where the next
+	// cycle's checks start, so that every suspect gets its turn.
+	absent     map[string]time.Time
+	absentFrom string
+	// observed are the tasks seen (by a detail call, or a list row that
+	// matched the snapshot) since this process started: a change of any
+	// other may hide statuses passed through while no watcher ran.
+	observed map[string]bool
+	// apiWasBlind: the API was blind when the cycle started.
+	apiWasBlind bool
+	// unsettled are records whose outbox may still hold events; scanned
+	// is set once every record has been looked at after the start.
+	unsettled map[string]bool
+	scanned   bool
 
 	running sync.Mutex
 	// pauseUntil holds API calls back after an auth failure or throttling:
@@ -111,7 +132,13 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 	if o.Cycled == nil {
 		o.Cycled = func(Stats, error) {}
 	}
-	return &Poller{f: f, pub: pub, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal)}
+	if o.AbsentChecks < 1 {
+		o.AbsentChecks = 50
+	}
+	return &Poller{
+		f: f, pub: pub, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal),
+		absent: map[string]time.Time{}, observed: map[string]bool{}, unsettled: map[string]bool{},
+	}
 }
 
 // Run polls once at once and then on every tick of the cron spec until ctx
@@ -170,6 +197,14 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		return st, nil
 	}
 	c := &cycle{p: p, now: start, stats: &st}
+	// What JetStream may still lack is published first: until it is, the
+	// stream could disagree with the snapshots, and NATS is away anyway.
+	if err := c.settleAll(ctx); err != nil {
+		st.Duration = p.o.Now().Sub(start)
+		return st, err
+	}
+	apiEnt, _ := p.st.Get(p.o.ProjectID, state.API)
+	p.apiWasBlind = apiEnt.Blind != nil
 
 	tg, listErr := p.targets(ctx, start)
 	if listErr != nil {
@@ -226,9 +261,18 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		switch {
 		case r.skipped:
 		case r.err == nil:
-			err := c.observe(ctx, withRow(r.task, listed), r.info.Nulls)
-			if row, ok := listed[r.id]; ok && err == nil && !p.o.EveryCycle {
+			row, listedNow := listed[r.id]
+			var rowp *dcs.Task
+			if listedNow {
+				rowp = &row
+			}
+			err := c.observe(ctx, r.task, rowp, r.info.Nulls)
+			switch {
+			case err != nil:
+			case listedNow && !p.o.EveryCycle:
 				p.plan.done(row, start)
+			case !listedNow && listed != nil:
+				p.absent[r.id] = start // missing from the list, yet it answers
 			}
 			errs = append(errs, err)
 		case errors.Is(r.err, dcs.ErrGone):
@@ -239,9 +283,6 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 			errs = append(errs, c.blind(ctx, r.id, r.err))
 		}
 	}
-	if listed != nil && ctx.Err() == nil {
-		errs = append(errs, c.unlisted(ctx, listed))
-	}
 	if apiErr != nil {
 		errs = append(errs, fmt.Errorf("dcs api: %w", apiErr))
 	}
@@ -251,7 +292,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 
 // targets is what a cycle calls the API for.
 type targets struct {
-	fetch     []string            // detail calls to make: new and changed tasks first
+	fetch     []string            // detail calls to make: new and changed tasks first, then suspects, then refreshes
 	listed    map[string]dcs.Task // the list rows by id; nil without discovery or when the list failed
 	watched   int                 // tasks watched
 	refreshes int                 // calls in fetch made only because a refresh was due
@@ -294,12 +335,16 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 			tg.listed[r.ID] = r
 		}
 	}
+	for id := range tg.listed {
+		delete(p.absent, id)
+	}
+	suspects, unlisted := p.suspects(tg.listed, set, now)
 	if p.o.EveryCycle {
 		for id := range tg.listed {
 			set[id] = true
 		}
-		tg.fetch = sortedKeys(set)
-		tg.watched = len(tg.fetch)
+		tg.fetch = append(sortedKeys(set), suspects...)
+		tg.watched = len(set) + unlisted
 		return tg, nil
 	}
 	p.plan.keep(tg.listed)
@@ -309,17 +354,54 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		ent, _ := p.st.Get(p.o.ProjectID, id)
 		switch p.plan.reason(tg.listed[id], ent, now) {
 		case skip:
+			p.observed[id] = true // the row shows the snapshot's state
 		case refresh:
+			p.observed[id] = true
 			later = append(later, id)
 		default:
 			tg.fetch = append(tg.fetch, id)
 		}
 	}
 	tg.fetch = append(tg.fetch, sortedKeys(set)...) // configured, not listed
+	tg.fetch = append(tg.fetch, suspects...)
 	tg.fetch = append(tg.fetch, later...)
-	tg.watched = len(tg.listed) + len(set)
+	tg.watched = len(tg.listed) + len(set) + unlisted
 	tg.refreshes = len(later)
 	return tg, nil
+}
+
+// suspects are the known tasks (not removed, not configured) that the list
+// did not show and whose detail call is due: absence is not evidence, so
+// only that call can say a task is gone. A suspect never checked since it
+// went missing is due at once; one that answered is checked again when its
+// refresh slot comes round (daily when refreshes are off). At most
+// AbsentChecks a cycle, taking turns. unlisted counts every known task the
+// list did not show.
+func (p *Poller) suspects(listed map[string]dcs.Task, configured map[string]bool, now time.Time) (due []string, unlisted int) {
+	var all []string
+	for _, e := range p.st.Tasks(p.o.ProjectID) {
+		id := e.Task.ID
+		if _, ok := listed[id]; ok || e.Removed || configured[id] {
+			continue
+		}
+		unlisted++
+		last, checked := p.absent[id]
+		if checked && !p.plan.dueOrDaily(id, e.Task.NormStatus(), last, now) {
+			continue
+		}
+		all = append(all, id)
+	}
+	// Tasks() is sorted by id: start after the last suspect checked.
+	i := sort.SearchStrings(all, p.absentFrom)
+	if i < len(all) && all[i] == p.absentFrom {
+		i++
+	}
+	all = slices.Concat(all[i:], all[:i])
+	due = all[:min(len(all), p.o.AbsentChecks)]
+	if len(due) > 0 {
+		p.absentFrom = due[len(due)-1]
+	}
+	return due, unlisted
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -408,25 +490,6 @@ func (p *Poller) logCallErr(err error, id string, info dcs.Info, what string) {
 		ev = ev.Str("request_id", rid)
 	}
 	ev.Msg(what + " failed")
-}
-
-// withRow completes a detail answer with what only the list row has: the
-// failure reason (error_message) and the instances' own statuses.
-func withRow(t dcs.Task, listed map[string]dcs.Task) dcs.Task {
-	row, ok := listed[t.ID]
-	if !ok {
-		return t
-	}
-	if t.ErrorMessage == "" {
-		t.ErrorMessage = row.ErrorMessage
-	}
-	if t.Source.Status == "" {
-		t.Source.Status = row.Source.Status
-	}
-	if t.Target.Status == "" {
-		t.Target.Status = row.Target.Status
-	}
-	return t
 }
 
 // apiWide reports whether an error says the API as a whole cannot be seen

@@ -34,7 +34,11 @@ func rewrite(f *Fault, kind routeKind, body []byte) ([]byte, bool) {
 		// Cut inside the object: valid JSON up to there, then nothing.
 		return body[:len(body)/2], true
 	}
-	if f.Kind != FaultOversized && f.Kind != FaultNumbers && f.Kind != FaultNulls {
+	switch f.Kind {
+	case FaultEmptyList, FaultBareList, FaultShortList:
+		return rewriteList(f.Kind, kind, body)
+	case FaultOversized, FaultNumbers, FaultNulls:
+	default:
 		return body, false
 	}
 	var m map[string]any
@@ -63,6 +67,31 @@ func rewrite(f *Fault, kind routeKind, body []byte) ([]byte, bool) {
 	case FaultNulls:
 		nullFields(f.Fields, kind, m, rows)
 	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body, false
+	}
+	return out, true
+}
+
+// rewriteList applies the faults that make a list answer unusable or
+// empty; a detail answer is left as it is.
+func rewriteList(fk FaultKind, kind routeKind, body []byte) ([]byte, bool) {
+	if kind != routeList {
+		return body, false
+	}
+	switch fk {
+	case FaultEmptyList:
+		return []byte(`{"count":0,"migration_tasks":[]}`), true
+	case FaultBareList:
+		return []byte(`{}`), true
+	}
+	var m map[string]json.RawMessage
+	var rows []json.RawMessage
+	if json.Unmarshal(body, &m) != nil || json.Unmarshal(m["migration_tasks"], &rows) != nil || len(rows) == 0 {
+		return body, false
+	}
+	m["migration_tasks"], _ = json.Marshal(rows[:len(rows)-1])
 	out, err := json.Marshal(m)
 	if err != nil {
 		return body, false

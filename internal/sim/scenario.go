@@ -129,13 +129,22 @@ const (
 	FaultNumbers FaultKind = "numbers"
 	// FaultNulls answers 200 with Fields (or a default set) null.
 	FaultNulls FaultKind = "nulls"
+	// FaultEmptyList answers a list call with no task at all
+	// ({"count":0,"migration_tasks":[]}); detail calls are unchanged.
+	FaultEmptyList FaultKind = "empty_list"
+	// FaultBareList answers a list call with {}; detail calls are unchanged.
+	FaultBareList FaultKind = "bare_list"
+	// FaultShortList drops the last row of each list page but keeps its
+	// count: a list that disagrees with itself.
+	FaultShortList FaultKind = "short_list"
 )
 
 // Known reports whether k is one of the fault kinds above.
 func (k FaultKind) Known() bool {
 	switch k {
 	case FaultServerError, FaultThrottle, FaultAuth, FaultMalformed,
-		FaultSlow, FaultOversized, FaultNumbers, FaultNulls:
+		FaultSlow, FaultOversized, FaultNumbers, FaultNulls,
+		FaultEmptyList, FaultBareList, FaultShortList:
 		return true
 	}
 	return false

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
@@ -22,6 +23,19 @@ type Record struct {
 	// BlindEpisodes counts blindness episodes; it makes each episode's
 	// event ids unique.
 	BlindEpisodes uint64 `json:"blind_episodes,omitempty"`
+	// Pending is the outbox: the events derived with this record, written
+	// with it in one compare-and-swap and cleared once JetStream has
+	// acknowledged every one. Until then they are published again, with
+	// the same ids, before the task is diffed again, so an ack lost in an
+	// outage never leaves the stream disagreeing with the snapshot.
+	Pending []Outgoing `json:"pending,omitempty"`
+}
+
+// Outgoing is one event of the outbox, as it will be published.
+type Outgoing struct {
+	ID      string          `json:"id"`
+	Subject string          `json:"subject"`
+	Body    json.RawMessage `json:"body"`
 }
 
 // Blindness is an ongoing failure to see a task or the API.
