@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,6 +32,13 @@ type cycle struct {
 // its last change.
 func (c *cycle) load(ctx context.Context, task string) (state.Entry, error) {
 	ent, _ := c.p.st.Get(c.p.o.ProjectID, task)
+	if c.p.stale[task] {
+		var err error
+		if ent, err = c.p.st.Refresh(ctx, c.p.o.ProjectID, task); err != nil {
+			return ent, fmt.Errorf("%s: read the snapshot again after a failed write: %w", displayID(task), err)
+		}
+		delete(c.p.stale, task)
+	}
 	if len(ent.Pending) == 0 {
 		return ent, nil
 	}
@@ -285,6 +293,12 @@ func (c *cycle) commit(ctx context.Context, task string, prev state.Entry, rec s
 
 func (c *cycle) put(ctx context.Context, task string, rec state.Record) error {
 	if err := c.p.st.Put(ctx, c.p.o.ProjectID, task, rec); err != nil {
+		if !errors.Is(err, state.ErrConflict) {
+			// Stored or not? Read it again before the task is used, and
+			// settle what it may owe at the next cycle's start.
+			c.p.stale[task] = true
+			c.p.unsettled[task] = true
+		}
 		return fmt.Errorf("snapshot of %s kept, the change will be detected again: %w", displayID(task), err)
 	}
 	c.stats.Writes++

@@ -38,6 +38,9 @@ type Store interface {
 	Put(ctx context.Context, project, task string, rec state.Record) error
 	// Tasks are the project's entries that hold a snapshot.
 	Tasks(project string) []state.Entry
+	// Refresh reads a record again from storage, after a write whose
+	// outcome is unknown.
+	Refresh(ctx context.Context, project, task string) (state.Entry, error)
 }
 
 // Options configures a Poller.
@@ -108,7 +111,10 @@ type Poller struct {
 	apiWasBlind bool
 	// unsettled are records whose outbox may still hold events; scanned
 	// is set once every record has been looked at after the start.
+	// stale are records whose last write failed without saying whether it
+	// was stored: they are read again before use.
 	unsettled map[string]bool
+	stale     map[string]bool
 	scanned   bool
 
 	running sync.Mutex
@@ -137,7 +143,7 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 	}
 	return &Poller{
 		f: f, pub: pub, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal),
-		absent: map[string]time.Time{}, observed: map[string]bool{}, unsettled: map[string]bool{},
+		absent: map[string]time.Time{}, observed: map[string]bool{}, unsettled: map[string]bool{}, stale: map[string]bool{},
 	}
 }
 

@@ -82,6 +82,13 @@ func (s *Snapshots) load(ctx context.Context) error {
 	return nil
 }
 
+// Refresh reads the record of a project's task from KV into the cache: after
+// a write whose outcome is unknown (a timeout while NATS went away; the
+// client may have sent it on reconnecting), the cache must not be trusted.
+func (s *Snapshots) Refresh(ctx context.Context, project, task string) (Entry, error) {
+	return s.refresh(ctx, Key(project, task))
+}
+
 // refresh reads one key from KV into the cache.
 func (s *Snapshots) refresh(ctx context.Context, key string) (Entry, error) {
 	e, err := s.kv.Get(ctx, key)
