@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -35,14 +38,17 @@ const (
 // env is one simulated DCS API and one embedded JetStream server, shared by
 // the watchers of a test.
 type env struct {
-	t   *testing.T
-	ctx context.Context
-	t0  time.Time
-	clk *testutil.Clock
-	sim *sim.Server
-	api *httptest.Server
-	url string // nats client URL
-	js  jetstream.JetStream
+	t        *testing.T
+	ctx      context.Context
+	t0       time.Time
+	clk      *testutil.Clock
+	sim      *sim.Server
+	api      *httptest.Server
+	url      string // nats client URL
+	js       jetstream.JetStream
+	nats     *server.Server // the NATS server, replaced by restartNATS
+	natsDir  string
+	natsPort int
 }
 
 // newEnv serves scenario (YAML) through wrap, when not nil, and starts
@@ -63,7 +69,10 @@ func newEnv(t *testing.T, scenario string, wrap func(http.Handler) http.Handler)
 	e.api = httptest.NewServer(h)
 	t.Cleanup(e.api.Close)
 
-	e.url = testutil.RunJetStream(t, -1, t.TempDir()).ClientURL()
+	e.natsDir = t.TempDir()
+	e.nats = testutil.RunJetStream(t, -1, e.natsDir)
+	e.natsPort = e.nats.Addr().(*net.TCPAddr).Port
+	e.url = e.nats.ClientURL()
 	e.js = e.connect()
 	if _, err := notify.EnsureStream(e.ctx, e.js, notify.StreamOptions{
 		Name: streamName, Prefix: prefix, Duplicates: time.Hour,
@@ -75,9 +84,51 @@ func newEnv(t *testing.T, scenario string, wrap func(http.Handler) http.Handler)
 
 // connect opens a connection of its own, as a separate replica would.
 func (e *env) connect() jetstream.JetStream {
-	e.t.Helper()
-	_, js := testutil.Connect(e.t, e.url)
+	_, js := e.connectConn()
 	return js
+}
+
+// connectConn is connect with the connection, which reconnects quickly
+// after restartNATS.
+func (e *env) connectConn() (*nats.Conn, jetstream.JetStream) {
+	e.t.Helper()
+	nc, err := nats.Connect(e.url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		e.t.Fatalf("connect: %v", err)
+	}
+	e.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return nc, js
+}
+
+// externalNATS gives the test the server, to stop, and a restart on the
+// same port and store that waits until the env's connection is back.
+func (e *env) externalNATS() (srv func() *server.Server, restart func()) {
+	return func() *server.Server { return e.nats }, func() {
+		e.nats = testutil.RunJetStream(e.t, e.natsPort, e.natsDir)
+		testutil.Eventually(e.t, "NATS back", func() bool {
+			_, err := e.js.AccountInfo(e.ctx)
+			return err == nil
+		})
+	}
+}
+
+// withScenario is a second simulated API over the same NATS (a change of
+// the API's mind the scenario language cannot say).
+func (e *env) withScenario(scenario string) *env {
+	e.t.Helper()
+	sc, err := sim.ParseScenario([]byte(scenario))
+	if err != nil {
+		e.t.Fatalf("scenario: %v", err)
+	}
+	e2 := *e
+	e2.sim = sim.New(sc, sim.Options{AK: testAK, SK: testSK, Clock: e.clk.Now, Start: e.t0})
+	e2.api = httptest.NewServer(e2.sim)
+	e.t.Cleanup(e2.api.Close)
+	return &e2
 }
 
 // watcher is one watcher process: its own NATS connection, snapshot store,
@@ -92,9 +143,15 @@ type watcher struct {
 	events []notify.Envelope
 }
 
-// newWatcher starts a watcher; o's ProjectID, SubjectPrefix, Now, Logger
-// and Published are filled in.
+// newWatcher starts a watcher; o's ProjectID (when empty), Now, Logger and
+// Published are filled in.
 func (e *env) newWatcher(o poller.Options) *watcher {
+	e.t.Helper()
+	return e.newWatcherWith(o, nil)
+}
+
+// newWatcherWith is newWatcher with the publisher wrapped by wrap.
+func (e *env) newWatcherWith(o poller.Options, wrap func(poller.Publisher) poller.Publisher) *watcher {
 	e.t.Helper()
 	w := &watcher{e: e, logs: &testutil.SyncBuffer{}}
 	js := e.connect()
@@ -103,9 +160,12 @@ func (e *env) newWatcher(o poller.Options) *watcher {
 		e.t.Fatal(err)
 	}
 	w.snaps = snaps
+	if o.ProjectID == "" {
+		o.ProjectID = project
+	}
 	client, err := dcs.New(dcs.Options{
 		Endpoint:    e.api.URL,
-		ProjectID:   project,
+		ProjectID:   o.ProjectID,
 		Credentials: dcs.Credentials{AK: secret.Secret(testAK), SK: secret.Secret(testSK)},
 		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
 		Now:         e.clk.Now,
@@ -113,7 +173,6 @@ func (e *env) newWatcher(o poller.Options) *watcher {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	o.ProjectID = project
 	o.Now = e.clk.Now
 	o.Logger = zerolog.New(w.logs).Level(zerolog.DebugLevel)
 	o.Published = func(env notify.Envelope) {
@@ -121,7 +180,11 @@ func (e *env) newWatcher(o poller.Options) *watcher {
 		w.events = append(w.events, env)
 		w.mu.Unlock()
 	}
-	w.p = poller.New(client, notify.NewPublisher(js, notify.PublisherOptions{Stream: streamName, Prefix: prefix}), snaps, o)
+	var pub poller.Publisher = notify.NewPublisher(js, notify.PublisherOptions{Stream: streamName, Prefix: prefix})
+	if wrap != nil {
+		pub = wrap(pub)
+	}
+	w.p = poller.New(client, pub, snaps, o)
 	e.t.Cleanup(func() {
 		if e.t.Failed() {
 			e.t.Logf("watcher logs:\n%s", w.logs.String())
