@@ -286,3 +286,36 @@ func TestNotifierRetriesAPostThatTimesOut(t *testing.T) {
 		})
 	}
 }
+
+// An outage many times longer than AckWait neither gets the held events
+// redelivered (to another replica, which would post them out of order)
+// nor terminated: the keep-alive restarts their ack timer, and MaxDeliver
+// is unlimited.
+func TestNotifierHoldsEventsLongerThanAckWait(t *testing.T) {
+	t.Parallel()
+	js := startJetStream(t)
+	f := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
+	publish(t, js, statusChanged("ev-1", "t-1", "MIGRATING", "SUCCESS"), statusChanged("ev-2", "t-2", "MIGRATING", "SUCCESS"))
+	const ackWait = 300 * time.Millisecond
+	short := func(n *Notifier) { n.ackWait = ackWait }
+	o := Options{NoGrouping: true, DeadRetry: deadRetry}
+	n := startNotifier(t, js, WebhookSender{URL: f.url()}, o, short)
+	testutil.EventuallyWithin(t, waitFor, "the first probe", func() bool { return len(f.all()) >= 1 })
+	// A second replica on the same consumer, with a Slack of its own: it
+	// would get the held events if JetStream redelivered them.
+	other := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
+	startNotifier(t, js, WebhookSender{URL: other.url()}, o, short)
+	// At least 30 more probes DeadRetry apart: five times AckWait.
+	testutil.EventuallyWithin(t, waitFor, "30 probes", func() bool { return len(f.all()) >= 31 })
+	if got := other.all(); len(got) != 0 {
+		t.Fatalf("the other replica posted %v: the held events were redelivered", eventIDs(got))
+	}
+	f.alive.Store(true)
+	n.drained(t)
+	if got := eventIDs(f.accepted()); !equal(got, []string{"ev-1", "ev-2"}) {
+		t.Fatalf("Slack accepted %v, want ev-1, ev-2", got)
+	}
+	if got := other.all(); len(got) != 0 {
+		t.Errorf("the other replica posted %v", eventIDs(got))
+	}
+}
