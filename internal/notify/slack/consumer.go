@@ -241,9 +241,9 @@ func (n *Notifier) lastSeq(ctx context.Context) (uint64, error) {
 
 // Run creates (or updates) the durable consumer and the marks bucket, then
 // delivers events until ctx ends, when it returns nil. It works on one
-// batch at a time (see the package doc) and fetches the next only when the
-// batch is done, so Slack sees events in stream order and an event waiting
-// out a retry holds back the ones behind it.
+// batch at a time (see docs/slack-delivery.md) and fetches the next only
+// when the batch is done, so Slack sees events in stream order and an event
+// waiting out a retry, or a dead destination, holds back the ones behind it.
 //
 // A lost connection, a NATS restart or a missed heartbeat does not end Run:
 // it logs, waits (1 s doubling to 30 s) and sets the consumer up again, so
