@@ -166,7 +166,15 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		GroupMin:      cfg.Slack.GroupMin,
 		NoGrouping:    cfg.Slack.GroupMin == 0,
 		GroupMax:      cfg.Slack.GroupMax,
-		Logger:        log.With().Str("component", "slack").Logger(),
+		// The webhook's client and the notifier bound a post alike; the
+		// notifier's bound also covers any other Sender.
+		SendTimeout: cfg.Slack.Timeout,
+		DeadRetry:   cfg.Slack.DeadRetry,
+		// A dead webhook is announced on the stream, beside the events
+		// that wait for it.
+		Health:  pub,
+		Project: cfg.DCS.ProjectID,
+		Logger:  log.With().Str("component", "slack").Logger(),
 	})
 	return err
 }

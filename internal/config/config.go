@@ -103,6 +103,10 @@ type SlackConfig struct {
 	MaxRetryDelay time.Duration `yaml:"max_retry_delay" json:"max_retry_delay"`
 	// Timeout bounds one post to Slack.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+	// DeadRetry is how often the oldest waiting event probes a destination
+	// Slack says is dead (webhook revoked, channel archived, ...), while
+	// every event waits in the stream.
+	DeadRetry time.Duration `yaml:"dead_retry" json:"dead_retry"`
 	// Rate is the most messages per second posted to the webhook.
 	Rate float64 `yaml:"rate" json:"rate"`
 	// GroupMin is the smallest group of like events posted as one
@@ -159,6 +163,9 @@ func Default() Config {
 			MinRetryDelay: time.Second,
 			MaxRetryDelay: 5 * time.Minute,
 			Timeout:       15 * time.Second,
+			// Someone has to create a new webhook or unarchive the channel:
+			// minutes, not seconds, and one post each time.
+			DeadRetry: 5 * time.Minute,
 			// An incoming webhook takes about one message per second per
 			// channel; grouping makes a burst of 1,000 changes a few
 			// dozen messages instead of 17 minutes of them.

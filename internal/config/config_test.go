@@ -52,6 +52,7 @@ func TestDefaultValues(t *testing.T) {
 		{"slack.consumer", c.Slack.Consumer, "watcher-slack"},
 		{"slack.marks_bucket", c.Slack.MarksBucket, "dcs_watcher_slack"},
 		{"slack.max_retry_delay", c.Slack.MaxRetryDelay, 5 * time.Minute},
+		{"slack.dead_retry", c.Slack.DeadRetry, 5 * time.Minute},
 		{"slack.rate", c.Slack.Rate, 1.0},
 		{"slack.group_min", c.Slack.GroupMin, 3},
 		{"slack.group_max", c.Slack.GroupMax, 100},

@@ -257,6 +257,9 @@ func (c Config) validateSlack(p *problems) {
 	if s.Timeout <= 0 {
 		p.add("slack.timeout", "must be positive, got %s", s.Timeout)
 	}
+	if s.DeadRetry <= 0 {
+		p.add("slack.dead_retry", "must be positive, got %s", s.DeadRetry)
+	}
 	c.validateSlackPace(p)
 }
 

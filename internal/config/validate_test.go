@@ -167,6 +167,7 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"retry delay", func(c *Config) { c.Slack.MaxRetryDelay = 0 }, "slack.max_retry_delay", "must be at least slack.min_retry_delay"},
 		{"min retry delay", func(c *Config) { c.Slack.MinRetryDelay = 0 }, "slack.min_retry_delay", "must be positive"},
 		{"slack timeout", func(c *Config) { c.Slack.Timeout = 0 }, "slack.timeout", "must be positive"},
+		{"slack dead retry", func(c *Config) { c.Slack.DeadRetry = -time.Second }, "slack.dead_retry", "must be positive, got -1s"},
 		{"slack rate zero", func(c *Config) { c.Slack.Rate = 0 }, "slack.rate", "above 0 and at most 10 messages per second, got 0"},
 		{"slack rate high", func(c *Config) { c.Slack.Rate = 10.5 }, "slack.rate", "got 10.5"},
 		{"slack rate NaN", func(c *Config) { c.Slack.Rate = math.NaN() }, "slack.rate", "got NaN"},

@@ -16,6 +16,12 @@ const (
 	typeSuffix      = ".v1"
 	// NoTask is the task token of events about the API as a whole.
 	NoTask = "_api"
+	// ScopeSlack is the scope of watch_degraded / watch_recovered events
+	// about the watcher's Slack delivery (a revoked webhook), not about a
+	// task or the API; SlackTask is their task token, so that
+	// "<prefix>.*._slack.>" selects them.
+	ScopeSlack = "slack"
+	SlackTask  = "_slack"
 	// NoStatus is the status token when there is no known status.
 	NoStatus = "NONE"
 )
@@ -29,7 +35,8 @@ type Envelope struct {
 	Source      string `json:"source"`
 	Type        string `json:"type"`
 	// Subject is the task the event is about (its id; "_api" for the
-	// API as a whole), as CloudEvents means it.
+	// API as a whole, "_slack" for the Slack delivery), as CloudEvents
+	// means it.
 	Subject         string    `json:"subject"`
 	Time            time.Time `json:"time"`
 	DataContentType string    `json:"datacontenttype"`
@@ -125,16 +132,12 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 		s := m.ObservedAt.Sub(m.PrevStatusSince).Seconds()
 		d.PreviousStatusSeconds = &s
 	}
-	subject := ev.TaskID
-	if subject == "" {
-		subject = NoTask
-	}
 	return Envelope{
 		SpecVersion:     SpecVersion,
 		ID:              ev.ID,
 		Source:          Source(m.Region, m.ProjectID),
 		Type:            Type(ev.Kind),
-		Subject:         subject,
+		Subject:         taskToken(ev),
 		NATSSubject:     NATSSubject(prefix, m.ProjectID, ev),
 		Time:            m.ObservedAt.UTC(),
 		DataContentType: DataContentType,
@@ -159,13 +162,11 @@ func Type(k diff.Kind) string { return typePrefix + string(k) + typeSuffix }
 //
 // STATUS is the task's current normalised status (the last known one for
 // removed and watch_* events), NONE when there is none; the task token is
-// _api for events about the API as a whole. Characters that NATS reserves
-// ('.', '*', '>', spaces) are replaced by '_' in every token.
+// _api for events about the API as a whole and _slack for those about the
+// Slack delivery. Characters that NATS reserves ('.', '*', '>', spaces) are
+// replaced by '_' in every token.
 func NATSSubject(prefix, project string, ev diff.Event) string {
-	task := ev.TaskID
-	if task == "" {
-		task = NoTask
-	}
+	task := taskToken(ev)
 	status := NoStatus
 	if t := ev.Curr; t != nil && t.Status != "" {
 		status = string(t.NormStatus())
@@ -173,6 +174,18 @@ func NATSSubject(prefix, project string, ev diff.Event) string {
 		status = string(t.NormStatus())
 	}
 	return prefix + "." + Token(project) + "." + Token(task) + "." + string(ev.Kind) + "." + Token(status)
+}
+
+// taskToken is the event's task id, or what stands for it in an event
+// about no task.
+func taskToken(ev diff.Event) string {
+	switch {
+	case ev.TaskID != "":
+		return ev.TaskID
+	case ev.Scope == ScopeSlack:
+		return SlackTask
+	}
+	return NoTask
 }
 
 // Token makes s safe as one NATS subject token.

@@ -350,3 +350,24 @@ func snapshot(m map[string]any) map[string]any { return data(m)["snapshot"].(map
 func instance(m map[string]any, which string) map[string]any {
 	return snapshot(m)[which].(map[string]any)
 }
+
+// The Slack delivery's own health events (a revoked webhook) are watch_*
+// events with scope slack, under the task token _slack, and valid
+// envelopes.
+func TestBuildSlackHealth(t *testing.T) {
+	sch := compileSchema(t)
+	for _, kind := range []diff.Kind{diff.WatchDegraded, diff.WatchRecovered} {
+		ev := diff.Event{ID: "0123456789abcdef0123456789abcdef", Kind: kind, Scope: notify.ScopeSlack,
+			Reason: "slack webhook: HTTP 404 no_service"}
+		env := notify.Build(prefix, ev, notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Now()})
+		if want := prefix + "." + project + "._slack." + string(kind) + ".NONE"; env.NATSSubject != want {
+			t.Errorf("NATS subject = %q, want %q", env.NATSSubject, want)
+		}
+		if env.Subject != "_slack" || env.Data.Scope != "slack" || env.Data.TaskID != "" {
+			t.Errorf("subject %q, scope %q, task_id %q; want _slack, slack and none", env.Subject, env.Data.Scope, env.Data.TaskID)
+		}
+		if err := validate(t, sch, env); err != nil {
+			t.Errorf("%s envelope does not match %s: %v", kind, schemaPath, err)
+		}
+	}
+}

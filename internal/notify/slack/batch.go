@@ -71,7 +71,7 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 		if !ok {
 			continue
 		}
-		if !s.kinds[it.env.Data.Kind] {
+		if !s.kinds[it.env.Data.Kind] || ownHealth(it.env.Data) {
 			s.skipped.Add(1)
 			s.ack(ctx, it)
 			continue
@@ -140,7 +140,10 @@ func (s *session) isDelivered(ctx context.Context, it *item) (bool, error) {
 // deliver sends one message, paced, until Slack takes or refuses it or ctx
 // ends. A 429 is tried again after its Retry-After, which also holds back
 // the pacer; any other failure after the backoff of the events' delivery
-// count plus the attempts so far.
+// count plus the attempts so far. A dead destination holds the message
+// (and so the batch and everything behind it) and probes every DeadRetry:
+// no event is acked or terminated, and stream order is kept for when it
+// works again. While it is dead, any failure waits at least DeadRetry.
 func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
 	log := s.postLogger(p)
 	attempt := p.delivered()
@@ -148,29 +151,37 @@ func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
 		if err := s.pace.wait(ctx); err != nil {
 			return interrupted, err
 		}
-		sctx, cancel := sendContext(ctx)
+		sctx, cancel := sendContext(ctx, s.o.SendTimeout)
 		err := s.sender.Send(sctx, &p.msg)
 		cancel()
 		s.pace.answered()
 		var rl *slack.RateLimitedError
+		var delay time.Duration
 		switch {
 		case err == nil:
+			s.revived(ctx, log)
 			s.accepted(ctx, p, log)
 			return posted, nil
+		case errors.Is(err, ErrDeadDestination):
+			s.destinationDead(ctx, p, log, err)
 		case errors.As(err, &rl):
 			s.throttled.Add(1)
-			wait := max(rl.RetryAfter, time.Second)
-			s.pace.hold(wait)
-			s.retrying(log, err, wait)
+			delay = max(rl.RetryAfter, time.Second)
+			s.pace.hold(delay)
+			s.retrying(log, err, delay)
 		case errors.Is(err, ErrPermanent):
+			s.revived(ctx, log)
 			return rejected, err
 		default:
-			delay := s.backoff(attempt)
+			delay = s.backoff(attempt)
 			attempt++
 			s.retrying(log, err, delay)
-			if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
-				return interrupted, err
-			}
+		}
+		if s.episode != nil {
+			delay = max(delay, s.o.DeadRetry)
+		}
+		if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
+			return interrupted, err
 		}
 	}
 }
@@ -193,10 +204,10 @@ func (s *session) refused(p outgoing, err error) []outgoing {
 	return nil
 }
 
-// sendContext gives a send its own deadline and lets it outlive ctx by
-// shutdownGrace.
-func sendContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+// sendContext gives a send its own deadline, timeout, and lets it outlive
+// ctx by shutdownGrace.
+func sendContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
 	return sctx, func() { stop(); cancel() }
 }

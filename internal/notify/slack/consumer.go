@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
 const (
@@ -23,8 +24,7 @@ const (
 	// Retry-After, backoff and sends can hold a batch far longer: the
 	// keep-alive, not ackWait, covers them, so ackWait stays short and a
 	// crashed replica's batch is taken over within it.
-	ackWait     = 30 * time.Second
-	sendTimeout = 20 * time.Second
+	ackWait = 30 * time.Second
 	// shutdownGrace lets a send in flight when Run's ctx ends finish, so a
 	// message Slack has just received is marked and acked rather than
 	// posted again by the next instance.
@@ -66,8 +66,27 @@ type Options struct {
 	// largest group, and the consumer's MaxAckPending: the events one
 	// replica holds unacked (the config bounds it).
 	GroupMax int
-	Logger   zerolog.Logger // zero value: no logs
-	Now      func() time.Time
+	// SendTimeout bounds one post (slack.timeout); a post that times out is
+	// tried again like any failed send.
+	SendTimeout time.Duration
+	// DeadRetry is how often the oldest held message probes a destination
+	// found dead (revoked webhook, archived channel: ErrDeadDestination).
+	DeadRetry time.Duration
+	// Health publishes the notifier's own watch_degraded / watch_recovered
+	// events (scope slack) when the destination dies and works again; nil:
+	// they are only logged.
+	Health Publisher
+	// Project is the project those events name; empty: "_watcher".
+	Project string
+	Logger  zerolog.Logger // zero value: no logs
+	Now     func() time.Time
+}
+
+// Publisher publishes the notifier's health events on the stream, where an
+// operator's consumer sees them; *notify.Publisher is one.
+type Publisher interface {
+	Envelope(ev diff.Event, m notify.Meta) notify.Envelope
+	Publish(ctx context.Context, env notify.Envelope) error
 }
 
 // Stats count what the Notifier did with the events it received. Sent
@@ -80,6 +99,10 @@ type Stats struct {
 	Retried   uint64 // failed attempts (send or mark read) that were tried again; 429s included
 	Throttled uint64 // 429 answers from Slack
 	Failed    uint64 // malformed or refused by Slack for good: terminated
+	// Dead counts episodes of a dead destination (revoked webhook,
+	// archived channel, ...): each began with one error log line and one
+	// watch_degraded event, while the events waited.
+	Dead uint64
 }
 
 // Notifier is the Slack delivery consumer. Several Notifiers (one per
@@ -102,6 +125,10 @@ type Notifier struct {
 	retried   atomic.Uint64
 	throttled atomic.Uint64
 	failed    atomic.Uint64
+	dead      atomic.Uint64
+	// episode is the dead-destination episode under way, nil while the
+	// destination works; only Run's goroutine uses it.
+	episode *episode
 }
 
 // New returns a Notifier that reads envelopes through js and posts them
@@ -142,6 +169,12 @@ func (o Options) check() error {
 	if o.GroupMax < 1 {
 		errs = append(errs, fmt.Errorf("group max %d: want at least 1", o.GroupMax))
 	}
+	if o.SendTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("send timeout %s: want a positive duration", o.SendTimeout))
+	}
+	if o.DeadRetry <= 0 {
+		errs = append(errs, fmt.Errorf("dead retry %s: want a positive duration", o.DeadRetry))
+	}
 	return errors.Join(errs...)
 }
 
@@ -150,6 +183,7 @@ func (n *Notifier) Stats() Stats {
 	return Stats{
 		Sent: n.sent.Load(), Events: n.events.Load(), Skipped: n.skipped.Load(),
 		Retried: n.retried.Load(), Throttled: n.throttled.Load(), Failed: n.failed.Load(),
+		Dead: n.dead.Load(),
 	}
 }
 
@@ -207,9 +241,9 @@ func (n *Notifier) lastSeq(ctx context.Context) (uint64, error) {
 
 // Run creates (or updates) the durable consumer and the marks bucket, then
 // delivers events until ctx ends, when it returns nil. It works on one
-// batch at a time (see the package doc) and fetches the next only when the
-// batch is done, so Slack sees events in stream order and an event waiting
-// out a retry holds back the ones behind it.
+// batch at a time (see docs/slack-delivery.md) and fetches the next only
+// when the batch is done, so Slack sees events in stream order and an event
+// waiting out a retry, or a dead destination, holds back the ones behind it.
 //
 // A lost connection, a NATS restart or a missed heartbeat does not end Run:
 // it logs, waits (1 s doubling to 30 s) and sets the consumer up again, so
@@ -243,9 +277,16 @@ func (n *Notifier) consume(ctx context.Context) (delivered bool, err error) {
 		FilterSubject: n.o.FilterSubject,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
+		// A batch is held unacked while it is paced out, retried or, for
+		// as long as a dead destination lasts (hours, days), probed. Nothing
+		// here lets JetStream give up on it: MaxDeliver -1 never terminates
+		// an event however often it is redelivered (a restart, a crashed
+		// replica), and keepAlive's InProgress every AckWait/3 restarts the
+		// ack timer without counting a delivery, so a held batch is not
+		// redelivered at all. Only the stream's own limits (nats.max_age)
+		// can remove an event that waits longer than they allow.
 		AckWait:       n.ackWait,
 		MaxDeliver:    -1,
-		// A whole batch is held unacked while it is paced out.
 		MaxAckPending: n.o.GroupMax,
 	})
 	if err != nil {
@@ -260,6 +301,7 @@ func (n *Notifier) consume(ctx context.Context) (delivered bool, err error) {
 		return false, fmt.Errorf("create marks bucket %s: %w", n.o.MarksBucket, err)
 	}
 	s := &session{Notifier: n, kv: kv}
+	s.resume(ctx)
 	for {
 		n.resettle(ctx)
 		msgs, err := n.fetch(ctx, cons)

@@ -255,12 +255,12 @@ func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 	}
 	n.stop(t)
 
-	// A hook that is gone for good: refused with 404, terminated.
+	// A hook that is gone: 404 no_service, a dead destination.
 	gone := newFakeSlack(t, func(int, slack.WebhookMessage) reply {
 		return reply{Status: http.StatusNotFound, Body: "no_service"}
 	})
 	m := startNotifier(t, js, WebhookSender{URL: gone.url()}, Options{Logger: logger})
-	testutil.EventuallyWithin(t, waitFor, "the refusal", func() bool { return m.Stats().Failed == 1 })
+	testutil.EventuallyWithin(t, waitFor, "the dead destination", func() bool { return m.Stats().Dead == 1 })
 	m.stop(t)
 
 	assertNoSecret(t, "log", logs.String())

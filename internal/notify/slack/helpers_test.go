@@ -49,6 +49,8 @@ type reply struct {
 	Status     int
 	Body       string
 	RetryAfter string
+	// Hang answers nothing until the client has given up (its timeout).
+	Hang bool
 }
 
 // fakeSlack speaks the incoming-webhook protocol: JSON POST to the hook's
@@ -87,6 +89,9 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.posts = append(f.posts, post{At: time.Now(), Status: rep.Status, Msg: msg})
 	f.mu.Unlock()
+	if rep.Hang {
+		<-r.Context().Done()
+	}
 	if rep.RetryAfter != "" {
 		w.Header().Set("Retry-After", rep.RetryAfter)
 	}
@@ -165,6 +170,8 @@ func mustNew(t *testing.T, js jetstream.JetStream, s Sender, o Options) *Notifie
 	o.Rate = cmp.Or(o.Rate, d.Rate)
 	o.GroupMin = cmp.Or(o.GroupMin, d.GroupMin)
 	o.GroupMax = cmp.Or(o.GroupMax, d.GroupMax)
+	o.SendTimeout = cmp.Or(o.SendTimeout, d.Timeout)
+	o.DeadRetry = cmp.Or(o.DeadRetry, d.DeadRetry)
 	n, err := New(js, s, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -187,6 +194,10 @@ func startNotifier(t *testing.T, js jetstream.JetStream, s Sender, o Options, ed
 	}
 	if o.Rate == 0 {
 		o.Rate = fastRate // tests of pacing set their own
+	}
+	if o.Health == nil {
+		o.Health = notify.NewPublisher(js, notify.PublisherOptions{Stream: defaults.NATS.Stream, Prefix: prefix, Region: "cn-north-4"})
+		o.Project = project
 	}
 	n := mustNew(t, js, s, o)
 	for _, e := range edit {

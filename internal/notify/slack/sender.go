@@ -22,14 +22,41 @@ import (
 
 // Sender delivers one rendered message. Errors tell the caller what to do:
 // a *slack.RateLimitedError says when to try again, an error wrapping
-// ErrPermanent says never to try again, any other error is worth a retry.
+// ErrPermanent says never to try this message again, an error wrapping
+// ErrDeadDestination says no message can get through until someone fixes
+// the destination, any other error is worth a retry.
 type Sender interface {
 	Send(ctx context.Context, msg *slack.WebhookMessage) error
 }
 
 // ErrPermanent marks a message Slack refused for good (invalid_blocks,
-// channel_not_found, ...): sending it again cannot succeed.
-var ErrPermanent = errors.New("permanent failure, not retried")
+// invalid_payload, too_many_attachments, ...): sending it again cannot
+// succeed, but the next message may.
+var ErrPermanent = errors.New("message refused for good, not retried")
+
+// ErrDeadDestination marks an answer about the destination, not the
+// message: the webhook was revoked (no_service, invalid_token), its channel
+// archived or deleted (channel_is_archived, channel_not_found), its
+// workspace disabled (no_team, team_disabled), posting there forbidden
+// (action_prohibited), or the URL is unusable. Every message would get the
+// same answer, so the caller keeps its messages and probes until it works.
+var ErrDeadDestination = errors.New("slack destination is dead: every message would be refused")
+
+// deadCodes are Slack's webhook error codes that speak of the destination;
+// messageCodes those that speak of the message. A code in neither is
+// judged by its status (see classify).
+var (
+	deadCodes = map[string]bool{
+		"no_service": true, "no_service_id": true, "no_team": true, "team_disabled": true,
+		"invalid_token": true, "token_revoked": true, "token_expired": true, "account_inactive": true,
+		"channel_not_found": true, "channel_is_archived": true, "user_not_found": true,
+		"action_prohibited": true, "posting_to_general_channel_denied": true,
+	}
+	messageCodes = map[string]bool{
+		"invalid_payload": true, "invalid_blocks": true, "invalid_blocks_format": true,
+		"invalid_attachments": true, "too_many_attachments": true, "no_text": true, "msg_too_long": true,
+	}
+)
 
 // defaultRetryAfter is used when a 429 carries no usable Retry-After.
 const defaultRetryAfter = 30 * time.Second
@@ -51,9 +78,11 @@ type WebhookSender struct {
 
 // Send posts msg as JSON and classifies Slack's answer: 2xx is success;
 // 429 is a *slack.RateLimitedError with the server's Retry-After; 408 and
-// 5xx are retryable; any other 4xx (400 invalid_blocks/invalid_payload,
-// 403 action_prohibited, 404 no_service/channel_not_found, 410
-// channel_is_archived) wraps ErrPermanent. No error text holds the URL.
+// 5xx are retryable; a revoked or barred destination (403 invalid_token or
+// action_prohibited, 404 no_service or channel_not_found, 410
+// channel_is_archived, ...) and a malformed URL wrap ErrDeadDestination;
+// any other 4xx (400 invalid_blocks, invalid_payload, ...) wraps
+// ErrPermanent. No error text holds the URL.
 func (w WebhookSender) Send(ctx context.Context, msg *slack.WebhookMessage) error {
 	body, err := json.Marshal(msg)
 	if err != nil {
@@ -64,11 +93,11 @@ func (w WebhookSender) Send(ctx context.Context, msg *slack.WebhookMessage) erro
 	// for ever.
 	u, err := url.Parse(w.URL.Reveal())
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("slack webhook: invalid or missing webhook URL: %w", ErrPermanent)
+		return fmt.Errorf("slack webhook: invalid or missing webhook URL: %w", ErrDeadDestination)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("slack webhook: build request: %w", ErrPermanent)
+		return fmt.Errorf("slack webhook: build request: %w", ErrDeadDestination)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	client := w.HTTPClient
@@ -100,7 +129,32 @@ func (w WebhookSender) classify(resp *http.Response, answer []byte) error {
 	if code == http.StatusRequestTimeout || code >= 500 {
 		return fmt.Errorf("slack webhook: HTTP %d %s", code, reason)
 	}
+	if deadDestination(code, reason) {
+		return fmt.Errorf("slack webhook: HTTP %d %s: %w", code, reason, ErrDeadDestination)
+	}
 	return fmt.Errorf("slack webhook: HTTP %d %s: %w", code, reason, ErrPermanent)
+}
+
+// deadDestination says whether a 4xx answer (other than 408 and 429)
+// speaks of the destination rather than of the message. Slack's code (the
+// first word of the body) decides when it is known; otherwise 401, 403,
+// 404 and 410 (no such hook, not allowed, gone) say the destination is
+// dead and the rest (400, 413, ...) that the message is bad. Erring
+// towards "dead" costs a delay; erring towards "bad message" would
+// discard every event.
+func deadDestination(status int, reason string) bool {
+	code, _, _ := strings.Cut(reason, " ")
+	switch {
+	case deadCodes[code]:
+		return true
+	case messageCodes[code]:
+		return false
+	}
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusGone:
+		return true
+	}
+	return false
 }
 
 // redact removes the webhook URL and its path from text that came from

@@ -25,6 +25,7 @@ const (
 	delivered outcome = iota
 	rateLimited
 	permanent
+	dead
 	retryable
 )
 
@@ -35,8 +36,12 @@ func classifyErr(err error) outcome {
 		return delivered
 	case errors.As(err, &rl):
 		return rateLimited
+	case errors.Is(err, ErrPermanent) && errors.Is(err, ErrDeadDestination):
+		return -1 // never both
 	case errors.Is(err, ErrPermanent):
 		return permanent
+	case errors.Is(err, ErrDeadDestination):
+		return dead
 	default:
 		return retryable
 	}
@@ -55,14 +60,25 @@ func TestWebhookSenderFollowsSlackAnswers(t *testing.T) {
 		{"rate limited without Retry-After", reply{Status: 429}, rateLimited, defaultRetryAfter, ""},
 		{"invalid blocks", reply{Status: 400, Body: "invalid_blocks"}, permanent, 0, "HTTP 400 invalid_blocks"},
 		{"invalid payload", reply{Status: 400, Body: "invalid_payload"}, permanent, 0, "invalid_payload"},
-		{"action prohibited", reply{Status: 403, Body: "action_prohibited"}, permanent, 0, "HTTP 403 action_prohibited"},
-		{"channel not found", reply{Status: 404, Body: "channel_not_found"}, permanent, 0, "channel_not_found"},
-		{"archived", reply{Status: 410, Body: "channel_is_archived"}, permanent, 0, "HTTP 410 channel_is_archived"},
+		{"too many attachments", reply{Status: 400, Body: "too_many_attachments"}, permanent, 0, "too_many_attachments"},
+		{"payload too large", reply{Status: 413}, permanent, 0, "HTTP 413 Request Entity Too Large"},
+		{"unknown 400 code", reply{Status: 400, Body: "something_new"}, permanent, 0, "HTTP 400 something_new"},
+		// The destination is dead: every message would get the same answer.
+		{"no service", reply{Status: 404, Body: "no_service"}, dead, 0, "HTTP 404 no_service"},
+		{"invalid token", reply{Status: 403, Body: "invalid_token"}, dead, 0, "HTTP 403 invalid_token"},
+		{"action prohibited", reply{Status: 403, Body: "action_prohibited"}, dead, 0, "HTTP 403 action_prohibited"},
+		{"channel not found", reply{Status: 404, Body: "channel_not_found"}, dead, 0, "channel_not_found"},
+		{"archived", reply{Status: 410, Body: "channel_is_archived"}, dead, 0, "HTTP 410 channel_is_archived"},
+		{"no team", reply{Status: 404, Body: "no_team"}, dead, 0, "no_team"},
+		{"team disabled", reply{Status: 403, Body: "team_disabled"}, dead, 0, "team_disabled"},
+		{"gone, no body", reply{Status: 410}, dead, 0, "HTTP 410 Gone"},
+		{"a dead code under 400", reply{Status: 400, Body: "no_service"}, dead, 0, "HTTP 400 no_service"},
+		{"a message code under 404", reply{Status: 404, Body: "invalid_blocks"}, permanent, 0, "HTTP 404 invalid_blocks"},
 		{"server error", reply{Status: 500, Body: "rollup_error"}, retryable, 0, "HTTP 500 rollup_error"},
 		{"unavailable, no body", reply{Status: 503}, retryable, 0, "HTTP 503 Service Unavailable"},
 		{"request timeout", reply{Status: 408}, retryable, 0, "HTTP 408"},
 		// A server that quotes the request path must not leak it either.
-		{"echoed path", reply{Status: 404, Body: "no_service " + secretPath}, permanent, 0, "no_service <webhook>"},
+		{"echoed path", reply{Status: 404, Body: "no_service " + secretPath}, dead, 0, "no_service <webhook>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,8 +146,10 @@ func TestWebhookSenderErrorsHideTheURL(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := WebhookSender{URL: secret.Secret(bad)}.Send(context.Background(), &msg)
-			if classifyErr(err) != permanent {
-				t.Fatalf("Send: %v, want a permanent error", err)
+			// No message can get through: the destination is dead, not
+			// the message bad, so events wait for the fixed config.
+			if classifyErr(err) != dead {
+				t.Fatalf("Send: %v, want a dead-destination error", err)
 			}
 			assertNoSecret(t, "error", err.Error())
 		})
