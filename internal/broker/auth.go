@@ -38,6 +38,10 @@ const (
 
 func passwordFile(user string) string { return user + ".password" }
 
+// ReaderEnvPath is the shell file that sets the nats CLI up as the
+// read-only user of the embedded server in dataDir.
+func ReaderEnvPath(dataDir string) string { return filepath.Join(dataDir, credsDir, readerEnv) }
+
 // watcherInbox is the reply prefix of the watcher's own connection: the
 // reader may subscribe to _INBOX.> (its replies arrive there), and must
 // not overhear the watcher's KV reads and pull responses.
