@@ -59,6 +59,12 @@ func ReaderCredentials(dataDir string) (Credentials, error) {
 	return readCredentials(dataDir, ReaderUser)
 }
 
+// WatcherCredentials reads the watcher's own credentials, every
+// permission, from dataDir: for an operator's nats CLI.
+func WatcherCredentials(dataDir string) (Credentials, error) {
+	return readCredentials(dataDir, WatcherUser)
+}
+
 func readCredentials(dataDir, user string) (Credentials, error) {
 	path := filepath.Join(dataDir, credsDir, passwordFile(user))
 	b, err := os.ReadFile(path)

@@ -302,7 +302,7 @@ func TestCredentialFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	reader1 := readerOf(t, dir)
-	watcher1, err := readCredentials(dir, WatcherUser)
+	watcher1, err := WatcherCredentials(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestCredentialFiles(t *testing.T) {
 	if r := readerOf(t, dir); r != reader1 {
 		t.Error("the reader's password changed across a restart")
 	}
-	if w, _ := readCredentials(dir, WatcherUser); w != watcher1 {
+	if w, _ := WatcherCredentials(dir); w != watcher1 {
 		t.Error("the watcher's password changed across a restart")
 	}
 	connectAs(t, b2.ClientURL(), reader1) // the old password still works
