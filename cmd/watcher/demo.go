@@ -16,6 +16,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/configs"
 	"github.com/dcs-watcher/watcher/internal/app"
+	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
@@ -95,7 +96,10 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	defer a.Stop()
 	fmt.Fprintf(out, "DCS simulator  http://%s (signed requests, AK/SK checked)\n", ln.Addr())
-	fmt.Fprintf(out, "NATS           %s  (try: nats sub '%s.>')\n", a.Broker.ClientURL(), cfg.NATS.SubjectPrefix)
+	// The listener wants the read-only user's password: reader.env hands
+	// it to the nats CLI without putting it on a command line.
+	fmt.Fprintf(out, "NATS           %s  (try: . %s && nats sub '%s.>')\n", a.Broker.ClientURL(),
+		broker.ReaderEnvPath(dir), cfg.NATS.SubjectPrefix)
 	fmt.Fprintf(out, "Scenario       %d task(s) over %s; polling every second\n\n", len(sc.Tasks), srv.Duration())
 
 	runCtx, stop := context.WithCancel(ctx)

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -65,7 +66,11 @@ faults:
 func TestEndToEnd(t *testing.T) {
 	h := newHarness(t, e2eScenario, nil)
 
-	nc, err := nats.Connect(h.app.Broker.ClientURL())
+	reader, err := broker.ReaderCredentials(h.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(h.app.Broker.ClientURL(), nats.UserInfo(reader.User, reader.Password.Reveal()))
 	if err != nil {
 		t.Fatal(err)
 	}

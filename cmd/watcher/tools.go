@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dcs-watcher/watcher/internal/broker"
+	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -20,7 +21,8 @@ import (
 
 // cmdTail prints the events of a running watcher as they are published:
 // one line each, or the raw CloudEvents JSON with --json. It needs no nats
-// CLI: it connects to nats.url, or to the embedded server's nats.listen.
+// CLI: it connects to nats.url, or to the embedded server's nats.listen as
+// the read-only user whose password the watcher keeps in data_dir.
 func cmdTail(ctx context.Context, env cmdEnv, args []string) error {
 	fs := newFlags("tail", env)
 	filter := fs.String("filter", ">", "subject filter after the prefix, e.g. '*.*.status_changed.>'")
@@ -30,12 +32,7 @@ func cmdTail(ctx context.Context, env cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	url := cfg.NATS.URL
-	if url == "" {
-		url = "nats://" + cfg.NATS.Listen
-	}
-	b, err := broker.Start(ctx, broker.Options{URL: url, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
-		Name: "dcs-watcher-tail", Logger: zerolog.Nop()})
+	b, err := connectTail(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("is the watcher running? %w", err)
 	}
@@ -69,6 +66,21 @@ func cmdTail(ctx context.Context, env cmdEnv, args []string) error {
 		}
 	}
 	return nil
+}
+
+// connectTail connects to an external NATS as configured, or to the
+// embedded server's listener with the reader's credentials.
+func connectTail(ctx context.Context, cfg config.Config) (*broker.Broker, error) {
+	o := broker.Options{URL: cfg.NATS.URL, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
+		Name: "dcs-watcher-tail", Logger: zerolog.Nop()}
+	if o.URL == "" {
+		reader, err := broker.ReaderCredentials(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		o.URL, o.User, o.Password = "nats://"+cfg.NATS.Listen, reader.User, reader.Password
+	}
+	return broker.Start(ctx, o)
 }
 
 // cmdNotifyTest posts a sample message to the configured Slack webhook, so

@@ -5,32 +5,57 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // TestTail: `watcher tail --count 3` connects to the watcher's NATS, prints
-// one line per published event, and exits after the third.
+// one line per published event, and exits after the third: on the embedded
+// server's listener as the read-only user (its password read from data_dir,
+// nothing in the config), and on an external NATS given by nats.url.
 func TestTail(t *testing.T) {
-	h := newHarness(t, e2eScenario, nil)
-	path := writeFile(t, "watcher.yaml", "nats:\n  url: "+h.app.Broker.ClientURL()+"\n")
-	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
-	out, errb := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- run([]string{"tail", "-c", path, "--count", "3"}, out, errb, env) }()
-	testutil.Eventually(t, "tail to subscribe", func() bool { return strings.Contains(errb.String(), "tailing") })
+	tests := []struct {
+		name   string
+		mutate func(*config.Config)
+		config func(h *harness) string
+	}{
+		{"embedded", nil, func(h *harness) string {
+			return "data_dir: " + h.cfg.DataDir + "\nnats:\n  listen: " + strings.TrimPrefix(h.app.Broker.ClientURL(), "nats://") + "\n"
+		}},
+		{"external", func(c *config.Config) { c.NATS.URL = testutil.RunJetStream(t, -1, t.TempDir()).ClientURL() },
+			func(h *harness) string { return "nats:\n  url: " + h.cfg.NATS.URL + "\n" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, e2eScenario, tt.mutate)
+			path := writeFile(t, "watcher.yaml", tt.config(h))
+			env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
+			out, errb := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
+			done := make(chan int, 1)
+			go func() { done <- run([]string{"tail", "-c", path, "--count", "3"}, out, errb, env) }()
+			testutil.Eventually(t, "tail to subscribe", func() bool {
+				select {
+				case code := <-done:
+					t.Fatalf("tail exit %d before subscribing: %s", code, errb.String())
+				default:
+				}
+				return strings.Contains(errb.String(), "tailing")
+			})
 
-	h.cycleAt(0)
-	if code := <-done; code != exitOK {
-		t.Fatalf("tail exit %d: %s", code, errb.String())
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("tail printed %d lines, want 3: %q", len(lines), lines)
-	}
-	for i, name := range []string{"orders-move", "sessions-import", "old-task"} {
-		if !strings.Contains(lines[i], "discovered") || !strings.Contains(lines[i], name) {
-			t.Errorf("line %d = %q, want the discovery of %s", i, lines[i], name)
-		}
+			h.cycleAt(0)
+			if code := <-done; code != exitOK {
+				t.Fatalf("tail exit %d: %s", code, errb.String())
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != 3 {
+				t.Fatalf("tail printed %d lines, want 3: %q", len(lines), lines)
+			}
+			for i, name := range []string{"orders-move", "sessions-import", "old-task"} {
+				if !strings.Contains(lines[i], "discovered") || !strings.Contains(lines[i], name) {
+					t.Errorf("line %d = %q, want the discovery of %s", i, lines[i], name)
+				}
+			}
+		})
 	}
 }
 

@@ -62,6 +62,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	b, err := broker.Start(ctx, broker.Options{
 		URL: cfg.NATS.URL, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
 		Listen: cfg.NATS.Listen, DataDir: cfg.DataDir, Logger: o.Logger,
+		SubjectPrefix: cfg.NATS.SubjectPrefix, Stream: cfg.NATS.Stream, Consumers: []string{cfg.Slack.Consumer},
 	})
 	if err != nil {
 		return nil, err

@@ -1,8 +1,11 @@
 // Package broker gives the watcher its NATS connection: with no URL
 // configured it starts an embedded nats-server with JetStream on disk in the
-// data directory, listening on loopback so that the nats CLI and other
-// programs can subscribe; with a URL it connects to an existing deployment.
-// Either way the rest of the watcher sees one *nats.Conn and one JetStream.
+// data directory and connects to it in-process; the server's loopback
+// listener, for the nats CLI and other programs, admits only the users whose
+// passwords it generates in the data directory (the watcher's, and a
+// read-only one for subscribers). With a URL it connects to an existing
+// deployment. Either way the rest of the watcher sees one *nats.Conn and one
+// JetStream.
 package broker
 
 import (
@@ -29,10 +32,19 @@ type Options struct {
 	URL       string
 	CredsFile string
 	Token     secret.Secret
+	// User and Password authenticate to URL (tail uses the reader's).
+	User     string
+	Password secret.Secret
 	// Listen is the embedded server's client address (host:port; port 0 picks a free one).
 	Listen string
-	// DataDir holds the embedded server's JetStream store.
+	// DataDir holds the embedded server's JetStream store and credentials.
 	DataDir string
+	// SubjectPrefix and Stream name the events the embedded server's
+	// read-only user may follow; Consumers are the watcher's own durable
+	// consumers on Stream, which that user may not touch.
+	SubjectPrefix string
+	Stream        string
+	Consumers     []string
 	// Name is the client connection name shown by the server.
 	Name   string
 	Logger zerolog.Logger
@@ -49,19 +61,23 @@ type Broker struct {
 // given. It gives up when ctx is done.
 func Start(ctx context.Context, o Options) (*Broker, error) {
 	b := &Broker{}
-	url := o.URL
-	if url == "" {
-		srv, err := startEmbedded(o)
+	var nc *nats.Conn
+	if o.URL == "" {
+		srv, watcher, err := startEmbedded(o)
 		if err != nil {
 			return nil, err
 		}
 		b.srv = srv
-		url = srv.ClientURL()
-	}
-	nc, err := connect(ctx, url, o)
-	if err != nil {
-		b.Close()
-		return nil, err
+		nc, err = connectInProcess(ctx, srv, watcher, o)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+	} else {
+		var err error
+		if nc, err = connect(ctx, o.URL, o); err != nil {
+			return nil, err
+		}
 	}
 	b.Conn = nc
 	js, err := jetstream.New(nc)
@@ -100,13 +116,26 @@ func (b *Broker) Close() {
 	}
 }
 
-func startEmbedded(o Options) (*server.Server, error) {
+// startEmbedded starts the embedded server and returns it with the
+// watcher's own credentials.
+func startEmbedded(o Options) (*server.Server, Credentials, error) {
 	host, port, err := splitListen(o.Listen)
 	if err != nil {
-		return nil, err
+		return nil, Credentials{}, err
 	}
 	if o.DataDir == "" {
-		return nil, errors.New("broker: embedded nats-server needs a data directory (data_dir)")
+		return nil, Credentials{}, errors.New("broker: embedded nats-server needs a data directory (data_dir)")
+	}
+	if o.SubjectPrefix == "" || o.Stream == "" {
+		// Without them the read-only user's permissions would name nothing.
+		return nil, Credentials{}, errors.New("broker: embedded nats-server needs the subject prefix and the stream name")
+	}
+	if err := ensureDataDir(o.DataDir, o.Logger); err != nil {
+		return nil, Credentials{}, err
+	}
+	watcher, reader, err := ensureCredentials(o.DataDir, o.Logger)
+	if err != nil {
+		return nil, Credentials{}, err
 	}
 	opts := &server.Options{
 		ServerName: "dcs-watcher",
@@ -116,10 +145,11 @@ func startEmbedded(o Options) (*server.Server, error) {
 		StoreDir:   filepath.Join(o.DataDir, "jetstream"),
 		NoSigs:     true, // the watcher owns signal handling
 		NoLog:      true,
+		Users:      users(watcher, reader, Scope{SubjectPrefix: o.SubjectPrefix, Stream: o.Stream, Consumers: o.Consumers}),
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("broker: embedded nats-server: %w", err)
+		return nil, Credentials{}, fmt.Errorf("broker: embedded nats-server: %w", err)
 	}
 	// nats-server reports a failed start (port in use, unusable store
 	// directory) only through its logger's Fatalf; catch it so that the
@@ -132,16 +162,21 @@ func startEmbedded(o Options) (*server.Server, error) {
 		select {
 		case msg := <-fatal:
 			srv.Shutdown()
-			return nil, fmt.Errorf("broker: embedded nats-server on %s (store %s): %s", o.Listen, opts.StoreDir, msg)
+			return nil, Credentials{}, fmt.Errorf("broker: embedded nats-server on %s (store %s): %s", o.Listen, opts.StoreDir, msg)
 		default:
 		}
 		if time.Now().After(deadline) {
 			srv.Shutdown()
-			return nil, fmt.Errorf("broker: embedded nats-server on %s not ready after 10s", o.Listen)
+			return nil, Credentials{}, fmt.Errorf("broker: embedded nats-server on %s not ready after 10s", o.Listen)
 		}
 	}
-	o.Logger.Info().Str("url", srv.ClientURL()).Str("store", opts.StoreDir).Msg("embedded nats-server started")
-	return srv, nil
+	if err := writeReaderFiles(o.DataDir, srv.ClientURL(), reader); err != nil {
+		srv.Shutdown()
+		return nil, Credentials{}, err
+	}
+	o.Logger.Info().Str("url", srv.ClientURL()).Str("store", opts.StoreDir).
+		Str("credentials", filepath.Join(o.DataDir, credsDir)).Msg("embedded nats-server started")
+	return srv, watcher, nil
 }
 
 // splitListen turns "host:port" into nats-server options; port 0 means any
@@ -164,7 +199,47 @@ func splitListen(listen string) (string, int, error) {
 	return host, port, nil
 }
 
+// connectInProcess connects to the embedded server through a pipe: the
+// watcher's own traffic never crosses the listener that others reach.
+func connectInProcess(ctx context.Context, srv *server.Server, watcher Credentials, o Options) (*nats.Conn, error) {
+	opts := append(commonOptions(ctx, o),
+		nats.InProcessServer(srv),
+		nats.UserInfo(watcher.User, watcher.Password.Reveal()),
+		nats.CustomInboxPrefix(watcherInbox),
+	)
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("broker: connect in-process to the embedded nats-server: %w", err)
+	}
+	return nc, nil
+}
+
 func connect(ctx context.Context, url string, o Options) (*nats.Conn, error) {
+	opts := commonOptions(ctx, o)
+	if o.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	}
+	if o.Token != "" {
+		opts = append(opts, nats.Token(o.Token.Reveal()))
+	}
+	if o.User != "" {
+		opts = append(opts, nats.UserInfo(o.User, o.Password.Reveal()))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		// nats errors do not carry the token, but the URL may hold user:pass,
+		// and a *url.Error quotes the whole URL it could not parse.
+		if _, bad := errors.AsType[*neturl.Error](err); bad {
+			return nil, fmt.Errorf("broker: connect to NATS at %s: malformed URL (check host, port and the escaping of user:password)", redactURL(url))
+		}
+		return nil, fmt.Errorf("broker: connect to NATS at %s: %w", redactURL(url), err)
+	}
+	return nc, nil
+}
+
+// commonOptions are the connection options for any NATS: a name, endless
+// reconnects, logged disconnects, and ctx's deadline as the dial timeout.
+func commonOptions(ctx context.Context, o Options) []nats.Option {
 	name := o.Name
 	if name == "" {
 		name = "dcs-watcher"
@@ -183,25 +258,10 @@ func connect(ctx context.Context, url string, o Options) (*nats.Conn, error) {
 			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("nats reconnected")
 		}),
 	}
-	if o.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(o.CredsFile))
-	}
-	if o.Token != "" {
-		opts = append(opts, nats.Token(o.Token.Reveal()))
-	}
 	if deadline, ok := ctx.Deadline(); ok {
 		opts = append(opts, nats.Timeout(time.Until(deadline)))
 	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		// nats errors do not carry the token, but the URL may hold user:pass,
-		// and a *url.Error quotes the whole URL it could not parse.
-		if _, bad := errors.AsType[*neturl.Error](err); bad {
-			return nil, fmt.Errorf("broker: connect to NATS at %s: malformed URL (check host, port and the escaping of user:password)", redactURL(url))
-		}
-		return nil, fmt.Errorf("broker: connect to NATS at %s: %w", redactURL(url), err)
-	}
-	return nc, nil
+	return opts
 }
 
 // fatalLogger is the embedded server's logger: it stays silent (the server

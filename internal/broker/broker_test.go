@@ -21,6 +21,11 @@ const planted = "hunter2"
 
 func ctxT(t *testing.T) context.Context { return testutil.Context(t, 15*time.Second) }
 
+// embedded is the options of an embedded server in dir, on a free loopback port.
+func embedded(dir string) Options {
+	return Options{Listen: "127.0.0.1:0", DataDir: dir, SubjectPrefix: "dcs.migration", Stream: "EVENTS", Consumers: []string{"watcher-slack"}}
+}
+
 func start(t *testing.T, o Options) *Broker {
 	t.Helper()
 	b, err := Start(ctxT(t), o)
@@ -33,7 +38,7 @@ func start(t *testing.T, o Options) *Broker {
 
 func TestEmbeddedServerOnLoopback(t *testing.T) {
 	dir := t.TempDir()
-	b := start(t, Options{Listen: "127.0.0.1:0", DataDir: dir})
+	b := start(t, embedded(dir))
 	if !b.Embedded() {
 		t.Fatal("Embedded() = false with no URL")
 	}
@@ -56,7 +61,7 @@ func TestEmbeddedServerOnLoopback(t *testing.T) {
 	if _, err := b.JS.Publish(ctx, "dcs.migration.p.t.discovered.RUNNING", []byte("hello")); err != nil {
 		t.Fatalf("publish through the broker: %v", err)
 	}
-	_, other := testutil.Connect(t, b.ClientURL()) // a separate program: the nats CLI or a consumer
+	_, other := connectAs(t, b.ClientURL(), readerOf(t, dir)) // a separate program: the nats CLI or a consumer
 	s, err := other.Stream(ctx, "EVENTS")
 	if err != nil {
 		t.Fatalf("separate client sees no stream: %v", err)
@@ -72,7 +77,7 @@ func TestEmbeddedServerOnLoopback(t *testing.T) {
 
 func TestEmbeddedDataSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	b1, err := Start(ctxT(t), Options{Listen: "127.0.0.1:0", DataDir: dir})
+	b1, err := Start(ctxT(t), embedded(dir))
 	if err != nil {
 		t.Fatalf("first Start: %v", err)
 	}
@@ -87,7 +92,7 @@ func TestEmbeddedDataSurvivesRestart(t *testing.T) {
 	}
 	b1.Close()
 
-	b2 := start(t, Options{Listen: "127.0.0.1:0", DataDir: dir})
+	b2 := start(t, embedded(dir))
 	kv, err = b2.JS.KeyValue(ctxT(t), "SNAPSHOTS")
 	if err != nil {
 		t.Fatalf("bucket gone after restart: %v", err)
@@ -158,13 +163,14 @@ func TestStartErrors(t *testing.T) {
 		o    Options
 		want []string
 	}{
-		{"listen without port", Options{Listen: "localhost", DataDir: t.TempDir()}, []string{"nats.listen", `"localhost"`}},
-		{"listen port not a number", Options{Listen: "127.0.0.1:http", DataDir: t.TempDir()}, []string{"nats.listen", "invalid port"}},
-		{"listen port too large", Options{Listen: "127.0.0.1:70000", DataDir: t.TempDir()}, []string{"nats.listen", "invalid port"}},
-		{"listen port negative", Options{Listen: "127.0.0.1:-1", DataDir: t.TempDir()}, []string{"nats.listen", "invalid port"}},
-		{"listen port in use", Options{Listen: busy.Addr().String(), DataDir: t.TempDir()}, []string{busy.Addr().String(), "listening"}},
-		{"no data dir", Options{Listen: "127.0.0.1:0"}, []string{"data directory"}},
-		{"data dir is a file", Options{Listen: "127.0.0.1:0", DataDir: file}, []string{"JetStream", file}},
+		{"listen without port", listen(embedded(t.TempDir()), "localhost"), []string{"nats.listen", `"localhost"`}},
+		{"listen port not a number", listen(embedded(t.TempDir()), "127.0.0.1:http"), []string{"nats.listen", "invalid port"}},
+		{"listen port too large", listen(embedded(t.TempDir()), "127.0.0.1:70000"), []string{"nats.listen", "invalid port"}},
+		{"listen port negative", listen(embedded(t.TempDir()), "127.0.0.1:-1"), []string{"nats.listen", "invalid port"}},
+		{"listen port in use", listen(embedded(t.TempDir()), busy.Addr().String()), []string{busy.Addr().String(), "listening"}},
+		{"no data dir", embedded(""), []string{"data directory"}},
+		{"data dir is a file", embedded(file), []string{"JetStream", file}},
+		{"no stream", Options{Listen: "127.0.0.1:0", DataDir: t.TempDir(), SubjectPrefix: "dcs.migration"}, []string{"stream name"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,6 +186,11 @@ func TestStartErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func listen(o Options, addr string) Options {
+	o.Listen = addr
+	return o
 }
 
 func TestConnectErrorHidesCredentials(t *testing.T) {
