@@ -157,22 +157,17 @@ func loadNote() string {
 	return fmt.Sprintf("; load average over the last minute %.2f on %d CPUs", l, runtime.NumCPU())
 }
 
+// phaseFuncs measure the phases of Phases.
+var phaseFuncs = map[string]func(*runner, context.Context) error{
+	PhaseRaw: (*runner).phaseRaw, PhaseCalls: (*runner).phaseCalls,
+	PhaseLatency: (*runner).phaseLatency, PhaseBudget: (*runner).phaseBudget,
+	PhaseMemory: (*runner).phaseMemory, PhaseIdle: (*runner).phaseIdle,
+	PhaseSlack: (*runner).phaseSlack,
+}
+
 func (r *runner) phase(ctx context.Context, name string) error {
-	switch name {
-	case PhaseRaw:
-		return r.phaseRaw(ctx)
-	case PhaseCalls:
-		return r.phaseCalls(ctx)
-	case PhaseLatency:
-		return r.phaseLatency(ctx)
-	case PhaseBudget:
-		return r.phaseBudget(ctx)
-	case PhaseMemory:
-		return r.phaseMemory(ctx)
-	case PhaseIdle:
-		return r.phaseIdle(ctx)
-	case PhaseSlack:
-		return r.phaseSlack(ctx)
+	if f, ok := phaseFuncs[name]; ok {
+		return f(r, ctx)
 	}
 	return fmt.Errorf("phase %s runs only on its own (--only %s)", name, name)
 }
