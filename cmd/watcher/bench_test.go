@@ -57,7 +57,7 @@ func TestBenchQuick(t *testing.T) {
 			t.Errorf("%s = %q, want %q", tc.figure, got, tc.want)
 		}
 	}
-	for _, leak := range []string{benchAK, benchSK, "benchwebhooksecret", "Fleet-"} {
+	for _, leak := range []string{bench.SimAK, bench.SimSK, "benchwebhooksecret", "Fleet-"} {
 		if strings.Contains(report+errb.String(), leak) {
 			t.Errorf("the bench output holds a secret (%q)", leak)
 		}
