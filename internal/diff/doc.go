@@ -6,6 +6,8 @@
 // events; Removed, Degraded and Recovered build the events the poller decides
 // on by itself (a task gone, the watcher blind, the watcher seeing again).
 // Every event carries private copies of the snapshots and a deterministic ID
-// derived from its content, so that detecting the same change twice yields
-// the same ID and JetStream's duplicate window can drop the second one.
+// derived from its content; Event.At stamps it with the project and the KV
+// revision it was diffed against, so that detecting the same change twice
+// yields the same ID (JetStream's duplicate window drops the second one)
+// while a genuine repeat of a change gets a new one.
 package diff
