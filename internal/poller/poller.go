@@ -210,7 +210,9 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	apiEnt, _ := p.st.Get(p.o.ProjectID, state.API)
-	p.apiWasBlind = apiEnt.Blind != nil
+	// An unusable list answer blinds nothing: every known task is read
+	// by its own detail call meanwhile.
+	p.apiWasBlind = apiEnt.Blind != nil && apiEnt.Blind.Class != dcs.Class(dcs.ErrBadResponse)
 
 	tg, listErr := p.targets(ctx, start)
 	if listErr != nil {
