@@ -42,7 +42,9 @@ func newSwitchable(t *testing.T, dead reply) *switchable {
 }
 
 // healthSubject is where the Slack delivery's health events of kind land.
-func healthSubject(kind string) string { return prefix + "." + project + "._slack." + kind + ".NONE" }
+func healthSubject(kind string) string {
+	return prefix + "." + project + "._slack." + kind + ".NONE.unknown"
+}
 
 // healthCounts counts the health events in the stream, by subject.
 func healthCounts(t *testing.T, js jetstream.JetStream) map[string]uint64 {
