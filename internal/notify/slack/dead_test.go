@@ -299,7 +299,7 @@ func TestNotifierHoldsEventsLongerThanAckWait(t *testing.T) {
 	f := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
 	publish(t, js, statusChanged("ev-1", "t-1", "MIGRATING", "SUCCESS"), statusChanged("ev-2", "t-2", "MIGRATING", "SUCCESS"))
 	const ackWait = 300 * time.Millisecond
-	short := func(n *Notifier) { n.ackWait = ackWait }
+	short := func(n *Notifier) { n.lanes[0].ackWait = ackWait }
 	o := Options{NoGrouping: true, DeadRetry: deadRetry}
 	n := startNotifier(t, js, WebhookSender{URL: f.url()}, o, short)
 	testutil.EventuallyWithin(t, waitFor, "the first probe", func() bool { return len(f.all()) >= 1 })
