@@ -137,11 +137,17 @@ func mentionText(m string) string {
 // start of the fallback text (what the notification shows). A grouped
 // message lists them once, like any other.
 func (n *lane) mention(msg slack.WebhookMessage) slack.WebhookMessage {
-	if len(n.mentions) == 0 {
+	return WithMentions(msg, n.mentions)
+}
+
+// WithMentions is msg with mentions (see Route.Mentions) put in: a section
+// right after the header and the start of the fallback text.
+func WithMentions(msg slack.WebhookMessage, mentions []string) slack.WebhookMessage {
+	if len(mentions) == 0 {
 		return msg
 	}
-	parts := make([]string, len(n.mentions))
-	for i, m := range n.mentions {
+	parts := make([]string, len(mentions))
+	for i, m := range mentions {
 		parts[i] = mentionText(m)
 	}
 	line := strings.Join(parts, " ")
