@@ -126,6 +126,8 @@ func demoConfig(project, endpoint, dir string) config.Config {
 	cfg.Poll.Schedule = "@every 1s"
 	cfg.NATS.Listen = "127.0.0.1:0"
 	cfg.Slack.Enabled = false // the console sink stands in for the webhook
+	// The demo's outage lasts seconds: show it rather than hold it back.
+	cfg.Slack.DegradedFor = 0
 	return cfg
 }
 

@@ -80,8 +80,9 @@ func TestEndToEnd(t *testing.T) {
 	failed := make(chan *nats.Msg, 10)
 	for subj, ch := range map[string]chan *nats.Msg{
 		"dcs.migration.>": all,
-		"dcs.migration.*.*.status_changed.TERMINATED": terminated,
-		"dcs.migration." + project + ".*.*.FAILED":    failed,
+		"dcs.migration.*.*.status_changed.TERMINATED.>": terminated,
+		// One subscription for every failure, whatever its spelling.
+		"dcs.migration." + project + ".*.*.*.failed": failed,
 	} {
 		if _, err := nc.ChanSubscribe(subj, ch); err != nil {
 			t.Fatal(err)
@@ -167,7 +168,7 @@ func TestEndToEnd(t *testing.T) {
 		if e.Subject != task {
 			t.Errorf("event %d: CloudEvents subject %q, want the task id %q", i, e.Subject, task)
 		}
-		if wantSubj := fmt.Sprintf("dcs.migration.%s.%s.%s.%s", project, task, e.Data.Kind, status); e.NATSSubject != wantSubj {
+		if wantSubj := fmt.Sprintf("dcs.migration.%s.%s.%s.%s.%s", project, task, e.Data.Kind, status, e.Data.Outcome); e.NATSSubject != wantSubj {
 			t.Errorf("event %d on subject %s, want %s", i, e.NATSSubject, wantSubj)
 		}
 	}
@@ -177,7 +178,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("TERMINATED wildcard delivered %s", m.Subject)
 	}
 	testutil.Eventually(t, "FAILED filter", func() bool { return len(failed) == 1 })
-	if m := <-failed; !strings.Contains(m.Subject, taskB+".status_changed.FAILED") {
+	if m := <-failed; !strings.Contains(m.Subject, taskB+".status_changed.FAILED.failed") {
 		t.Errorf("FAILED wildcard delivered %s", m.Subject)
 	}
 

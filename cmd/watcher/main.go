@@ -42,7 +42,7 @@ Usage:
                               benchmark the pipeline against the simulator; report on stdout
   watcher demo                simulator + embedded NATS + watcher + console Slack, ends by itself
   watcher tail     -c FILE    print the events of a running watcher as they are published
-  watcher notify-test -c FILE post a sample message to the configured Slack webhook
+  watcher notify-test -c FILE [--route NAME]  post a sample message to the default Slack destination, or a route's
 
 Run 'watcher COMMAND -h' for the flags of a command.
 `

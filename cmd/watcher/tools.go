@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,6 +18,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // cmdTail prints the events of a running watcher as they are published:
@@ -87,12 +89,15 @@ func connectTail(ctx context.Context, cfg config.Config) (*broker.Broker, error)
 // that whoever sets the watcher up sees the channel and the format before a
 // real migration does.
 func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
-	cfg, err := loadConfig(env, newFlags("notify-test", env), args)
+	fs := newFlags("notify-test", env)
+	routeName := fs.String("route", "", "post through this route of slack.routes (default: the default destination)")
+	cfg, err := loadConfig(env, fs, args)
 	if err != nil {
 		return err
 	}
-	if cfg.Slack.WebhookURL == "" {
-		return usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL)")}
+	dest, mentions, err := testDestination(cfg, *routeName)
+	if err != nil {
+		return err
 	}
 	prev := &dcs.Task{ID: "00000000000000000000000000000000", Name: "watcher notify-test", Status: string(dcs.StatusFullMigrating),
 		Source: dcs.Instance{Name: "source-redis", Addrs: "192.0.2.1:6379"}, Target: dcs.Instance{Name: "target-redis", Addrs: "192.0.2.2:6379"}}
@@ -104,10 +109,39 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 		ObservedAt: now, PrevStatusSince: now.Add(-3 * time.Minute)})
 	msg := slacknotify.Render(e)
 	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
-	sender := slacknotify.WebhookSender{URL: cfg.Slack.WebhookURL, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
-	if err := sender.Send(ctx, &msg); err != nil {
+	msg = slacknotify.WithMentions(msg, mentions)
+	sender := slacknotify.WebhookSender{URL: dest, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
+	answer, err := sender.Post(ctx, &msg)
+	if answer.Status != 0 {
+		// The answer, never the URL (Post redacts it from the body).
+		fmt.Fprintf(env.stdout, "slack answered: HTTP %d %s\n", answer.Status, answer.Body)
+	}
+	if err != nil {
 		return fmt.Errorf("slack did not accept the test message: %w", err)
 	}
 	fmt.Fprintln(env.stdout, "slack accepted the test message")
 	return nil
+}
+
+// testDestination is the webhook (and mentions) notify-test posts to: the
+// named route's, or the default destination's (slack.default_route, else
+// slack.webhook_url).
+func testDestination(cfg config.Config, name string) (secret.Secret, []string, error) {
+	if name == "" {
+		name = cfg.Slack.DefaultRoute
+		if name == "" {
+			if cfg.Slack.WebhookURL == "" {
+				return "", nil, usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL), and no slack.default_route")}
+			}
+			return cfg.Slack.WebhookURL, nil, nil
+		}
+	}
+	var names []string
+	for _, r := range cfg.Slack.Routes {
+		if r.Name == name {
+			return r.WebhookURL, r.Mentions, nil
+		}
+		names = append(names, r.Name)
+	}
+	return "", nil, usageError{fmt.Errorf("--route %q: no such route in slack.routes (routes: %s)", name, strings.Join(names, ", "))}
 }

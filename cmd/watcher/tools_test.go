@@ -99,3 +99,30 @@ func TestNotifyTest(t *testing.T) {
 	}
 	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
 }
+
+// TestNotifyTestRoute posts the sample through one route: its webhook, its
+// mentions, and Slack's answer printed without the URL.
+func TestNotifyTestRoute(t *testing.T) {
+	slack := newSlackServer(t)
+	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
+	path := writeFile(t, "watcher.yaml", "slack:\n  enabled: true\n  routes:\n"+
+		"    - name: db\n      webhook_url: "+slack.URL+"/services/T0001/B0002/"+webhookSecret+"\n      mentions: [S0123ABCD, \"@here\"]\n")
+	var out, errb bytes.Buffer
+	if code := run([]string{"notify-test", "-c", path, "--route", "db"}, &out, &errb, env); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	texts := slack.texts()
+	if len(texts) != 1 || !strings.HasPrefix(texts[0], "<!subteam^S0123ABCD> <!here> Test message") {
+		t.Fatalf("slack received %q, want the test message with the route's mentions first", texts)
+	}
+	if !strings.Contains(out.String(), "slack answered: HTTP 200 ok") {
+		t.Errorf("stdout %q does not show Slack's answer", out.String())
+	}
+
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"notify-test", "-c", path, "--route", "nope"}, &out, &errb, env); code == exitOK || !strings.Contains(errb.String(), `--route "nope": no such route`) {
+		t.Errorf("an unknown route: exit %d, stderr %q", code, errb.String())
+	}
+	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
+}

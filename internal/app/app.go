@@ -23,6 +23,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
 	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
 
@@ -147,10 +148,7 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
-	sender := o.SlackSender
-	if sender == nil {
-		sender = slacknotify.WebhookSender{URL: cfg.Slack.WebhookURL, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
-	}
+	routes, sender := slackDestinations(cfg, o.SlackSender)
 	kinds := make([]diff.Kind, len(cfg.Slack.Kinds))
 	for i, k := range cfg.Slack.Kinds {
 		kinds[i] = diff.Kind(k)
@@ -173,11 +171,55 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		DeadRetry:   cfg.Slack.DeadRetry,
 		// A dead webhook is announced on the stream, beside the events
 		// that wait for it.
-		Health:  pub,
-		Project: cfg.DCS.ProjectID,
-		Logger:  log.With().Str("component", "slack").Logger(),
+		Health:       pub,
+		Project:      cfg.DCS.ProjectID,
+		Routes:       routes,
+		DefaultRoute: cfg.Slack.DefaultRoute,
+		QuietStart:   cfg.Slack.QuietStart,
+		DegradedFor:  cfg.Slack.DegradedFor,
+		Logger:       log.With().Str("component", "slack").Logger(),
+		Now:          o.Now,
 	})
 	return err
+}
+
+// slackDestinations are the routes of slack.routes and the default
+// sender (slack.webhook_url; nil when there is none). A replacement
+// sender (the demo's console) stands for every destination.
+func slackDestinations(cfg config.Config, replace slacknotify.Sender) ([]slacknotify.Route, slacknotify.Sender) {
+	webhook := func(url secret.Secret) slacknotify.Sender {
+		if replace != nil {
+			return replace
+		}
+		return slacknotify.WebhookSender{URL: url, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
+	}
+	routes := make([]slacknotify.Route, len(cfg.Slack.Routes))
+	for i, r := range cfg.Slack.Routes {
+		routes[i] = SlackRoute(r, webhook(r.WebhookURL))
+	}
+	var def slacknotify.Sender
+	if cfg.Slack.DefaultRoute == "" && (cfg.Slack.WebhookURL != "" || replace != nil || len(routes) == 0) {
+		def = webhook(cfg.Slack.WebhookURL)
+	}
+	return routes, def
+}
+
+// SlackRoute is a route of the config as the Slack notifier takes it.
+func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
+	m := slacknotify.Match{Project: r.Match.Project, TaskID: r.Match.TaskID, TaskName: r.Match.TaskName}
+	for _, k := range r.Match.Kinds {
+		m.Kinds = append(m.Kinds, diff.Kind(k))
+	}
+	for _, st := range r.Match.Status {
+		m.Statuses = append(m.Statuses, dcs.Normalize(st))
+	}
+	for _, out := range r.Match.Outcome {
+		m.Outcomes = append(m.Outcomes, notify.Outcome(out))
+	}
+	for _, sv := range r.Match.Severity {
+		m.Severities = append(m.Severities, notify.Severity(sv))
+	}
+	return slacknotify.Route{Name: r.Name, Match: m, Sender: s, Mentions: r.Mentions, Continue: r.Continue}
 }
 
 // Run polls on the configured schedule and delivers to Slack (when on)

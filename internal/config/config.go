@@ -115,6 +115,43 @@ type SlackConfig struct {
 	// GroupMax is how many waiting events are pulled at once, so the
 	// largest group one grouped message (or its parts) covers.
 	GroupMax int `yaml:"group_max" json:"group_max"`
+	// Routes send events to destinations of their own, first match wins
+	// unless a route says continue; DefaultRoute names the route that
+	// takes what no route matched (else webhook_url does, else nothing).
+	Routes       []RouteConfig `yaml:"routes" json:"routes"`
+	DefaultRoute string        `yaml:"default_route" json:"default_route"`
+	// QuietStart: first sight (discovered) posts only for a task already
+	// failed; false: discovered posts when it is in kinds.
+	QuietStart bool `yaml:"quiet_start" json:"quiet_start"`
+	// DegradedFor is how long a blindness must last before its
+	// watch_degraded reaches Slack (its watch_recovered only follows one
+	// that did); 0 posts both at once.
+	DegradedFor time.Duration `yaml:"degraded_for" json:"degraded_for"`
+}
+
+// RouteConfig is one entry of slack.routes.
+type RouteConfig struct {
+	Name  string      `yaml:"name" json:"name"`
+	Match MatchConfig `yaml:"match" json:"match"`
+	// WebhookURL is the destination in webhook mode; Channel the one of
+	// the bot-token mode (not yet available: a route with only a channel
+	// is refused).
+	WebhookURL secret.Secret `yaml:"webhook_url" json:"webhook_url"`
+	Channel    string        `yaml:"channel" json:"channel"`
+	// Mentions: user ids (U…, W…), user group ids (S…), @here, @channel.
+	Mentions []string `yaml:"mentions" json:"mentions"`
+	Continue bool     `yaml:"continue" json:"continue"`
+}
+
+// MatchConfig selects events; an empty key matches every event.
+type MatchConfig struct {
+	Project  string   `yaml:"project" json:"project"`     // glob (path.Match)
+	TaskID   string   `yaml:"task_id" json:"task_id"`     // glob
+	TaskName string   `yaml:"task_name" json:"task_name"` // glob; '*' does not cross '/'
+	Kinds    []string `yaml:"kinds" json:"kinds"`
+	Status   []string `yaml:"status" json:"status"` // new status, any spelling dcs knows
+	Outcome  []string `yaml:"outcome" json:"outcome"`
+	Severity []string `yaml:"severity" json:"severity"`
 }
 
 // Default returns the configuration used for every key the file leaves out.
@@ -172,6 +209,12 @@ func Default() Config {
 			Rate:     1,
 			GroupMin: 3,
 			GroupMax: 100,
+			// A task found already failed is news; a healthy one is not.
+			QuietStart: true,
+			Routes:     []RouteConfig{},
+			// Like Alertmanager's for: a throttling spell of one or two
+			// polls is not worth a message, a longer blindness is.
+			DegradedFor: 2 * time.Minute,
 		},
 	}
 }

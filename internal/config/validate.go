@@ -228,8 +228,8 @@ func (c Config) validateNATS(p *problems) {
 func (c Config) validateSlack(p *problems) {
 	s := c.Slack
 	switch {
-	case s.Enabled && s.WebhookURL == "":
-		p.add("slack.webhook_url", "required when slack.enabled is true (or set %s)", EnvSlackWebhook)
+	case s.Enabled && s.WebhookURL == "" && len(s.Routes) == 0:
+		p.add("slack.webhook_url", "required when slack.enabled is true and there are no slack.routes (or set %s)", EnvSlackWebhook)
 	case s.WebhookURL != "" && !isHTTPURL(s.WebhookURL.Reveal()):
 		// The URL is the credential: never echo it, nor url.Parse's error,
 		// which quotes its input.
@@ -238,6 +238,9 @@ func (c Config) validateSlack(p *problems) {
 	for i, k := range s.Kinds {
 		if !knownKind(k) {
 			p.add(fmt.Sprintf("slack.kinds[%d]", i), "unknown kind %q (want one of %s)", k, kindList())
+		}
+		if k == string(diff.Discovered) && s.QuietStart {
+			p.add(fmt.Sprintf("slack.kinds[%d]", i), "discovered is governed by slack.quiet_start (true: only a task failed at first sight posts); set slack.quiet_start: false to post every discovered")
 		}
 	}
 	if s.Enabled && len(s.Kinds) == 0 {
@@ -261,6 +264,10 @@ func (c Config) validateSlack(p *problems) {
 		p.add("slack.dead_retry", "must be positive, got %s", s.DeadRetry)
 	}
 	c.validateSlackPace(p)
+	if s.DegradedFor < 0 {
+		p.add("slack.degraded_for", "must be 0 (post at once) or above, got %s", s.DegradedFor)
+	}
+	c.validateRoutes(p)
 }
 
 func (c Config) validateSlackPace(p *problems) {

@@ -63,8 +63,13 @@ func TestValidateAcceptsValidConfig(t *testing.T) {
 		{"slack disabled, no webhook", func(c *Config) { c.Slack.Enabled = false; c.Slack.WebhookURL = "" }},
 		{"every kind", func(c *Config) {
 			c.Slack.Kinds = []string{"discovered", "status_changed", "task_status_changed", "changed", "removed", "watch_degraded", "watch_recovered"}
+			c.Slack.QuietStart = false
 		}},
 		{"slack grouping off", func(c *Config) { c.Slack.GroupMin = 0 }},
+		{"routes", withRoutes(func([]RouteConfig) {})},
+		{"routes and a default route, no webhook_url", withRoutes(func([]RouteConfig) {}, "failures")},
+		{"routes only", func(c *Config) { withRoutes(func([]RouteConfig) {})(c); c.Slack.WebhookURL = "" }},
+		{"discovered without quiet start", func(c *Config) { c.Slack.QuietStart = false; c.Slack.Kinds = append(c.Slack.Kinds, "discovered") }},
 		{"slack pace and group bounds", func(c *Config) { c.Slack.Rate, c.Slack.GroupMin, c.Slack.GroupMax = 10, 2, 1000 }},
 		{"slack slow pace, pull one at a time", func(c *Config) { c.Slack.Rate, c.Slack.GroupMin, c.Slack.GroupMax = 0.1, 0, 1 }},
 	}
@@ -177,6 +182,25 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"slack group min above max", func(c *Config) { c.Slack.GroupMin, c.Slack.GroupMax = 20, 10 }, "slack.group_min", "20 exceeds slack.group_max 10"},
 		{"slack group max zero", func(c *Config) { c.Slack.GroupMax = 0 }, "slack.group_max", "between 1 and 1000, got 0"},
 		{"slack group max high", func(c *Config) { c.Slack.GroupMax = 1001 }, "slack.group_max", "got 1001"},
+		{"degraded for negative", func(c *Config) { c.Slack.DegradedFor = -time.Second }, "slack.degraded_for", "got -1s"},
+		{"discovered under quiet start", func(c *Config) { c.Slack.Kinds = append(c.Slack.Kinds, "discovered") }, "slack.kinds[4]", "governed by slack.quiet_start"},
+		{"route name missing", withRoutes(func(r []RouteConfig) { r[1].Name = "" }), "slack.routes[1].name", "required"},
+		{"route name invalid", withRoutes(func(r []RouteConfig) { r[1].Name = "db oncall" }), "slack.routes[1].name", `invalid name "db oncall"`},
+		{"route name twice", withRoutes(func(r []RouteConfig) { r[2].Name = "db" }), "slack.routes[2].name", `duplicate route name "db" (also slack.routes[0])`},
+		{"route webhook not a URL", withRoutes(func(r []RouteConfig) { r[0].WebhookURL = "PLANTED-HOOK" }), "slack.routes[0].webhook_url", "not an http(s) URL"},
+		{"route without destination", withRoutes(func(r []RouteConfig) { r[0].WebhookURL = "" }), "slack.routes[0].webhook_url", "required"},
+		{"route channel needs bot mode", withRoutes(func(r []RouteConfig) { r[0].WebhookURL, r[0].Channel = "", "#db-oncall" }), "slack.routes[0].channel", "needs the bot-token mode"},
+		{"route channel invalid", withRoutes(func(r []RouteConfig) { r[0].Channel = "db oncall" }), "slack.routes[0].channel", `invalid channel "db oncall"`},
+		{"route mention", withRoutes(func(r []RouteConfig) { r[0].Mentions = []string{"U0123", "@everyone"} }), "slack.routes[0].mentions[1]", `invalid mention "@everyone"`},
+		{"route project glob", withRoutes(func(r []RouteConfig) { r[1].Match.Project = "[ab" }), "slack.routes[1].match.project", `invalid glob "[ab"`},
+		{"route task name glob", withRoutes(func(r []RouteConfig) { r[1].Match.TaskName = "orders-[" }), "slack.routes[1].match.task_name", `invalid glob "orders-["`},
+		{"route kind unknown", withRoutes(func(r []RouteConfig) { r[1].Match.Kinds = []string{"removed", "stauts_changed"} }), "slack.routes[1].match.kinds[1]", `unknown kind "stauts_changed"`},
+		{"route kind never posts", withRoutes(func(r []RouteConfig) { r[1].Match.Kinds = []string{"changed"} }), "slack.routes[1].match.kinds[0]", `"changed" is not in slack.kinds`},
+		{"route status", withRoutes(func(r []RouteConfig) { r[2].Match.Status = []string{"FAILED", "FAILD"} }), "slack.routes[2].match.status[1]", `unknown status "FAILD"`},
+		{"route outcome", withRoutes(func(r []RouteConfig) { r[2].Match.Outcome = []string{"failure"} }), "slack.routes[2].match.outcome[0]", `unknown outcome "failure"`},
+		{"route severity", withRoutes(func(r []RouteConfig) { r[2].Match.Severity = []string{"high"} }), "slack.routes[2].match.severity[0]", `unknown severity "high"`},
+		{"default route unknown", withRoutes(func([]RouteConfig) {}, "nope"), "slack.default_route", `"nope" is not the name of a route`},
+		{"default route and webhook", func(c *Config) { withRoutes(func([]RouteConfig) {})(c); c.Slack.DefaultRoute = "db" }, "slack.default_route", "not both"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,5 +236,24 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	got := fieldErrors(c.Validate())
 	if len(got) != 4 {
 		t.Fatalf("got %d problems %v, want 4", len(got), got)
+	}
+}
+
+// withRoutes gives validConfig three valid routes, lets edit spoil them,
+// and with a default route drops slack.webhook_url for it.
+func withRoutes(edit func([]RouteConfig), defaultRoute ...string) func(*Config) {
+	return func(c *Config) {
+		r := []RouteConfig{
+			{Name: "db", WebhookURL: "https://hooks.example/services/PLANTED-1", Mentions: []string{"S0123ABCD", "@here"},
+				Match: MatchConfig{TaskName: "orders-*", Outcome: []string{"failed"}}, Continue: true},
+			{Name: "staging", WebhookURL: "https://hooks.example/services/PLANTED-2", Match: MatchConfig{Project: "0a1b*", Kinds: []string{"status_changed"}}},
+			{Name: "failures", WebhookURL: "https://hooks.example/services/PLANTED-3", Channel: "#oncall",
+				Match: MatchConfig{Status: []string{"migration_failed"}, Severity: []string{"critical"}}},
+		}
+		edit(r)
+		c.Slack.Routes = r
+		if len(defaultRoute) > 0 {
+			c.Slack.DefaultRoute, c.Slack.WebhookURL = defaultRoute[0], ""
+		}
 	}
 }

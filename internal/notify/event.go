@@ -48,12 +48,17 @@ type Envelope struct {
 
 // Data is the payload of an Envelope.
 type Data struct {
-	Kind      diff.Kind `json:"kind"`
-	Scope     string    `json:"scope,omitempty"`
-	Region    string    `json:"region,omitempty"`
-	ProjectID string    `json:"project_id"`
-	TaskID    string    `json:"task_id"`
-	TaskName  string    `json:"task_name,omitempty"`
+	Kind diff.Kind `json:"kind"`
+	// Outcome and Severity are Classify's reading of the kind and the
+	// status (see the README's table); Outcome is also the subject's last
+	// token. Always set by this version; absent from older events.
+	Outcome   Outcome  `json:"outcome,omitempty"`
+	Severity  Severity `json:"severity,omitempty"`
+	Scope     string   `json:"scope,omitempty"`
+	Region    string   `json:"region,omitempty"`
+	ProjectID string   `json:"project_id"`
+	TaskID    string   `json:"task_id"`
+	TaskName  string   `json:"task_name,omitempty"`
 	// PreviousStatus is absent on first sight; CurrentStatus is the last
 	// known status for removed and watch_* events.
 	PreviousStatus *StatusInfo        `json:"previous_status,omitempty"`
@@ -125,6 +130,7 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 	if snap != nil {
 		d.TaskName = snap.Name
 	}
+	d.Outcome, d.Severity = Classify(ev.Kind, subjectStatus(ev))
 	if ev.Kind == diff.StatusChanged && m.Gap != "" {
 		d.MayHaveSkipped, d.Gap = true, m.Gap
 	}
@@ -158,22 +164,37 @@ func Type(k diff.Kind) string { return typePrefix + string(k) + typeSuffix }
 
 // NATSSubject is the subject an event is published on:
 //
-//	<prefix>.<project_id>.<task_id>.<kind>.<STATUS>
+//	<prefix>.<project_id>.<task_id>.<kind>.<STATUS>.<outcome>
 //
 // STATUS is the task's current normalised status (the last known one for
-// removed and watch_* events), NONE when there is none; the task token is
+// removed and watch_* events), NONE when there is none; outcome is the
+// event's Outcome (succeeded, failed, stopped, in_progress, unknown), so
+// that "<prefix>.<project>.*.*.*.failed" is one subscription for every
+// event about a failed task, whatever its spelling of failure; the task token is
 // _api for events about the API as a whole and _slack for those about the
 // Slack delivery. Characters that NATS reserves ('.', '*', '>', spaces) are
 // replaced by '_' in every token.
 func NATSSubject(prefix, project string, ev diff.Event) string {
 	task := taskToken(ev)
+	s := subjectStatus(ev)
 	status := NoStatus
-	if t := ev.Curr; t != nil && t.Status != "" {
-		status = string(t.NormStatus())
-	} else if t := ev.Prev; t != nil && t.Status != "" {
-		status = string(t.NormStatus())
+	if s != "" {
+		status = string(s)
 	}
-	return prefix + "." + Token(project) + "." + Token(task) + "." + string(ev.Kind) + "." + Token(status)
+	out, _ := Classify(ev.Kind, s)
+	return prefix + "." + Token(project) + "." + Token(task) + "." + string(ev.Kind) + "." + Token(status) + "." + string(out)
+}
+
+// subjectStatus is the status an event's subject carries: the current
+// one, else the last known; "" when there is none.
+func subjectStatus(ev diff.Event) dcs.Status {
+	if t := ev.Curr; t != nil && t.Status != "" {
+		return t.NormStatus()
+	}
+	if t := ev.Prev; t != nil && t.Status != "" {
+		return t.NormStatus()
+	}
+	return ""
 }
 
 // taskToken is the event's task id, or what stands for it in an event

@@ -98,23 +98,25 @@ func TestSubject(t *testing.T) {
 		want    string
 	}{
 		{"discovered", prefix, project, diff.Diff(nil, running)[0],
-			prefix + "." + project + "." + taskID + ".discovered.RUNNING"},
+			prefix + "." + project + "." + taskID + ".discovered.RUNNING.in_progress"},
 		{"status normalised", prefix, project, one(t, running, task("incrmigrating "), diff.StatusChanged),
-			prefix + "." + project + "." + taskID + ".status_changed.INCRMIGEATING"},
+			prefix + "." + project + "." + taskID + ".status_changed.INCRMIGEATING.in_progress"},
 		{"removed keeps the last status", prefix, project, diff.RemovedEvent(task("FAILED")),
-			prefix + "." + project + "." + taskID + ".removed.FAILED"},
+			prefix + "." + project + "." + taskID + ".removed.FAILED.failed"},
 		{"API as a whole", prefix, project, diff.Degraded("", "auth", "401", nil, 1),
-			prefix + "." + project + "._api.watch_degraded.NONE"},
+			prefix + "." + project + "._api.watch_degraded.NONE.unknown"},
+		{"a failure in another spelling", prefix, project, one(t, running, task("MIGRATION_FAILED"), diff.StatusChanged),
+			prefix + "." + project + "." + taskID + ".status_changed.MIGRATION_FAILED.failed"},
 		{"no status", prefix, project, diff.Diff(nil, task(""))[0],
-			prefix + "." + project + "." + taskID + ".discovered.NONE"},
+			prefix + "." + project + "." + taskID + ".discovered.NONE.unknown"},
 		{"only the previous has a status", prefix, project,
 			diff.Event{Kind: diff.Changed, TaskID: "t", Prev: task("MIGRATING"), Curr: task("")},
-			prefix + "." + project + ".t.changed.MIGRATING"},
+			prefix + "." + project + ".t.changed.MIGRATING.in_progress"},
 		{"reserved characters in every token", "watch", "my project.1",
 			diff.Event{Kind: diff.Discovered, TaskID: "a.b*c>d e", Curr: task("WEIRD STATUS.*")},
-			"watch.my_project_1.a_b_c_d_e.discovered.WEIRD_STATUS__"},
+			"watch.my_project_1.a_b_c_d_e.discovered.WEIRD_STATUS__.unknown"},
 		{"empty project", prefix, "", diff.Diff(nil, running)[0],
-			prefix + "._." + taskID + ".discovered.RUNNING"},
+			prefix + "._." + taskID + ".discovered.RUNNING.in_progress"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,8 +124,8 @@ func TestSubject(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("Subject = %q, want %q", got, tt.want)
 			}
-			if n := strings.Count(got, ".") - strings.Count(tt.prefix, "."); n != 4 {
-				t.Fatalf("Subject %q has %d tokens after the prefix, want 4", got, n)
+			if n := strings.Count(got, ".") - strings.Count(tt.prefix, "."); n != 5 {
+				t.Fatalf("Subject %q has %d tokens after the prefix, want 5", got, n)
 			}
 		})
 	}
@@ -181,42 +183,42 @@ func TestBuild(t *testing.T) {
 	}{
 		{name: "discovered", ev: diff.Diff(nil, migrating)[0], since: since, region: region,
 			source: "dcs://cn-north-4/projects/" + project, curr: &wantStatus{"MIGRATING", "MIGRATING"},
-			snapshot: migrating, subjectTail: ".discovered.MIGRATING"},
+			snapshot: migrating, subjectTail: ".discovered.MIGRATING.in_progress"},
 		{name: "status_changed with a known since time", ev: one(t, migrating, incr, diff.StatusChanged), since: since,
 			region: region, source: "dcs://cn-north-4/projects/" + project,
 			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"INCRMIGRATING", "INCRMIGEATING"},
-			seconds: secs(192), snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING"},
+			seconds: secs(192), snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING.in_progress"},
 		{name: "status_changed, since unknown", ev: one(t, migrating, incr, diff.StatusChanged),
 			source: "dcs://unknown/projects/" + project,
 			prev:   &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"INCRMIGRATING", "INCRMIGEATING"},
-			snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING"},
+			snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING.in_progress"},
 		{name: "status_changed, since after the observation", ev: one(t, migrating, incr, diff.StatusChanged),
 			since: observed.Add(time.Second), region: region, source: "dcs://cn-north-4/projects/" + project,
 			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"INCRMIGRATING", "INCRMIGEATING"},
-			snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING"},
+			snapshot: incr, subjectTail: ".status_changed.INCRMIGEATING.in_progress"},
 		{name: "task_status_changed", ev: one(t, migrating, srcStatus, diff.TaskStatusChanged), since: since,
 			region: region, source: "dcs://cn-north-4/projects/" + project,
 			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"MIGRATING", "MIGRATING"},
-			snapshot: srcStatus, scope: diff.ScopeSource, subjectTail: ".task_status_changed.MIGRATING"},
+			snapshot: srcStatus, scope: diff.ScopeSource, subjectTail: ".task_status_changed.MIGRATING.in_progress"},
 		{name: "changed", ev: one(t, migrating, bandwidth, diff.Changed), since: since, region: region,
 			source: "dcs://cn-north-4/projects/" + project,
 			prev:   &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"MIGRATING", "MIGRATING"},
-			snapshot: bandwidth, subjectTail: ".changed.MIGRATING"},
+			snapshot: bandwidth, subjectTail: ".changed.MIGRATING.in_progress"},
 		{name: "removed", ev: diff.RemovedEvent(task("SUCCESS")), since: since, region: region,
 			source: "dcs://cn-north-4/projects/" + project,
 			prev:   &wantStatus{"SUCCESS", "SUCCESS"}, curr: &wantStatus{"SUCCESS", "SUCCESS"},
-			snapshot: task("SUCCESS"), subjectTail: ".removed.SUCCESS"},
+			snapshot: task("SUCCESS"), subjectTail: ".removed.SUCCESS.succeeded"},
 		{name: "watch_degraded", ev: diff.Degraded(taskID, "throttled", "APIGW.0308", migrating, 2), since: since,
 			region: region, source: "dcs://cn-north-4/projects/" + project,
 			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"MIGRATING", "MIGRATING"},
-			snapshot: migrating, reason: "throttled: APIGW.0308", subjectTail: ".watch_degraded.MIGRATING"},
+			snapshot: migrating, reason: "throttled: APIGW.0308", subjectTail: ".watch_degraded.MIGRATING.unknown"},
 		{name: "watch_recovered", ev: diff.Recovered(taskID, "throttled", migrating, 2), since: since,
 			region: region, source: "dcs://cn-north-4/projects/" + project,
 			prev: &wantStatus{"MIGRATING", "MIGRATING"}, curr: &wantStatus{"MIGRATING", "MIGRATING"},
-			snapshot: migrating, reason: "recovered from throttled", subjectTail: ".watch_recovered.MIGRATING"},
+			snapshot: migrating, reason: "recovered from throttled", subjectTail: ".watch_recovered.MIGRATING.unknown"},
 		{name: "watch_degraded, API as a whole", ev: diff.Degraded("", "auth", "IAM answers 401", nil, 1),
 			region: region, source: "dcs://cn-north-4/projects/" + project,
-			reason: "auth: IAM answers 401", subjectTail: ".watch_degraded.NONE"},
+			reason: "auth: IAM answers 401", subjectTail: ".watch_degraded.NONE.unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,6 +240,9 @@ func TestBuild(t *testing.T) {
 			}
 			if !strings.HasPrefix(env.NATSSubject, prefix+"."+project+".") || !strings.HasSuffix(env.NATSSubject, tt.subjectTail) {
 				t.Errorf("NATS subject = %q, want %s.%s.<task>%s", env.NATSSubject, prefix, project, tt.subjectTail)
+			}
+			if tail := "." + string(env.Data.Outcome); env.Data.Outcome == "" || env.Data.Severity == "" || !strings.HasSuffix(env.NATSSubject, tail) {
+				t.Errorf("outcome %q, severity %q: want both set, the outcome last in the subject %q", env.Data.Outcome, env.Data.Severity, env.NATSSubject)
 			}
 			if want := tt.ev.TaskID; (want != "" && env.Subject != want) || (want == "" && env.Subject != "_api") {
 				t.Errorf("CloudEvents subject = %q, want the task id (or _api)", env.Subject)
@@ -360,7 +365,7 @@ func TestBuildSlackHealth(t *testing.T) {
 		ev := diff.Event{ID: "0123456789abcdef0123456789abcdef", Kind: kind, Scope: notify.ScopeSlack,
 			Reason: "slack webhook: HTTP 404 no_service"}
 		env := notify.Build(prefix, ev, notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Now()})
-		if want := prefix + "." + project + "._slack." + string(kind) + ".NONE"; env.NATSSubject != want {
+		if want := prefix + "." + project + "._slack." + string(kind) + ".NONE.unknown"; env.NATSSubject != want {
 			t.Errorf("NATS subject = %q, want %q", env.NATSSubject, want)
 		}
 		if env.Subject != "_slack" || env.Data.Scope != "slack" || env.Data.TaskID != "" {
@@ -368,6 +373,42 @@ func TestBuildSlackHealth(t *testing.T) {
 		}
 		if err := validate(t, sch, env); err != nil {
 			t.Errorf("%s envelope does not match %s: %v", kind, schemaPath, err)
+		}
+	}
+}
+
+// TestClassify is the README's outcome and severity table.
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		kind     diff.Kind
+		status   dcs.Status
+		outcome  notify.Outcome
+		severity notify.Severity
+	}{
+		{diff.StatusChanged, "FAILED", notify.OutcomeFailed, notify.SeverityCritical},
+		{diff.StatusChanged, "MIGRATION_FAILED", notify.OutcomeFailed, notify.SeverityCritical},
+		{diff.StatusChanged, "ERROR", notify.OutcomeFailed, notify.SeverityCritical},
+		{diff.Discovered, "FAILED", notify.OutcomeFailed, notify.SeverityCritical},
+		{diff.StatusChanged, "SUCCESS", notify.OutcomeSucceeded, notify.SeverityInfo},
+		{diff.StatusChanged, "MIGRATION_SUCCESS", notify.OutcomeSucceeded, notify.SeverityInfo},
+		{diff.StatusChanged, "TERMINATED", notify.OutcomeStopped, notify.SeverityWarning},
+		{diff.StatusChanged, "RELEASED", notify.OutcomeStopped, notify.SeverityWarning},
+		{diff.StatusChanged, "INCRMIGEATING", notify.OutcomeInProgress, notify.SeverityInfo},
+		{diff.StatusChanged, "TERMINATING", notify.OutcomeInProgress, notify.SeverityInfo},
+		{diff.Discovered, "RUNNING", notify.OutcomeInProgress, notify.SeverityInfo},
+		{diff.StatusChanged, "WEIRD_NEW_STATE", notify.OutcomeUnknown, notify.SeverityWarning},
+		{diff.StatusChanged, "", notify.OutcomeUnknown, notify.SeverityWarning},
+		{diff.Changed, "FAILED", notify.OutcomeFailed, notify.SeverityInfo},
+		{diff.TaskStatusChanged, "MIGRATING", notify.OutcomeInProgress, notify.SeverityInfo},
+		{diff.Removed, "SUCCESS", notify.OutcomeSucceeded, notify.SeverityWarning},
+		{diff.Removed, "", notify.OutcomeUnknown, notify.SeverityWarning},
+		{diff.WatchDegraded, "FAILED", notify.OutcomeUnknown, notify.SeverityWarning},
+		{diff.WatchRecovered, "MIGRATING", notify.OutcomeUnknown, notify.SeverityInfo},
+	}
+	for _, tt := range tests {
+		o, s := notify.Classify(tt.kind, tt.status)
+		if o != tt.outcome || s != tt.severity {
+			t.Errorf("Classify(%s, %q) = %s, %s; want %s, %s", tt.kind, tt.status, o, s, tt.outcome, tt.severity)
 		}
 	}
 }

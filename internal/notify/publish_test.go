@@ -199,3 +199,38 @@ func TestPublishFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestOneSubscriptionForEveryFailure: the outcome token lets one filter
+// take every failure of a project, however the API spells it, and nothing
+// else.
+func TestOneSubscriptionForEveryFailure(t *testing.T) {
+	js := startJS(t)
+	ensure(t, js, notify.StreamOptions{Name: stream, Prefix: prefix, Duplicates: time.Minute})
+	pub := notify.NewPublisher(js, notify.PublisherOptions{Stream: stream, Prefix: prefix})
+	for _, st := range []string{"FAILED", "MIGRATION_FAILED", "ERROR", "SUCCESS", "INCRMIGRATING", "TERMINATED"} {
+		if err := pub.Publish(ctxT(t), envelope(st)); err != nil {
+			t.Fatalf("Publish %s: %v", st, err)
+		}
+	}
+	s, err := js.Stream(ctxT(t), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctxT(t), jetstream.WithSubjectFilter(prefix+"."+project+".*.*.*.failed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for subj := range info.State.Subjects {
+		got = append(got, subj)
+	}
+	slices.Sort(got)
+	want := []string{
+		prefix + "." + project + "." + taskID + ".status_changed.ERROR.failed",
+		prefix + "." + project + "." + taskID + ".status_changed.FAILED.failed",
+		prefix + "." + project + "." + taskID + ".status_changed.MIGRATION_FAILED.failed",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the failure filter selects %v, want %v", got, want)
+	}
+}

@@ -264,7 +264,7 @@ func filter(task, kind string) string {
 	if task == "" {
 		task = notify.NoTask
 	}
-	return prefix + "." + project + "." + task + "." + kind + ".*"
+	return prefix + "." + project + "." + task + "." + kind + ".>"
 }
 
 // calls is the number of API calls the simulator has answered.

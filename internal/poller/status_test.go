@@ -36,7 +36,7 @@ func TestUnknownStatus(t *testing.T) {
 	if prev == nil || !prev.Known || prev.Raw != "FULLMIGRATING" {
 		t.Errorf("previous status = %+v, want known FULLMIGRATING", prev)
 	}
-	if !strings.HasSuffix(ev.NATSSubject, ".status_changed.WEIRD_NEW_STATE") {
+	if !strings.HasSuffix(ev.NATSSubject, ".status_changed.WEIRD_NEW_STATE.unknown") {
 		t.Errorf("subject = %s, want it to end in the new status", ev.NATSSubject)
 	}
 }

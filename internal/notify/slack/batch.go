@@ -20,7 +20,7 @@ import (
 // last error logged, so that a failing Slack gives one warning per kind of
 // failure rather than one per retry. Only Run's goroutine uses it.
 type session struct {
-	*Notifier
+	*lane
 	kv      jetstream.KeyValue
 	lastErr string
 }
@@ -71,7 +71,7 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 		if !ok {
 			continue
 		}
-		if !s.kinds[it.env.Data.Kind] || ownHealth(it.env.Data) {
+		if !s.posts(it.env.Data) || ownHealth(it.env.Data) {
 			s.skipped.Add(1)
 			s.ack(ctx, it)
 			continue
@@ -83,6 +83,16 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 		if done {
 			it.log.Info().Msg("slack: event already delivered, skipped")
 			s.skipped.Add(1)
+			s.ack(ctx, it)
+			continue
+		}
+		switch v, err := s.quiet(ctx, it); {
+		case err != nil:
+			return nil, false
+		case v == hold:
+			continue
+		case v == drop:
+			s.quieted.Add(1)
 			s.ack(ctx, it)
 			continue
 		}
@@ -118,7 +128,7 @@ func (s *session) decode(msg jetstream.Msg) (*item, bool) {
 // again with backoff rather than taken as "not delivered", which could
 // post the event twice; the error is returned only when ctx ends.
 func (s *session) isDelivered(ctx context.Context, it *item) (bool, error) {
-	key := markKey(it.env.ID)
+	key := s.markKey(it.env.ID)
 	for attempt := it.delivered; ; attempt++ {
 		_, err := s.kv.Get(ctx, key)
 		switch {
@@ -195,7 +205,7 @@ func (s *session) refused(p outgoing, err error) []outgoing {
 	if len(p.items) > 1 {
 		log := s.postLogger(p)
 		log.Warn().Err(err).Msg("slack: grouped message refused; posting its events one by one")
-		return single(p.items)
+		return s.single(p.items)
 	}
 	it := p.items[0]
 	it.log.Error().Err(err).Msg("slack: event refused, terminated")
@@ -239,7 +249,7 @@ func (s *session) finish(ctx context.Context, it *item) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	val, _ := json.Marshal(mark{SentAt: s.o.Now().UTC(), Subject: it.msg.Subject(), StreamSeq: it.seq})
-	if _, err := s.kv.Put(fctx, markKey(it.env.ID), val); err != nil {
+	if _, err := s.kv.Put(fctx, s.markKey(it.env.ID), val); err != nil {
 		// Acking anyway: without the ack the event is posted again now;
 		// without the mark only if the ack is lost too.
 		it.log.Warn().Err(err).Msg("slack: could not record delivery")
@@ -276,7 +286,7 @@ func (s *session) settle(ctx context.Context, it *item) {
 // resettle tries the acks that failed again. One older than AckWait is
 // given up: JetStream has redelivered that event, and the redelivery is
 // settled on its own.
-func (n *Notifier) resettle(ctx context.Context) {
+func (n *lane) resettle(ctx context.Context) {
 	kept := n.unsettled[:0]
 	for _, u := range n.unsettled {
 		if time.Since(u.since) > n.ackWait {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,6 +75,23 @@ type Options struct {
 	// events (scope slack) when the destination dies and works again; nil:
 	// they are only logged.
 	Health Publisher
+	// Routes send each event to the destinations whose match it meets, in
+	// order: the first that matches takes it unless it says Continue. An
+	// event no route takes goes to the default destination: the route
+	// named DefaultRoute, else the Sender given to New; with neither it is
+	// not posted. No routes: every event goes to the Sender (one
+	// destination, the behaviour before routing).
+	Routes       []Route
+	DefaultRoute string
+	// QuietStart: a discovered event posts only when the task is already
+	// failed at first sight (whatever Kinds says); off, discovered posts
+	// when it is in Kinds, like any kind.
+	QuietStart bool
+	// DegradedFor holds a watch_degraded back from Slack until the
+	// blindness has lasted that long; its watch_recovered posts only if it
+	// was posted (see docs/slack-delivery.md, "No noise"). 0: both always
+	// post.
+	DegradedFor time.Duration
 	// Project is the project those events name; empty: "_watcher".
 	Project string
 	Logger  zerolog.Logger // zero value: no logs
@@ -103,48 +119,10 @@ type Stats struct {
 	// archived channel, ...): each began with one error log line and one
 	// watch_degraded event, while the events waited.
 	Dead uint64
-}
-
-// Notifier is the Slack delivery consumer. Several Notifiers (one per
-// replica) may share one durable consumer.
-type Notifier struct {
-	js     jetstream.JetStream
-	sender Sender
-	o      Options
-	kinds  map[diff.Kind]bool
-	pace   *pacer
-	// ackWait is the consumer's AckWait; a field so that a test can show
-	// that the keep-alive covers a batch that takes longer.
-	ackWait time.Duration
-	// unsettled are acks JetStream did not confirm, tried again before
-	// each fetch; only Run's goroutine uses them.
-	unsettled []unsettled
-	sent      atomic.Uint64
-	events    atomic.Uint64
-	skipped   atomic.Uint64
-	retried   atomic.Uint64
-	throttled atomic.Uint64
-	failed    atomic.Uint64
-	dead      atomic.Uint64
-	// episode is the dead-destination episode under way, nil while the
-	// destination works; only Run's goroutine uses it.
-	episode *episode
-}
-
-// New returns a Notifier that reads envelopes through js and posts them
-// with s. It refuses options that are missing or out of bounds.
-func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
-	if err := o.check(); err != nil {
-		return nil, fmt.Errorf("slack notifier: %w", err)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	kinds := make(map[diff.Kind]bool, len(o.Kinds))
-	for _, k := range o.Kinds {
-		kinds[k] = true
-	}
-	return &Notifier{js: js, sender: s, o: o, kinds: kinds, pace: newPacer(o.Rate), ackWait: ackWait}, nil
+	// Quiet counts events the no-noise rule kept from Slack: a
+	// watch_degraded whose blindness ended within DegradedFor, and its
+	// watch_recovered (acked, not posted).
+	Quiet uint64
 }
 
 func (o Options) check() error {
@@ -154,6 +132,7 @@ func (o Options) check() error {
 			errs = append(errs, fmt.Errorf("no %s", name))
 		}
 	}
+	errs = append(errs, o.checkRoutes()...)
 	if len(o.Kinds) == 0 {
 		errs = append(errs, errors.New("no event kinds to post"))
 	}
@@ -178,49 +157,9 @@ func (o Options) check() error {
 	return errors.Join(errs...)
 }
 
-// Stats returns the counters so far.
-func (n *Notifier) Stats() Stats {
-	return Stats{
-		Sent: n.sent.Load(), Events: n.events.Load(), Skipped: n.skipped.Load(),
-		Retried: n.retried.Load(), Throttled: n.throttled.Load(), Failed: n.failed.Load(),
-		Dead: n.dead.Load(),
-	}
-}
-
-// Pending is the number of messages the consumer has not finished with:
-// not yet delivered plus delivered and not yet acked (a message waiting
-// out a retry delay counts). Zero means Slack has caught up. Before Run has
-// created the consumer the error wraps jetstream.ErrConsumerNotFound.
-func (n *Notifier) Pending(ctx context.Context) (uint64, error) {
-	cons, err := n.js.Consumer(ctx, n.o.Stream, n.o.Consumer)
-	if err != nil {
-		return 0, fmt.Errorf("slack notifier: pending: consumer %s on stream %s: %w", n.o.Consumer, n.o.Stream, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("slack notifier: pending: consumer info %s: %w", n.o.Consumer, err)
-	}
-	p := info.NumPending + uint64(info.NumAckPending)
-	if p > 0 {
-		return p, nil
-	}
-	// Just after the consumer is created the server may report nothing
-	// pending before it has counted; whether the last matching message has
-	// been acked settles it (the ack floor is the last sequence below which
-	// everything is acked, however many are in flight).
-	last, err := n.lastSeq(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if info.AckFloor.Stream < last {
-		return 1, nil
-	}
-	return 0, nil
-}
-
 // lastSeq is the stream sequence of the last message the consumer would
 // receive, 0 if there is none.
-func (n *Notifier) lastSeq(ctx context.Context) (uint64, error) {
+func (n *lane) lastSeq(ctx context.Context) (uint64, error) {
 	stream, err := n.js.Stream(ctx, n.o.Stream)
 	if err != nil {
 		return 0, fmt.Errorf("slack notifier: pending: stream %s: %w", n.o.Stream, err)
@@ -239,40 +178,11 @@ func (n *Notifier) lastSeq(ctx context.Context) (uint64, error) {
 	return m.Sequence, nil
 }
 
-// Run creates (or updates) the durable consumer and the marks bucket, then
-// delivers events until ctx ends, when it returns nil. It works on one
-// batch at a time (see docs/slack-delivery.md) and fetches the next only
-// when the batch is done, so Slack sees events in stream order and an event
-// waiting out a retry, or a dead destination, holds back the ones behind it.
-//
-// A lost connection, a NATS restart or a missed heartbeat does not end Run:
-// it logs, waits (1 s doubling to 30 s) and sets the consumer up again, so
-// Slack delivery resumes by itself when NATS is back.
-func (n *Notifier) Run(ctx context.Context) error {
-	wait := time.Second
-	for {
-		delivered, err := n.consume(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if delivered {
-			wait = time.Second
-		}
-		n.o.Logger.Warn().Err(err).Dur("retry_in", wait).Msg("slack notifier: consumer interrupted; setting it up again")
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 30*time.Second)
-	}
-}
-
 // consume runs one consumer session; delivered says whether it handled any
 // message, so that a session that worked resets the backoff.
-func (n *Notifier) consume(ctx context.Context) (delivered bool, err error) {
+func (n *lane) consume(ctx context.Context) (delivered bool, err error) {
 	cons, err := n.js.CreateOrUpdateConsumer(ctx, n.o.Stream, jetstream.ConsumerConfig{
-		Durable:       n.o.Consumer,
+		Durable:       n.consumer,
 		Description:   "watcher: posts migration events to Slack",
 		FilterSubject: n.o.FilterSubject,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -290,7 +200,7 @@ func (n *Notifier) consume(ctx context.Context) (delivered bool, err error) {
 		MaxAckPending: n.o.GroupMax,
 	})
 	if err != nil {
-		return false, fmt.Errorf("create consumer %s on stream %s: %w", n.o.Consumer, n.o.Stream, err)
+		return false, fmt.Errorf("create consumer %s on stream %s: %w", n.consumer, n.o.Stream, err)
 	}
 	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      n.o.MarksBucket,
@@ -300,7 +210,7 @@ func (n *Notifier) consume(ctx context.Context) (delivered bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("create marks bucket %s: %w", n.o.MarksBucket, err)
 	}
-	s := &session{Notifier: n, kv: kv}
+	s := &session{lane: n, kv: kv}
 	s.resume(ctx)
 	for {
 		n.resettle(ctx)
@@ -323,29 +233,29 @@ func (n *Notifier) consume(ctx context.Context) (delivered bool, err error) {
 // GroupMax in all. So the first event after a quiet spell is sent at
 // once, and during a burst the events that arrive while the previous
 // message's pacing interval runs are grouped rather than queued.
-func (n *Notifier) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
+func (n *lane) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
 	pctx, cancel := context.WithTimeout(ctx, pullExpiry)
 	defer cancel()
 	b, err := cons.Fetch(1, jetstream.FetchContext(pctx), jetstream.FetchHeartbeat(pullHeartbeat))
 	if err != nil {
-		return nil, fmt.Errorf("fetch from %s: %w", n.o.Consumer, err)
+		return nil, fmt.Errorf("fetch from %s: %w", n.consumer, err)
 	}
 	msgs, err := collect(b)
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = nil // the pull expired: a quiet spell, not a failure
 	}
 	if err != nil || len(msgs) == 0 || n.o.GroupMax == 1 {
-		return msgs, wrapFetch(n.o.Consumer, err)
+		return msgs, wrapFetch(n.consumer, err)
 	}
 	if err := n.pace.ready(ctx); err != nil {
-		return msgs, wrapFetch(n.o.Consumer, err)
+		return msgs, wrapFetch(n.consumer, err)
 	}
 	b, err = cons.FetchNoWait(n.o.GroupMax - len(msgs))
 	if err != nil {
-		return msgs, wrapFetch(n.o.Consumer, err)
+		return msgs, wrapFetch(n.consumer, err)
 	}
 	rest, err := collect(b)
-	return append(msgs, rest...), wrapFetch(n.o.Consumer, err)
+	return append(msgs, rest...), wrapFetch(n.consumer, err)
 }
 
 // collect drains a fetch: the messages it got, then its error.
@@ -367,7 +277,7 @@ func wrapFetch(consumer string, err error) error {
 // backoff is MinRetryDelay doubled for each earlier delivery, capped at
 // MaxRetryDelay. The delivery count lives in JetStream, so the backoff
 // survives a restart.
-func (n *Notifier) backoff(delivered uint64) time.Duration {
+func (n *lane) backoff(delivered uint64) time.Duration {
 	d := n.o.MinRetryDelay
 	for i := uint64(1); i < delivered && d < n.o.MaxRetryDelay; i++ {
 		d *= 2

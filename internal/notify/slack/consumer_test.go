@@ -292,7 +292,7 @@ func TestBackoff(t *testing.T) {
 		{1 << 40, 5 * time.Minute},
 	}
 	for _, tt := range tests {
-		if got := n.backoff(tt.delivered); got != tt.want {
+		if got := n.lanes[0].backoff(tt.delivered); got != tt.want {
 			t.Errorf("backoff(%d) = %s, want %s", tt.delivered, got, tt.want)
 		}
 	}
@@ -342,8 +342,8 @@ func (f *flakyAck) DoubleAck(context.Context) error {
 // event does not stay pending until AckWait once NATS is back; one older
 // than AckWait is given up, since JetStream has redelivered it.
 func TestUnconfirmedAcksAreTriedAgain(t *testing.T) {
-	n := mustNew(t, nil, nil, Options{})
-	s := &session{Notifier: n}
+	n := mustNew(t, nil, nil, Options{}).lanes[0]
+	s := &session{lane: n}
 	lost := &flakyAck{fails: 1}
 	s.settle(context.Background(), &item{msg: lost})
 	if len(n.unsettled) != 1 {

@@ -44,7 +44,7 @@ func (s *session) resume(ctx context.Context) {
 	if s.episode != nil {
 		return
 	}
-	e, err := s.kv.Get(ctx, episodeKey)
+	e, err := s.kv.Get(ctx, s.episodeKey())
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return
 	}
@@ -106,7 +106,7 @@ func (s *session) revived(ctx context.Context, log zerolog.Logger) {
 	s.lastErr = ""
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	if err := s.kv.Delete(fctx, episodeKey); err != nil {
+	if err := s.kv.Delete(fctx, s.episodeKey()); err != nil {
 		log.Warn().Err(err).Msg("slack: could not clear the dead-destination episode; a restart would announce its end again")
 	}
 }
@@ -115,7 +115,7 @@ func (s *session) saveEpisode(ctx context.Context) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	val, _ := json.Marshal(s.episode)
-	if _, err := s.kv.Put(fctx, episodeKey, val); err != nil {
+	if _, err := s.kv.Put(fctx, s.episodeKey(), val); err != nil {
 		s.o.Logger.Warn().Err(err).Msg("slack: could not record the dead-destination episode; a restart would announce it again")
 	}
 }
@@ -144,7 +144,7 @@ func (s *session) announce(ctx context.Context, kind diff.Kind, reason string) e
 // destination dead on the same event (its episode record lost) publishes
 // the same id, which JetStream drops as a duplicate.
 func (s *session) healthID(kind diff.Kind) string {
-	sum := sha256.Sum256([]byte(s.o.Consumer + "\x00" + string(kind) + "\x00" + strconv.FormatUint(s.episode.StreamSeq, 10)))
+	sum := sha256.Sum256([]byte(s.consumer + "\x00" + string(kind) + "\x00" + strconv.FormatUint(s.episode.StreamSeq, 10)))
 	return hex.EncodeToString(sum[:16])
 }
 

@@ -42,7 +42,9 @@ func newSwitchable(t *testing.T, dead reply) *switchable {
 }
 
 // healthSubject is where the Slack delivery's health events of kind land.
-func healthSubject(kind string) string { return prefix + "." + project + "._slack." + kind + ".NONE" }
+func healthSubject(kind string) string {
+	return prefix + "." + project + "._slack." + kind + ".NONE.unknown"
+}
 
 // healthCounts counts the health events in the stream, by subject.
 func healthCounts(t *testing.T, js jetstream.JetStream) map[string]uint64 {
@@ -297,7 +299,7 @@ func TestNotifierHoldsEventsLongerThanAckWait(t *testing.T) {
 	f := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
 	publish(t, js, statusChanged("ev-1", "t-1", "MIGRATING", "SUCCESS"), statusChanged("ev-2", "t-2", "MIGRATING", "SUCCESS"))
 	const ackWait = 300 * time.Millisecond
-	short := func(n *Notifier) { n.ackWait = ackWait }
+	short := func(n *Notifier) { n.lanes[0].ackWait = ackWait }
 	o := Options{NoGrouping: true, DeadRetry: deadRetry}
 	n := startNotifier(t, js, WebhookSender{URL: f.url()}, o, short)
 	testutil.EventuallyWithin(t, waitFor, "the first probe", func() bool { return len(f.all()) >= 1 })

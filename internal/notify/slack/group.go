@@ -78,19 +78,19 @@ func groups(items []*item) [][]*item {
 // (RenderGroup), any other event a message of its own (Render); with
 // NoGrouping every event is a message of its own, in stream order. Each
 // event is in exactly one message.
-func (n *Notifier) plan(items []*item) []outgoing {
+func (n *lane) plan(items []*item) []outgoing {
 	if n.o.NoGrouping {
-		return single(items)
+		return n.single(items)
 	}
 	var posts []outgoing
 	for _, group := range groups(items) {
 		if len(group) < n.o.GroupMin {
-			posts = append(posts, single(group)...)
+			posts = append(posts, n.single(group)...)
 			continue
 		}
 		rest := group
 		for _, part := range RenderGroup(envelopes(group)) {
-			posts = append(posts, outgoing{msg: part.Msg, items: rest[:part.Events]})
+			posts = append(posts, outgoing{msg: n.mention(part.Msg), items: rest[:part.Events]})
 			rest = rest[part.Events:]
 		}
 	}
@@ -98,10 +98,10 @@ func (n *Notifier) plan(items []*item) []outgoing {
 }
 
 // single is one message per event.
-func single(items []*item) []outgoing {
+func (n *lane) single(items []*item) []outgoing {
 	posts := make([]outgoing, len(items))
 	for i, it := range items {
-		posts[i] = outgoing{msg: Render(it.env), items: []*item{it}}
+		posts[i] = outgoing{msg: n.mention(Render(it.env)), items: []*item{it}}
 	}
 	return posts
 }

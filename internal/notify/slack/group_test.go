@@ -89,7 +89,7 @@ func sizes(posts []post) []int {
 func assertMarked(t *testing.T, n *running, envs []notify.Envelope) {
 	t.Helper()
 	ctx := testutil.Context(t, waitFor)
-	kv, err := n.js.KeyValue(ctx, defaults.Slack.MarksBucket)
+	kv, err := n.lanes[0].js.KeyValue(ctx, defaults.Slack.MarksBucket)
 	if err != nil {
 		t.Fatalf("marks bucket: %v", err)
 	}
@@ -337,7 +337,7 @@ func TestNotifierKeepsABatchAlivePastAckWait(t *testing.T) {
 	publish(t, js, envs...)
 	// 11 intervals of 250ms: about three AckWaits.
 	o := Options{Consumer: "slack-keepalive", NoGrouping: true, Rate: 4}
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, o, func(n *Notifier) { n.ackWait = time.Second })
+	n := startNotifier(t, js, WebhookSender{URL: f.url()}, o, func(n *Notifier) { n.lanes[0].ackWait = time.Second })
 	n.drained(t)
 
 	if got, want := reportedAll(f.all()), wantReported(envs); !equal(got, want) {

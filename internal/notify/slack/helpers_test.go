@@ -172,6 +172,9 @@ func mustNew(t *testing.T, js jetstream.JetStream, s Sender, o Options) *Notifie
 	o.GroupMax = cmp.Or(o.GroupMax, d.GroupMax)
 	o.SendTimeout = cmp.Or(o.SendTimeout, d.Timeout)
 	o.DeadRetry = cmp.Or(o.DeadRetry, d.DeadRetry)
+	if s == nil && len(o.Routes) == 0 {
+		s = &ConsoleSender{W: io.Discard}
+	}
 	n, err := New(js, s, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)

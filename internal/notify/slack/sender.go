@@ -84,20 +84,34 @@ type WebhookSender struct {
 // any other 4xx (400 invalid_blocks, invalid_payload, ...) wraps
 // ErrPermanent. No error text holds the URL.
 func (w WebhookSender) Send(ctx context.Context, msg *slack.WebhookMessage) error {
+	_, err := w.Post(ctx, msg)
+	return err
+}
+
+// Answer is what Slack answered to a post: the HTTP status and the body
+// (at most maxResponseBody, without the webhook URL).
+type Answer struct {
+	Status int
+	Body   string
+}
+
+// Post is Send that also returns Slack's answer, for `watcher
+// notify-test`; the answer is zero when no answer came.
+func (w WebhookSender) Post(ctx context.Context, msg *slack.WebhookMessage) (Answer, error) {
 	body, err := json.Marshal(msg)
 	if err != nil {
-		return fmt.Errorf("slack webhook: encode message: %w", err)
+		return Answer{}, fmt.Errorf("slack webhook: encode message: %w", err)
 	}
 	// Parse errors quote the URL: say only that it is malformed. A missing
 	// or non-HTTP URL would otherwise fail in the transport and be retried
 	// for ever.
 	u, err := url.Parse(w.URL.Reveal())
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("slack webhook: invalid or missing webhook URL: %w", ErrDeadDestination)
+		return Answer{}, fmt.Errorf("slack webhook: invalid or missing webhook URL: %w", ErrDeadDestination)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("slack webhook: build request: %w", ErrDeadDestination)
+		return Answer{}, fmt.Errorf("slack webhook: build request: %w", ErrDeadDestination)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	client := w.HTTPClient
@@ -106,12 +120,12 @@ func (w WebhookSender) Send(ctx context.Context, msg *slack.WebhookMessage) erro
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return &transportError{cause: err, text: w.redact(causeText(err))}
+		return Answer{}, &transportError{cause: err, text: w.redact(causeText(err))}
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody)) // lets the connection be reused
-	return w.classify(resp, answer)
+	return Answer{Status: resp.StatusCode, Body: w.redact(printable(answer, maxResponseBody))}, w.classify(resp, answer)
 }
 
 func (w WebhookSender) classify(resp *http.Response, answer []byte) error {

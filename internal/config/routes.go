@@ -1,0 +1,108 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+// mentionPattern is what slack.routes[].mentions accept: a user id (U…,
+// W…), a user group id (S…), @here or @channel. The Slack notifier checks
+// the same (slack.ValidMention); config cannot import it.
+var mentionPattern = regexp.MustCompile(`^([UWS][A-Z0-9]{2,40}|@here|@channel)$`)
+
+// validateRoutes checks slack.routes and slack.default_route, naming the
+// key of every problem.
+func (c Config) validateRoutes(p *problems) {
+	s := c.Slack
+	names := map[string]int{}
+	for i, r := range s.Routes {
+		key := fmt.Sprintf("slack.routes[%d]", i)
+		switch {
+		case r.Name == "":
+			p.add(key+".name", "required")
+		case !isToken(r.Name, true):
+			p.add(key+".name", "invalid name %q (letters, digits, - and _ only: it names the route's consumer)", r.Name)
+		default:
+			if j, dup := names[r.Name]; dup {
+				p.add(key+".name", "duplicate route name %q (also slack.routes[%d])", r.Name, j)
+			} else {
+				names[r.Name] = i
+			}
+		}
+		c.validateDestination(p, key, r)
+		for j, m := range r.Mentions {
+			if !mentionPattern.MatchString(m) {
+				p.add(fmt.Sprintf("%s.mentions[%d]", key, j), "invalid mention %q (want a user id U…, a user group id S…, @here or @channel)", m)
+			}
+		}
+		c.validateMatch(p, key+".match", r.Match)
+	}
+	if s.DefaultRoute != "" {
+		if _, ok := names[s.DefaultRoute]; !ok {
+			p.add("slack.default_route", "%q is not the name of a route in slack.routes", s.DefaultRoute)
+		}
+		if s.WebhookURL != "" {
+			p.add("slack.default_route", "set either slack.default_route or slack.webhook_url (or %s) as the default destination, not both", EnvSlackWebhook)
+		}
+	}
+}
+
+func (c Config) validateDestination(p *problems, key string, r RouteConfig) {
+	switch {
+	case r.WebhookURL != "" && !isHTTPURL(r.WebhookURL.Reveal()):
+		// The URL is the credential: never echoed.
+		p.add(key+".webhook_url", "not an http(s) URL")
+	case r.WebhookURL == "" && r.Channel != "":
+		p.add(key+".channel", "a channel needs the bot-token mode, which this version does not have: give the route a webhook_url")
+	case r.WebhookURL == "":
+		p.add(key+".webhook_url", "required: the route's destination")
+	}
+	if r.Channel != "" && !isChannel(r.Channel) {
+		p.add(key+".channel", "invalid channel %q (want #name or a channel id C…)", r.Channel)
+	}
+}
+
+// channelPattern is a channel name (#name) or id (C…, G…).
+var channelPattern = regexp.MustCompile(`^(#[a-z0-9_\-]{1,80}|[CG][A-Z0-9]{2,40})$`)
+
+func isChannel(s string) bool { return channelPattern.MatchString(s) }
+
+func (c Config) validateMatch(p *problems, key string, m MatchConfig) {
+	for k, g := range map[string]string{"project": m.Project, "task_id": m.TaskID, "task_name": m.TaskName} {
+		if _, err := path.Match(g, ""); err != nil {
+			p.add(key+"."+k, "invalid glob %q: %v", g, err)
+		}
+	}
+	for j, k := range m.Kinds {
+		kk := fmt.Sprintf("%s.kinds[%d]", key, j)
+		switch {
+		case !knownKind(k):
+			p.add(kk, "unknown kind %q (want one of %s)", k, kindList())
+		case k == string(diff.Discovered) && c.Slack.QuietStart:
+			// Failed discovered events post under quiet start.
+		case !slices.Contains(c.Slack.Kinds, k):
+			p.add(kk, "kind %q is not in slack.kinds, so it never posts", k)
+		}
+	}
+	for j, st := range m.Status {
+		if !dcs.Normalize(st).Known() {
+			p.add(fmt.Sprintf("%s.status[%d]", key, j), "unknown status %q", st)
+		}
+	}
+	for j, o := range m.Outcome {
+		if !slices.Contains(notify.Outcomes(), notify.Outcome(o)) {
+			p.add(fmt.Sprintf("%s.outcome[%d]", key, j), "unknown outcome %q (want succeeded, failed, stopped, in_progress or unknown)", o)
+		}
+	}
+	for j, sv := range m.Severity {
+		if !slices.Contains(notify.Severities(), notify.Severity(sv)) {
+			p.add(fmt.Sprintf("%s.severity[%d]", key, j), "unknown severity %q (want critical, warning or info)", sv)
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+// Notifier is the Slack delivery consumer. It runs one lane per
+// destination (the default one and each route's): a durable consumer of
+// its own, its own pacing (Slack's limit is per webhook or channel), its
+// own delivery marks and its own dead-destination episode, so a slow or
+// dead destination holds back only its own events. Several Notifiers (one
+// per replica) may share the lanes' durable consumers.
+type Notifier struct {
+	lanes []*lane
+	*counters
+}
+
+// counters are shared by every lane of a Notifier.
+type counters struct {
+	sent      atomic.Uint64
+	events    atomic.Uint64
+	skipped   atomic.Uint64
+	retried   atomic.Uint64
+	throttled atomic.Uint64
+	failed    atomic.Uint64
+	dead      atomic.Uint64
+	quieted   atomic.Uint64
+}
+
+// lane delivers the events routed to one destination.
+type lane struct {
+	js     jetstream.JetStream
+	sender Sender
+	o      Options
+	// name is the route's, "" for the default destination of
+	// slack.webhook_url, which keeps the names used before routing (its
+	// consumer is o.Consumer, its marks keys are the event ids).
+	name     string
+	consumer string
+	mentions []string
+	kinds    map[diff.Kind]bool
+	router   *router
+	pace     *pacer
+	// ackWait is the consumer's AckWait; a field so that a test can show
+	// that the keep-alive covers a batch that takes longer.
+	ackWait time.Duration
+	// unsettled are acks JetStream did not confirm, tried again before
+	// each fetch; only the lane's goroutine uses them.
+	unsettled []unsettled
+	// episode is the dead-destination episode under way, nil while the
+	// destination works; only the lane's goroutine uses it.
+	episode *episode
+	*counters
+}
+
+// New returns a Notifier that reads envelopes through js and posts them:
+// to s, the default destination, and to the Senders of o.Routes. s may be
+// nil when routes are given. It refuses options that are missing or out of
+// bounds.
+func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
+	err := o.check()
+	if s == nil && len(o.Routes) == 0 {
+		err = errors.Join(err, errors.New("no destination: neither a sender nor routes"))
+	}
+	if s != nil && o.DefaultRoute != "" {
+		err = errors.Join(err, fmt.Errorf("both a default sender and a default route %q", o.DefaultRoute))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("slack notifier: %w", err)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	kinds := make(map[diff.Kind]bool, len(o.Kinds))
+	for _, k := range o.Kinds {
+		kinds[k] = true
+	}
+	n := &Notifier{counters: &counters{}}
+	r := &router{routes: o.Routes, fallback: o.DefaultRoute, hasFallback: s != nil || o.DefaultRoute != ""}
+	add := func(name string, snd Sender, mentions []string) {
+		consumer := o.Consumer
+		if name != "" {
+			consumer += "_" + name
+		}
+		lo := o
+		if name != "" {
+			lo.Logger = o.Logger.With().Str("route", name).Logger()
+		}
+		n.lanes = append(n.lanes, &lane{
+			js: js, sender: snd, o: lo, name: name, consumer: consumer, mentions: mentions,
+			kinds: kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
+		})
+	}
+	if s != nil {
+		add("", s, nil)
+	}
+	for _, rt := range o.Routes {
+		add(rt.Name, rt.Sender, rt.Mentions)
+	}
+	return n, nil
+}
+
+// Stats returns the counters so far, summed over the destinations.
+func (n *Notifier) Stats() Stats {
+	return Stats{
+		Sent: n.sent.Load(), Events: n.events.Load(), Skipped: n.skipped.Load(),
+		Retried: n.retried.Load(), Throttled: n.throttled.Load(), Failed: n.failed.Load(),
+		Dead: n.dead.Load(), Quiet: n.quieted.Load(),
+	}
+}
+
+// Pending is the number of messages the consumers have not finished with,
+// summed over the destinations: not yet delivered plus delivered and not
+// yet acked (a message waiting out a retry delay, or a watch_degraded held
+// by slack.degraded_for, counts). Zero means Slack has caught up. Before
+// Run has created the consumers the error wraps
+// jetstream.ErrConsumerNotFound.
+func (n *Notifier) Pending(ctx context.Context) (uint64, error) {
+	var sum uint64
+	for _, l := range n.lanes {
+		p, err := l.pending(ctx)
+		if err != nil {
+			return 0, err
+		}
+		sum += p
+	}
+	return sum, nil
+}
+
+func (n *lane) pending(ctx context.Context) (uint64, error) {
+	cons, err := n.js.Consumer(ctx, n.o.Stream, n.consumer)
+	if err != nil {
+		return 0, fmt.Errorf("slack notifier: pending: consumer %s on stream %s: %w", n.consumer, n.o.Stream, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("slack notifier: pending: consumer info %s: %w", n.consumer, err)
+	}
+	p := info.NumPending + uint64(info.NumAckPending)
+	if p > 0 {
+		return p, nil
+	}
+	// Just after the consumer is created the server may report nothing
+	// pending before it has counted; whether the last matching message has
+	// been acked settles it (the ack floor is the last sequence below which
+	// everything is acked, however many are in flight).
+	last, err := n.lastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if info.AckFloor.Stream < last {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// Run creates (or updates) each destination's durable consumer and the
+// marks bucket, then delivers events until ctx ends, when it returns nil.
+// Each destination works on one batch at a time (see
+// docs/slack-delivery.md) and fetches the next only when the batch is
+// done, so it sees events in stream order and an event waiting out a
+// retry, or a dead destination, holds back the ones behind it, for that
+// destination only.
+//
+// A lost connection, a NATS restart or a missed heartbeat does not end Run:
+// it logs, waits (1 s doubling to 30 s) and sets the consumer up again, so
+// Slack delivery resumes by itself when NATS is back.
+func (n *Notifier) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, l := range n.lanes {
+		wg.Go(func() { l.run(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (n *lane) run(ctx context.Context) {
+	wait := time.Second
+	for {
+		delivered, err := n.consume(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if delivered {
+			wait = time.Second
+		}
+		n.o.Logger.Warn().Err(err).Dur("retry_in", wait).Msg("slack notifier: consumer interrupted; setting it up again")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// posts says whether this lane posts an event: its kind posts (Kinds, or
+// for discovered the quiet-start rule) and the routes send it here.
+func (n *lane) posts(d notify.Data) bool {
+	if d.Kind == diff.Discovered && n.o.QuietStart {
+		if out, _ := classify(d); out != notify.OutcomeFailed {
+			return false
+		}
+	} else if !n.kinds[d.Kind] {
+		return false
+	}
+	return slices.Contains(n.router.destinations(d), n.name)
+}
+
+// markKey is the KV key of an event's delivery mark for this lane: the
+// default destination's are the bare ids (as before routing, so that an
+// upgrade does not post again what was delivered), a route's are under
+// "to.<route>.", so that each destination's marks are its own.
+func (n *lane) markKey(id string) string {
+	if n.name == "" {
+		return markKey(id)
+	}
+	return "to." + n.name + "." + markKey(id)
+}
+
+// episodeKey is where this lane keeps its dead-destination episode.
+func (n *lane) episodeKey() string {
+	if n.name == "" {
+		return episodeKey
+	}
+	return episodeKey + "." + n.name
+}

@@ -1,0 +1,198 @@
+package slack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/retry"
+)
+
+// verdict is what the no-noise rule says of an event.
+type verdict int
+
+const (
+	send verdict = iota // post it as usual
+	hold                // handed back to JetStream with a delay: not yet
+	drop                // acked, never posted
+)
+
+// The states of a blindness episode's record, per destination.
+const (
+	blindHeld      = "held"      // its watch_degraded waits for Due
+	blindPosting   = "posting"   // its watch_degraded is due: posted, or being posted
+	blindCancelled = "cancelled" // its watch_recovered came first: neither posts
+)
+
+// blindRecord is the no-noise rule's record of one blindness episode for
+// one destination, in the marks bucket under blindKey. It is what lets
+// replicas and restarts agree: every change is a compare-and-swap on its
+// revision, so the watch_degraded that claims "posting" and the
+// watch_recovered that claims "cancelled" cannot both win.
+type blindRecord struct {
+	State string    `json:"state"`
+	Due   time.Time `json:"due,omitzero"`
+	// EventID is the episode's watch_degraded: a task has one episode at
+	// a time, so a watch_degraded with another id starts the next one and
+	// replaces the record.
+	EventID string `json:"event_id"`
+}
+
+// quiet applies the no-noise rule (slack.degraded_for) to an event of
+// this lane. A watch_degraded posts only once its blindness has lasted
+// DegradedFor (measured from the event's time, so a restart or another
+// replica reckons the same): until then it is handed back to JetStream
+// with NakWithDelay, which keeps it in the stream, unacked, and brings it
+// back when due. Its watch_recovered posts only if the degraded one did;
+// one that ends the episode first cancels both. Other events, and every
+// event with DegradedFor 0, are sent. A failed read or write of the record
+// is tried again with backoff; the error is returned only when ctx ends.
+func (s *session) quiet(ctx context.Context, it *item) (verdict, error) {
+	d := it.env.Data
+	if s.o.DegradedFor <= 0 || (d.Kind != diff.WatchDegraded && d.Kind != diff.WatchRecovered) {
+		return send, nil
+	}
+	key := s.blindKey(d)
+	for attempt := it.delivered; ; attempt++ {
+		v, err := s.decideBlind(ctx, it, key)
+		switch {
+		case err == nil:
+			return v, nil
+		case ctx.Err() != nil:
+			return send, ctx.Err()
+		case errors.Is(err, jetstream.ErrKeyExists):
+			continue // another replica wrote first: read again and decide anew
+		}
+		delay := s.backoff(attempt)
+		s.retrying(it.log, fmt.Errorf("no-noise record: %w", err), delay)
+		if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
+			return send, err
+		}
+	}
+}
+
+func (s *session) decideBlind(ctx context.Context, it *item, key string) (verdict, error) {
+	rec, rev, err := s.readBlind(ctx, key)
+	if err != nil {
+		return send, err
+	}
+	if it.env.Data.Kind == diff.WatchDegraded {
+		return s.degraded(ctx, it, key, rec, rev)
+	}
+	switch {
+	case rec == nil || (rec.State == blindHeld && rec.Due.After(it.env.Time)):
+		// The degraded one was not posted and now never will be: the
+		// blindness ended within DegradedFor (or this destination never
+		// took the degraded event).
+		cancelled := blindRecord{State: blindCancelled}
+		if rec != nil {
+			cancelled.EventID = rec.EventID
+		}
+		if err := s.writeBlind(ctx, key, cancelled, rev); err != nil {
+			return send, err
+		}
+		it.log.Info().Msg("slack: blindness ended within slack.degraded_for: neither its watch_degraded nor its watch_recovered is posted")
+		return drop, nil
+	case rec.State == blindHeld:
+		// It lasted: the degraded one is due and must go first.
+		return s.nak(it, time.Second)
+	case rec.State == blindCancelled:
+		return drop, nil
+	}
+	return send, nil
+}
+
+func (s *session) degraded(ctx context.Context, it *item, key string, rec *blindRecord, rev uint64) (verdict, error) {
+	now, due := s.o.Now(), it.env.Time.Add(s.o.DegradedFor)
+	if rec != nil && rec.EventID != it.env.ID {
+		rec = nil // the last episode's: this one starts afresh
+	}
+	switch {
+	case rec != nil && rec.State == blindCancelled:
+		return drop, nil
+	case rec != nil && rec.State == blindPosting:
+		return send, nil
+	case now.Before(due):
+		if rec == nil {
+			if err := s.writeBlind(ctx, key, blindRecord{State: blindHeld, Due: due.UTC(), EventID: it.env.ID}, rev); err != nil {
+				return send, err
+			}
+		}
+		it.log.Debug().Time("due", due).Msg("slack: watch_degraded held until the blindness has lasted slack.degraded_for")
+		return s.nak(it, due.Sub(now))
+	}
+	if err := s.writeBlind(ctx, key, blindRecord{State: blindPosting, EventID: it.env.ID}, rev); err != nil {
+		return send, err
+	}
+	return send, nil
+}
+
+// nak hands an event back to JetStream, to be delivered again after delay.
+func (s *session) nak(it *item, delay time.Duration) (verdict, error) {
+	if err := it.msg.NakWithDelay(delay); err != nil {
+		return send, fmt.Errorf("hand back for %s: %w", delay, err)
+	}
+	return hold, nil
+}
+
+func (s *session) readBlind(ctx context.Context, key string) (*blindRecord, uint64, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	var rec blindRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return &rec, e.Revision(), nil
+}
+
+// writeBlind creates the record (rev 0) or replaces the revision read;
+// either fails with jetstream.ErrKeyExists when someone wrote in between.
+func (s *session) writeBlind(ctx context.Context, key string, rec blindRecord, rev uint64) error {
+	val, _ := json.Marshal(rec)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	var err error
+	if rev == 0 {
+		_, err = s.kv.Create(fctx, key, val)
+	} else {
+		_, err = s.kv.Update(fctx, key, val, rev)
+	}
+	return err
+}
+
+// blindKey names the blindness episodes of a task for this lane: the
+// project, the task (or _api) and the error class, which the poller keeps
+// for the whole episode (watch_degraded's reason is "<class>: <message>",
+// watch_recovered's "recovered from <class>"). Episodes of one key follow
+// each other, each a watch_degraded then its watch_recovered in stream
+// order; the record is the latest one's (see blindRecord.EventID).
+func (n *lane) blindKey(d notify.Data) string {
+	task := d.TaskID
+	if task == "" {
+		task = notify.NoTask
+	}
+	sum := sha256.Sum256([]byte(n.name + "\x00" + d.ProjectID + "\x00" + task + "\x00" + blindClass(d)))
+	return "blind." + hex.EncodeToString(sum[:16])
+}
+
+func blindClass(d notify.Data) string {
+	if d.Kind == diff.WatchRecovered {
+		return strings.TrimPrefix(d.Reason, "recovered from ")
+	}
+	class, _, _ := strings.Cut(d.Reason, ": ")
+	return class
+}
