@@ -372,6 +372,9 @@ func readStore(t *testing.T, js jetstream.JetStream) storeView {
 		}
 	}
 	kv, err := js.KeyValue(ctx, "dcs_watcher_snapshots")
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return v // deleted, and not recreated yet: no snapshots
+	}
 	if err != nil {
 		t.Fatalf("snapshot bucket: %v", err)
 	}
