@@ -17,7 +17,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(bench.ChildEnv) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBinary() // the watcher built by the tests that run it as a child
+	os.Exit(code)
 }
 
 // TestBenchQuick runs every phase of `watcher bench --quick` and checks

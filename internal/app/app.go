@@ -110,26 +110,31 @@ func dcsClient(cfg config.Config, o Options) (*dcs.Client, error) {
 
 func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 	cfg, log := a.Config, o.Logger
-	if _, err := notify.EnsureStream(ctx, a.Broker.JS, notify.StreamOptions{
+	streamOpts := notify.StreamOptions{
 		Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
 		Duplicates: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, Replicas: cfg.NATS.Replicas,
-	}); err != nil {
+	}
+	if _, err := notify.EnsureStream(ctx, a.Broker.JS, streamOpts); err != nil {
 		return err
 	}
+	lost := &storeLost{log: log, project: cfg.DCS.ProjectID, now: o.Now, published: o.Published}
+	pub := notify.NewPublisher(a.Broker.JS, notify.PublisherOptions{
+		Stream: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
+		Region:   cfg.DCS.Region,
+		Recreate: streamOpts, OnRecreate: lost.report,
+	})
+	lost.pub = pub
 	snaps, err := state.Open(ctx, a.Broker.JS, state.BucketOptions{
 		Bucket: cfg.NATS.KVBucket, Replicas: cfg.NATS.Replicas,
 		OnCorrupt: func(key string, err error) {
 			log.Error().Err(err).Str("key", key).Msg("corrupt snapshot skipped: the task will be seen as new")
 		},
+		OnRecreate: lost.report,
 	})
 	if err != nil {
 		return err
 	}
 	a.Snaps = snaps
-	pub := notify.NewPublisher(a.Broker.JS, notify.PublisherOptions{
-		Stream: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
-		Region: cfg.DCS.Region,
-	})
 	a.Poller = poller.New(client, pub, snaps, poller.Options{
 		ProjectID:       cfg.DCS.ProjectID,
 		TaskIDs:         cfg.Poll.TaskIDs,

@@ -49,6 +49,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 type Publisher struct {
 	js jetstream.JetStream
 	o  PublisherOptions
+	rb rebuild // recreates the stream if it disappears (recover.go)
 }
 
 // PublisherOptions say where events go and what their envelope names.
@@ -56,6 +57,10 @@ type PublisherOptions struct {
 	Stream string // the stream every event must land in
 	Prefix string // subject prefix, e.g. "dcs.migration"
 	Region string // the region named in each envelope's source
+	// Recreate, when its Name is set, is the stream to recreate when a
+	// publish finds it missing; OnRecreate hears of it (recover.go).
+	Recreate   StreamOptions
+	OnRecreate func(ctx context.Context, what string, cause error)
 }
 
 // NewPublisher publishes into o.Stream.
@@ -80,10 +85,7 @@ func (p *Publisher) Publish(ctx context.Context, env Envelope) error {
 	if env.NATSSubject == "" {
 		return fmt.Errorf("notify: event %s has no NATS subject", env.ID)
 	}
-	_, err = p.js.Publish(ctx, env.NATSSubject, body,
-		jetstream.WithMsgID(env.ID),
-		jetstream.WithExpectStream(p.o.Stream))
-	if err != nil {
+	if err := p.send(ctx, env.NATSSubject, body, env.ID); err != nil {
 		return fmt.Errorf("notify: publish event %s on %s: %w", env.ID, env.NATSSubject, err)
 	}
 	return nil

@@ -237,6 +237,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Calls())
 		return
 	}
+	if r.URL.Path == TasksPath && r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, s.Truth())
+		return
+	}
 	reqID := s.nextRequestID()
 	w.Header().Set("X-Request-Id", reqID)
 	now := s.clock()

@@ -22,6 +22,7 @@ var errCorrupt = errors.New("corrupt record")
 // copy. It is safe for concurrent use.
 type Snapshots struct {
 	kv jetstream.KeyValue
+	rb rebuild // recreates the bucket if it disappears (recover.go)
 
 	onCorrupt func(key string, err error)
 
@@ -36,6 +37,9 @@ type BucketOptions struct {
 	// OnCorrupt hears of a record that cannot be decoded; it is skipped, so
 	// the task is treated as new rather than stopping the watcher.
 	OnCorrupt func(key string, err error)
+	// OnRecreate hears that the bucket was found missing and recreated
+	// from memory (see Put).
+	OnRecreate func(ctx context.Context, what string, cause error)
 }
 
 // Open creates the bucket if missing and loads every snapshot into memory.
@@ -43,17 +47,19 @@ func Open(ctx context.Context, js jetstream.JetStream, o BucketOptions) (*Snapsh
 	if o.Replicas < 1 {
 		o.Replicas = 1
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	cfg := jetstream.KeyValueConfig{
 		Bucket:      o.Bucket,
 		Description: "DCS migration watcher: last snapshot of each task",
 		History:     1,
 		Replicas:    o.Replicas,
 		Storage:     jetstream.FileStorage,
-	})
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("state: open bucket %s: %w", o.Bucket, err)
 	}
-	s := &Snapshots{kv: kv, cache: map[string]Entry{}, onCorrupt: o.OnCorrupt}
+	s := &Snapshots{kv: kv, cache: map[string]Entry{}, onCorrupt: o.OnCorrupt,
+		rb: rebuild{js: js, cfg: cfg, onRecreate: o.OnRecreate}}
 	if s.onCorrupt == nil {
 		s.onCorrupt = func(string, error) {}
 	}
@@ -155,10 +161,8 @@ func (s *Snapshots) Len() int {
 	return len(s.cache)
 }
 
-// Put writes the record of a project's task (API: of the API) if the
-// stored revision is still the one cached (compare-and-swap). On a conflict
-// it refreshes the cache and returns ErrConflict.
-func (s *Snapshots) Put(ctx context.Context, project, task string, rec Record) error {
+// put is Put without the recovery of a missing bucket.
+func (s *Snapshots) put(ctx context.Context, project, task string, rec Record) error {
 	key := Key(project, task)
 	body, err := json.Marshal(rec)
 	if err != nil {
