@@ -101,7 +101,7 @@ func waitStoreReport(ctx context.Context, t *testing.T, admin jetstream.JetStrea
 			switch d := e.env.Data; {
 			case d.Kind == "watch_degraded" && strings.Contains(d.Reason, what):
 				degraded = e.env.ID
-				if !strings.HasSuffix(e.subject, "._api.watch_degraded.NONE") {
+				if !strings.Contains(e.subject, "._store.watch_degraded.NONE") {
 					t.Fatalf("store report on subject %s", e.subject)
 				}
 			case d.Kind == "watch_recovered" && degraded != "" && strings.Contains(d.Reason, "store"):

@@ -18,8 +18,9 @@ const StoreClass = "store"
 
 // storeLost reports a store that the publisher or the snapshot store found
 // missing and recreated: an error log line naming it, then a
-// watch_degraded and a watch_recovered event about the API as a whole (the
-// recreation is done by the time anyone hears of it), so that an operator
+// watch_degraded and a watch_recovered event with scope store (on
+// <prefix>.<project>._store.>; the recreation is done by the time anyone
+// hears of it), so that an operator
 // learns that events may have been lost to consumers, rather than nothing.
 type storeLost struct {
 	log       zerolog.Logger
@@ -47,7 +48,8 @@ func (s *storeLost) report(ctx context.Context, what string, cause error) {
 		diff.Degraded("", StoreClass, reason, nil, seq),
 		diff.Recovered("", StoreClass, nil, seq),
 	} {
-		env := s.pub.Envelope(ev, notify.Meta{ProjectID: s.project, ObservedAt: now})
+		ev.Scope = notify.ScopeStore
+		env := s.pub.Envelope(ev.At(s.project, 0), notify.Meta{ProjectID: s.project, ObservedAt: now})
 		if err := s.pub.Publish(ctx, env); err != nil {
 			s.log.Error().Err(err).Str("store", what).Str("kind", string(ev.Kind)).
 				Msg("could not publish the report of a recreated store")

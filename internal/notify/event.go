@@ -22,6 +22,12 @@ const (
 	// "<prefix>.*._slack.>" selects them.
 	ScopeSlack = "slack"
 	SlackTask  = "_slack"
+	// ScopeStore is the scope of the watch_degraded / watch_recovered pair
+	// that reports a JetStream store (the events stream, the snapshot
+	// bucket) found missing under the running watcher and recreated;
+	// StoreTask is their task token.
+	ScopeStore = "store"
+	StoreTask  = "_store"
 	// NoStatus is the status token when there is no known status.
 	NoStatus = "NONE"
 )
@@ -205,6 +211,8 @@ func taskToken(ev diff.Event) string {
 		return ev.TaskID
 	case ev.Scope == ScopeSlack:
 		return SlackTask
+	case ev.Scope == ScopeStore:
+		return StoreTask
 	}
 	return NoTask
 }

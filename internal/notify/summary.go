@@ -17,6 +17,10 @@ func (d Data) Name() string {
 		return d.Snapshot.Name
 	case d.TaskID != "":
 		return d.TaskID
+	case d.Scope == ScopeStore:
+		return "watcher store"
+	case d.Scope == ScopeSlack:
+		return "Slack delivery"
 	default:
 		return "DCS API"
 	}
@@ -62,11 +66,23 @@ func (d Data) What(esc func(string) string) string {
 		}
 		return "removed"
 	case diff.WatchDegraded:
+		switch d.Scope {
+		case ScopeStore:
+			return "watcher's JetStream store was missing: recreated; unread events may be lost"
+		case ScopeSlack:
+			return "Slack destination is dead: events held until it works again"
+		}
 		if d.TaskID == "" {
 			return "watcher cannot see the DCS API"
 		}
 		return "watcher cannot see the task"
 	case diff.WatchRecovered:
+		switch d.Scope {
+		case ScopeStore:
+			return "watcher's JetStream store is back"
+		case ScopeSlack:
+			return "Slack destination works again"
+		}
 		if d.TaskID == "" {
 			return "watcher sees the DCS API again"
 		}

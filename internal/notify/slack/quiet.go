@@ -53,12 +53,13 @@ type blindRecord struct {
 // replica reckons the same): until then it is handed back to JetStream
 // with NakWithDelay, which keeps it in the stream, unacked, and brings it
 // back when due. Its watch_recovered posts only if the degraded one did;
-// one that ends the episode first cancels both. Other events, and every
-// event with DegradedFor 0, are sent. A failed read or write of the record
+// one that ends the episode first cancels both. Other events, the report
+// of a recreated store (a one-off, published with its recovery: the rule
+// would always cancel it), and every event with DegradedFor 0, are sent. A failed read or write of the record
 // is tried again with backoff; the error is returned only when ctx ends.
 func (s *session) quiet(ctx context.Context, it *item) (verdict, error) {
 	d := it.env.Data
-	if s.o.DegradedFor <= 0 || (d.Kind != diff.WatchDegraded && d.Kind != diff.WatchRecovered) {
+	if s.o.DegradedFor <= 0 || (d.Kind != diff.WatchDegraded && d.Kind != diff.WatchRecovered) || d.Scope == notify.ScopeStore {
 		return send, nil
 	}
 	key := s.blindKey(d)
