@@ -78,15 +78,24 @@ func (p *Publisher) Envelope(ev diff.Event, m Meta) Envelope {
 // Publish sends env and returns once JetStream has stored it (or recognised
 // it as a duplicate of an id it already holds, which is success too).
 func (p *Publisher) Publish(ctx context.Context, env Envelope) error {
+	_, err := p.Send(ctx, env)
+	return err
+}
+
+// Send is Publish that also says whether JetStream already held the id
+// (duplicate: stored before, by this process whose ack was lost or by
+// another replica).
+func (p *Publisher) Send(ctx context.Context, env Envelope) (duplicate bool, err error) {
 	body, err := json.Marshal(env)
 	if err != nil {
-		return fmt.Errorf("notify: encode event %s: %w", env.ID, err)
+		return false, fmt.Errorf("notify: encode event %s: %w", env.ID, err)
 	}
 	if env.NATSSubject == "" {
-		return fmt.Errorf("notify: event %s has no NATS subject", env.ID)
+		return false, fmt.Errorf("notify: event %s has no NATS subject", env.ID)
 	}
-	if err := p.send(ctx, env.NATSSubject, body, env.ID); err != nil {
-		return fmt.Errorf("notify: publish event %s on %s: %w", env.ID, env.NATSSubject, err)
+	duplicate, err = p.send(ctx, env.NATSSubject, body, env.ID)
+	if err != nil {
+		return false, fmt.Errorf("notify: publish event %s on %s: %w", env.ID, env.NATSSubject, err)
 	}
-	return nil
+	return duplicate, nil
 }

@@ -24,19 +24,19 @@ type rebuild struct {
 // lock: the report may itself publish) and publishes once more. Events the
 // deleted stream held are gone for consumers that had not read them; the
 // report says so, it cannot bring them back.
-func (p *Publisher) send(ctx context.Context, subject string, body []byte, id string) error {
-	pub := func() error {
-		_, err := p.js.Publish(ctx, subject, body, jetstream.WithMsgID(id), jetstream.WithExpectStream(p.o.Stream))
-		return err
+func (p *Publisher) send(ctx context.Context, subject string, body []byte, id string) (duplicate bool, err error) {
+	pub := func() (bool, error) {
+		ack, err := p.js.Publish(ctx, subject, body, jetstream.WithMsgID(id), jetstream.WithExpectStream(p.o.Stream))
+		return err == nil && ack.Duplicate, err
 	}
-	err := pub()
+	duplicate, err = pub()
 	if err == nil || p.o.Recreate.Name == "" ||
 		!errors.Is(err, jetstream.ErrNoStreamResponse) && !errors.Is(err, nats.ErrNoResponders) {
-		return err
+		return duplicate, err
 	}
 	recreated, rerr := p.recreate(ctx)
 	if rerr != nil {
-		return errors.Join(err, rerr)
+		return false, errors.Join(err, rerr)
 	}
 	if recreated && p.o.OnRecreate != nil {
 		p.o.OnRecreate(ctx, "stream "+p.o.Recreate.Name, err)

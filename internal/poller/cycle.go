@@ -58,9 +58,16 @@ func (c *cycle) settle(ctx context.Context, task string, ent state.Entry) (state
 			continue
 		}
 		env.NATSSubject = o.Subject
-		if err := c.p.pub.Publish(ctx, env); err != nil {
+		dup, err := c.p.pub.Send(ctx, env)
+		if err != nil {
 			c.p.unsettled[task] = true
+			c.p.tried[env.ID] = true
 			return ent, fmt.Errorf("%s: %d event(s) owed to the stream, snapshot held until they are stored: %w", displayID(task), len(ent.Pending), err)
+		}
+		mine := !dup || c.p.tried[env.ID]
+		delete(c.p.tried, env.ID)
+		if !mine {
+			continue // another replica published it
 		}
 		c.stats.Events++
 		c.p.o.Published(env)
@@ -70,6 +77,11 @@ func (c *cycle) settle(ctx context.Context, task string, ent state.Entry) (state
 	rec := ent.Record
 	rec.Pending = nil
 	if err := c.put(ctx, task, rec); err != nil {
+		if cur, _ := c.p.st.Get(c.p.o.ProjectID, task); errors.Is(err, state.ErrConflict) && len(cur.Pending) == 0 {
+			// Another replica settled it first.
+			delete(c.p.unsettled, task)
+			return cur, nil
+		}
 		c.p.unsettled[task] = true
 		return ent, err
 	}

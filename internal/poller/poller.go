@@ -28,7 +28,8 @@ type Fetcher interface {
 // once each is stored durably.
 type Publisher interface {
 	Envelope(ev diff.Event, m notify.Meta) notify.Envelope
-	Publish(ctx context.Context, env notify.Envelope) error
+	// Send reports whether the stream already held the event's id.
+	Send(ctx context.Context, env notify.Envelope) (duplicate bool, err error)
 }
 
 // Store holds the last snapshot of each task; task state.API is the record
@@ -69,7 +70,9 @@ type Options struct {
 	Concurrency int
 	Now         func() time.Time
 	Logger      zerolog.Logger
-	// Published hears of each event once JetStream has acknowledged it.
+	// Published hears of each event once JetStream has acknowledged it:
+	// stored by this process, or by an earlier attempt of this process
+	// whose ack was lost; not an event another replica stored.
 	Published func(notify.Envelope)
 	// Cycled hears of each cycle Run starts, when it ends.
 	Cycled func(Stats, error)
@@ -115,6 +118,9 @@ type Poller struct {
 	// was stored: they are read again before use.
 	unsettled map[string]bool
 	stale     map[string]bool
+	// tried are the events whose publish failed here: if the stream turns
+	// out to hold them, it was this process's lost ack.
+	tried map[string]bool
 	scanned   bool
 
 	running sync.Mutex
@@ -143,7 +149,7 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 	}
 	return &Poller{
 		f: f, pub: pub, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal),
-		absent: map[string]time.Time{}, observed: map[string]bool{}, unsettled: map[string]bool{}, stale: map[string]bool{},
+		absent: map[string]time.Time{}, observed: map[string]bool{}, unsettled: map[string]bool{}, stale: map[string]bool{}, tried: map[string]bool{},
 	}
 }
 
