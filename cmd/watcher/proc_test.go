@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,9 +50,10 @@ func watcherBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "watcher")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if p, err := exec.LookPath("go"); err == nil {
-			goTool = p
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			binErr = fmt.Errorf("the go tool is not on PATH: %w", err)
+			return
 		}
 		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
@@ -705,6 +704,3 @@ func earlier(a, b time.Time) time.Time {
 	}
 	return b
 }
-
-// ctxFor is a context for a helper that waits on NATS.
-func ctxFor(t *testing.T) context.Context { return testutil.Context(t, 30*time.Second) }

@@ -120,8 +120,8 @@ type Poller struct {
 	stale     map[string]bool
 	// tried are the events whose publish failed here: if the stream turns
 	// out to hold them, it was this process's lost ack.
-	tried map[string]bool
-	scanned   bool
+	tried   map[string]bool
+	scanned bool
 
 	running sync.Mutex
 	// pauseUntil holds API calls back after an auth failure or throttling:
