@@ -24,18 +24,8 @@ func TestExternalNATSDown20s(t *testing.T) {
 	port := srv.Addr().(*net.TCPAddr).Port
 
 	o := sim.FleetOptions{Tasks: 100, Seed: 12, ChangeRate: 4, ChangeFrom: 3 * time.Second, ChangeTo: 45 * time.Second}
-	start := time.Now().Add(2 * time.Second)
-	s := startSim(t, bin, o, start)
-	slack := newSlackRecorder(t)
-	cfg := watcherConfig(t, t.TempDir(), s.url, srv.ClientURL())
-	logs := &testutil.SyncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			l := logs.String()
-			t.Logf("watcher logs (last 4000 bytes):\n%s", l[max(0, len(l)-4000):])
-		}
-	})
-	w := startWatcher(t, bin, cfg, watcherEnv(slack.URL), logs)
+	r := startFleetRun(t, bin, o, srv.ClientURL(), 4000)
+	s, slack, w := r.s, r.slack, r.w
 
 	// The outage starts once changes flow and Slack has posted some.
 	testutil.EventuallyWithin(t, 30*time.Second, "some changes posted", func() bool { return len(slack.all()) >= 10 })
@@ -46,7 +36,7 @@ func TestExternalNATSDown20s(t *testing.T) {
 	time.Sleep(20 * time.Second)
 	srv = testutil.RunJetStream(t, port, storeDir)
 	back := time.Now()
-	t.Logf("NATS down from %s to %s into the scenario", down.Sub(start).Round(time.Millisecond), back.Sub(start).Round(time.Millisecond))
+	t.Logf("NATS down from %s to %s into the scenario", down.Sub(s.start).Round(time.Millisecond), back.Sub(s.start).Round(time.Millisecond))
 
 	tr := waitQuietAndDelivered(t, s, slack, 60*time.Second)
 	w.stop(t)

@@ -143,6 +143,30 @@ func (s *simProc) truth(t *testing.T) sim.Truth {
 
 // watcherConfig writes the watcher's config file; secrets go through the
 // environment (watcherEnv), as an operator's would.
+// fleetRun is a simulator fleet starting in two seconds and a watcher on
+// natsURL (external NATS) posting to a recording Slack; the watcher's last
+// logBytes of logs are shown when the test fails.
+type fleetRun struct {
+	s     *simProc
+	slack *slackRecorder
+	w     *watcherProc
+	logs  *testutil.SyncBuffer
+}
+
+func startFleetRun(t *testing.T, bin string, o sim.FleetOptions, natsURL string, logBytes int) fleetRun {
+	t.Helper()
+	r := fleetRun{s: startSim(t, bin, o, time.Now().Add(2*time.Second)), slack: newSlackRecorder(t), logs: &testutil.SyncBuffer{}}
+	cfg := watcherConfig(t, t.TempDir(), r.s.url, natsURL)
+	t.Cleanup(func() {
+		if t.Failed() {
+			l := r.logs.String()
+			t.Logf("watcher logs (last %d bytes):\n%s", logBytes, l[max(0, len(l)-logBytes):])
+		}
+	})
+	r.w = startWatcher(t, bin, cfg, watcherEnv(r.slack.URL), r.logs)
+	return r
+}
+
 func watcherConfig(t *testing.T, dataDir, endpoint, natsURL string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`log: {level: info, format: json}

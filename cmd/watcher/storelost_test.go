@@ -26,18 +26,8 @@ func TestStoreDeletedUnderTheWatcher(t *testing.T) {
 	_, admin := testutil.Connect(t, srv.ClientURL())
 
 	o := sim.FleetOptions{Tasks: 40, Seed: 13, ChangeRate: 2, ChangeFrom: 3 * time.Second, ChangeTo: 30 * time.Second}
-	start := time.Now().Add(2 * time.Second)
-	s := startSim(t, bin, o, start)
-	slack := newSlackRecorder(t)
-	cfg := watcherConfig(t, t.TempDir(), s.url, srv.ClientURL())
-	logs := &testutil.SyncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			l := logs.String()
-			t.Logf("watcher logs (last 6000 bytes):\n%s", l[max(0, len(l)-6000):])
-		}
-	})
-	w := startWatcher(t, bin, cfg, watcherEnv(slack.URL), logs)
+	r := startFleetRun(t, bin, o, srv.ClientURL(), 6000)
+	s, slack, w, logs := r.s, r.slack, r.w, r.logs
 
 	// Delete the stream once Slack has posted every change so far, so that
 	// nothing unposted is lost with it.
