@@ -247,7 +247,7 @@ func withRoutes(edit func([]RouteConfig), defaultRoute ...string) func(*Config) 
 			{Name: "db", WebhookURL: "https://hooks.example/services/PLANTED-1", Mentions: []string{"S0123ABCD", "@here"},
 				Match: MatchConfig{TaskName: "orders-*", Outcome: []string{"failed"}}, Continue: true},
 			{Name: "staging", WebhookURL: "https://hooks.example/services/PLANTED-2", Match: MatchConfig{Project: "0a1b*", Kinds: []string{"status_changed"}}},
-			{Name: "failures", WebhookURL: "https://hooks.example/services/PLANTED-3", Channel: "#oncall",
+			{Name: "failures", WebhookURL: "https://hooks.example/services/PLANTED-3",
 				Match: MatchConfig{Status: []string{"migration_failed"}, Severity: []string{"critical"}}},
 		}
 		edit(r)
