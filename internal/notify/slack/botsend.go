@@ -107,7 +107,7 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 	if rec.TS == "" {
 		return s.openCard(ctx, key, rec, rev, it)
 	}
-	card := RenderCard(rec, s.o.Now())
+	card := RenderCard(rec)
 	err = s.bot.bot.update(ctx, rec.Channel, rec.TS, card, metadata(rec.OpenedBy, partCard))
 	if errors.Is(err, errMessageGone) {
 		it.log.Warn().Err(err).Msg("slack: the task's card was deleted; opening a new one")
@@ -136,7 +136,7 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 // second one.
 func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev uint64, it *item) error {
 	rec.OpenedBy = it.env.ID
-	card := s.mention(RenderCard(rec, s.o.Now()))
+	card := s.mention(RenderCard(rec))
 	ch, ts, err := s.postOnce(ctx, "", card, it.env.ID, partCard, it.delivered > 1)
 	if err != nil {
 		return err

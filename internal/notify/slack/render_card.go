@@ -20,10 +20,13 @@ var phases = []dcs.Phase{dcs.PhasePending, dcs.PhaseActive, dcs.PhaseStopping, d
 // fields (project, task id, source and target names and addresses, never
 // passwords); the timeline, one line per status with the time spent in
 // it, and the time spent in each phase; the last error; a context line
-// with the last event. now is the end of the current span. Texts from the
+// with the last event. The current status shows since when, not for how
+// long: the card is redrawn only when something changes, so a running
+// duration would be stale at once; the phase totals count it up to the
+// last update. Texts from the
 // API are escaped and every Block Kit limit is kept; the fallback text is
 // always set.
-func RenderCard(r *cardRecord, now time.Time) slack.WebhookMessage {
+func RenderCard(r *cardRecord) slack.WebhookMessage {
 	d := notify.Data{Kind: r.Kind, ProjectID: r.Project, TaskID: r.TaskID, TaskName: r.Name,
 		CurrentStatus: &notify.StatusInfo{Raw: r.Status, Normalized: string(r.Norm)}}
 	name := r.Name
@@ -40,7 +43,7 @@ func RenderCard(r *cardRecord, now time.Time) slack.WebhookMessage {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(emoji(d)+" "+name, maxHeaderText), true, false)),
 		slack.NewSectionBlock(md(clipEscaped("*Status* "+status, maxSectionText)), cardFields(r), nil),
-		slack.NewSectionBlock(md(timeline(r, now)), nil, nil),
+		slack.NewSectionBlock(md(timeline(r)), nil, nil),
 	}
 	if strings.TrimSpace(r.LastError) != "" {
 		text := "*Last error*\n```" + escClip(strings.ReplaceAll(r.LastError, "```", "'''"), maxReason) + "```"
@@ -76,23 +79,23 @@ func cardFields(r *cardRecord) []*slack.TextBlockObject {
 }
 
 // timeline is the card's timeline section: the statuses, oldest first,
-// with the time spent in each (the last one up to now, marked "now"), then
-// the total per phase. It fits one section.
-func timeline(r *cardRecord, now time.Time) string {
+// with the time spent in each (the current one: since when), then the
+// total per phase up to the last update. It fits one section.
+func timeline(r *cardRecord) string {
 	var b strings.Builder
 	b.WriteString("*Timeline*")
 	if len(r.Folded) > 0 {
 		b.WriteString("\n_earlier statuses are in the phase totals_")
 	}
 	for i, s := range r.Spans {
-		end, mark := now, " (now)"
-		if i+1 < len(r.Spans) {
-			end, mark = r.Spans[i+1].Since, ""
+		at := s.Since.UTC().Format("Jan 2 15:04")
+		if i+1 == len(r.Spans) {
+			fmt.Fprintf(&b, "\n• %s %s since %s (current)", code(s.Status, maxChange), phaseOf(s.Norm), at)
+			continue
 		}
-		fmt.Fprintf(&b, "\n• %s %s %s for %s%s", s.Since.UTC().Format("Jan 2 15:04"), code(s.Status, maxChange),
-			phaseOf(s.Norm), Humanize(end.Sub(s.Since)), mark)
+		fmt.Fprintf(&b, "\n• %s %s %s for %s", at, code(s.Status, maxChange), phaseOf(s.Norm), Humanize(r.Spans[i+1].Since.Sub(s.Since)))
 	}
-	totals := r.phaseTotals(now)
+	totals := r.phaseTotals(r.Updated)
 	var parts []string
 	for _, p := range phases {
 		if d, ok := totals[p]; ok {
