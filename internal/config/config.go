@@ -93,8 +93,8 @@ type NATSConfig struct {
 
 // SlackConfig configures the Slack notifier, a durable consumer of the stream.
 type SlackConfig struct {
-	Enabled     bool          `yaml:"enabled" json:"enabled"`
-	WebhookURL  secret.Secret `yaml:"webhook_url" json:"webhook_url"`
+	Enabled    bool          `yaml:"enabled" json:"enabled"`
+	WebhookURL secret.Secret `yaml:"webhook_url" json:"webhook_url"`
 	// BotToken turns on the bot-token mode (a Slack app's xoxb- token):
 	// Channel is then the default destination, a channel where each task
 	// gets a live status card with its transitions in the card's thread.

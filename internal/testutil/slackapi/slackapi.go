@@ -60,12 +60,12 @@ type Server struct {
 	// that method from 0. A zero Fault answers normally.
 	Fault func(method string, n int, form map[string]string) Fault
 
-	mu       sync.Mutex
-	ids      map[string]string // #name -> id
-	msgs     []*Message
-	calls    []Call
-	perCall  map[string]int
-	lastTS   int64
+	mu      sync.Mutex
+	ids     map[string]string // #name -> id
+	msgs    []*Message
+	calls   []Call
+	perCall map[string]int
+	lastTS  int64
 }
 
 // New starts a fake that accepts token and knows channels (name -> id,
