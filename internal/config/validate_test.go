@@ -191,6 +191,12 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"route without destination", withRoutes(func(r []RouteConfig) { r[0].WebhookURL = "" }), "slack.routes[0].webhook_url", "required"},
 		{"route channel needs bot mode", withRoutes(func(r []RouteConfig) { r[0].WebhookURL, r[0].Channel = "", "#db-oncall" }), "slack.routes[0].channel", "needs the bot-token mode"},
 		{"route channel invalid", withRoutes(func(r []RouteConfig) { r[0].Channel = "db oncall" }), "slack.routes[0].channel", `invalid channel "db oncall"`},
+		{"route webhook and channel", withRoutes(func(r []RouteConfig) { r[0].Channel = "C0ONCALL" }), "slack.routes[0].channel", "not both"},
+		{"channel needs bot token", func(c *Config) { c.Slack.Channel = "C0ONCALL" }, "slack.channel", "needs the bot-token mode"},
+		{"channel and webhook", func(c *Config) { c.Slack.Channel, c.Slack.BotToken, c.Slack.WebhookURL = "C0ONCALL", "xoxb-PLANTED", "https://hooks.example/x" }, "slack.channel", "not both"},
+		{"cards bucket is the marks bucket", func(c *Config) {
+			c.Slack.Channel, c.Slack.BotToken, c.Slack.CardsBucket, c.Slack.WebhookURL = "C0ONCALL", "xoxb-PLANTED", c.Slack.MarksBucket, ""
+		}, "slack.cards_bucket", "must differ"},
 		{"route mention", withRoutes(func(r []RouteConfig) { r[0].Mentions = []string{"U0123", "@everyone"} }), "slack.routes[0].mentions[1]", `invalid mention "@everyone"`},
 		{"route project glob", withRoutes(func(r []RouteConfig) { r[1].Match.Project = "[ab" }), "slack.routes[1].match.project", `invalid glob "[ab"`},
 		{"route task name glob", withRoutes(func(r []RouteConfig) { r[1].Match.TaskName = "orders-[" }), "slack.routes[1].match.task_name", `invalid glob "orders-["`},
