@@ -193,7 +193,9 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"route channel invalid", withRoutes(func(r []RouteConfig) { r[0].Channel = "db oncall" }), "slack.routes[0].channel", `invalid channel "db oncall"`},
 		{"route webhook and channel", withRoutes(func(r []RouteConfig) { r[0].Channel = "C0ONCALL" }), "slack.routes[0].channel", "not both"},
 		{"channel needs bot token", func(c *Config) { c.Slack.Channel = "C0ONCALL" }, "slack.channel", "needs the bot-token mode"},
-		{"channel and webhook", func(c *Config) { c.Slack.Channel, c.Slack.BotToken, c.Slack.WebhookURL = "C0ONCALL", "xoxb-PLANTED", "https://hooks.example/x" }, "slack.channel", "not both"},
+		{"channel and webhook", func(c *Config) {
+			c.Slack.Channel, c.Slack.BotToken, c.Slack.WebhookURL = "C0ONCALL", "xoxb-PLANTED", "https://hooks.example/x"
+		}, "slack.channel", "not both"},
 		{"cards bucket is the marks bucket", func(c *Config) {
 			c.Slack.Channel, c.Slack.BotToken, c.Slack.CardsBucket, c.Slack.WebhookURL = "C0ONCALL", "xoxb-PLANTED", c.Slack.MarksBucket, ""
 		}, "slack.cards_bucket", "must differ"},
