@@ -153,7 +153,11 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
-	routes, sender := slackDestinations(cfg, o.SlackSender)
+	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
+	var bot *slacknotify.Bot
+	if cfg.Slack.BotToken != "" && o.SlackSender == nil {
+		bot = slacknotify.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, &http.Client{Timeout: cfg.Slack.Timeout})
+	}
 	kinds := make([]diff.Kind, len(cfg.Slack.Kinds))
 	for i, k := range cfg.Slack.Kinds {
 		kinds[i] = diff.Kind(k)
@@ -164,6 +168,9 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		FilterSubject: cfg.NATS.SubjectPrefix + ".>",
 		Kinds:         kinds,
 		MarksBucket:   cfg.Slack.MarksBucket,
+		Bot:           bot,
+		Channel:       channel,
+		CardsBucket:   cfg.Slack.CardsBucket,
 		MinRetryDelay: cfg.Slack.MinRetryDelay,
 		MaxRetryDelay: cfg.Slack.MaxRetryDelay,
 		Rate:          cfg.Slack.Rate,
@@ -189,9 +196,11 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 }
 
 // slackDestinations are the routes of slack.routes and the default
-// sender (slack.webhook_url; nil when there is none). A replacement
-// sender (the demo's console) stands for every destination.
-func slackDestinations(cfg config.Config, replace slacknotify.Sender) ([]slacknotify.Route, slacknotify.Sender) {
+// destination: a sender (slack.webhook_url) or, in bot mode, a channel
+// (slack.channel); neither when there is none. A route gives a webhook or
+// a channel. A replacement sender (the demo's console) stands for every
+// destination, channels included.
+func slackDestinations(cfg config.Config, replace slacknotify.Sender) ([]slacknotify.Route, slacknotify.Sender, string) {
 	webhook := func(url secret.Secret) slacknotify.Sender {
 		if replace != nil {
 			return replace
@@ -200,13 +209,24 @@ func slackDestinations(cfg config.Config, replace slacknotify.Sender) ([]slackno
 	}
 	routes := make([]slacknotify.Route, len(cfg.Slack.Routes))
 	for i, r := range cfg.Slack.Routes {
+		if r.Channel != "" && replace == nil {
+			routes[i] = SlackRoute(r, nil)
+			routes[i].Channel = r.Channel
+			continue
+		}
 		routes[i] = SlackRoute(r, webhook(r.WebhookURL))
 	}
+	if cfg.Slack.DefaultRoute != "" {
+		return routes, nil, ""
+	}
+	if cfg.Slack.Channel != "" && replace == nil {
+		return routes, nil, cfg.Slack.Channel
+	}
 	var def slacknotify.Sender
-	if cfg.Slack.DefaultRoute == "" && (cfg.Slack.WebhookURL != "" || replace != nil || len(routes) == 0) {
+	if cfg.Slack.WebhookURL != "" || replace != nil || len(routes) == 0 {
 		def = webhook(cfg.Slack.WebhookURL)
 	}
-	return routes, def
+	return routes, def, ""
 }
 
 // SlackRoute is a route of the config as the Slack notifier takes it.

@@ -18,6 +18,7 @@ const (
 	EnvNATSURL       = "WATCHER_NATS_URL"
 	EnvNATSToken     = "WATCHER_NATS_TOKEN"
 	EnvSlackWebhook  = "WATCHER_SLACK_WEBHOOK_URL"
+	EnvSlackBotToken = "WATCHER_SLACK_BOT_TOKEN"
 )
 
 // Config is the whole configuration of the watcher. The yaml tags are the
@@ -92,8 +93,17 @@ type NATSConfig struct {
 
 // SlackConfig configures the Slack notifier, a durable consumer of the stream.
 type SlackConfig struct {
-	Enabled     bool          `yaml:"enabled" json:"enabled"`
-	WebhookURL  secret.Secret `yaml:"webhook_url" json:"webhook_url"`
+	Enabled    bool          `yaml:"enabled" json:"enabled"`
+	WebhookURL secret.Secret `yaml:"webhook_url" json:"webhook_url"`
+	// BotToken turns on the bot-token mode (a Slack app's xoxb- token):
+	// Channel is then the default destination, a channel where each task
+	// gets a live status card with its transitions in the card's thread.
+	// APIURL is Slack's Web API base; CardsBucket keeps where each card
+	// is, so that a restart continues the same thread.
+	BotToken    secret.Secret `yaml:"bot_token" json:"bot_token"`
+	Channel     string        `yaml:"channel" json:"channel"`
+	APIURL      string        `yaml:"api_url" json:"api_url"`
+	CardsBucket string        `yaml:"cards_bucket" json:"cards_bucket"`
 	Kinds       []string      `yaml:"kinds" json:"kinds"` // diff.Kind values that post
 	Consumer    string        `yaml:"consumer" json:"consumer"`
 	MarksBucket string        `yaml:"marks_bucket" json:"marks_bucket"` // delivery marks
@@ -134,8 +144,8 @@ type RouteConfig struct {
 	Name  string      `yaml:"name" json:"name"`
 	Match MatchConfig `yaml:"match" json:"match"`
 	// WebhookURL is the destination in webhook mode; Channel the one of
-	// the bot-token mode (not yet available: a route with only a channel
-	// is refused).
+	// the bot-token mode (needs slack.bot_token). A route has one or the
+	// other: webhook and bot destinations may be mixed across routes.
 	WebhookURL secret.Secret `yaml:"webhook_url" json:"webhook_url"`
 	Channel    string        `yaml:"channel" json:"channel"`
 	// Mentions: user ids (U…, W…), user group ids (S…), @here, @channel.
@@ -197,6 +207,8 @@ func Default() Config {
 			},
 			Consumer:      "watcher-slack",
 			MarksBucket:   "dcs_watcher_slack",
+			APIURL:        "https://slack.com/api/",
+			CardsBucket:   "dcs_watcher_slack_cards",
 			MinRetryDelay: time.Second,
 			MaxRetryDelay: 5 * time.Minute,
 			Timeout:       15 * time.Second,

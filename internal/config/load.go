@@ -62,6 +62,7 @@ func envOverrides() []envOverride {
 		{EnvNATSURL, "nats.url", func(c *Config, v string) { c.NATS.URL = v }},
 		{EnvNATSToken, "nats.token", func(c *Config, v string) { c.NATS.Token = secret.Secret(v) }},
 		{EnvSlackWebhook, "slack.webhook_url", func(c *Config, v string) { c.Slack.WebhookURL = secret.Secret(v) }},
+		{EnvSlackBotToken, "slack.bot_token", func(c *Config, v string) { c.Slack.BotToken = secret.Secret(v) }},
 	}
 }
 

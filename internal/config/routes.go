@@ -50,21 +50,27 @@ func (c Config) validateRoutes(p *problems) {
 		if s.WebhookURL != "" {
 			p.add("slack.default_route", "set either slack.default_route or slack.webhook_url (or %s) as the default destination, not both", EnvSlackWebhook)
 		}
+		if s.Channel != "" {
+			p.add("slack.default_route", "set either slack.default_route or slack.channel as the default destination, not both")
+		}
 	}
 }
 
 func (c Config) validateDestination(p *problems, key string, r RouteConfig) {
+	if r.Channel != "" && !isChannel(r.Channel) {
+		p.add(key+".channel", "invalid channel %q (want #name or a channel id C…/G…)", r.Channel)
+		return
+	}
 	switch {
 	case r.WebhookURL != "" && !isHTTPURL(r.WebhookURL.Reveal()):
 		// The URL is the credential: never echoed.
 		p.add(key+".webhook_url", "not an http(s) URL")
-	case r.WebhookURL == "" && r.Channel != "":
-		p.add(key+".channel", "a channel needs the bot-token mode, which this version does not have: give the route a webhook_url")
-	case r.WebhookURL == "":
-		p.add(key+".webhook_url", "required: the route's destination")
-	}
-	if r.Channel != "" && !isChannel(r.Channel) {
-		p.add(key+".channel", "invalid channel %q (want #name or a channel id C…)", r.Channel)
+	case r.WebhookURL != "" && r.Channel != "":
+		p.add(key+".channel", "give the route either a webhook_url or a channel, not both")
+	case r.Channel != "" && c.Slack.BotToken == "":
+		p.add(key+".channel", "a channel needs the bot-token mode: set slack.bot_token (or %s)", EnvSlackBotToken)
+	case r.WebhookURL == "" && r.Channel == "":
+		p.add(key+".webhook_url", "required: the route's destination (or a channel, in bot-token mode)")
 	}
 }
 

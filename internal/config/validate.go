@@ -228,8 +228,8 @@ func (c Config) validateNATS(p *problems) {
 func (c Config) validateSlack(p *problems) {
 	s := c.Slack
 	switch {
-	case s.Enabled && s.WebhookURL == "" && len(s.Routes) == 0:
-		p.add("slack.webhook_url", "required when slack.enabled is true and there are no slack.routes (or set %s)", EnvSlackWebhook)
+	case s.Enabled && s.WebhookURL == "" && s.Channel == "" && len(s.Routes) == 0:
+		p.add("slack.webhook_url", "required when slack.enabled is true and there are no slack.routes nor slack.channel (or set %s)", EnvSlackWebhook)
 	case s.WebhookURL != "" && !isHTTPURL(s.WebhookURL.Reveal()):
 		// The URL is the credential: never echo it, nor url.Parse's error,
 		// which quotes its input.
@@ -248,6 +248,7 @@ func (c Config) validateSlack(p *problems) {
 	}
 	checkName(p, "slack.consumer", s.Consumer)
 	checkName(p, "slack.marks_bucket", s.MarksBucket)
+	c.validateBot(p)
 	if s.MarksBucket != "" && s.MarksBucket == c.NATS.KVBucket {
 		p.add("slack.marks_bucket", "must differ from nats.kv_bucket: delivery marks and snapshots would share keys")
 	}
@@ -268,6 +269,33 @@ func (c Config) validateSlack(p *problems) {
 		p.add("slack.degraded_for", "must be 0 (post at once) or above, got %s", s.DegradedFor)
 	}
 	c.validateRoutes(p)
+}
+
+// validateBot checks the bot-token mode's keys: a channel needs the
+// token, the default destination is a webhook or a channel, not both, and
+// the cards bucket is a bucket of its own.
+func (c Config) validateBot(p *problems) {
+	s := c.Slack
+	if s.Channel != "" {
+		switch {
+		case !isChannel(s.Channel):
+			p.add("slack.channel", "invalid channel %q (want #name or a channel id C…/G…)", s.Channel)
+		case s.BotToken == "":
+			p.add("slack.channel", "a channel needs the bot-token mode: set slack.bot_token (or %s)", EnvSlackBotToken)
+		case s.WebhookURL != "":
+			p.add("slack.channel", "set either slack.webhook_url or slack.channel as the default destination, not both")
+		}
+	}
+	if s.BotToken == "" {
+		return
+	}
+	if !isHTTPURL(s.APIURL) {
+		p.add("slack.api_url", "not an http(s) URL: %q", s.APIURL)
+	}
+	checkName(p, "slack.cards_bucket", s.CardsBucket)
+	if s.CardsBucket != "" && (s.CardsBucket == s.MarksBucket || s.CardsBucket == c.NATS.KVBucket) {
+		p.add("slack.cards_bucket", "must differ from slack.marks_bucket and nats.kv_bucket")
+	}
 }
 
 func (c Config) validateSlackPace(p *problems) {

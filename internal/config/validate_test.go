@@ -191,6 +191,14 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"route without destination", withRoutes(func(r []RouteConfig) { r[0].WebhookURL = "" }), "slack.routes[0].webhook_url", "required"},
 		{"route channel needs bot mode", withRoutes(func(r []RouteConfig) { r[0].WebhookURL, r[0].Channel = "", "#db-oncall" }), "slack.routes[0].channel", "needs the bot-token mode"},
 		{"route channel invalid", withRoutes(func(r []RouteConfig) { r[0].Channel = "db oncall" }), "slack.routes[0].channel", `invalid channel "db oncall"`},
+		{"route webhook and channel", withRoutes(func(r []RouteConfig) { r[0].Channel = "C0ONCALL" }), "slack.routes[0].channel", "not both"},
+		{"channel needs bot token", func(c *Config) { c.Slack.Channel = "C0ONCALL" }, "slack.channel", "needs the bot-token mode"},
+		{"channel and webhook", func(c *Config) {
+			c.Slack.Channel, c.Slack.BotToken, c.Slack.WebhookURL = "C0ONCALL", "xoxb-PLANTED", "https://hooks.example/x"
+		}, "slack.channel", "not both"},
+		{"cards bucket is the marks bucket", func(c *Config) {
+			c.Slack.Channel, c.Slack.BotToken, c.Slack.CardsBucket, c.Slack.WebhookURL = "C0ONCALL", "xoxb-PLANTED", c.Slack.MarksBucket, ""
+		}, "slack.cards_bucket", "must differ"},
 		{"route mention", withRoutes(func(r []RouteConfig) { r[0].Mentions = []string{"U0123", "@everyone"} }), "slack.routes[0].mentions[1]", `invalid mention "@everyone"`},
 		{"route project glob", withRoutes(func(r []RouteConfig) { r[1].Match.Project = "[ab" }), "slack.routes[1].match.project", `invalid glob "[ab"`},
 		{"route task name glob", withRoutes(func(r []RouteConfig) { r[1].Match.TaskName = "orders-[" }), "slack.routes[1].match.task_name", `invalid glob "orders-["`},
@@ -247,7 +255,7 @@ func withRoutes(edit func([]RouteConfig), defaultRoute ...string) func(*Config) 
 			{Name: "db", WebhookURL: "https://hooks.example/services/PLANTED-1", Mentions: []string{"S0123ABCD", "@here"},
 				Match: MatchConfig{TaskName: "orders-*", Outcome: []string{"failed"}}, Continue: true},
 			{Name: "staging", WebhookURL: "https://hooks.example/services/PLANTED-2", Match: MatchConfig{Project: "0a1b*", Kinds: []string{"status_changed"}}},
-			{Name: "failures", WebhookURL: "https://hooks.example/services/PLANTED-3", Channel: "#oncall",
+			{Name: "failures", WebhookURL: "https://hooks.example/services/PLANTED-3",
 				Match: MatchConfig{Status: []string{"migration_failed"}, Severity: []string{"critical"}}},
 		}
 		edit(r)

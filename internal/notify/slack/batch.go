@@ -22,6 +22,7 @@ import (
 type session struct {
 	*lane
 	kv      jetstream.KeyValue
+	cards   cards // bot mode: the card records
 	lastErr string
 }
 
@@ -162,7 +163,7 @@ func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
 			return interrupted, err
 		}
 		sctx, cancel := sendContext(ctx, s.o.SendTimeout)
-		err := s.sender.Send(sctx, &p.msg)
+		err := s.send(sctx, p)
 		cancel()
 		s.pace.answered()
 		var rl *slack.RateLimitedError

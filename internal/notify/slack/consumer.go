@@ -50,6 +50,14 @@ type Options struct {
 	FilterSubject string // e.g. "dcs.migration.>"; empty: every subject of the stream
 	Kinds         []diff.Kind
 	MarksBucket   string // KV bucket of delivery marks
+	// Bot is the Web API connection of the bot-token mode; Channel the
+	// default destination in that mode (instead of the Sender given to
+	// New), and a Route with a Channel posts there through Bot. Each task
+	// gets a live status card per channel, whose records live in
+	// CardsBucket (see docs/slack-delivery.md, "Bot mode").
+	Bot         *Bot
+	Channel     string
+	CardsBucket string
 	// MinRetryDelay is the first retry delay after a failed send; it
 	// doubles with each delivery up to MaxRetryDelay.
 	MinRetryDelay time.Duration
@@ -211,6 +219,17 @@ func (n *lane) consume(ctx context.Context) (delivered bool, err error) {
 		return false, fmt.Errorf("create marks bucket %s: %w", n.o.MarksBucket, err)
 	}
 	s := &session{lane: n, kv: kv}
+	if n.bot != nil {
+		ckv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      n.o.CardsBucket,
+			Description: "watcher: where each task's Slack card is, and its timeline",
+			TTL:         cardsTTL,
+		})
+		if err != nil {
+			return false, fmt.Errorf("create cards bucket %s: %w", n.o.CardsBucket, err)
+		}
+		s.cards = cards{kv: ckv}
+	}
 	s.resume(ctx)
 	for {
 		n.resettle(ctx)

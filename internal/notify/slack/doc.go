@@ -6,5 +6,8 @@
 // terminated alone, while a dead destination (a revoked webhook, an
 // archived channel) holds every event in stream order, probes, and is
 // announced once by watch_degraded / watch_recovered events of scope slack.
-// The design, in full, is docs/slack-delivery.md.
+// In bot-token mode (Bot) a destination is a channel where each task has
+// a live status card, updated in place, with its transitions as thread
+// replies, and every post carries metadata that a retry looks up before
+// posting again. The design, in full, is docs/slack-delivery.md.
 package slack

@@ -23,6 +23,9 @@ type item struct {
 type outgoing struct {
 	msg   slack.WebhookMessage
 	items []*item
+	// card: in bot mode, the one event of items goes to its task's card
+	// (msg is unused: the card is drawn from its record).
+	card bool
 }
 
 // groupKey says which events of a batch may share a grouped message.
@@ -79,6 +82,14 @@ func groups(items []*item) [][]*item {
 // NoGrouping every event is a message of its own, in stream order. Each
 // event is in exactly one message.
 func (n *lane) plan(items []*item) []outgoing {
+	if n.bot != nil {
+		return n.planBot(items)
+	}
+	return n.planTop(items)
+}
+
+// planTop is plan for messages of their own: grouped, or one per event.
+func (n *lane) planTop(items []*item) []outgoing {
 	if n.o.NoGrouping {
 		return n.single(items)
 	}
@@ -104,4 +115,24 @@ func (n *lane) single(items []*item) []outgoing {
 		posts[i] = outgoing{msg: n.mention(Render(it.env)), items: []*item{it}}
 	}
 	return posts
+}
+
+// planBot plans a batch in bot mode. A task's events go to its card, one
+// at a time and in stream order (a card is one message per task already:
+// grouping would add a top-level message on top of the cards); the other
+// events (the API's, the watcher's blindness) are top-level messages,
+// grouped as in webhook mode. Card posts go first: top-level messages of
+// a batch are rare, and the order between a task and the API is not kept
+// in webhook mode either.
+func (n *lane) planBot(items []*item) []outgoing {
+	var posts []outgoing
+	var rest []*item
+	for _, it := range items {
+		if cardEvent(it.env.Data) {
+			posts = append(posts, outgoing{items: []*item{it}, card: true})
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	return append(posts, n.planTop(rest)...)
 }

@@ -172,7 +172,8 @@ func mustNew(t *testing.T, js jetstream.JetStream, s Sender, o Options) *Notifie
 	o.GroupMax = cmp.Or(o.GroupMax, d.GroupMax)
 	o.SendTimeout = cmp.Or(o.SendTimeout, d.Timeout)
 	o.DeadRetry = cmp.Or(o.DeadRetry, d.DeadRetry)
-	if s == nil && len(o.Routes) == 0 {
+	o.CardsBucket = cmp.Or(o.CardsBucket, d.CardsBucket)
+	if s == nil && len(o.Routes) == 0 && o.Channel == "" {
 		s = &ConsoleSender{W: io.Discard}
 	}
 	n, err := New(js, s, o)

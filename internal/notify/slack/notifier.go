@@ -42,7 +42,10 @@ type counters struct {
 type lane struct {
 	js     jetstream.JetStream
 	sender Sender
-	o      Options
+	// bot is the destination in bot-token mode (a channel), nil in
+	// webhook mode (sender).
+	bot *botDest
+	o   Options
 	// name is the route's, "" for the default destination of
 	// slack.webhook_url, which keeps the names used before routing (its
 	// consumer is o.Consumer, its marks keys are the event ids).
@@ -70,11 +73,14 @@ type lane struct {
 // bounds.
 func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 	err := o.check()
-	if s == nil && len(o.Routes) == 0 {
-		err = errors.Join(err, errors.New("no destination: neither a sender nor routes"))
+	if s == nil && o.Channel == "" && len(o.Routes) == 0 {
+		err = errors.Join(err, errors.New("no destination: neither a sender, a channel nor routes"))
 	}
-	if s != nil && o.DefaultRoute != "" {
-		err = errors.Join(err, fmt.Errorf("both a default sender and a default route %q", o.DefaultRoute))
+	if s != nil && o.Channel != "" {
+		err = errors.Join(err, fmt.Errorf("both a default sender and a default channel %q", o.Channel))
+	}
+	if (s != nil || o.Channel != "") && o.DefaultRoute != "" {
+		err = errors.Join(err, fmt.Errorf("both a default destination and a default route %q", o.DefaultRoute))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("slack notifier: %w", err)
@@ -87,8 +93,8 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		kinds[k] = true
 	}
 	n := &Notifier{counters: &counters{}}
-	r := &router{routes: o.Routes, fallback: o.DefaultRoute, hasFallback: s != nil || o.DefaultRoute != ""}
-	add := func(name string, snd Sender, mentions []string) {
+	r := &router{routes: o.Routes, fallback: o.DefaultRoute, hasFallback: s != nil || o.Channel != "" || o.DefaultRoute != ""}
+	add := func(name string, snd Sender, channel string, mentions []string) {
 		consumer := o.Consumer
 		if name != "" {
 			consumer += "_" + name
@@ -97,16 +103,20 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		if name != "" {
 			lo.Logger = o.Logger.With().Str("route", name).Logger()
 		}
-		n.lanes = append(n.lanes, &lane{
+		l := &lane{
 			js: js, sender: snd, o: lo, name: name, consumer: consumer, mentions: mentions,
 			kinds: kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
-		})
+		}
+		if channel != "" {
+			l.bot = newBotDest(o.Bot, channel)
+		}
+		n.lanes = append(n.lanes, l)
 	}
-	if s != nil {
-		add("", s, nil)
+	if s != nil || o.Channel != "" {
+		add("", s, o.Channel, nil)
 	}
 	for _, rt := range o.Routes {
-		add(rt.Name, rt.Sender, rt.Mentions)
+		add(rt.Name, rt.Sender, rt.Channel, rt.Mentions)
 	}
 	return n, nil
 }

@@ -20,9 +20,12 @@ import (
 type Route struct {
 	// Name names the route's destination: its consumer (<consumer>_<name>),
 	// its delivery marks and its log lines. Letters, digits, - and _.
-	Name     string
-	Match    Match
-	Sender   Sender
+	Name   string
+	Match  Match
+	Sender Sender
+	// Channel, in bot-token mode, is the destination instead of Sender:
+	// an id (C…, G…) or #name, reached through Options.Bot.
+	Channel  string
 	Mentions []string // user ids U…/W…, user groups S…, @here, @channel
 	// Continue lets the routes after this one match the event too.
 	Continue bool
@@ -171,6 +174,7 @@ func WithMentions(msg slack.WebhookMessage, mentions []string) slack.WebhookMess
 func (o Options) checkRoutes() []error {
 	var errs []error
 	seen := map[string]bool{}
+	botUsed := o.Channel != ""
 	for i, rt := range o.Routes {
 		switch {
 		case !nameOK(rt.Name):
@@ -179,14 +183,24 @@ func (o Options) checkRoutes() []error {
 			errs = append(errs, fmt.Errorf("route %d: name %q used twice", i, rt.Name))
 		}
 		seen[rt.Name] = true
-		if rt.Sender == nil {
-			errs = append(errs, fmt.Errorf("route %q: no sender", rt.Name))
+		switch {
+		case rt.Sender == nil && rt.Channel == "":
+			errs = append(errs, fmt.Errorf("route %q: no sender and no channel", rt.Name))
+		case rt.Sender != nil && rt.Channel != "":
+			errs = append(errs, fmt.Errorf("route %q: both a sender and a channel", rt.Name))
 		}
+		botUsed = botUsed || rt.Channel != ""
 		for _, m := range rt.Mentions {
 			if !ValidMention(m) {
 				errs = append(errs, fmt.Errorf("route %q: mention %q: want U…, W…, S…, @here or @channel", rt.Name, m))
 			}
 		}
+	}
+	if botUsed && o.Bot == nil {
+		errs = append(errs, errors.New("a channel is given but no bot (bot-token mode)"))
+	}
+	if botUsed && o.CardsBucket == "" {
+		errs = append(errs, errors.New("no cards bucket for the bot-token mode"))
 	}
 	if o.DefaultRoute != "" && !seen[o.DefaultRoute] {
 		errs = append(errs, fmt.Errorf("default route %q is not a route", o.DefaultRoute))

@@ -1,0 +1,216 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/secret"
+)
+
+// Bot-token mode: posts go through Slack's Web API (chat.postMessage,
+// chat.update) as a bot user, to a channel, and every post carries message
+// metadata naming the event, so that after an answer that never came the
+// channel's history says whether Slack took it (see postOnce).
+const (
+	// MetadataEventType is the event_type of every message the watcher
+	// posts in bot mode; its payload is {event_id, part}.
+	MetadataEventType = "dcs_watcher_event"
+	// lookback is how many recent messages of a channel (or replies of a
+	// thread) the look-up reads: a message lost in an ambiguous failure is
+	// one of the last few the watcher posted, far fewer than this.
+	lookback = 200
+)
+
+// The parts of a task's conversation a post can be.
+const (
+	partCard  = "card"  // the task's live status card, top level
+	partReply = "reply" // a transition, in the card's thread
+	partTop   = "top"   // a message of its own (no card): API, watcher, grouped
+)
+
+// Bot is the connection of the bot-token mode to Slack's Web API. It is
+// safe for concurrent use: each lane keeps its own channel state.
+type Bot struct {
+	api *slack.Client
+}
+
+// NewBot returns a Bot that authenticates with token. apiURL is Slack's
+// Web API base ("https://slack.com/api/"; a test server's URL in tests);
+// hc is the transport, give it a timeout or rely on the ctx of each call.
+func NewBot(token secret.Secret, apiURL string, hc *http.Client) *Bot {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	opts := []slack.Option{slack.OptionHTTPClient(hc)}
+	if apiURL != "" {
+		if !strings.HasSuffix(apiURL, "/") {
+			apiURL += "/"
+		}
+		opts = append(opts, slack.OptionAPIURL(apiURL))
+	}
+	return &Bot{api: slack.New(token.Reveal(), opts...)}
+}
+
+// metadata is the message metadata of a post: the event it carries and
+// which part of the conversation it is.
+func metadata(eventID, part string) slack.SlackMetadata {
+	return slack.SlackMetadata{EventType: MetadataEventType, EventPayload: map[string]any{"event_id": eventID, "part": part}}
+}
+
+// carries says whether a message Slack returned is the post of eventID as
+// part.
+func carries(m slack.Message, eventID, part string) bool {
+	md := m.Metadata
+	if md.EventType != MetadataEventType {
+		return false
+	}
+	id, _ := md.EventPayload["event_id"].(string)
+	p, _ := md.EventPayload["part"].(string)
+	return id == eventID && p == part
+}
+
+// post sends msg to channel (in the thread of threadTS when it is set)
+// with metadata, and returns the channel id and the message's ts.
+func (b *Bot) post(ctx context.Context, channel, threadTS string, msg slack.WebhookMessage, md slack.SlackMetadata) (string, string, error) {
+	opts := append(msgOptions(msg), slack.MsgOptionMetadata(md))
+	if threadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(threadTS))
+	}
+	ch, ts, err := b.api.PostMessageContext(ctx, channel, opts...)
+	if err != nil {
+		return "", "", botError("chat.postMessage", err)
+	}
+	return ch, ts, nil
+}
+
+// update replaces the message at ts with msg; metadata is kept by Slack
+// unless given again, and it is given again so that the card still names
+// the event that opened it.
+func (b *Bot) update(ctx context.Context, channel, ts string, msg slack.WebhookMessage, md slack.SlackMetadata) error {
+	opts := append(msgOptions(msg), slack.MsgOptionMetadata(md))
+	if _, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, opts...); err != nil {
+		return botError("chat.update", err)
+	}
+	return nil
+}
+
+// find looks for the post of eventID as part among the channel's last
+// messages, or the replies of threadTS when it is set, and returns its ts
+// ("" when Slack has no such message).
+func (b *Bot) find(ctx context.Context, channelID, threadTS, eventID, part string) (string, error) {
+	var msgs []slack.Message
+	if threadTS != "" {
+		m, _, _, err := b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: channelID, Timestamp: threadTS, Limit: lookback, IncludeAllMetadata: true,
+		})
+		if err != nil {
+			return "", botError("conversations.replies", err)
+		}
+		msgs = m
+	} else {
+		h, err := b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: channelID, Limit: lookback, IncludeAllMetadata: true,
+		})
+		if err != nil {
+			return "", botError("conversations.history", err)
+		}
+		msgs = h.Messages
+	}
+	for _, m := range msgs {
+		if carries(m, eventID, part) {
+			return m.Timestamp, nil
+		}
+	}
+	return "", nil
+}
+
+// msgOptions are the options that put msg's fallback text and blocks into
+// a Web API post.
+func msgOptions(msg slack.WebhookMessage) []slack.MsgOption {
+	opts := []slack.MsgOption{slack.MsgOptionText(msg.Text, false)}
+	if msg.Blocks != nil {
+		opts = append(opts, slack.MsgOptionBlocks(msg.Blocks.BlockSet...))
+	}
+	return opts
+}
+
+// Slack's Web API error codes, sorted like the webhook's (see deadCodes):
+// those that speak of the destination (the token, the channel, the bot's
+// membership) and those that speak of the message.
+var (
+	botDeadCodes = map[string]bool{
+		"channel_not_found": true, "not_in_channel": true, "is_archived": true,
+		"invalid_auth": true, "not_authed": true, "account_inactive": true,
+		"token_revoked": true, "token_expired": true, "missing_scope": true,
+		"no_permission": true, "restricted_action": true, "team_access_not_granted": true,
+		"ekm_access_denied": true, "org_login_required": true, "team_not_found": true,
+	}
+	botMessageCodes = map[string]bool{
+		"invalid_blocks": true, "invalid_blocks_format": true, "msg_too_long": true, "no_text": true,
+		"too_many_attachments": true, "invalid_metadata_format": true, "invalid_metadata_schema": true,
+		"metadata_too_large": true, "metadata_must_be_sent_from_app": true, "invalid_arguments": true,
+	}
+	// botGoneCodes say the message to update is not there any more
+	// (deleted by someone): the card is opened anew.
+	botGoneCodes = map[string]bool{"message_not_found": true, "cant_update_message": true, "edit_window_closed": true}
+	// botBusyCodes are Slack's own trouble: tried again like a 5xx.
+	botBusyCodes = map[string]bool{"internal_error": true, "fatal_error": true, "service_unavailable": true, "request_timeout": true}
+)
+
+// errMessageGone is a chat.update of a message that no longer exists.
+var errMessageGone = errors.New("message to update is gone")
+
+// botError sorts a Web API failure into the Sender taxonomy: a 429 is a
+// *slack.RateLimitedError (slack-go's, with Retry-After; ours with
+// defaultRetryAfter when the header is missing), a code about the
+// destination wraps ErrDeadDestination, one about the message
+// ErrPermanent; Slack's own trouble (5xx, internal_error) and transport
+// failures stay plain, to be tried again, and are "ambiguous": Slack may
+// have taken the post. An unknown code is taken as the destination's
+// (erring towards holding the events, not discarding them). Error texts
+// hold Slack's code, never the token, which travels in the request body.
+func botError(method string, err error) error {
+	var rl *slack.RateLimitedError
+	var sc slack.StatusCodeError
+	var se slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return fmt.Errorf("slack %s: %w", method, err)
+	case errors.As(err, &sc) && sc.Code == http.StatusTooManyRequests:
+		return fmt.Errorf("slack %s: HTTP 429: %w", method, &slack.RateLimitedError{RetryAfter: defaultRetryAfter})
+	case errors.As(err, &sc):
+		return &ambiguousError{err: fmt.Errorf("slack %s: HTTP %d", method, sc.Code)}
+	case errors.As(err, &se):
+		code := se.Err
+		switch {
+		case code == "ratelimited":
+			return fmt.Errorf("slack %s: %s: %w", method, code, &slack.RateLimitedError{RetryAfter: defaultRetryAfter})
+		case botMessageCodes[code]:
+			return fmt.Errorf("slack %s: %s: %w", method, code, ErrPermanent)
+		case botGoneCodes[code]:
+			return fmt.Errorf("slack %s: %s: %w", method, code, errMessageGone)
+		case botBusyCodes[code]:
+			return &ambiguousError{err: fmt.Errorf("slack %s: %s", method, code)}
+		}
+		return fmt.Errorf("slack %s: %s: %w", method, code, ErrDeadDestination)
+	}
+	return &ambiguousError{err: fmt.Errorf("slack %s: %w", method, err)}
+}
+
+// ambiguousError is a failure after which Slack may or may not have taken
+// the post (a timeout, a reset connection, a 5xx): before posting it again
+// the sender looks for it (Bot.find).
+type ambiguousError struct{ err error }
+
+func (e *ambiguousError) Error() string { return e.err.Error() }
+func (e *ambiguousError) Unwrap() error { return e.err }
+
+func ambiguous(err error) bool {
+	var a *ambiguousError
+	return errors.As(err, &a)
+}

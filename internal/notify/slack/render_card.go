@@ -1,0 +1,136 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+// phases in the order a task goes through them, for the card's totals.
+var phases = []dcs.Phase{dcs.PhasePending, dcs.PhaseActive, dcs.PhaseStopping, dcs.PhaseTerminal, dcs.PhaseUnknown}
+
+// RenderCard draws a task's live status card from its record: a header
+// with the outcome emoji and the task name; the current status and the
+// fields (project, task id, source and target names and addresses, never
+// passwords); the timeline, one line per status with the time spent in
+// it, and the time spent in each phase; the last error; a context line
+// with the last event. The current status shows since when, not for how
+// long: the card is redrawn only when something changes, so a running
+// duration would be stale at once; the phase totals count it up to the
+// last update. Texts from the
+// API are escaped and every Block Kit limit is kept; the fallback text is
+// always set.
+func RenderCard(r *cardRecord) slack.WebhookMessage {
+	d := notify.Data{Kind: r.Kind, ProjectID: r.Project, TaskID: r.TaskID, TaskName: r.Name,
+		CurrentStatus: &notify.StatusInfo{Raw: r.Status, Normalized: string(r.Norm)}}
+	name := r.Name
+	if name == "" {
+		name = r.TaskID
+	}
+	status := "`" + escClip(strings.ReplaceAll(r.Status, "`", "'"), maxID) + "`"
+	if r.Status == "" {
+		status = "unknown"
+	}
+	if r.Kind == diff.Removed {
+		status += " (removed: the API no longer knows the task)"
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(emoji(d)+" "+name, maxHeaderText), true, false)),
+		slack.NewSectionBlock(md(clipEscaped("*Status* "+status, maxSectionText)), cardFields(r), nil),
+		slack.NewSectionBlock(md(timeline(r)), nil, nil),
+	}
+	if strings.TrimSpace(r.LastError) != "" {
+		text := "*Last error*\n```" + escClip(strings.ReplaceAll(r.LastError, "```", "'''"), maxReason) + "```"
+		blocks = append(blocks, slack.NewSectionBlock(md(clipEscaped(text, maxSectionText)), nil, nil))
+	}
+	ctx := "updated " + r.Updated.UTC().Format(time.RFC3339) + " · last event " + code(r.LastEvent, maxID) + " · transitions in the thread"
+	blocks = append(blocks, slack.NewContextBlock("", md(clipEscaped(ctx, maxFieldText))))
+
+	text := escape(name) + ": " + escape(r.Status)
+	if r.Project != "" {
+		text += " (project " + escape(r.Project) + ")"
+	}
+	return slack.WebhookMessage{Text: clipEscaped(text, maxFallback), Blocks: &slack.Blocks{BlockSet: blocks}}
+}
+
+func md(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, text, false, false)
+}
+
+func cardFields(r *cardRecord) []*slack.TextBlockObject {
+	var out []*slack.TextBlockObject
+	add := func(label, value string) {
+		if value != "" && len(out) < maxFields {
+			out = append(out, md(clipEscaped("*"+label+"*\n"+value, maxFieldText)))
+		}
+	}
+	add("Project", code(r.Project, maxID))
+	add("Task ID", code(r.TaskID, maxID))
+	add("Source", instance(r.Source))
+	add("Target", instance(r.Target))
+	add("Region", escClip(r.Region, maxID))
+	return out
+}
+
+// timeline is the card's timeline section: the statuses, oldest first,
+// with the time spent in each (the current one: since when), then the
+// total per phase up to the last update. It fits one section.
+func timeline(r *cardRecord) string {
+	var b strings.Builder
+	b.WriteString("*Timeline*")
+	if len(r.Folded) > 0 {
+		b.WriteString("\n_earlier statuses are in the phase totals_")
+	}
+	for i, s := range r.Spans {
+		at := s.Since.UTC().Format("Jan 2 15:04")
+		if i+1 == len(r.Spans) {
+			fmt.Fprintf(&b, "\n• %s %s since %s (current)", code(s.Status, maxChange), phaseOf(s.Norm), at)
+			continue
+		}
+		fmt.Fprintf(&b, "\n• %s %s %s for %s", at, code(s.Status, maxChange), phaseOf(s.Norm), Humanize(r.Spans[i+1].Since.Sub(s.Since)))
+	}
+	totals := r.phaseTotals(r.Updated)
+	var parts []string
+	for _, p := range phases {
+		if d, ok := totals[p]; ok {
+			parts = append(parts, fmt.Sprintf("%s %s", p, Humanize(d)))
+		}
+	}
+	if len(parts) > 0 {
+		b.WriteString("\n*Per phase* " + strings.Join(parts, " · "))
+	}
+	return clipEscaped(b.String(), maxSectionText)
+}
+
+// RenderReply is a transition as a reply in its card's thread: one line
+// with the emoji, what happened and the time spent in the previous
+// status; the failure reason or the changed fields where there are any; a
+// context line with the event. Short, because the card carries the rest.
+func RenderReply(env notify.Envelope) slack.WebhookMessage {
+	d := env.Data
+	line := emoji(d) + " " + transition(d, escape)
+	if d.PreviousStatusSeconds != nil {
+		line += " after " + Humanize(time.Duration(*d.PreviousStatusSeconds*float64(time.Second)))
+	}
+	if d.MayHaveSkipped {
+		line += " (" + escClip(d.Gap, maxID) + ": statuses in between may be missing)"
+	}
+	blocks := []slack.Block{slack.NewSectionBlock(md(clipEscaped(line, maxSectionText)), nil, nil)}
+	if r := reasonBlock(d); r != nil {
+		blocks = append(blocks, r)
+	}
+	if c := changesBlock(d); c != nil {
+		blocks = append(blocks, c)
+	}
+	blocks = append(blocks, contextBlock(env))
+	return slack.WebhookMessage{
+		Text:   clipEscaped(escape(d.Name())+": "+transition(d, escape), maxFallback),
+		Blocks: &slack.Blocks{BlockSet: blocks},
+	}
+}

@@ -1,0 +1,124 @@
+package slack
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+)
+
+// update rewrites the golden files: go test ./internal/notify/slack -run Golden -update
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares msg, as the JSON Slack receives, with testdata/name.
+func golden(t *testing.T, name string, msg slack.WebhookMessage) {
+	t.Helper()
+	got, err := json.MarshalIndent(msg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from the golden file (run with -update if the change is meant):\n%s", name, got)
+	}
+}
+
+func flappingCard() *cardRecord {
+	r := &cardRecord{}
+	t0 := observed()
+	r.apply(move("g1", "task-1", "orders-cache", "MIGRATING", "FULLMIGRATING", t0, 2*time.Minute))
+	r.apply(move("g2", "task-1", "orders-cache", "FULLMIGRATING", "INCRMIGEATING", t0.Add(40*time.Minute), 40*time.Minute))
+	r.apply(move("g3", "task-1", "orders-cache", "INCRMIGEATING", "FAILED", t0.Add(65*time.Minute), 25*time.Minute))
+	return r
+}
+
+// TestCardGolden: the card and a thread reply, as Slack receives them.
+func TestCardGolden(t *testing.T) {
+	golden(t, "card.json", RenderCard(flappingCard()))
+	golden(t, "reply.json", RenderReply(move("g3", "task-1", "orders-cache", "INCRMIGEATING", "FAILED", observed().Add(65*time.Minute), 25*time.Minute)))
+}
+
+// TestCardEscapesAndLimits: API text cannot form mentions or links in the
+// card or a reply, and every Block Kit limit holds for huge inputs.
+func TestCardEscapesAndLimits(t *testing.T) {
+	evil := "<!channel> <@U0ADMIN> <https://evil.example|click> & " + strings.Repeat("x", 5000)
+	env := move("e1", "task-1", evil, "MIGRATING", "FAILED", observed(), time.Minute)
+	env.Data.Snapshot.ErrorMessage = evil
+	env.Data.Snapshot.Source.Name = evil
+	env.Data.Snapshot.Source.Addrs = evil
+	r := &cardRecord{}
+	for i := range 3 * maxSpans {
+		e := move("f"+strings.Repeat("a", i), "task-1", evil, "FULLMIGRATING", []string{"INCRMIGEATING", "FULLMIGRATING"}[i%2], observed().Add(time.Duration(i)*time.Minute), time.Minute)
+		e.Data.Snapshot.ErrorMessage = evil
+		r.apply(e)
+	}
+	r.apply(env)
+	for name, msg := range map[string]slack.WebhookMessage{"card": RenderCard(r), "reply": RenderReply(env)} {
+		checkCardLimits(t, name, msg)
+	}
+}
+
+func checkCardLimits(t *testing.T, name string, msg slack.WebhookMessage) {
+	t.Helper()
+	if msg.Text == "" || utf8.RuneCountInString(msg.Text) > maxFallback {
+		t.Errorf("%s: fallback text of %d runes", name, utf8.RuneCountInString(msg.Text))
+	}
+	if len(msg.Blocks.BlockSet) > maxBlocks {
+		t.Errorf("%s: %d blocks", name, len(msg.Blocks.BlockSet))
+	}
+	all := msg.Text
+	for _, b := range msg.Blocks.BlockSet {
+		switch v := b.(type) {
+		case *slack.HeaderBlock:
+			if n := utf8.RuneCountInString(v.Text.Text); n > maxHeaderText {
+				t.Errorf("%s: header of %d runes", name, n)
+			}
+		case *slack.SectionBlock:
+			if v.Text != nil {
+				if n := utf8.RuneCountInString(v.Text.Text); n > maxSectionText {
+					t.Errorf("%s: section of %d runes", name, n)
+				}
+				all += v.Text.Text
+			}
+			if len(v.Fields) > maxFields {
+				t.Errorf("%s: %d fields", name, len(v.Fields))
+			}
+			for _, f := range v.Fields {
+				if n := utf8.RuneCountInString(f.Text); n > maxFieldText {
+					t.Errorf("%s: field of %d runes", name, n)
+				}
+				all += f.Text
+			}
+		case *slack.ContextBlock:
+			for _, el := range v.ContextElements.Elements {
+				if tx, ok := el.(*slack.TextBlockObject); ok {
+					all += tx.Text
+				}
+			}
+		}
+	}
+	for _, bad := range []string{"<!channel>", "<@U0ADMIN>", "<https://evil"} {
+		if strings.Contains(all, bad) {
+			t.Errorf("%s: mrkdwn holds %q unescaped", name, bad)
+		}
+	}
+}
