@@ -105,7 +105,7 @@ func Code(s string) string {
 }
 
 // CodeBlock is s in a code block; a ``` inside would end it, so it is
-// shown as '''.
+// shown as ”'.
 func CodeBlock(s string) string { return "```" + strings.ReplaceAll(s, "```", "'''") + "```" }
 
 // OneLine folds newlines and runs of blanks into single spaces.

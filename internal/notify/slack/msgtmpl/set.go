@@ -167,13 +167,13 @@ func samples() []MessageData {
 		Kind: "status_changed", Outcome: "failed", Severity: "critical", Emoji: ":x:",
 		Name: "orders-cache-move", TaskID: "a1b2c3d4", ProjectID: "254d3b7f", Region: "cn-north-4",
 		What: "MIGRATING -> FAILED", LineWhat: "MIGRATING -> FAILED",
-		From: &Status{Raw: "MIGRATING", Normalized: "MIGRATING", Phase: "active", Known: true},
-		To:   &Status{Raw: "FAILED", Normalized: "FAILED", Phase: "terminal", Known: true},
+		From:              &Status{Raw: "MIGRATING", Normalized: "MIGRATING", Phase: "active", Known: true},
+		To:                &Status{Raw: "FAILED", Normalized: "FAILED", Phase: "terminal", Known: true},
 		PreviousStatusFor: "3m12s", PreviousStatusSeconds: 192,
 		Source: &Instance{Name: "redis-src", Addr: "192.0.2.1:6379"}, Target: &Instance{Name: "redis-dst", Addr: "192.0.2.2:6379"},
 		ReasonLabel: "Failure reason", Reason: "source unreachable",
-		Changes:     []Change{{Field: "task_status", Old: "(none)", New: "EXCHANGING"}},
-		EventID:     "ev-1", ObservedAt: at, Observed: at.Format(time.RFC3339), Mentions: []string{"<!here>"},
+		Changes: []Change{{Field: "task_status", Old: "(none)", New: "EXCHANGING"}},
+		EventID: "ev-1", ObservedAt: at, Observed: at.Format(time.RFC3339), Mentions: []string{"<!here>"},
 	}
 	sparse := MessageData{Kind: "watch_degraded", Outcome: "unknown", Severity: "warning", Emoji: ":warning:",
 		Name: "DCS API", What: "watcher cannot see the DCS API", ReasonLabel: "Why the watcher is blind"}
