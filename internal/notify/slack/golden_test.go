@@ -90,6 +90,10 @@ func goldenMessages(t *testing.T) map[string]slack.WebhookMessage {
 		out[name] = Render(notify.Build(prefix, ev, meta))
 	}
 
+	example := NewRenderer(loadSet(t, exampleTemplate), []string{"S0ONCALL"}, zeroLog())
+	failed := envelope("ev-example", diff.StatusChanged, with("FULLMIGRATING", ""), with("FAILED", goldenStatus[1].err), 2*time.Hour+5*time.Minute)
+	out["example_template_status_changed_failed"] = example.Render(failed)
+
 	out["mentions_status_changed_failed"] = WithMentions(out["status_changed_failed"], []string{"S0ONCALL", "U0LEAD", "@here"})
 
 	var failures []notify.Envelope
