@@ -22,13 +22,8 @@ const (
 	maxFields      = 10
 	maxBlocks      = 50
 	maxFallback    = 3000 // top-level text: Slack cuts at 40k, notifications show far less
-
-	maxName    = 200 // a task or instance name inside a field
-	maxAddrs   = 500
-	maxID      = 200
-	maxReason  = 2800 // leaves room for the label and the code fence
-	maxChanges = 10
-	maxChange  = 80 // one field name or value in the list of changes
+	// The default templates (msgtmpl) cut each value shorter still, so
+	// that one long value does not crowd the others out.
 )
 
 // Emoji of a message, by kind first and then by the task's current status.

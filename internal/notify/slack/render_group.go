@@ -21,10 +21,6 @@ const (
 	maxGroupEvents   = 50    // task lines in one grouped message
 	maxGroupText     = 12000 // characters of task lines in one grouped message
 	maxGroupLine     = 600   // one task's line; the parts below add up to less
-	maxGroupName     = 80
-	maxGroupID       = 64
-	maxGroupWhat     = 120
-	maxGroupReason   = 200
 	maxGroupStatus   = 40
 	maxGroupFallback = 500
 )
