@@ -18,6 +18,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
@@ -95,7 +96,7 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	dest, mentions, err := testDestination(cfg, *routeName)
+	dest, mentions, tmpl, err := testDestination(cfg, *routeName)
 	if err != nil {
 		return err
 	}
@@ -107,7 +108,14 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	now := time.Now()
 	e := notify.Build(cfg.NATS.SubjectPrefix, ev, notify.Meta{Region: cfg.DCS.Region, ProjectID: cfg.DCS.ProjectID,
 		ObservedAt: now, PrevStatusSince: now.Add(-3 * time.Minute)})
-	msg := slacknotify.Render(e)
+	// The destination's own templates, so that whoever wrote one sees it.
+	set := msgtmpl.Default()
+	if tmpl != "" {
+		if set, err = msgtmpl.Load(tmpl); err != nil {
+			return err
+		}
+	}
+	msg := slacknotify.NewRenderer(set, nil, zerolog.Nop()).Render(e)
 	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
 	msg = slacknotify.WithMentions(msg, mentions)
 	sender := slacknotify.WebhookSender{URL: dest, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
@@ -123,25 +131,25 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	return nil
 }
 
-// testDestination is the webhook (and mentions) notify-test posts to: the
-// named route's, or the default destination's (slack.default_route, else
-// slack.webhook_url).
-func testDestination(cfg config.Config, name string) (secret.Secret, []string, error) {
+// testDestination is the webhook (and mentions, and template file)
+// notify-test posts to: the named route's, or the default destination's
+// (slack.default_route, else slack.webhook_url).
+func testDestination(cfg config.Config, name string) (secret.Secret, []string, string, error) {
 	if name == "" {
 		name = cfg.Slack.DefaultRoute
 		if name == "" {
 			if cfg.Slack.WebhookURL == "" {
-				return "", nil, usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL), and no slack.default_route")}
+				return "", nil, "", usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL), and no slack.default_route")}
 			}
-			return cfg.Slack.WebhookURL, nil, nil
+			return cfg.Slack.WebhookURL, nil, cfg.Slack.Template, nil
 		}
 	}
 	var names []string
 	for _, r := range cfg.Slack.Routes {
 		if r.Name == name {
-			return r.WebhookURL, r.Mentions, nil
+			return r.WebhookURL, r.Mentions, r.Template, nil
 		}
 		names = append(names, r.Name)
 	}
-	return "", nil, usageError{fmt.Errorf("--route %q: no such route in slack.routes (routes: %s)", name, strings.Join(names, ", "))}
+	return "", nil, "", usageError{fmt.Errorf("--route %q: no such route in slack.routes (routes: %s)", name, strings.Join(names, ", "))}
 }

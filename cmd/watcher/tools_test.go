@@ -126,3 +126,20 @@ func TestNotifyTestRoute(t *testing.T) {
 	}
 	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
 }
+
+// TestNotifyTestRouteTemplate: notify-test renders the sample with the
+// route's template, so that whoever wrote one sees it in the channel.
+func TestNotifyTestRouteTemplate(t *testing.T) {
+	slack := newSlackServer(t)
+	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
+	tmpl := writeFile(t, "oncall.tmpl", `{{define "text"}}ONCALL {{.Name}} is {{.Outcome}}{{end}}`)
+	path := writeFile(t, "watcher.yaml", "slack:\n  enabled: true\n  routes:\n"+
+		"    - name: db\n      webhook_url: "+slack.URL+"/services/T0001/B0002/"+webhookSecret+"\n      template: "+tmpl+"\n")
+	var out, errb bytes.Buffer
+	if code := run([]string{"notify-test", "-c", path, "--route", "db"}, &out, &errb, env); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if texts := slack.texts(); len(texts) != 1 || texts[0] != "Test message from the DCS migration watcher. ONCALL watcher notify-test is in_progress" {
+		t.Fatalf("slack received %q, want the route's template", texts)
+	}
+}

@@ -187,6 +187,7 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		Project:      cfg.DCS.ProjectID,
 		Routes:       routes,
 		DefaultRoute: cfg.Slack.DefaultRoute,
+		Template:     cfg.Slack.Template,
 		QuietStart:   cfg.Slack.QuietStart,
 		DegradedFor:  cfg.Slack.DegradedFor,
 		Logger:       log.With().Str("component", "slack").Logger(),
@@ -244,7 +245,7 @@ func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
 	for _, sv := range r.Match.Severity {
 		m.Severities = append(m.Severities, notify.Severity(sv))
 	}
-	return slacknotify.Route{Name: r.Name, Match: m, Sender: s, Mentions: r.Mentions, Continue: r.Continue}
+	return slacknotify.Route{Name: r.Name, Match: m, Sender: s, Mentions: r.Mentions, Continue: r.Continue, Template: r.Template}
 }
 
 // Run polls on the configured schedule and delivers to Slack (when on)

@@ -130,6 +130,10 @@ type SlackConfig struct {
 	// takes what no route matched (else webhook_url does, else nothing).
 	Routes       []RouteConfig `yaml:"routes" json:"routes"`
 	DefaultRoute string        `yaml:"default_route" json:"default_route"`
+	// Template is a message template file for the default destination
+	// (slack.webhook_url): the parts it defines replace the built-in
+	// templates (README, "Templates"); "" keeps them. A route has its own.
+	Template string `yaml:"template" json:"template"`
 	// QuietStart: first sight (discovered) posts only for a task already
 	// failed; false: discovered posts when it is in kinds.
 	QuietStart bool `yaml:"quiet_start" json:"quiet_start"`
@@ -151,6 +155,9 @@ type RouteConfig struct {
 	// Mentions: user ids (U…, W…), user group ids (S…), @here, @channel.
 	Mentions []string `yaml:"mentions" json:"mentions"`
 	Continue bool     `yaml:"continue" json:"continue"`
+	// Template is a message template file for this route's messages, as
+	// slack.template is for the default destination.
+	Template string `yaml:"template" json:"template"`
 }
 
 // MatchConfig selects events; an empty key matches every event.

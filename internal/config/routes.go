@@ -9,6 +9,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
 )
 
 // mentionPattern is what slack.routes[].mentions accept: a user id (U…,
@@ -42,7 +43,9 @@ func (c Config) validateRoutes(p *problems) {
 			}
 		}
 		c.validateMatch(p, key+".match", r.Match)
+		validateTemplate(p, key+".template", r.Template)
 	}
+	validateTemplate(p, "slack.template", s.Template)
 	if s.DefaultRoute != "" {
 		if _, ok := names[s.DefaultRoute]; !ok {
 			p.add("slack.default_route", "%q is not the name of a route in slack.routes", s.DefaultRoute)
@@ -110,5 +113,17 @@ func (c Config) validateMatch(p *problems, key string, m MatchConfig) {
 		if !slices.Contains(notify.Severities(), notify.Severity(sv)) {
 			p.add(fmt.Sprintf("%s.severity[%d]", key, j), "unknown severity %q (want critical, warning or info)", sv)
 		}
+	}
+}
+
+// validateTemplate loads a message template file, so that a template that
+// does not parse, or fails on a sample event, stops the watcher at start
+// with the key and the template's line, not at the first message.
+func validateTemplate(p *problems, key, path string) {
+	if path == "" {
+		return
+	}
+	if _, err := msgtmpl.Load(path); err != nil {
+		p.add(key, "%v", err)
 	}
 }

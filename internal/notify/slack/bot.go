@@ -139,17 +139,12 @@ func msgOptions(msg slack.WebhookMessage) []slack.MsgOption {
 	return opts
 }
 
-// Slack's Web API error codes, sorted like the webhook's (see deadCodes):
-// those that speak of the destination (the token, the channel, the bot's
-// membership) and those that speak of the message.
+// Slack's Web API error codes that speak of the message (it is terminated
+// alone) or of a message to update that is gone (the card is opened anew).
+// Every other error code speaks of the destination (channel_not_found,
+// not_in_channel, is_archived, invalid_auth, token_revoked, missing_scope,
+// ...): the destination is dead.
 var (
-	botDeadCodes = map[string]bool{
-		"channel_not_found": true, "not_in_channel": true, "is_archived": true,
-		"invalid_auth": true, "not_authed": true, "account_inactive": true,
-		"token_revoked": true, "token_expired": true, "missing_scope": true,
-		"no_permission": true, "restricted_action": true, "team_access_not_granted": true,
-		"ekm_access_denied": true, "org_login_required": true, "team_not_found": true,
-	}
 	botMessageCodes = map[string]bool{
 		"invalid_blocks": true, "invalid_blocks_format": true, "msg_too_long": true, "no_text": true,
 		"too_many_attachments": true, "invalid_metadata_format": true, "invalid_metadata_schema": true,

@@ -125,7 +125,7 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 	if rec.OpenedBy == it.env.ID {
 		return nil // redelivered after its card was opened: nothing to reply
 	}
-	reply := s.mention(RenderReply(it.env))
+	reply := WithMentions(RenderReply(it.env), s.mentions)
 	_, _, err = s.postOnce(ctx, rec.TS, reply, it.env.ID, partReply, it.delivered > 1)
 	return err
 }
@@ -136,7 +136,7 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 // second one.
 func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev uint64, it *item) error {
 	rec.OpenedBy = it.env.ID
-	card := s.mention(RenderCard(rec))
+	card := WithMentions(RenderCard(rec), s.mentions)
 	ch, ts, err := s.postOnce(ctx, "", card, it.env.ID, partCard, it.delivered > 1)
 	if err != nil {
 		return err

@@ -91,6 +91,10 @@ type Options struct {
 	// destination, the behaviour before routing).
 	Routes       []Route
 	DefaultRoute string
+	// Template is the template file of the default destination's messages
+	// (slack.template; see package msgtmpl); "" for the defaults. A
+	// route's own is Route.Template.
+	Template string
 	// QuietStart: a discovered event posts only when the task is already
 	// failed at first sight (whatever Kinds says); off, discovered posts
 	// when it is in Kinds, like any kind.

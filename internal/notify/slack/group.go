@@ -100,8 +100,8 @@ func (n *lane) planTop(items []*item) []outgoing {
 			continue
 		}
 		rest := group
-		for _, part := range RenderGroup(envelopes(group)) {
-			posts = append(posts, outgoing{msg: n.mention(part.Msg), items: rest[:part.Events]})
+		for _, part := range n.render.RenderGroup(envelopes(group)) {
+			posts = append(posts, outgoing{msg: part.Msg, items: rest[:part.Events]})
 			rest = rest[part.Events:]
 		}
 	}
@@ -112,7 +112,7 @@ func (n *lane) planTop(items []*item) []outgoing {
 func (n *lane) single(items []*item) []outgoing {
 	posts := make([]outgoing, len(items))
 	for i, it := range items {
-		posts[i] = outgoing{msg: n.mention(Render(it.env)), items: []*item{it}}
+		posts[i] = outgoing{msg: n.render.Render(it.env), items: []*item{it}}
 	}
 	return posts
 }

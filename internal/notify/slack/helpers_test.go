@@ -156,6 +156,19 @@ var defaults = config.Default()
 // mustNew is New with the zero fields of o taken from defaults.
 func mustNew(t *testing.T, js jetstream.JetStream, s Sender, o Options) *Notifier {
 	t.Helper()
+	o = defaulted(o)
+	if s == nil && len(o.Routes) == 0 && o.Channel == "" {
+		s = &ConsoleSender{W: io.Discard}
+	}
+	n, err := New(js, s, o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return n
+}
+
+// defaulted is o with its zero fields taken from defaults.
+func defaulted(o Options) Options {
 	d := defaults.Slack
 	o.Stream = cmp.Or(o.Stream, defaults.NATS.Stream)
 	o.Consumer = cmp.Or(o.Consumer, d.Consumer)
@@ -173,14 +186,7 @@ func mustNew(t *testing.T, js jetstream.JetStream, s Sender, o Options) *Notifie
 	o.SendTimeout = cmp.Or(o.SendTimeout, d.Timeout)
 	o.DeadRetry = cmp.Or(o.DeadRetry, d.DeadRetry)
 	o.CardsBucket = cmp.Or(o.CardsBucket, d.CardsBucket)
-	if s == nil && len(o.Routes) == 0 && o.Channel == "" {
-		s = &ConsoleSender{W: io.Discard}
-	}
-	n, err := New(js, s, o)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return n
+	return o
 }
 
 // running is a Notifier started in the background.

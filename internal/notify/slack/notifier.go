@@ -13,6 +13,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
 )
 
 // Notifier is the Slack delivery consumer. It runs one lane per
@@ -52,9 +53,11 @@ type lane struct {
 	name     string
 	consumer string
 	mentions []string
-	kinds    map[diff.Kind]bool
-	router   *router
-	pace     *pacer
+	// render writes the lane's messages: its templates, its mentions.
+	render *Renderer
+	kinds  map[diff.Kind]bool
+	router *router
+	pace   *pacer
 	// ackWait is the consumer's AckWait; a field so that a test can show
 	// that the keep-alive covers a batch that takes longer.
 	ackWait time.Duration
@@ -94,7 +97,22 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 	}
 	n := &Notifier{counters: &counters{}}
 	r := &router{routes: o.Routes, fallback: o.DefaultRoute, hasFallback: s != nil || o.Channel != "" || o.DefaultRoute != ""}
-	add := func(name string, snd Sender, channel string, mentions []string) {
+	// Templates are loaded here as well as by config validation: New is
+	// also given Options by tests and tools that bypass the config.
+	sets := map[string]*msgtmpl.Set{}
+	load := func(path string) (*msgtmpl.Set, error) {
+		if path == "" {
+			return msgtmpl.Default(), nil
+		}
+		if s, ok := sets[path]; ok {
+			return s, nil
+		}
+		s, err := msgtmpl.Load(path)
+		sets[path] = s
+		return s, err
+	}
+	var tmplErr error
+	add := func(name string, snd Sender, channel string, mentions []string, tmpl string) {
 		consumer := o.Consumer
 		if name != "" {
 			consumer += "_" + name
@@ -103,9 +121,18 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		if name != "" {
 			lo.Logger = o.Logger.With().Str("route", name).Logger()
 		}
+		set, err := load(tmpl)
+		if err != nil {
+			what := "template"
+			if name != "" {
+				what = fmt.Sprintf("route %q: template", name)
+			}
+			tmplErr = errors.Join(tmplErr, fmt.Errorf("%s: %w", what, err))
+		}
 		l := &lane{
 			js: js, sender: snd, o: lo, name: name, consumer: consumer, mentions: mentions,
-			kinds: kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
+			render: NewRenderer(set, mentions, lo.Logger),
+			kinds:  kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
 		}
 		if channel != "" {
 			l.bot = newBotDest(o.Bot, channel)
@@ -113,10 +140,13 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		n.lanes = append(n.lanes, l)
 	}
 	if s != nil || o.Channel != "" {
-		add("", s, o.Channel, nil)
+		add("", s, o.Channel, nil, o.Template)
 	}
 	for _, rt := range o.Routes {
-		add(rt.Name, rt.Sender, rt.Channel, rt.Mentions)
+		add(rt.Name, rt.Sender, rt.Channel, rt.Mentions, rt.Template)
+	}
+	if tmplErr != nil {
+		return nil, fmt.Errorf("slack notifier: %w", tmplErr)
 	}
 	return n, nil
 }

@@ -12,6 +12,34 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
+// Lengths the card cuts its values to, so that one long value does not
+// crowd the others out of a section.
+const (
+	maxID     = 200
+	maxReason = 2800 // leaves room for the label and the code fence
+	maxName   = 150
+	maxAddrs  = 300
+)
+
+// instance is a source or target for the card: its name and address
+// (never a password: the snapshot holds none).
+func instance(in dcs.Instance) string {
+	var lines []string
+	if in.Name != "" {
+		lines = append(lines, escClip(in.Name, maxName))
+	}
+	if in.Addrs != "" {
+		lines = append(lines, code(in.Addrs, maxAddrs))
+	} else if in.IP != "" {
+		addr := in.IP
+		if in.Port != "" {
+			addr += ":" + in.Port
+		}
+		lines = append(lines, code(addr, maxAddrs))
+	}
+	return strings.Join(lines, "\n")
+}
+
 // phases in the order a task goes through them, for the card's totals.
 var phases = []dcs.Phase{dcs.PhasePending, dcs.PhaseActive, dcs.PhaseStopping, dcs.PhaseTerminal, dcs.PhaseUnknown}
 
@@ -133,4 +161,47 @@ func RenderReply(env notify.Envelope) slack.WebhookMessage {
 		Text:   clipEscaped(escape(d.Name())+": "+transition(d, escape), maxFallback),
 		Blocks: &slack.Blocks{BlockSet: blocks},
 	}
+}
+
+// Lengths of the reply's changed fields.
+const (
+	maxChange  = 80 // one field name or value in the list of changes
+	maxChanges = 20 // changes listed before "...and N more"
+)
+
+// reasonBlock is the failure reason (or why the watcher is blind), in a
+// code block, for a reply; nil when there is none.
+func reasonBlock(d notify.Data) slack.Block {
+	label, reason := reasonOf(d)
+	if reason == "" {
+		return nil
+	}
+	text := "*" + label + "*\n```" + escClip(strings.ReplaceAll(reason, "```", "'''"), maxReason) + "```"
+	return slack.NewSectionBlock(md(clipEscaped(text, maxSectionText)), nil, nil)
+}
+
+// changesBlock lists a reply's changed fields; nil for events that list none.
+func changesBlock(d notify.Data) slack.Block {
+	if (d.Kind != diff.TaskStatusChanged && d.Kind != diff.Changed) || len(d.Changes) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("*Changed fields*")
+	for i, c := range d.Changes {
+		if i == maxChanges {
+			fmt.Fprintf(&b, "\n…and %d more", len(d.Changes)-maxChanges)
+			break
+		}
+		fmt.Fprintf(&b, "\n• %s: %s -> %s", code(c.Field, maxChange), code(notify.OrNone(c.Old), maxChange), code(notify.OrNone(c.New), maxChange))
+	}
+	return slack.NewSectionBlock(md(clipEscaped(b.String(), maxSectionText)), nil, nil)
+}
+
+// contextBlock names the reply's event and when it was observed.
+func contextBlock(env notify.Envelope) slack.Block {
+	parts := []string{"event " + code(env.ID, maxID)}
+	if !env.Time.IsZero() {
+		parts = append(parts, "observed "+env.Time.UTC().Format(time.RFC3339))
+	}
+	return slack.NewContextBlock("", md(clipEscaped(strings.Join(parts, " · "), maxFieldText)))
 }

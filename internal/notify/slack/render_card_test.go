@@ -2,7 +2,6 @@ package slack
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +11,6 @@ import (
 
 	"github.com/slack-go/slack"
 )
-
-// update rewrites the golden files: go test ./internal/notify/slack -run Golden -update
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // golden compares msg, as the JSON Slack receives, with testdata/name.
 func golden(t *testing.T, name string, msg slack.WebhookMessage) {

@@ -21,10 +21,6 @@ const (
 	maxGroupEvents   = 50    // task lines in one grouped message
 	maxGroupText     = 12000 // characters of task lines in one grouped message
 	maxGroupLine     = 600   // one task's line; the parts below add up to less
-	maxGroupName     = 80
-	maxGroupID       = 64
-	maxGroupWhat     = 120
-	maxGroupReason   = 200
 	maxGroupStatus   = 40
 	maxGroupFallback = 500
 )
@@ -47,23 +43,7 @@ type GroupPart struct {
 // "tasks 51-100 of 120"). Every event is listed in exactly one part, and
 // the parts' Events add up to len(envs). Like Render, it holds no password
 // (the snapshot has none) and escapes every text from the API.
-func RenderGroup(envs []notify.Envelope) []GroupPart {
-	if len(envs) == 0 {
-		return nil
-	}
-	label, reason := sharedReason(envs)
-	lines := make([]string, len(envs))
-	for i, env := range envs {
-		lines[i] = groupLine(env.Data, reason == "")
-	}
-	spans := splitLines(lines)
-	parts := make([]GroupPart, len(spans))
-	for i, sp := range spans {
-		g := groupMsg{envs: envs, span: sp, part: i + 1, parts: len(spans), label: label, reason: reason}
-		parts[i] = GroupPart{Msg: g.render(lines[sp.from:sp.to]), Events: sp.to - sp.from}
-	}
-	return parts
-}
+func RenderGroup(envs []notify.Envelope) []GroupPart { return defaultRenderer.RenderGroup(envs) }
 
 // span is the events [from, to) of a group that one message lists.
 type span struct{ from, to int }
@@ -83,68 +63,6 @@ func splitLines(lines []string) []span {
 		size += n
 	}
 	return append(spans, span{from, len(lines)})
-}
-
-// groupMsg is one message of a group.
-type groupMsg struct {
-	envs          []notify.Envelope // the whole group
-	span          span
-	part, parts   int
-	label, reason string // a reason every event of the group shares, else ""
-}
-
-func (g groupMsg) render(lines []string) slack.WebhookMessage {
-	first := g.envs[0].Data
-	what := headline(first, len(g.envs))
-	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(emoji(first)+" "+what+g.suffix(), maxHeaderText), true, false)),
-	}
-	if g.reason != "" {
-		text := "*" + g.label + "* (the same for every task)\n```" + escClip(strings.ReplaceAll(g.reason, "```", "'''"), maxReason) + "```"
-		blocks = append(blocks, mrkdwnSection(clipEscaped(text, maxSectionText)))
-	}
-	for _, text := range packSections(lines) {
-		blocks = append(blocks, mrkdwnSection(text))
-	}
-	blocks = append(blocks, g.context())
-	return slack.WebhookMessage{
-		Text:   g.fallback(what),
-		Blocks: &slack.Blocks{BlockSet: blocks},
-	}
-}
-
-func (g groupMsg) suffix() string {
-	if g.parts == 1 {
-		return ""
-	}
-	return fmt.Sprintf(" (part %d of %d)", g.part, g.parts)
-}
-
-// fallback is the notification text: what happened and the first names.
-func (g groupMsg) fallback(what string) string {
-	names := make([]string, 0, g.span.to-g.span.from)
-	for _, env := range g.envs[g.span.from:g.span.to] {
-		names = append(names, escape(oneLine(taskName(env.Data))))
-	}
-	return clipEscaped(escape(what)+g.suffix()+": "+strings.Join(names, ", "), maxGroupFallback)
-}
-
-func (g groupMsg) context() slack.Block {
-	var parts []string
-	if g.parts > 1 {
-		parts = append(parts, fmt.Sprintf("tasks %d-%d of %d", g.span.from+1, g.span.to, len(g.envs)))
-	}
-	if p := sharedProject(g.envs); p != "" {
-		parts = append(parts, "project "+code(p, maxID))
-	}
-	if seen := observedRange(g.envs[g.span.from:g.span.to]); seen != "" {
-		parts = append(parts, seen)
-	}
-	text := clipEscaped(strings.Join(parts, " · "), maxFieldText)
-	if text == "" {
-		text = "grouped events"
-	}
-	return slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, text, false, false))
 }
 
 func mrkdwnSection(text string) slack.Block {
@@ -178,27 +96,10 @@ func headline(d notify.Data, n int) string {
 	}
 }
 
-// groupLine is one task of a grouped message, in mrkdwn:
-// "• *name* `task-id`  FROM -> TO — reason".
-func groupLine(d notify.Data, withReason bool) string {
-	name := taskName(d)
-	line := "• *" + escClip(oneLine(name), maxGroupName) + "*"
-	if d.TaskID != "" && d.TaskID != name {
-		line += " " + code(d.TaskID, maxGroupID)
-	}
-	if what := lineWhat(d); what != "" {
-		line += "  " + clipEscaped(what, maxGroupWhat)
-	}
-	if _, reason := reasonOf(d); withReason && reason != "" {
-		line += " — " + escClip(oneLine(reason), maxGroupReason)
-	}
-	return clipEscaped(line, maxGroupLine)
-}
-
-// lineWhat is what happened to one task of a group, escaped for mrkdwn. For
-// removed and watch_* the header says what happened; the line gives the
-// status the task was last seen in.
-func lineWhat(d notify.Data) string {
+// lineWhat is what happened to one task of a group, with API text passed
+// through esc. For removed and watch_* the header says what happened; the
+// line gives the status the task was last seen in.
+func lineWhat(d notify.Data, esc func(string) string) string {
 	cur, ok := currentStatus(d)
 	switch {
 	case d.Kind == diff.Removed || (d.TaskID != "" && (d.Kind == diff.WatchDegraded || d.Kind == diff.WatchRecovered)):
@@ -209,13 +110,13 @@ func lineWhat(d notify.Data) string {
 		if d.Kind == diff.WatchRecovered {
 			label = "now "
 		}
-		s := escape(cur.raw)
+		s := esc(cur.raw)
 		if !cur.known {
 			s += " (unknown status)"
 		}
 		return label + s
 	default:
-		return transition(d, escape)
+		return transition(d, esc)
 	}
 }
 
@@ -292,7 +193,3 @@ func packSections(lines []string) []string {
 	}
 	return out
 }
-
-// oneLine folds newlines and runs of blanks into single spaces, so that
-// API text cannot break a message's one-line-per-task layout.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -29,6 +29,10 @@ type Route struct {
 	Mentions []string // user ids U…/W…, user groups S…, @here, @channel
 	// Continue lets the routes after this one match the event too.
 	Continue bool
+	// Template is a template file (see package msgtmpl) whose parts
+	// replace the default templates for this route's messages; "" for the
+	// defaults.
+	Template string
 }
 
 // Match selects events; an empty field matches every event. The globs are
@@ -133,14 +137,6 @@ func mentionText(m string) string {
 		return "<!subteam^" + m + ">"
 	}
 	return "<@" + m + ">"
-}
-
-// mention puts the lane's mentions, once, into a message: a section right
-// after the header (the text Slack notifies from in the channel) and the
-// start of the fallback text (what the notification shows). A grouped
-// message lists them once, like any other.
-func (n *lane) mention(msg slack.WebhookMessage) slack.WebhookMessage {
-	return WithMentions(msg, n.mentions)
 }
 
 // WithMentions is msg with mentions (see Route.Mentions) put in: a section
