@@ -320,3 +320,17 @@ func TestClip(t *testing.T) {
 		})
 	}
 }
+
+// A status change seen after the watcher could not observe the task says
+// that statuses may be missing in between; an ordinary one does not.
+func TestRenderSaysStatusesMayBeSkipped(t *testing.T) {
+	env := statusChanged("e-gap", "orders", "RUNNING", "INCRMIGEATING")
+	if got := texts(Render(env)); strings.Contains(got, "may have passed through") {
+		t.Fatalf("an ordinary change warns of skipped statuses:\n%s", got)
+	}
+	env.Data.MayHaveSkipped, env.Data.Gap = true, "watcher restarted"
+	got := texts(Render(env))
+	if !strings.Contains(got, "watcher restarted: the task may have passed through statuses in between") {
+		t.Errorf("a change across a gap does not say so:\n%s", got)
+	}
+}
