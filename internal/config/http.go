@@ -28,6 +28,7 @@ type Section int
 const (
 	SectionNATS  Section = iota // data_dir and nats.*
 	SectionSlack                // slack.*
+	SectionHTTP                 // http.*
 )
 
 // LoadSections is Load for a command that uses only some sections (tail:
@@ -57,6 +58,8 @@ func LoadSections(path string, getenv func(string) string, sections ...Section) 
 			cfg.validateNATS(&p)
 		case SectionSlack:
 			cfg.validateSlack(&p)
+		case SectionHTTP:
+			cfg.validateHTTP(&p)
 		}
 	}
 	if err := errors.Join(p...); err != nil {
