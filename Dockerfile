@@ -1,6 +1,15 @@
 # Multi-stage build: a static watcher binary on a distroless base, run as a
-# non-root user. The embedded NATS store goes to ./data under the user's home
-# (mount a volume there to keep it across containers).
+# non-root user. The embedded NATS store goes to /home/nonroot/data (mount a
+# volume there to keep it across containers).
+#
+#   docker build -t watcher .
+#   docker run -d --env-file watcher.env -v watcher-data:/home/nonroot/data -p 9090:9090 watcher
+#
+# The image's config is deploy/container/watcher.yaml: /metrics, /healthz
+# and /readyz on 0.0.0.0:9090; the embedded NATS on the loopback only. To
+# reach NATS from outside, mount a config with nats.listen: 0.0.0.0:4222 and
+# publish 4222 (-p 4222:4222); it admits only the credentials it keeps in
+# the data directory.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -10,8 +19,15 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/watcher ./cmd/watc
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/watcher /usr/local/bin/watcher
-COPY configs/watcher.yaml /etc/watcher/watcher.yaml
+COPY deploy/container/watcher.yaml /etc/watcher/watcher.yaml
 USER nonroot:nonroot
 WORKDIR /home/nonroot
+# http.listen of the image's config. 4222 (NATS) is not exposed: its
+# listener is loopback unless the config says otherwise.
+EXPOSE 9090
+# No shell in the image: the binary asks its own /healthz (http.listen of
+# the config; exit 0 healthy, 1 not).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["/usr/local/bin/watcher", "health", "-c", "/etc/watcher/watcher.yaml"]
 ENTRYPOINT ["/usr/local/bin/watcher"]
 CMD ["run", "-c", "/etc/watcher/watcher.yaml"]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"strconv"
@@ -20,15 +21,31 @@ import (
 
 func newFlags(name string, env cmdEnv) *flag.FlagSet {
 	fs := flag.NewFlagSet("watcher "+name, flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
+	// -h prints the help to stdout (parseFlags); a bad flag gets its error
+	// and the flags on stderr.
+	fs.SetOutput(flagOutput{Writer: env.stderr, help: env.stdout})
+	fs.Usage = func() {}
 	return fs
+}
+
+// flagOutput is a flag set's output: errors to stderr, asked-for help to
+// stdout.
+type flagOutput struct {
+	io.Writer
+	help io.Writer
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return usageError{errors.New("help requested")}
+			w := fs.Output()
+			if fo, ok := w.(flagOutput); ok {
+				w = fo.help
+			}
+			printHelp(w, fs)
+			return errHelp
 		}
+		fs.PrintDefaults()
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
@@ -37,12 +54,21 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func loadConfig(env cmdEnv, fs *flag.FlagSet, args []string) (config.Config, error) {
+// loadConfig parses the flags with -c and loads the config file: the whole
+// of it checked, or with sections, only the log and those (tail and
+// notify-test need no DCS credentials).
+func loadConfig(env cmdEnv, fs *flag.FlagSet, args []string, sections ...config.Section) (config.Config, error) {
 	path := fs.String("c", "watcher.yaml", "configuration file")
 	if err := parseFlags(fs, args); err != nil {
 		return config.Config{}, err
 	}
-	cfg, err := config.Load(*path, env.getenv)
+	var cfg config.Config
+	var err error
+	if len(sections) > 0 {
+		cfg, err = config.LoadSections(*path, env.getenv, sections...)
+	} else {
+		cfg, err = config.Load(*path, env.getenv)
+	}
 	if err != nil {
 		return config.Config{}, usageError{err}
 	}
@@ -71,24 +97,6 @@ func cmdValidate(env cmdEnv, args []string) error {
 	fmt.Fprintf(env.stdout, "config ok: project %s, schedule %q, watching %s, %s, slack %s\n",
 		cfg.DCS.ProjectID, cfg.Poll.Schedule, what, nats, slack)
 	return nil
-}
-
-func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
-	cfg, err := loadConfig(env, newFlags("run", env), args)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, env.stderr)
-	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: env.getenv})
-	if err != nil {
-		return err
-	}
-	defer a.Stop()
-	log.Info().Str("schedule", cfg.Poll.Schedule).Str("nats", a.Broker.ClientURL()).
-		Str("project_id", cfg.DCS.ProjectID).Msg("watcher running")
-	err = a.Run(ctx)
-	log.Info().Msg("watcher stopped")
-	return err
 }
 
 func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {

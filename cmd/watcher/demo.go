@@ -18,6 +18,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
 	"github.com/dcs-watcher/watcher/internal/sim"
@@ -83,10 +84,14 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 		log = newLogger(config.LogConfig{Level: "info", Format: "console"}, env.stderr)
 	}
 	tally := newTally()
+	m := metrics.New(nil)
 	a, err := app.Start(ctx, cfg, app.Options{
 		Logger:      log,
 		SlackSender: &slacknotify.ConsoleSender{W: out},
+		Cycled:      m.Cycled,
+		DCSCalled:   m.APICall,
 		Published: func(e notify.Envelope) {
+			m.Published(e)
 			tally.add(e)
 			fmt.Fprintf(out, "%s  NATS  %-19s %s\n", e.Time.Local().Format(time.TimeOnly), e.Data.Kind, line(e.Data))
 		},
@@ -95,7 +100,14 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	defer a.Stop()
+	attachMetrics(m, a)
+	hs, err := startHTTP(cfg.HTTP, m)
+	if err != nil {
+		return err
+	}
+	defer hs.Close()
 	fmt.Fprintf(out, "DCS simulator  http://%s (signed requests, AK/SK checked)\n", ln.Addr())
+	fmt.Fprintf(out, "Metrics        http://%s/metrics  (also /healthz, /readyz)\n", hs.Addr())
 	// The listener wants the read-only user's password: reader.env hands
 	// it to the nats CLI without putting it on a command line.
 	fmt.Fprintf(out, "NATS           %s  (try: . %s && nats sub '%s.>')\n", a.Broker.ClientURL(),
@@ -128,6 +140,8 @@ func demoConfig(project, endpoint, dir string) config.Config {
 	cfg.Slack.Enabled = false // the console sink stands in for the webhook
 	// The demo's outage lasts seconds: show it rather than hold it back.
 	cfg.Slack.DegradedFor = 0
+	// The operational endpoints are on in the demo, on a free loopback port.
+	cfg.HTTP.Listen = "127.0.0.1:0"
 	return cfg
 }
 

@@ -9,6 +9,8 @@
 //	watcher demo                       everything on embedded defaults, ~25 s
 //	watcher tail -c watcher.yaml       print events as they are published
 //	watcher notify-test -c watcher.yaml  post a sample Slack message
+//	watcher health -c watcher.yaml     ask a running watcher's /healthz
+//	watcher version                    version, commit, Go version
 package main
 
 import (
@@ -43,6 +45,8 @@ Usage:
   watcher demo                simulator + embedded NATS + watcher + console Slack, ends by itself
   watcher tail     -c FILE    print the events of a running watcher as they are published
   watcher notify-test -c FILE [--route NAME]  post a sample message to the default Slack destination, or a route's
+  watcher health   -c FILE    exit 0 when the watcher's /healthz (http.listen) answers
+  watcher version             version, commit and Go version of this binary
 
 Run 'watcher COMMAND -h' for the flags of a command.
 `
@@ -76,6 +80,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		err = cmdTail(ctx, env, args[1:])
 	case "notify-test":
 		err = cmdNotifyTest(ctx, env, args[1:])
+	case "version":
+		err = cmdVersion(env, args[1:])
+	case "health":
+		err = cmdHealth(ctx, env, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -83,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "watcher: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "watcher %s: %v\n", args[0], err)

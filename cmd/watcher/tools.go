@@ -31,7 +31,7 @@ func cmdTail(ctx context.Context, env cmdEnv, args []string) error {
 	filter := fs.String("filter", ">", "subject filter after the prefix, e.g. '*.*.status_changed.>'")
 	raw := fs.Bool("json", false, "print each event's JSON instead of a summary line")
 	count := fs.Int("count", 0, "exit after this many events (0: until interrupted)")
-	cfg, err := loadConfig(env, fs, args)
+	cfg, err := loadConfig(env, fs, args, config.SectionNATS)
 	if err != nil {
 		return err
 	}
@@ -92,21 +92,26 @@ func connectTail(ctx context.Context, cfg config.Config) (*broker.Broker, error)
 func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	fs := newFlags("notify-test", env)
 	routeName := fs.String("route", "", "post through this route of slack.routes (default: the default destination)")
-	cfg, err := loadConfig(env, fs, args)
+	cfg, err := loadConfig(env, fs, args, config.SectionSlack)
 	if err != nil {
 		return err
 	}
-	dest, mentions, tmpl, err := testDestination(cfg, *routeName)
+	dest, err := testDestination(cfg, *routeName)
 	if err != nil {
 		return err
 	}
+	mentions, tmpl := dest.mentions, dest.template
 	prev := &dcs.Task{ID: "00000000000000000000000000000000", Name: "watcher notify-test", Status: string(dcs.StatusFullMigrating),
 		Source: dcs.Instance{Name: "source-redis", Addrs: "192.0.2.1:6379"}, Target: dcs.Instance{Name: "target-redis", Addrs: "192.0.2.2:6379"}}
 	curr := *prev
 	curr.Status = string(dcs.StatusIncrMigrating)
 	ev := diff.Diff(prev, &curr)[0]
 	now := time.Now()
-	e := notify.Build(cfg.NATS.SubjectPrefix, ev, notify.Meta{Region: cfg.DCS.Region, ProjectID: cfg.DCS.ProjectID,
+	project := cfg.DCS.ProjectID
+	if project == "" {
+		project = "notify-test" // only the slack section need be set
+	}
+	e := notify.Build(cfg.NATS.SubjectPrefix, ev, notify.Meta{Region: cfg.DCS.Region, ProjectID: project,
 		ObservedAt: now, PrevStatusSince: now.Add(-3 * time.Minute)})
 	// The destination's own templates, so that whoever wrote one sees it.
 	set := msgtmpl.Default()
@@ -118,7 +123,16 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	msg := slacknotify.NewRenderer(set, nil, zerolog.Nop()).Render(e)
 	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
 	msg = slacknotify.WithMentions(msg, mentions)
-	sender := slacknotify.WebhookSender{URL: dest, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
+	hc := &http.Client{Timeout: cfg.Slack.Timeout}
+	if dest.channel != "" {
+		bot := slacknotify.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, hc)
+		if _, _, err := bot.Post(ctx, dest.channel, msg); err != nil {
+			return fmt.Errorf("slack did not accept the test message in %s: %w", dest.channel, err)
+		}
+		fmt.Fprintf(env.stdout, "slack accepted the test message in %s\n", dest.channel)
+		return nil
+	}
+	sender := slacknotify.WebhookSender{URL: dest.webhook, HTTPClient: hc}
 	answer, err := sender.Post(ctx, &msg)
 	if answer.Status != 0 {
 		// The answer, never the URL (Post redacts it from the body).
@@ -131,25 +145,38 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	return nil
 }
 
-// testDestination is the webhook (and mentions, and template file)
-// notify-test posts to: the named route's, or the default destination's
-// (slack.default_route, else slack.webhook_url).
-func testDestination(cfg config.Config, name string) (secret.Secret, []string, string, error) {
+// testDest is where notify-test posts: a webhook, or a channel of the
+// bot-token mode.
+type testDest struct {
+	webhook  secret.Secret
+	channel  string
+	mentions []string
+	template string
+}
+
+// testDestination is the destination notify-test posts to: the named
+// route's, or the default destination's (slack.default_route, else
+// slack.channel in bot mode, else slack.webhook_url).
+func testDestination(cfg config.Config, name string) (testDest, error) {
 	if name == "" {
 		name = cfg.Slack.DefaultRoute
 		if name == "" {
-			if cfg.Slack.WebhookURL == "" {
-				return "", nil, "", usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL), and no slack.default_route")}
+			switch {
+			case cfg.Slack.Channel != "":
+				return testDest{channel: cfg.Slack.Channel, template: cfg.Slack.Template}, nil
+			case cfg.Slack.WebhookURL == "":
+				return testDest{}, usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL), and no slack.default_route nor slack.channel")}
 			}
-			return cfg.Slack.WebhookURL, nil, cfg.Slack.Template, nil
+			return testDest{webhook: cfg.Slack.WebhookURL, template: cfg.Slack.Template}, nil
 		}
 	}
 	var names []string
 	for _, r := range cfg.Slack.Routes {
 		if r.Name == name {
-			return r.WebhookURL, r.Mentions, r.Template, nil
+			// Validation ensures a channel route has the bot token.
+			return testDest{webhook: r.WebhookURL, channel: r.Channel, mentions: r.Mentions, template: r.Template}, nil
 		}
 		names = append(names, r.Name)
 	}
-	return "", nil, "", usageError{fmt.Errorf("--route %q: no such route in slack.routes (routes: %s)", name, strings.Join(names, ", "))}
+	return testDest{}, usageError{fmt.Errorf("--route %q: no such route in slack.routes (routes: %s)", name, strings.Join(names, ", "))}
 }

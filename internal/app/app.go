@@ -48,7 +48,9 @@ type Options struct {
 	Published func(notify.Envelope)
 	// Cycled hears of each cycle the poller's Run makes (the bench times them).
 	Cycled func(poller.Stats, error)
-	Now    func() time.Time
+	// DCSCalled hears of each DCS API call when it ends (metrics).
+	DCSCalled func(call, outcome string, took time.Duration)
+	Now       func() time.Time
 	// Getenv reads the SDK's region endpoint override
 	// (HUAWEICLOUD_SDK_REGION_DCS_<REGION>); nil reads nothing.
 	Getenv func(string) string
@@ -101,6 +103,7 @@ func dcsClient(cfg config.Config, o Options) (*dcs.Client, error) {
 		// The list's pages, once the first has told how many, at the pace
 		// of the detail calls.
 		ListConcurrency: cfg.DCS.Concurrency,
+		Observe:         o.DCSCalled,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dcs client: %w", err)

@@ -30,6 +30,7 @@ type Config struct {
 	Poll    PollConfig  `yaml:"poll" json:"poll"`
 	NATS    NATSConfig  `yaml:"nats" json:"nats"`
 	Slack   SlackConfig `yaml:"slack" json:"slack"`
+	HTTP    HTTPConfig  `yaml:"http" json:"http"`
 }
 
 // LogConfig selects the log level and format.

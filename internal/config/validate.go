@@ -59,6 +59,7 @@ func (c Config) Validate() error {
 	c.validatePoll(&p)
 	c.validateNATS(&p)
 	c.validateSlack(&p)
+	c.validateHTTP(&p)
 	return errors.Join(p...)
 }
 

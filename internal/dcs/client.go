@@ -62,6 +62,11 @@ type Options struct {
 	// ListConcurrency is how many list pages List fetches at once once the
 	// first page has told how many there are; default 1 (one after another).
 	ListConcurrency int
+	// Observe, when set, hears of every Show and ListPage when it ends:
+	// the call ("show", "list"), its outcome ("ok", a Class, or
+	// "canceled" when the caller gave up) and how long it took, rate-limit
+	// wait included (metrics).
+	Observe func(call, outcome string, took time.Duration)
 }
 
 // Info describes the answer to a successful call, for logs.
@@ -85,6 +90,7 @@ type Client struct {
 	now       func() time.Time
 	limiter   *rate.Limiter
 	listConc  int
+	observe   func(call, outcome string, took time.Duration)
 }
 
 // New checks o and returns a Client.
@@ -111,6 +117,7 @@ func New(o Options) (*Client, error) {
 		now:       o.Now,
 		listConc:  max(o.ListConcurrency, 1),
 		limiter:   o.Limiter,
+		observe:   o.Observe,
 	}
 	if c.maxBody == 0 {
 		c.maxBody = DefaultMaxBodyBytes
@@ -167,7 +174,8 @@ func validID(s string) bool {
 
 // Show fetches one task's details. A task that no longer exists fails with
 // ErrGone.
-func (c *Client) Show(ctx context.Context, taskID string) (Task, Info, error) {
+func (c *Client) Show(ctx context.Context, taskID string) (_ Task, _ Info, err error) {
+	defer c.observed(opShow, time.Now(), &err)
 	if !validID(taskID) {
 		return Task{}, Info{}, apiErrorf(opShow, "", ErrRequest, "task id %q: want 1 to %d letters, digits, '-', '_', '.' or '~'", taskID, maxIDLength)
 	}
@@ -190,6 +198,7 @@ func (c *Client) Show(ctx context.Context, taskID string) (Task, Info, error) {
 // limit (1..1000) of them, filtered by name when name is not empty. count is
 // the total the API reports, -1 if it does not say.
 func (c *Client) ListPage(ctx context.Context, offset, limit int, name string) (rows []Task, count int, info Info, err error) {
+	defer c.observed(opList, time.Now(), &err)
 	if offset < 0 || limit < 1 || limit > MaxListLimit {
 		return nil, 0, Info{}, apiErrorf(opList, "", ErrRequest, "offset %d, limit %d: want offset >= 0 and limit 1..%d", offset, limit, MaxListLimit)
 	}
@@ -362,6 +371,20 @@ func (c *Client) get(ctx context.Context, op, taskID, rel string, q url.Values) 
 		return nil, info, c.badResponse(op, taskID, info, fmt.Errorf("body exceeds %d bytes", c.maxBody))
 	}
 	return body, info, nil
+}
+
+// observed reports a call that began at start and ended with *err.
+func (c *Client) observed(call string, start time.Time, err *error) {
+	if c.observe == nil {
+		return
+	}
+	outcome := "ok"
+	if *err != nil {
+		if outcome = Class(*err); outcome == "" {
+			outcome = "canceled"
+		}
+	}
+	c.observe(call, outcome, time.Since(start))
 }
 
 // readLimited reads at most limit bytes, and says whether there was more.

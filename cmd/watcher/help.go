@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dcs-watcher/watcher/internal/config"
+)
+
+// errHelp is what a command returns after printing its help for -h or
+// --help: asked-for help is a success, exit 0.
+var errHelp = errors.New("help requested")
+
+// commandDoc is what `watcher COMMAND -h` says besides the flags.
+type commandDoc struct {
+	what string
+	env  []string // environment variables the command reads
+}
+
+// configEnv are the variables every command that loads the whole config
+// reads (config.envOverrides), plus the SDK's endpoint override.
+var configEnv = []string{
+	config.EnvAK + ", " + config.EnvSK + ", " + config.EnvSecurityToken + ": dcs.ak, dcs.sk, dcs.security_token",
+	config.EnvProjectID + ": dcs.project_id",
+	config.EnvDCSAuthToken + ": dcs.auth_token (an IAM token instead of AK/SK)",
+	config.EnvNATSURL + ", " + config.EnvNATSToken + ": nats.url, nats.token",
+	config.EnvSlackWebhook + ": slack.webhook_url",
+	config.EnvSlackBotToken + ": slack.bot_token",
+	"HUAWEICLOUD_SDK_REGION_DCS_<REGION>: the DCS endpoint of a region (instead of https://dcs.<region>.myhuaweicloud.com)",
+}
+
+var commandDocs = map[string]commandDoc{
+	"run": {what: "Poll the DCS API on poll.schedule until SIGINT/SIGTERM; Slack delivery runs alongside. " +
+		"SIGHUP reloads the config file: a bad one is refused and the running one kept; a good one restarts the watcher " +
+		"(DCS client, NATS, poller, Slack) with it, in the same process. http.* is not reloaded.", env: configEnv},
+	"once":     {what: "Run one cycle against the stored state and exit; each event as a JSON line on stdout.", env: configEnv},
+	"validate": {what: "Load and check a config file, print a one-line summary.", env: configEnv},
+	"simulate": {what: "Serve the DCS API simulator on a scenario file or a generated fleet.",
+		env: []string{config.EnvAK + ", " + config.EnvSK + ": when set, every request's signature is checked against them"}},
+	"bench": {what: "Benchmark the pipeline against the simulator; a markdown report on stdout."},
+	"demo":  {what: "Run the simulator, the embedded NATS, the watcher and a console Slack together on a built-in scenario; ends by itself."},
+	"tail": {what: "Print the events of a running watcher as they are published. Uses only data_dir and nats.* of the config.",
+		env: []string{config.EnvNATSURL + ", " + config.EnvNATSToken + ": nats.url, nats.token"}},
+	"notify-test": {what: "Post a sample message to the default Slack destination, or a route's (webhook or bot-mode channel). Uses only slack.* of the config.",
+		env: []string{config.EnvSlackWebhook + ": slack.webhook_url", config.EnvSlackBotToken + ": slack.bot_token"}},
+	"version": {what: "Print the watcher's version, the commit and time it was built from, and the Go version."},
+	"health": {what: "GET /healthz on http.listen (or --addr) and exit 0 when it answers 200, else 1: the container's health check, for an image without a shell. " +
+		"Uses only http.* of the config."},
+}
+
+// printHelp writes a command's help: what it does, its flags and the
+// environment it reads.
+func printHelp(w io.Writer, fs *flag.FlagSet) {
+	name := strings.TrimPrefix(fs.Name(), "watcher ")
+	doc := commandDocs[name]
+	fmt.Fprintf(w, "Usage: watcher %s [flags]\n\n%s\n\nFlags:\n", name, doc.what)
+	out := fs.Output()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+	if len(doc.env) > 0 {
+		fmt.Fprintln(w, "\nEnvironment (wins over the config file):")
+		for _, e := range doc.env {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+}

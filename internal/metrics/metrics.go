@@ -1,0 +1,208 @@
+// Package metrics holds the watcher's Prometheus metrics and its readiness.
+// Metrics lives as long as the process: a reload (SIGHUP) starts a new app
+// and re-attaches its sources (snapshots, Slack notifier, NATS connection),
+// so counters keep counting across reloads. Every label is bounded: API call
+// and outcome, cycle result, event kind, task status and phase, Slack
+// outcome; never a task id or name, which would grow without end.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/robfig/cron/v3"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/poller"
+)
+
+const namespace = "dcs_watcher"
+
+// Sources are what the metrics read at scrape time from a running app.
+// Any may be nil.
+type Sources struct {
+	// Statuses returns the normalised status of every watched task (not
+	// removed).
+	Statuses func() []dcs.Status
+	// Slack returns the Slack notifier's counters since it started.
+	Slack func() slacknotify.Stats
+	// NATSConnected reports whether the NATS connection is up.
+	NATSConnected func() bool
+}
+
+// Metrics is the watcher's registry and the state behind readiness.
+type Metrics struct {
+	// Registry is the watcher's own, not the global one: nothing another
+	// library registers leaks into /metrics, and tests get fresh ones.
+	Registry *prometheus.Registry
+
+	apiCalls   *prometheus.CounterVec
+	apiLatency *prometheus.HistogramVec
+	cycles     *prometheus.CounterVec
+	cycleDur   prometheus.Histogram
+	events     *prometheus.CounterVec
+
+	lastOK   atomic.Int64 // unix nanoseconds of the last successful cycle; 0: none yet
+	interval atomic.Int64 // the schedule's interval, nanoseconds
+	oldest   atomic.Int64 // oldest refresh age, nanoseconds; -1: not set
+	now      func() time.Time
+
+	mu        sync.Mutex
+	src       Sources
+	slackBase slacknotify.Stats // counts of notifiers replaced by a reload
+}
+
+// New returns Metrics with every family registered. now is the clock of
+// readiness and ages (nil: time.Now).
+func New(now func() time.Time) *Metrics {
+	if now == nil {
+		now = time.Now
+	}
+	m := &Metrics{Registry: prometheus.NewRegistry(), now: now}
+	m.oldest.Store(-1)
+	m.apiCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "api_calls_total",
+		Help: "DCS API calls by call (show, list) and outcome (ok, gone, auth, throttled, unavailable, bad_response, request, canceled).",
+	}, []string{"call", "outcome"})
+	m.apiLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "api_call_duration_seconds",
+		Help:    "Duration of DCS API calls, rate-limit wait included, by call and outcome.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"call", "outcome"})
+	m.cycles = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "cycles_total",
+		Help: "Poll cycles by result: ok, error (the API could not be seen or an event not stored), paused (after auth failures or throttling).",
+	}, []string{"result"})
+	m.cycleDur = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "cycle_duration_seconds",
+		Help:    "Duration of poll cycles that ran (not paused).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12),
+	})
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "events_published_total",
+		Help: "Events stored by JetStream, by kind.",
+	}, []string{"kind"})
+	m.Registry.MustRegister(m.apiCalls, m.apiLatency, m.cycles, m.cycleDur, m.events,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "last_successful_cycle_timestamp_seconds",
+			Help: "Unix time of the end of the last successful cycle; 0 before the first.",
+		}, func() float64 {
+			if ns := m.lastOK.Load(); ns > 0 {
+				return float64(ns) / 1e9
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "nats_connected",
+			Help: "1 while the NATS connection is up, else 0.",
+		}, func() float64 {
+			if m.natsConnected() {
+				return 1
+			}
+			return 0
+		}),
+		(*sourceCollector)(m),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Attach makes the metrics read a (new) app's sources. The Slack counts of
+// the notifier it replaces are kept, so the counters do not go back.
+func (m *Metrics) Attach(s Sources) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.src.Slack != nil {
+		m.slackBase = addStats(m.slackBase, m.src.Slack())
+	}
+	m.src = s
+}
+
+// SetSchedule sets the poll schedule readiness measures against: the
+// interval between its next two activations.
+func (m *Metrics) SetSchedule(spec string) error {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return fmt.Errorf("metrics: schedule %q: %w", spec, err)
+	}
+	next := s.Next(m.now())
+	m.interval.Store(int64(s.Next(next).Sub(next)))
+	return nil
+}
+
+// APICall counts one DCS API call; it is the dcs client's observer.
+func (m *Metrics) APICall(call, outcome string, took time.Duration) {
+	m.apiCalls.WithLabelValues(call, outcome).Inc()
+	m.apiLatency.WithLabelValues(call, outcome).Observe(took.Seconds())
+}
+
+// Cycled records one poll cycle; it is the poller's Cycled hook.
+func (m *Metrics) Cycled(st poller.Stats, err error) {
+	switch {
+	case st.Skipped:
+		m.cycles.WithLabelValues("paused").Inc()
+		return
+	case err != nil:
+		m.cycles.WithLabelValues("error").Inc()
+	default:
+		m.cycles.WithLabelValues("ok").Inc()
+		m.lastOK.Store(m.now().UnixNano())
+	}
+	m.cycleDur.Observe(st.Duration.Seconds())
+}
+
+// Published counts one event stored by JetStream.
+func (m *Metrics) Published(e notify.Envelope) {
+	m.events.WithLabelValues(string(e.Data.Kind)).Inc()
+}
+
+// SetOldestRefreshAge sets the age of the oldest snapshot refresh (how far
+// the least recently confirmed task lags); the poller calls it after a
+// cycle once it tracks refreshes. The gauge is absent until set.
+func (m *Metrics) SetOldestRefreshAge(d time.Duration) { m.oldest.Store(int64(max(d, 0))) }
+
+// Ready says why the watcher is not ready, or nil: NATS must be connected
+// and a cycle must have succeeded within three intervals of the schedule.
+func (m *Metrics) Ready() error {
+	var errs []error
+	if !m.natsConnected() {
+		errs = append(errs, errors.New("NATS not connected"))
+	}
+	last := m.lastOK.Load()
+	window := 3 * time.Duration(m.interval.Load())
+	switch {
+	case last == 0:
+		errs = append(errs, errors.New("no successful cycle yet"))
+	case window > 0 && m.now().Sub(time.Unix(0, last)) > window:
+		errs = append(errs, fmt.Errorf("last successful cycle %s ago, more than three intervals (%s)",
+			m.now().Sub(time.Unix(0, last)).Round(time.Second), window))
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Metrics) sources() (Sources, slacknotify.Stats) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.src, m.slackBase
+}
+
+func (m *Metrics) natsConnected() bool {
+	s, _ := m.sources()
+	return s.NATSConnected != nil && s.NATSConnected()
+}
+
+func addStats(a, b slacknotify.Stats) slacknotify.Stats {
+	return slacknotify.Stats{
+		Sent: a.Sent + b.Sent, Events: a.Events + b.Events, Skipped: a.Skipped + b.Skipped,
+		Retried: a.Retried + b.Retried, Throttled: a.Throttled + b.Throttled, Failed: a.Failed + b.Failed,
+		Dead: a.Dead + b.Dead, Quiet: a.Quiet + b.Quiet,
+	}
+}
