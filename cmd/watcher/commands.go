@@ -85,7 +85,7 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	defer a.Stop()
 	log.Info().Str("schedule", cfg.Poll.Schedule).Str("nats", a.Broker.ClientURL()).
-		Str("project_id", cfg.DCS.ProjectID).Msg("watcher running")
+		Str("project_id", a.Config.DCS.ProjectID).Msg("watcher running")
 	err = a.Run(ctx)
 	log.Info().Msg("watcher stopped")
 	return err
