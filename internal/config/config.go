@@ -58,11 +58,11 @@ type DCSConfig struct {
 	MetadataEndpoint string `yaml:"metadata_endpoint" json:"metadata_endpoint"`
 	// IAMEndpoint is where the project id is looked up when ProjectID is
 	// empty.
-	IAMEndpoint string `yaml:"iam_endpoint" json:"iam_endpoint"`
-	Timeout       time.Duration `yaml:"timeout" json:"timeout"`       // per call
-	MaxBodyBytes  int64         `yaml:"max_body_bytes" json:"max_body_bytes"`
-	Concurrency   int           `yaml:"concurrency" json:"concurrency"` // parallel detail calls
-	RateLimit     float64       `yaml:"rate_limit" json:"rate_limit"`   // calls per second
+	IAMEndpoint  string        `yaml:"iam_endpoint" json:"iam_endpoint"`
+	Timeout      time.Duration `yaml:"timeout" json:"timeout"` // per call
+	MaxBodyBytes int64         `yaml:"max_body_bytes" json:"max_body_bytes"`
+	Concurrency  int           `yaml:"concurrency" json:"concurrency"` // parallel detail calls
+	RateLimit    float64       `yaml:"rate_limit" json:"rate_limit"`   // calls per second
 }
 
 // The values of dcs.credentials (the dcs package's Source* names).

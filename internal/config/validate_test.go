@@ -119,14 +119,26 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"ak missing", func(c *Config) { c.DCS.AK = "" }, "dcs.ak", "required when dcs.sk is set"},
 		{"no credentials", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsConfig }, "dcs.ak",
 			"required: set dcs.ak and dcs.sk (or HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK), or dcs.auth_token"},
-		{"no credentials, https loopback", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsConfig; c.DCS.Endpoint = "https://127.0.0.1:8443" }, "dcs.ak", "required: set dcs.ak"},
-		{"no credentials, remote http", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsConfig; c.DCS.Endpoint = "http://dcs.example" }, "dcs.ak", "required: set dcs.ak"},
+		{"no credentials, https loopback", func(c *Config) {
+			noCreds(c)
+			c.DCS.Credentials = CredentialsConfig
+			c.DCS.Endpoint = "https://127.0.0.1:8443"
+		}, "dcs.ak", "required: set dcs.ak"},
+		{"no credentials, remote http", func(c *Config) {
+			noCreds(c)
+			c.DCS.Credentials = CredentialsConfig
+			c.DCS.Endpoint = "http://dcs.example"
+		}, "dcs.ak", "required: set dcs.ak"},
 		{"credentials source unknown", func(c *Config) { c.DCS.Credentials = "vault" }, "dcs.credentials", `unknown source "vault"`},
 		{"profile source with ak", func(c *Config) { c.DCS.Credentials = CredentialsProfile }, "dcs.credentials", "is profile, which does not use dcs.ak"},
 		{"metadata source with token", func(c *Config) { noCreds(c); c.DCS.AuthToken = "PLANTED-IAM"; c.DCS.Credentials = CredentialsMetadata },
 			"dcs.credentials", "is metadata, which does not use"},
 		{"profile name empty", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsProfile; c.DCS.Profile = "" }, "dcs.profile", "required with dcs.credentials: profile"},
-		{"metadata endpoint", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsMetadata; c.DCS.MetadataEndpoint = "169.254.169.254" },
+		{"metadata endpoint", func(c *Config) {
+			noCreds(c)
+			c.DCS.Credentials = CredentialsMetadata
+			c.DCS.MetadataEndpoint = "169.254.169.254"
+		},
 			"dcs.metadata_endpoint", "invalid URL"},
 		{"token and AK/SK", func(c *Config) { c.DCS.AuthToken = "PLANTED-IAM" }, "dcs.auth_token", "not both"},
 		{"security token alone", func(c *Config) { noCreds(c); c.DCS.AuthToken = "PLANTED-IAM"; c.DCS.SecurityToken = "PLANTED-STS" },
