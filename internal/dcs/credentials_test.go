@@ -183,7 +183,7 @@ func TestProfileErrors(t *testing.T) {
 	cases := []struct{ name, text, profile, want string }{
 		{"no section", profileFile, "staging", "has no [staging] section (sections: default, prod)"},
 		{"half pair", "[default]\nak = " + fileAK + "\n", "", "[default] needs both ak and sk"},
-		{"not ini", "[default\nak " + fileAK + " " + fileSK + "\n", "", "is not in INI format"},
+		{"not ini", "[default]\nak " + fileAK + "\nsk = " + fileSK + "\n", "", "is not in INI format"},
 		{"missing", "", "", "does not exist"},
 	}
 	for _, tc := range cases {
