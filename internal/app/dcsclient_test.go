@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/sim"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -121,5 +123,53 @@ func TestDCSClientNoCredentials(t *testing.T) {
 	_, _, err := dcsClient(context.Background(), cfg, Options{Logger: zerolog.Nop(), Getenv: getenv})
 	if err == nil || err.Error() != dcs.ErrNoCredentials.Error() {
 		t.Fatalf("err = %v, want %v", err, dcs.ErrNoCredentials)
+	}
+}
+
+// TestStartUsesLookedUpProject: Start wires the project id IAM gave into
+// the whole watcher: a cycle calls the simulator's project and the events
+// carry it.
+func TestStartUsesLookedUpProject(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sc := &sim.Scenario{ProjectID: appProject, Tasks: []sim.TaskSpec{{ID: "task-1", Steps: []sim.Step{{Status: new("MIGRATING")}}}}}
+	simSrv := sim.New(sc, sim.Options{AK: appAK, SK: appSK})
+	api := httptest.NewServer(simSrv)
+	defer api.Close()
+
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.NATS.Listen = "127.0.0.1:0"
+	cfg.DCS.Endpoint, cfg.DCS.IAMEndpoint = api.URL, fakeIAM(t).URL
+	cfg.DCS.Credentials, cfg.DCS.AK, cfg.DCS.SK = config.CredentialsConfig, appAK, appSK
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	var (
+		mu       sync.Mutex
+		subjects []string
+	)
+	a, err := Start(ctx, cfg, Options{Logger: zerolog.Nop(), NoSlack: true, Published: func(e notify.Envelope) {
+		mu.Lock()
+		defer mu.Unlock()
+		subjects = append(subjects, e.NATSSubject)
+	}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer a.Stop()
+	if a.Config.DCS.ProjectID != appProject {
+		t.Errorf("App.Config project = %q", a.Config.DCS.ProjectID)
+	}
+	if _, err := a.Poller.Cycle(ctx); err != nil {
+		t.Fatalf("cycle: %v", err)
+	}
+	if c := simSrv.Calls(); c.AuthFailures != 0 || c.List == 0 {
+		t.Errorf("simulator calls %+v", c)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(subjects) == 0 || !strings.Contains(subjects[0], "."+appProject+".task-1.") {
+		t.Errorf("event subjects %v, want the looked-up project", subjects)
 	}
 }
