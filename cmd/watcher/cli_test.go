@@ -42,8 +42,10 @@ func TestConfigErrorsFailFast(t *testing.T) {
 	}{
 		{"unknown key", "poll:\n  schedule: \"@every 30s\"\n  scheduel: x\n", creds, `poll.scheduel`},
 		{"bad cron spec", "poll:\n  schedule: \"@evry 5s\"\n", creds, `poll.schedule`},
-		{"missing credential", "dcs:\n  project_id: " + project + "\n", nil, `dcs.ak`},
-		{"missing project", "dcs:\n  region: cn-north-4\n", map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK}, `dcs.project_id`},
+		{"missing credential", "dcs:\n  project_id: " + project + "\n  credentials: config\n", nil, `dcs.ak`},
+		{"half a credential", "dcs:\n  project_id: " + project + "\n", map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK}, `dcs.sk`},
+		// Without a region there is no project to look up in IAM.
+		{"missing project", "dcs:\n  region: \"\"\n  endpoint: https://dcs.example\n", map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK}, `dcs.project_id`},
 		{"slack without webhook", "slack:\n  enabled: true\n", creds, `slack.webhook_url`},
 	}
 	for _, tc := range cases {

@@ -85,7 +85,7 @@ func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, en
 	}
 	attachMetrics(m, a)
 	log.Info().Str("schedule", cfg.Poll.Schedule).Str("nats", a.Broker.ClientURL()).
-		Str("project_id", cfg.DCS.ProjectID).Msg("watcher running")
+		Str("project_id", a.Config.DCS.ProjectID).Msg("watcher running")
 	return a, nil
 }
 

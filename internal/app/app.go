@@ -58,10 +58,11 @@ type Options struct {
 
 // Start wires the watcher from a validated config. Nothing polls until Run.
 func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
-	client, err := dcsClient(cfg, o)
+	client, project, err := dcsClient(ctx, cfg, o)
 	if err != nil {
 		return nil, err
 	}
+	cfg.DCS.ProjectID = project
 	b, err := broker.Start(ctx, broker.Options{
 		URL: cfg.NATS.URL, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
 		Listen: cfg.NATS.Listen, DataDir: cfg.DataDir, Logger: o.Logger,
@@ -78,37 +79,72 @@ func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	return a, nil
 }
 
-func dcsClient(cfg config.Config, o Options) (*dcs.Client, error) {
+// dcsClient resolves the credentials (dcs.credentials: the config, the
+// environment, the profile file or the ECS metadata service) and, when
+// dcs.project_id is empty, the project id from IAM, once; it logs which
+// source and project it uses, never a credential. It returns the client
+// and the project id.
+func dcsClient(ctx context.Context, cfg config.Config, o Options) (*dcs.Client, string, error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	endpoint := cfg.DCS.Endpoint
 	if endpoint == "" {
-		getenv := o.Getenv
-		if getenv == nil {
-			getenv = func(string) string { return "" }
-		}
 		endpoint = dcs.EndpointForRegion(cfg.DCS.Region, getenv)
+	}
+	d := cfg.DCS
+	static := dcs.Credentials{AK: d.AK, SK: d.SK, SecurityToken: d.SecurityToken, AuthToken: d.AuthToken}
+	var (
+		source dcs.CredentialSource = dcs.Static(static)
+		from                        = "config"
+	)
+	// A local simulator runs unauthenticated unless the config says
+	// otherwise: auto must not sign calls to it with a profile's keys.
+	if !(d.LocalSimulator() && d.Credentials == config.CredentialsAuto) {
+		var err error
+		source, from, err = dcs.ResolveCredentials(ctx, dcs.ResolveOptions{
+			Source: d.Credentials, Config: static, Getenv: getenv,
+			Profile: d.Profile, ProfileFile: d.CredentialsFile,
+			Metadata: dcs.MetadataOptions{Endpoint: d.MetadataEndpoint, Now: o.Now},
+		})
+		if err != nil {
+			return nil, "", err
+		}
+	}
+	log := o.Logger.With().Str("component", "dcs").Logger()
+	log.Info().Str("credentials", from).Msg("dcs credentials resolved")
+	project := d.ProjectID
+	if project == "" {
+		var err error
+		project, err = dcs.LookupProjectID(ctx, dcs.ProjectLookup{
+			Endpoint: d.IAMEndpoint, Region: d.Region, Source: source,
+			HTTPClient: &http.Client{Timeout: d.Timeout}, Now: o.Now,
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		log.Info().Str("project_id", project).Str("region", d.Region).Msg("project id looked up in IAM")
 	}
 	client, err := dcs.New(dcs.Options{
 		Endpoint:  endpoint,
-		ProjectID: cfg.DCS.ProjectID,
-		Credentials: dcs.Credentials{
-			AK: cfg.DCS.AK, SK: cfg.DCS.SK,
-			SecurityToken: cfg.DCS.SecurityToken, AuthToken: cfg.DCS.AuthToken,
-		},
+		ProjectID: project,
+		Source:    source,
 		// Idle connections for every detail call in flight and a list page.
-		HTTPClient:   &http.Client{Timeout: cfg.DCS.Timeout, Transport: dcs.Transport(cfg.DCS.Concurrency + 1)},
-		MaxBodyBytes: cfg.DCS.MaxBodyBytes,
+		HTTPClient:   &http.Client{Timeout: d.Timeout, Transport: dcs.Transport(d.Concurrency + 1)},
+		MaxBodyBytes: d.MaxBodyBytes,
 		UserAgent:    "dcs-watcher",
 		Now:          o.Now,
-		Limiter:      limiter(cfg.DCS.RateLimit),
+		Limiter:      limiter(d.RateLimit),
 		// The list's pages, once the first has told how many, at the pace
 		// of the detail calls.
-		ListConcurrency: cfg.DCS.Concurrency,
+		ListConcurrency: d.Concurrency,
 		Observe:         o.DCSCalled,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dcs client: %w", err)
+		return nil, "", fmt.Errorf("dcs client: %w", err)
 	}
-	return client, nil
+	return client, project, nil
 }
 
 func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {

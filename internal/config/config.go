@@ -15,6 +15,7 @@ const (
 	EnvSK            = "HUAWEICLOUD_SDK_SK"
 	EnvSecurityToken = "HUAWEICLOUD_SDK_SECURITY_TOKEN"
 	EnvDCSAuthToken  = "WATCHER_DCS_AUTH_TOKEN"
+	EnvIAMEndpoint   = "HUAWEICLOUD_SDK_IAM_ENDPOINT"
 	EnvNATSURL       = "WATCHER_NATS_URL"
 	EnvNATSToken     = "WATCHER_NATS_TOKEN"
 	EnvSlackWebhook  = "WATCHER_SLACK_WEBHOOK_URL"
@@ -48,11 +49,35 @@ type DCSConfig struct {
 	SK            secret.Secret `yaml:"sk" json:"sk"`
 	SecurityToken secret.Secret `yaml:"security_token" json:"security_token"`
 	AuthToken     secret.Secret `yaml:"auth_token" json:"auth_token"` // IAM token, instead of AK/SK
-	Timeout       time.Duration `yaml:"timeout" json:"timeout"`       // per call
-	MaxBodyBytes  int64         `yaml:"max_body_bytes" json:"max_body_bytes"`
-	Concurrency   int           `yaml:"concurrency" json:"concurrency"` // parallel detail calls
-	RateLimit     float64       `yaml:"rate_limit" json:"rate_limit"`   // calls per second
+	// Credentials picks where the credentials come from: auto (dcs.ak/sk
+	// or dcs.auth_token, then HUAWEICLOUD_SDK_AK/SK, then the profile
+	// file), config, env, profile or metadata (the ECS agency's temporary
+	// credentials, refreshed before they expire).
+	Credentials      string `yaml:"credentials" json:"credentials"`
+	Profile          string `yaml:"profile" json:"profile"`                   // section of the profile file
+	CredentialsFile  string `yaml:"credentials_file" json:"credentials_file"` // "": $HUAWEICLOUD_SDK_CREDENTIALS_FILE or ~/.huaweicloud/credentials
+	MetadataEndpoint string `yaml:"metadata_endpoint" json:"metadata_endpoint"`
+	// IAMEndpoint is where the project id is looked up when ProjectID is
+	// empty.
+	IAMEndpoint  string        `yaml:"iam_endpoint" json:"iam_endpoint"`
+	Timeout      time.Duration `yaml:"timeout" json:"timeout"` // per call
+	MaxBodyBytes int64         `yaml:"max_body_bytes" json:"max_body_bytes"`
+	Concurrency  int           `yaml:"concurrency" json:"concurrency"` // parallel detail calls
+	RateLimit    float64       `yaml:"rate_limit" json:"rate_limit"`   // calls per second
 }
+
+// The values of dcs.credentials (the dcs package's Source* names).
+const (
+	CredentialsAuto     = "auto"
+	CredentialsConfig   = "config"
+	CredentialsEnv      = "env"
+	CredentialsProfile  = "profile"
+	CredentialsMetadata = "metadata"
+)
+
+// LocalSimulator reports whether the endpoint is a plain-HTTP loopback URL:
+// the DCS simulator of demo and tests, which needs no credentials.
+func (d DCSConfig) LocalSimulator() bool { return isLocalSimulator(d.Endpoint) }
 
 // PollConfig says when to poll and which tasks to watch.
 type PollConfig struct {
@@ -179,11 +204,15 @@ func Default() Config {
 		Log:     LogConfig{Level: "info", Format: "auto"},
 		DataDir: "./data",
 		DCS: DCSConfig{
-			Region:       "cn-north-4",
-			Timeout:      10 * time.Second,
-			MaxBodyBytes: 4 << 20,
-			Concurrency:  8,
-			RateLimit:    20,
+			Region:           "cn-north-4",
+			Credentials:      CredentialsAuto,
+			Profile:          "default",
+			MetadataEndpoint: "http://169.254.169.254",
+			IAMEndpoint:      "https://iam.myhuaweicloud.com",
+			Timeout:          10 * time.Second,
+			MaxBodyBytes:     4 << 20,
+			Concurrency:      8,
+			RateLimit:        20,
 		},
 		Poll: PollConfig{
 			Schedule: "@every 30s",

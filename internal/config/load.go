@@ -59,6 +59,7 @@ func envOverrides() []envOverride {
 		{EnvSK, "dcs.sk", func(c *Config, v string) { c.DCS.SK = secret.Secret(v) }},
 		{EnvSecurityToken, "dcs.security_token", func(c *Config, v string) { c.DCS.SecurityToken = secret.Secret(v) }},
 		{EnvDCSAuthToken, "dcs.auth_token", func(c *Config, v string) { c.DCS.AuthToken = secret.Secret(v) }},
+		{EnvIAMEndpoint, "dcs.iam_endpoint", func(c *Config, v string) { c.DCS.IAMEndpoint = v }},
 		{EnvNATSURL, "nats.url", func(c *Config, v string) { c.NATS.URL = v }},
 		{EnvNATSToken, "nats.token", func(c *Config, v string) { c.NATS.Token = secret.Secret(v) }},
 		{EnvSlackWebhook, "slack.webhook_url", func(c *Config, v string) { c.Slack.WebhookURL = secret.Secret(v) }},

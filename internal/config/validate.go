@@ -84,10 +84,16 @@ func (c Config) validateDCS(p *problems) {
 		p.add("dcs.region", "invalid region %q (want e.g. cn-north-4)", d.Region)
 	}
 	switch {
-	case d.ProjectID == "":
-		p.add("dcs.project_id", "required (or set %s)", EnvProjectID)
-	case !isToken(d.ProjectID, true):
+	case d.ProjectID == "" && d.Region == "":
+		p.add("dcs.project_id", "required unless dcs.region is set, to look it up in IAM (or set %s)", EnvProjectID)
+	case d.ProjectID == "" && d.LocalSimulator() && !isLocalSimulator(d.IAMEndpoint):
+		// The lookup would sign a call to the real IAM for a simulator.
+		p.add("dcs.project_id", "required with a local simulator as dcs.endpoint (or set %s)", EnvProjectID)
+	case d.ProjectID != "" && !isToken(d.ProjectID, true):
 		p.add("dcs.project_id", "invalid project id %q (letters, digits, - and _ only: it goes into URL paths and NATS subjects)", d.ProjectID)
+	}
+	if d.ProjectID == "" {
+		checkHTTPURL(p, "dcs.iam_endpoint", d.IAMEndpoint)
 	}
 	c.validateCredentials(p)
 	if d.Timeout <= 0 {
@@ -108,8 +114,11 @@ func (c Config) validateDCS(p *problems) {
 	}
 }
 
-// validateCredentials names the missing half of a credential pair. Messages
-// name keys and environment variables only, never a value.
+// validateCredentials checks the source of credentials and names the
+// missing half of a credential pair. Messages name keys and environment
+// variables only, never a value. Under auto, no credentials in the config is
+// not an error here: the environment or a profile file may hold them, which
+// the start finds out (dcs.ResolveCredentials).
 func (c Config) validateCredentials(p *problems) {
 	d := c.DCS
 	ak, sk, token := d.AK != "", d.SK != "", d.AuthToken != ""
@@ -118,7 +127,7 @@ func (c Config) validateCredentials(p *problems) {
 		p.add("dcs.sk", "required when dcs.ak is set (or set %s)", EnvSK)
 	case sk && !ak:
 		p.add("dcs.ak", "required when dcs.sk is set (or set %s)", EnvAK)
-	case !ak && !sk && !token && !isLocalSimulator(d.Endpoint):
+	case !ak && !sk && !token && d.Credentials == CredentialsConfig && !d.LocalSimulator():
 		// The real API refuses unsigned calls, so starting without credentials
 		// would only fail later, once per task and cycle. A plain-HTTP loopback
 		// endpoint is a local simulator (demo, tests), which may not check auth.
@@ -129,6 +138,22 @@ func (c Config) validateCredentials(p *problems) {
 	}
 	if d.SecurityToken != "" && !ak && !sk {
 		p.add("dcs.security_token", "needs dcs.ak and dcs.sk: it completes temporary AK/SK credentials")
+	}
+	switch d.Credentials {
+	case CredentialsAuto, CredentialsConfig, CredentialsEnv:
+	case CredentialsProfile, CredentialsMetadata:
+		// These sources read neither key: one set would be silently unused.
+		if ak || token {
+			p.add("dcs.credentials", "is %s, which does not use dcs.ak/dcs.sk or dcs.auth_token (nor %s/%s): remove them or choose auto", d.Credentials, EnvAK, EnvSK)
+		}
+	default:
+		p.add("dcs.credentials", "unknown source %q (want auto, config, env, profile or metadata)", d.Credentials)
+	}
+	if d.Credentials == CredentialsProfile && d.Profile == "" {
+		p.add("dcs.profile", "required with dcs.credentials: profile (e.g. default)")
+	}
+	if d.Credentials == CredentialsMetadata {
+		checkHTTPURL(p, "dcs.metadata_endpoint", d.MetadataEndpoint)
 	}
 }
 

@@ -47,6 +47,14 @@ func TestValidateAcceptsValidConfig(t *testing.T) {
 		{"no credentials, simulator on 127.0.0.1", func(c *Config) { noCreds(c); c.DCS.Endpoint = "http://127.0.0.1:8080" }},
 		{"no credentials, simulator on localhost", func(c *Config) { noCreds(c); c.DCS.Endpoint = "http://localhost:9" }},
 		{"no credentials, simulator on ::1", func(c *Config) { noCreds(c); c.DCS.Endpoint = "http://[::1]:9" }},
+		{"auto, no credentials in the config (env or profile may hold them)", func(c *Config) { noCreds(c) }},
+		{"profile source", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsProfile; c.DCS.Profile = "prod" }},
+		{"metadata source", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsMetadata }},
+		{"env source", func(c *Config) { c.DCS.Credentials = CredentialsEnv }},
+		{"project id looked up", func(c *Config) { c.DCS.ProjectID = "" }},
+		{"project id looked up from a local IAM for a simulator", func(c *Config) {
+			c.DCS.ProjectID, c.DCS.Endpoint, c.DCS.IAMEndpoint = "", "http://127.0.0.1:1", "http://127.0.0.1:2"
+		}},
 		{"endpoint without region", func(c *Config) { c.DCS.Region = ""; c.DCS.Endpoint = "https://dcs.example.com" }},
 		{"rate above ceiling on simulator", func(c *Config) { c.DCS.Endpoint = "http://127.0.0.1:1"; c.DCS.RateLimit = 5000 }},
 		{"5-field cron", func(c *Config) { c.Poll.Schedule = "*/5 * * * *" }},
@@ -102,14 +110,36 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"endpoint credentials", func(c *Config) { c.DCS.Endpoint = "https://me:PLANTED-PW@dcs.example" }, "dcs.endpoint", "must not carry credentials"},
 		{"region missing", func(c *Config) { c.DCS.Region = "" }, "dcs.region", "required unless dcs.endpoint is set"},
 		{"region invalid", func(c *Config) { c.DCS.Region = "cn north/4" }, "dcs.region", `invalid region "cn north/4"`},
-		{"project missing", func(c *Config) { c.DCS.ProjectID = "" }, "dcs.project_id", "required (or set HUAWEICLOUD_SDK_PROJECT_ID)"},
+		{"project and region missing", func(c *Config) { c.DCS.ProjectID = ""; c.DCS.Region = ""; c.DCS.Endpoint = "https://dcs.example" },
+			"dcs.project_id", "required unless dcs.region is set, to look it up in IAM (or set HUAWEICLOUD_SDK_PROJECT_ID)"},
+		{"project missing, simulator", func(c *Config) { c.DCS.ProjectID = ""; c.DCS.Endpoint = "http://127.0.0.1:1" }, "dcs.project_id", "required with a local simulator"},
+		{"project missing, bad IAM", func(c *Config) { c.DCS.ProjectID = ""; c.DCS.IAMEndpoint = "iam" }, "dcs.iam_endpoint", `invalid URL "iam"`},
 		{"project invalid", func(c *Config) { c.DCS.ProjectID = "a/b" }, "dcs.project_id", `invalid project id "a/b"`},
 		{"sk missing", func(c *Config) { c.DCS.SK = "" }, "dcs.sk", "required when dcs.ak is set"},
 		{"ak missing", func(c *Config) { c.DCS.AK = "" }, "dcs.ak", "required when dcs.sk is set"},
-		{"no credentials", func(c *Config) { noCreds(c) }, "dcs.ak",
+		{"no credentials", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsConfig }, "dcs.ak",
 			"required: set dcs.ak and dcs.sk (or HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK), or dcs.auth_token"},
-		{"no credentials, https loopback", func(c *Config) { noCreds(c); c.DCS.Endpoint = "https://127.0.0.1:8443" }, "dcs.ak", "required: set dcs.ak"},
-		{"no credentials, remote http", func(c *Config) { noCreds(c); c.DCS.Endpoint = "http://dcs.example" }, "dcs.ak", "required: set dcs.ak"},
+		{"no credentials, https loopback", func(c *Config) {
+			noCreds(c)
+			c.DCS.Credentials = CredentialsConfig
+			c.DCS.Endpoint = "https://127.0.0.1:8443"
+		}, "dcs.ak", "required: set dcs.ak"},
+		{"no credentials, remote http", func(c *Config) {
+			noCreds(c)
+			c.DCS.Credentials = CredentialsConfig
+			c.DCS.Endpoint = "http://dcs.example"
+		}, "dcs.ak", "required: set dcs.ak"},
+		{"credentials source unknown", func(c *Config) { c.DCS.Credentials = "vault" }, "dcs.credentials", `unknown source "vault"`},
+		{"profile source with ak", func(c *Config) { c.DCS.Credentials = CredentialsProfile }, "dcs.credentials", "is profile, which does not use dcs.ak"},
+		{"metadata source with token", func(c *Config) { noCreds(c); c.DCS.AuthToken = "PLANTED-IAM"; c.DCS.Credentials = CredentialsMetadata },
+			"dcs.credentials", "is metadata, which does not use"},
+		{"profile name empty", func(c *Config) { noCreds(c); c.DCS.Credentials = CredentialsProfile; c.DCS.Profile = "" }, "dcs.profile", "required with dcs.credentials: profile"},
+		{"metadata endpoint", func(c *Config) {
+			noCreds(c)
+			c.DCS.Credentials = CredentialsMetadata
+			c.DCS.MetadataEndpoint = "169.254.169.254"
+		},
+			"dcs.metadata_endpoint", "invalid URL"},
 		{"token and AK/SK", func(c *Config) { c.DCS.AuthToken = "PLANTED-IAM" }, "dcs.auth_token", "not both"},
 		{"security token alone", func(c *Config) { noCreds(c); c.DCS.AuthToken = "PLANTED-IAM"; c.DCS.SecurityToken = "PLANTED-STS" },
 			"dcs.security_token", "needs dcs.ak and dcs.sk"},

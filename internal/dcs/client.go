@@ -48,6 +48,9 @@ type Options struct {
 	Endpoint    string // e.g. https://dcs.cn-north-4.myhuaweicloud.com
 	ProjectID   string
 	Credentials Credentials // empty: requests go out unauthenticated
+	// Source, when set, replaces Credentials: it is asked before every
+	// call, so temporary credentials are replaced before they expire.
+	Source CredentialSource
 	// HTTPClient is the transport; nil means a client with a 30 s timeout.
 	// The Client uses a copy that never follows redirects, so that no
 	// credential header travels to another host.
@@ -84,6 +87,7 @@ type Client struct {
 	base      *url.URL
 	projectID string
 	cred      Credentials
+	source    CredentialSource
 	hc        *http.Client
 	maxBody   int64
 	userAgent string
@@ -110,6 +114,7 @@ func New(o Options) (*Client, error) {
 	}
 	c := &Client{
 		base:      base,
+		source:    o.Source,
 		projectID: o.ProjectID,
 		cred:      o.Credentials,
 		maxBody:   o.MaxBodyBytes,
@@ -343,8 +348,19 @@ func (c *Client) get(ctx context.Context, op, taskID, rel string, q url.Values) 
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
 	req.Header.Set(headerProjectID, c.projectID)
-	if !c.cred.IsZero() {
-		if err := Sign(req, c.cred, c.now()); err != nil {
+	cred := c.cred
+	if c.source != nil {
+		if cred, err = c.source.Credentials(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, Info{}, c.transportError(ctx, op, taskID, 0, "", err)
+			}
+			// A source that cannot give credentials (the metadata service
+			// down, the agency detached) is worth retrying later.
+			return nil, Info{}, apiErrorf(op, taskID, ErrRetryable, "credentials: %w", err)
+		}
+	}
+	if !cred.IsZero() {
+		if err := Sign(req, cred, c.now()); err != nil {
 			return nil, Info{}, apiErrorf(op, taskID, ErrAuth, "%w", err)
 		}
 	}
@@ -365,7 +381,7 @@ func (c *Client) get(ctx context.Context, op, taskID, rel string, q url.Values) 
 		return nil, info, c.transportError(ctx, op, taskID, resp.StatusCode, info.RequestID, fmt.Errorf("read body: %w", err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, info, c.statusError(op, taskID, resp, info, body, tooBig)
+		return nil, info, c.statusError(op, taskID, resp, info, body, tooBig, cred)
 	}
 	if tooBig {
 		return nil, info, c.badResponse(op, taskID, info, fmt.Errorf("body exceeds %d bytes", c.maxBody))
@@ -426,7 +442,7 @@ func scrubURL(err error) error {
 
 // statusError builds the error of a non-2xx answer from its status, its
 // error body (when readable) and its headers.
-func (c *Client) statusError(op, taskID string, resp *http.Response, info Info, body []byte, tooBig bool) error {
+func (c *Client) statusError(op, taskID string, resp *http.Response, info Info, body []byte, tooBig bool, cred Credentials) error {
 	var eb apiErrorBody
 	if !tooBig {
 		eb = decodeErrorBody(body)
@@ -435,13 +451,13 @@ func (c *Client) statusError(op, taskID string, resp *http.Response, info Info, 
 		Op:         op,
 		TaskID:     taskID,
 		HTTPStatus: resp.StatusCode,
-		Code:       cleanMessage(eb.Code, c.cred.secrets()...),
-		Message:    cleanMessage(eb.Message, c.cred.secrets()...),
+		Code:       cleanMessage(eb.Code, cred.secrets()...),
+		Message:    cleanMessage(eb.Message, cred.secrets()...),
 		RequestID:  info.RequestID,
 		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now()),
 	}
 	if e.RequestID == "" {
-		e.RequestID = cleanMessage(eb.RequestID, c.cred.secrets()...)
+		e.RequestID = cleanMessage(eb.RequestID, cred.secrets()...)
 	}
 	e.Class = classify(op, resp.StatusCode, e.Code)
 	return e

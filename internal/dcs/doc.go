@@ -3,5 +3,8 @@
 // calls, decodes the API's loosely typed bodies into the domain Task (dropping
 // Redis passwords at this boundary, keeping only whether one is set), sorts
 // failures into error classes callers test with errors.Is/As, and owns the
-// status model (phases, terminal set, spelling variants).
+// status model (phases, terminal set, spelling variants). It also finds the
+// credentials the way Huawei Cloud tools do (the config, the SDK's
+// environment variables, the profile file, the ECS metadata service with
+// refresh before expiry) and looks a region's project id up in IAM.
 package dcs

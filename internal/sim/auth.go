@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"crypto/subtle"
+	"errors"
 	"net/http"
 	"time"
 
@@ -16,4 +18,35 @@ const maxClockSkew = 15 * time.Minute
 // so the simulator and the client cannot drift apart on the algorithm.
 func verifySignature(r *http.Request, ak, sk string, now time.Time) error {
 	return dcs.VerifySignature(r, ak, sk, now, maxClockSkew)
+}
+
+// Keys are what the server accepts: a signature made with AK/SK (and, for
+// temporary credentials, their SecurityToken), or the IAM token AuthToken.
+// Empty fields accept nothing; all empty, the server checks no auth.
+type Keys struct {
+	AK, SK, SecurityToken, AuthToken string
+}
+
+// SetKeys replaces the accepted keys, as a rotation of the temporary
+// credentials does: from then on only the new ones verify.
+func (s *Server) SetKeys(k Keys) { s.keys.Store(&k) }
+
+func (k *Keys) checks() bool { return k.AK != "" && k.SK != "" || k.AuthToken != "" }
+
+// verify accepts an X-Auth-Token equal to AuthToken, else a signature with
+// AK/SK that carries SecurityToken when there is one.
+func (k *Keys) verify(r *http.Request, now time.Time) error {
+	if tok := r.Header.Get("X-Auth-Token"); tok != "" && r.Header.Get("Authorization") == "" {
+		if k.AuthToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(k.AuthToken)) != 1 {
+			return errors.New("unknown auth token")
+		}
+		return nil
+	}
+	if k.AK == "" || k.SK == "" {
+		return errors.New("no signature accepted")
+	}
+	if k.SecurityToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Security-Token")), []byte(k.SecurityToken)) != 1 {
+		return errors.New("security token missing or wrong")
+	}
+	return verifySignature(r, k.AK, k.SK, now)
 }

@@ -24,6 +24,12 @@ type Options struct {
 	// AK and SK, when both set, make every request prove an SDK-HMAC-SHA256
 	// signature made with them; a wrong or missing one answers 401 APIGW.0301.
 	AK, SK string
+	// SecurityToken, with AK and SK, marks them temporary: a signed request
+	// must also carry it in X-Security-Token.
+	SecurityToken string
+	// AuthToken, when set, is an IAM token accepted in X-Auth-Token instead
+	// of a signature; any other token answers 401 APIGW.0301.
+	AuthToken string
 	// Clock is the server's time (default time.Now). It drives the scenario
 	// (elapsed = Clock() - Start) and the signature's clock-skew check.
 	Clock func() time.Time
@@ -48,7 +54,7 @@ const CallsPath = "/_sim/calls"
 // Server plays a Scenario over HTTP. It is safe for concurrent use.
 type Server struct {
 	projectID string
-	ak, sk    string
+	keys      atomic.Pointer[Keys]
 	clock     func() time.Time
 	start     time.Time
 
@@ -83,14 +89,13 @@ type visibleSet struct {
 func New(sc *Scenario, o Options) *Server {
 	s := &Server{
 		projectID:  sc.ProjectID,
-		ak:         o.AK,
-		sk:         o.SK,
 		clock:      o.Clock,
 		start:      o.Start,
 		byID:       make(map[string]*task, len(sc.Tasks)),
 		taskFaults: make(map[string][]Fault),
 		reqPrefix:  randomHex(8),
 	}
+	s.keys.Store(&Keys{AK: o.AK, SK: o.SK, SecurityToken: o.SecurityToken, AuthToken: o.AuthToken})
 	if s.clock == nil {
 		s.clock = time.Now
 	}
@@ -261,8 +266,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, errMethod(r.Method))
 		return
 	}
-	if s.ak != "" && s.sk != "" {
-		if err := verifySignature(r, s.ak, s.sk, now); err != nil {
+	if k := s.keys.Load(); k.checks() {
+		if err := k.verify(r, now); err != nil {
 			s.authFailures.Add(1)
 			writeJSON(w, http.StatusUnauthorized, gatewayError{ErrorCode: "APIGW.0301", ErrorMsg: msgAuthFailed, RequestID: reqID})
 			return
