@@ -31,9 +31,21 @@ import (
 type App struct {
 	Broker *broker.Broker
 	Snaps  *state.Snapshots
+	// Projects are the watched projects in the config's order, each with
+	// its own DCS client and poller; one stream, one snapshot bucket and
+	// one Slack notifier serve them all.
+	Projects []Project
+	// Poller is the first project's poller, the only one of a
+	// single-project config (the bench and the demo drive it).
 	Poller *poller.Poller
 	Slack  *slacknotify.Notifier // nil when Slack is off
 	Config config.Config
+}
+
+// Project is one watched project and the poller that watches it.
+type Project struct {
+	config.Project
+	Poller *poller.Poller
 }
 
 // Options are what a command changes of the wiring beyond the config.
@@ -56,9 +68,17 @@ type Options struct {
 
 // Start wires the watcher from a validated config. Nothing polls until Run.
 func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
-	client, err := dcsClient(cfg, o)
-	if err != nil {
-		return nil, err
+	projects := cfg.Projects()
+	// The API throttles per account and every project is signed with the
+	// same credentials: one budget for all, each project's own cap inside it.
+	account := limiter(cfg.DCS.RateLimit)
+	clients := make([]*dcs.Client, len(projects))
+	for i, p := range projects {
+		c, err := dcsClient(cfg, p, account, o)
+		if err != nil {
+			return nil, fmt.Errorf("%s (project %s): %w", p.Key, p.Name, err)
+		}
+		clients[i] = c
 	}
 	b, err := broker.Start(ctx, broker.Options{
 		URL: cfg.NATS.URL, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
@@ -69,35 +89,36 @@ func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{Broker: b, Config: cfg}
-	if err := a.wire(ctx, client, o); err != nil {
+	if err := a.wire(ctx, projects, clients, o); err != nil {
 		a.Stop()
 		return nil, err
 	}
 	return a, nil
 }
 
-func dcsClient(cfg config.Config, o Options) (*dcs.Client, error) {
-	endpoint := cfg.DCS.Endpoint
+func dcsClient(cfg config.Config, p config.Project, account *rate.Limiter, o Options) (*dcs.Client, error) {
+	endpoint := p.Endpoint
 	if endpoint == "" {
 		getenv := o.Getenv
 		if getenv == nil {
 			getenv = func(string) string { return "" }
 		}
-		endpoint = dcs.EndpointForRegion(cfg.DCS.Region, getenv)
+		endpoint = dcs.EndpointForRegion(p.Region, getenv)
 	}
 	client, err := dcs.New(dcs.Options{
 		Endpoint:  endpoint,
-		ProjectID: cfg.DCS.ProjectID,
+		ProjectID: p.ProjectID,
 		Credentials: dcs.Credentials{
 			AK: cfg.DCS.AK, SK: cfg.DCS.SK,
 			SecurityToken: cfg.DCS.SecurityToken, AuthToken: cfg.DCS.AuthToken,
 		},
 		// Idle connections for every detail call in flight and a list page.
-		HTTPClient:   &http.Client{Timeout: cfg.DCS.Timeout, Transport: dcs.Transport(cfg.DCS.Concurrency + 1)},
-		MaxBodyBytes: cfg.DCS.MaxBodyBytes,
-		UserAgent:    "dcs-watcher",
-		Now:          o.Now,
-		Limiter:      limiter(cfg.DCS.RateLimit),
+		HTTPClient:     &http.Client{Timeout: cfg.DCS.Timeout, Transport: dcs.Transport(cfg.DCS.Concurrency + 1)},
+		MaxBodyBytes:   cfg.DCS.MaxBodyBytes,
+		UserAgent:      "dcs-watcher",
+		Now:            o.Now,
+		Limiter:        limiter(p.RateLimit),
+		AccountLimiter: account,
 		// The list's pages, once the first has told how many, at the pace
 		// of the detail calls.
 		ListConcurrency: cfg.DCS.Concurrency,
@@ -108,7 +129,12 @@ func dcsClient(cfg config.Config, o Options) (*dcs.Client, error) {
 	return client, nil
 }
 
-func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
+// watcherProject stands for the project in the events about the watcher
+// itself (a recreated store, a dead Slack destination) when several
+// projects share it; the Slack notifier uses the same token.
+const watcherProject = "_watcher"
+
+func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dcs.Client, o Options) error {
 	cfg, log := a.Config, o.Logger
 	streamOpts := notify.StreamOptions{
 		Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
@@ -117,13 +143,21 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 	if _, err := notify.EnsureStream(ctx, a.Broker.JS, streamOpts); err != nil {
 		return err
 	}
-	lost := &storeLost{log: log, project: cfg.DCS.ProjectID, now: o.Now, published: o.Published}
-	pub := notify.NewPublisher(a.Broker.JS, notify.PublisherOptions{
+	lost := &storeLost{log: log, now: o.Now, published: o.Published}
+	base := notify.NewPublisher(a.Broker.JS, notify.PublisherOptions{
 		Stream: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
 		Region:   cfg.DCS.Region,
 		Recreate: streamOpts, OnRecreate: lost.report,
 	})
-	lost.pub = pub
+	// The stream and the bucket are everyone's: with one project their
+	// reports are its own, as they always were; with several, the
+	// watcher's.
+	lost.pub, lost.project = base, watcherProject
+	healthProject := ""
+	if len(projects) == 1 {
+		lost.pub, lost.project = base.ForRegion(projects[0].Region), projects[0].ProjectID
+		healthProject = projects[0].ProjectID
+	}
 	snaps, err := state.Open(ctx, a.Broker.JS, state.BucketOptions{
 		Bucket: cfg.NATS.KVBucket, Replicas: cfg.NATS.Replicas,
 		OnCorrupt: func(key string, err error) {
@@ -135,24 +169,41 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		return err
 	}
 	a.Snaps = snaps
-	a.Poller = poller.New(client, pub, snaps, poller.Options{
-		ProjectID:       cfg.DCS.ProjectID,
-		TaskIDs:         cfg.Poll.TaskIDs,
-		Discover:        cfg.Poll.Discover,
-		NameFilter:      cfg.Poll.NameFilter,
+	for i, p := range projects {
+		a.Projects = append(a.Projects, Project{Project: p, Poller: a.poller(p, clients[i], base.ForRegion(p.Region), o)})
+	}
+	a.Poller = a.Projects[0].Poller
+	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
+		return nil
+	}
+	return a.wireSlack(lost.pub, healthProject, o)
+}
+
+// poller watches one project: its own client, its region's publisher, the
+// shared snapshot store (its keys are <project>.<task>).
+func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher, o Options) *poller.Poller {
+	cfg := a.Config
+	return poller.New(client, pub, a.Snaps, poller.Options{
+		ProjectID:       p.ProjectID,
+		TaskIDs:         p.TaskIDs,
+		Discover:        p.Discover,
+		NameFilter:      p.NameFilter,
 		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
 		RefreshActive:   cfg.Poll.RefreshActive,
 		RefreshTerminal: cfg.Poll.RefreshTerminal,
 		AbsentChecks:    cfg.Poll.AbsentChecks,
 		Concurrency:     cfg.DCS.Concurrency,
 		Now:             o.Now,
-		Logger:          log.With().Str("component", "poller").Logger(),
+		Logger:          o.Logger.With().Str("component", "poller").Str("project_id", p.ProjectID).Logger(),
 		Published:       o.Published,
 		Cycled:          o.Cycled,
 	})
-	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
-		return nil
-	}
+}
+
+// wireSlack starts the one Slack notifier, a consumer of every project's
+// events; health is where it announces a dead destination.
+func (a *App) wireSlack(health *notify.Publisher, project string, o Options) error {
+	cfg, log := a.Config, o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
 	var bot *slacknotify.Bot
 	if cfg.Slack.BotToken != "" && o.SlackSender == nil {
@@ -162,6 +213,7 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 	for i, k := range cfg.Slack.Kinds {
 		kinds[i] = diff.Kind(k)
 	}
+	var err error
 	a.Slack, err = slacknotify.New(a.Broker.JS, sender, slacknotify.Options{
 		Stream:        cfg.NATS.Stream,
 		Consumer:      cfg.Slack.Consumer,
@@ -183,8 +235,8 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		DeadRetry:   cfg.Slack.DeadRetry,
 		// A dead webhook is announced on the stream, beside the events
 		// that wait for it.
-		Health:       pub,
-		Project:      cfg.DCS.ProjectID,
+		Health:       health,
+		Project:      project,
 		Routes:       routes,
 		DefaultRoute: cfg.Slack.DefaultRoute,
 		Template:     cfg.Slack.Template,
@@ -248,12 +300,18 @@ func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
 	return slacknotify.Route{Name: r.Name, Match: m, Sender: s, Mentions: r.Mentions, Continue: r.Continue, Template: r.Template}
 }
 
-// Run polls on the configured schedule and delivers to Slack (when on)
-// until ctx is done.
+// Run polls every project on the configured schedule, each with its own
+// poller, and delivers to Slack (when on) until ctx is done.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Go(func() { errs <- a.Poller.Run(ctx, a.Config.Poll.Schedule) })
+	errs := make(chan error, len(a.Projects)+1)
+	for _, p := range a.Projects {
+		wg.Go(func() {
+			if err := p.Poller.Run(ctx, a.Config.Poll.Schedule); err != nil {
+				errs <- fmt.Errorf("project %s: %w", p.Name, err)
+			}
+		})
+	}
 	if a.Slack != nil {
 		wg.Go(func() { errs <- a.Slack.Run(ctx) })
 	}
@@ -264,6 +322,22 @@ func (a *App) Run(ctx context.Context) error {
 		all = append(all, e)
 	}
 	return errors.Join(all...)
+}
+
+// Cycle runs one watch cycle of every project at once (the once command),
+// and returns each project's error, naming the project.
+func (a *App) Cycle(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(a.Projects))
+	for i, p := range a.Projects {
+		wg.Go(func() {
+			if _, err := p.Poller.Cycle(ctx); err != nil {
+				errs[i] = fmt.Errorf("project %s: %w", p.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Stop closes the NATS connection and shuts the embedded server down.
