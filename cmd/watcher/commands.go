@@ -80,12 +80,6 @@ func cmdValidate(env cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	what := "every task the list call returns"
-	if !cfg.Poll.Discover {
-		what = fmt.Sprintf("%d configured task(s)", len(cfg.Poll.TaskIDs))
-	} else if len(cfg.Poll.TaskIDs) > 0 {
-		what += fmt.Sprintf(" and %d configured task(s)", len(cfg.Poll.TaskIDs))
-	}
 	nats := "embedded nats-server on " + cfg.NATS.Listen
 	if cfg.NATS.URL != "" {
 		nats = "external NATS"
@@ -94,9 +88,40 @@ func cmdValidate(env cmdEnv, args []string) error {
 	if cfg.Slack.Enabled {
 		slack = "webhook"
 	}
-	fmt.Fprintf(env.stdout, "config ok: project %s, schedule %q, watching %s, %s, slack %s\n",
-		cfg.DCS.ProjectID, cfg.Poll.Schedule, what, nats, slack)
+	projects := cfg.Projects()
+	if len(cfg.DCS.Projects) == 0 {
+		fmt.Fprintf(env.stdout, "config ok: project %s, schedule %q, watching %s, %s, slack %s\n",
+			cfg.DCS.ProjectID, cfg.Poll.Schedule, watching(projects[0]), nats, slack)
+		return nil
+	}
+	fmt.Fprintf(env.stdout, "config ok: %d projects, schedule %q, %s, slack %s, account rate limit %v/s\n",
+		len(projects), cfg.Poll.Schedule, nats, slack, cfg.DCS.RateLimit)
+	for _, p := range projects {
+		where := "region " + p.Region
+		if p.Endpoint != "" {
+			where += " via " + p.Endpoint
+		}
+		rate := "no cap of its own"
+		if p.RateLimit > 0 {
+			rate = fmt.Sprintf("at most %v calls/s", p.RateLimit)
+		}
+		fmt.Fprintf(env.stdout, "  %s: project %s, %s, watching %s, %s\n", p.Name, p.ProjectID, where, watching(p), rate)
+	}
 	return nil
+}
+
+// watching says which tasks of a project are watched.
+func watching(p config.Project) string {
+	what := "every task the list call returns"
+	if p.NameFilter != "" {
+		what = fmt.Sprintf("every task the list call returns for name %q", p.NameFilter)
+	}
+	if !p.Discover {
+		what = fmt.Sprintf("%d configured task(s)", len(p.TaskIDs))
+	} else if len(p.TaskIDs) > 0 {
+		what += fmt.Sprintf(" and %d configured task(s)", len(p.TaskIDs))
+	}
+	return what
 }
 
 func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
@@ -116,8 +141,7 @@ func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	defer a.Stop()
-	_, err = a.Poller.Cycle(ctx)
-	return err
+	return a.Cycle(ctx)
 }
 
 func cmdSimulate(ctx context.Context, env cmdEnv, args []string) error {

@@ -84,8 +84,12 @@ func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, en
 		return nil, err
 	}
 	attachMetrics(m, a)
+	ids := make([]string, len(a.Projects))
+	for i, p := range a.Projects {
+		ids[i] = p.ProjectID
+	}
 	log.Info().Str("schedule", cfg.Poll.Schedule).Str("nats", a.Broker.ClientURL()).
-		Str("project_id", a.Config.DCS.ProjectID).Msg("watcher running")
+		Strs("project_ids", ids).Msg("watcher running")
 	return a, nil
 }
 

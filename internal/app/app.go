@@ -31,9 +31,21 @@ import (
 type App struct {
 	Broker *broker.Broker
 	Snaps  *state.Snapshots
+	// Projects are the watched projects in the config's order, each with
+	// its own DCS client and poller; one stream, one snapshot bucket and
+	// one Slack notifier serve them all.
+	Projects []Project
+	// Poller is the first project's poller, the only one of a
+	// single-project config (the bench and the demo drive it).
 	Poller *poller.Poller
 	Slack  *slacknotify.Notifier // nil when Slack is off
 	Config config.Config
+}
+
+// Project is one watched project and the poller that watches it.
+type Project struct {
+	config.Project
+	Poller *poller.Poller
 }
 
 // Options are what a command changes of the wiring beyond the config.
@@ -58,11 +70,13 @@ type Options struct {
 
 // Start wires the watcher from a validated config. Nothing polls until Run.
 func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
-	client, project, err := dcsClient(ctx, cfg, o)
+	projects, clients, err := clientsFor(ctx, cfg, o)
 	if err != nil {
 		return nil, err
 	}
-	cfg.DCS.ProjectID = project
+	if cfg.DCS.ProjectID == "" && len(cfg.DCS.Projects) == 0 {
+		cfg.DCS.ProjectID = projects[0].ProjectID // looked up in IAM
+	}
 	b, err := broker.Start(ctx, broker.Options{
 		URL: cfg.NATS.URL, CredsFile: cfg.NATS.CredsFile, Token: cfg.NATS.Token,
 		Listen: cfg.NATS.Listen, DataDir: cfg.DataDir, Logger: o.Logger,
@@ -72,27 +86,50 @@ func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{Broker: b, Config: cfg}
-	if err := a.wire(ctx, client, o); err != nil {
+	if err := a.wire(ctx, projects, clients, o); err != nil {
 		a.Stop()
 		return nil, err
 	}
 	return a, nil
 }
 
-// dcsClient resolves the credentials (dcs.credentials: the config, the
-// environment, the profile file or the ECS metadata service) and, when
-// dcs.project_id is empty, the project id from IAM, once; it logs which
-// source and project it uses, never a credential. It returns the client
-// and the project id.
-func dcsClient(ctx context.Context, cfg config.Config, o Options) (*dcs.Client, string, error) {
-	getenv := o.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
+// clientsFor resolves the account's credentials once and builds each
+// watched project's DCS client; the single project of dcs.region without a
+// dcs.project_id gets its id from IAM.
+func clientsFor(ctx context.Context, cfg config.Config, o Options) ([]config.Project, []*dcs.Client, error) {
+	source, err := credentials(ctx, cfg, o)
+	if err != nil {
+		return nil, nil, err
 	}
-	endpoint := cfg.DCS.Endpoint
-	if endpoint == "" {
-		endpoint = dcs.EndpointForRegion(cfg.DCS.Region, getenv)
+	projects := cfg.Projects()
+	// The API throttles per account and every project is signed with the
+	// same credentials: one budget for all, each project's own cap inside it.
+	account := limiter(cfg.DCS.RateLimit)
+	clients := make([]*dcs.Client, len(projects))
+	for i, p := range projects {
+		if p.ProjectID == "" {
+			if p.ProjectID, err = lookupProject(ctx, cfg, source, o); err != nil {
+				return nil, nil, err
+			}
+			projects[i].ProjectID = p.ProjectID
+			if projects[i].Name == "" {
+				projects[i].Name = p.ProjectID
+			}
+		}
+		c, err := dcsClient(cfg, p, source, account, o)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s (project %s): %w", p.Key, p.Name, err)
+		}
+		clients[i] = c
 	}
+	return projects, clients, nil
+}
+
+// credentials resolves where the DCS credentials come from (dcs.credentials:
+// the config, the environment, the profile file or the ECS metadata
+// service), once for every project: they are one account's. It logs the
+// source, never a credential.
+func credentials(ctx context.Context, cfg config.Config, o Options) (dcs.CredentialSource, error) {
 	d := cfg.DCS
 	static := dcs.Credentials{AK: d.AK, SK: d.SK, SecurityToken: d.SecurityToken, AuthToken: d.AuthToken}
 	var (
@@ -101,53 +138,89 @@ func dcsClient(ctx context.Context, cfg config.Config, o Options) (*dcs.Client, 
 	)
 	// A local simulator runs unauthenticated unless the config says
 	// otherwise: auto must not sign calls to it with a profile's keys.
-	if !(d.LocalSimulator() && d.Credentials == config.CredentialsAuto) {
+	if !(localOnly(cfg) && d.Credentials == config.CredentialsAuto) {
 		var err error
 		source, from, err = dcs.ResolveCredentials(ctx, dcs.ResolveOptions{
-			Source: d.Credentials, Config: static, Getenv: getenv,
+			Source: d.Credentials, Config: static, Getenv: getenv(o),
 			Profile: d.Profile, ProfileFile: d.CredentialsFile,
 			Metadata: dcs.MetadataOptions{Endpoint: d.MetadataEndpoint, Now: o.Now},
 		})
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
-	log := o.Logger.With().Str("component", "dcs").Logger()
-	log.Info().Str("credentials", from).Msg("dcs credentials resolved")
-	project := d.ProjectID
-	if project == "" {
-		var err error
-		project, err = dcs.LookupProjectID(ctx, dcs.ProjectLookup{
-			Endpoint: d.IAMEndpoint, Region: d.Region, Source: source,
-			HTTPClient: &http.Client{Timeout: d.Timeout}, Now: o.Now,
-		})
-		if err != nil {
-			return nil, "", err
+	o.Logger.Info().Str("component", "dcs").Str("credentials", from).Msg("dcs credentials resolved")
+	return source, nil
+}
+
+// localOnly reports whether every watched project's endpoint is the local
+// simulator of the demo and the tests.
+func localOnly(cfg config.Config) bool {
+	for _, p := range cfg.Projects() {
+		if !(config.DCSConfig{Endpoint: p.Endpoint}).LocalSimulator() {
+			return false
 		}
-		log.Info().Str("project_id", project).Str("region", d.Region).Msg("project id looked up in IAM")
 	}
+	return true
+}
+
+// lookupProject finds the project id of dcs.region in IAM, once, and logs it.
+func lookupProject(ctx context.Context, cfg config.Config, source dcs.CredentialSource, o Options) (string, error) {
+	d := cfg.DCS
+	project, err := dcs.LookupProjectID(ctx, dcs.ProjectLookup{
+		Endpoint: d.IAMEndpoint, Region: d.Region, Source: source,
+		HTTPClient: &http.Client{Timeout: d.Timeout}, Now: o.Now,
+	})
+	if err != nil {
+		return "", err
+	}
+	o.Logger.Info().Str("component", "dcs").Str("project_id", project).Str("region", d.Region).Msg("project id looked up in IAM")
+	return project, nil
+}
+
+func getenv(o Options) func(string) string {
+	if o.Getenv == nil {
+		return func(string) string { return "" }
+	}
+	return o.Getenv
+}
+
+// dcsClient is the DCS client of one project: the account's credentials
+// and call budget, the project's own endpoint and cap.
+func dcsClient(cfg config.Config, p config.Project, source dcs.CredentialSource, account *rate.Limiter, o Options) (*dcs.Client, error) {
+	endpoint := p.Endpoint
+	if endpoint == "" {
+		endpoint = dcs.EndpointForRegion(p.Region, getenv(o))
+	}
+	d := cfg.DCS
 	client, err := dcs.New(dcs.Options{
 		Endpoint:  endpoint,
-		ProjectID: project,
+		ProjectID: p.ProjectID,
 		Source:    source,
 		// Idle connections for every detail call in flight and a list page.
-		HTTPClient:   &http.Client{Timeout: d.Timeout, Transport: dcs.Transport(d.Concurrency + 1)},
-		MaxBodyBytes: d.MaxBodyBytes,
-		UserAgent:    "dcs-watcher",
-		Now:          o.Now,
-		Limiter:      limiter(d.RateLimit),
+		HTTPClient:     &http.Client{Timeout: d.Timeout, Transport: dcs.Transport(d.Concurrency + 1)},
+		MaxBodyBytes:   d.MaxBodyBytes,
+		UserAgent:      "dcs-watcher",
+		Now:            o.Now,
+		Limiter:        limiter(p.RateLimit),
+		AccountLimiter: account,
 		// The list's pages, once the first has told how many, at the pace
 		// of the detail calls.
 		ListConcurrency: d.Concurrency,
 		Observe:         o.DCSCalled,
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("dcs client: %w", err)
+		return nil, fmt.Errorf("dcs client: %w", err)
 	}
-	return client, project, nil
+	return client, nil
 }
 
-func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
+// watcherProject stands for the project in the events about the watcher
+// itself (a recreated store, a dead Slack destination) when several
+// projects share it; the Slack notifier uses the same token.
+const watcherProject = "_watcher"
+
+func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dcs.Client, o Options) error {
 	cfg, log := a.Config, o.Logger
 	streamOpts := notify.StreamOptions{
 		Name: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
@@ -156,13 +229,21 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 	if _, err := notify.EnsureStream(ctx, a.Broker.JS, streamOpts); err != nil {
 		return err
 	}
-	lost := &storeLost{log: log, project: cfg.DCS.ProjectID, now: o.Now, published: o.Published}
-	pub := notify.NewPublisher(a.Broker.JS, notify.PublisherOptions{
+	lost := &storeLost{log: log, now: o.Now, published: o.Published}
+	base := notify.NewPublisher(a.Broker.JS, notify.PublisherOptions{
 		Stream: cfg.NATS.Stream, Prefix: cfg.NATS.SubjectPrefix,
 		Region:   cfg.DCS.Region,
 		Recreate: streamOpts, OnRecreate: lost.report,
 	})
-	lost.pub = pub
+	// The stream and the bucket are everyone's: with one project their
+	// reports are its own, as they always were; with several, the
+	// watcher's.
+	lost.pub, lost.project = base, watcherProject
+	healthProject := ""
+	if len(projects) == 1 {
+		lost.pub, lost.project = base.ForRegion(projects[0].Region), projects[0].ProjectID
+		healthProject = projects[0].ProjectID
+	}
 	snaps, err := state.Open(ctx, a.Broker.JS, state.BucketOptions{
 		Bucket: cfg.NATS.KVBucket, Replicas: cfg.NATS.Replicas,
 		OnCorrupt: func(key string, err error) {
@@ -174,24 +255,41 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		return err
 	}
 	a.Snaps = snaps
-	a.Poller = poller.New(client, pub, snaps, poller.Options{
-		ProjectID:       cfg.DCS.ProjectID,
-		TaskIDs:         cfg.Poll.TaskIDs,
-		Discover:        cfg.Poll.Discover,
-		NameFilter:      cfg.Poll.NameFilter,
+	for i, p := range projects {
+		a.Projects = append(a.Projects, Project{Project: p, Poller: a.poller(p, clients[i], base.ForRegion(p.Region), o)})
+	}
+	a.Poller = a.Projects[0].Poller
+	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
+		return nil
+	}
+	return a.wireSlack(lost.pub, healthProject, o)
+}
+
+// poller watches one project: its own client, its region's publisher, the
+// shared snapshot store (its keys are <project>.<task>).
+func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher, o Options) *poller.Poller {
+	cfg := a.Config
+	return poller.New(client, pub, a.Snaps, poller.Options{
+		ProjectID:       p.ProjectID,
+		TaskIDs:         p.TaskIDs,
+		Discover:        p.Discover,
+		NameFilter:      p.NameFilter,
 		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
 		RefreshActive:   cfg.Poll.RefreshActive,
 		RefreshTerminal: cfg.Poll.RefreshTerminal,
 		AbsentChecks:    cfg.Poll.AbsentChecks,
 		Concurrency:     cfg.DCS.Concurrency,
 		Now:             o.Now,
-		Logger:          log.With().Str("component", "poller").Logger(),
+		Logger:          o.Logger.With().Str("component", "poller").Str("project_id", p.ProjectID).Logger(),
 		Published:       o.Published,
 		Cycled:          o.Cycled,
 	})
-	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
-		return nil
-	}
+}
+
+// wireSlack starts the one Slack notifier, a consumer of every project's
+// events; health is where it announces a dead destination.
+func (a *App) wireSlack(health *notify.Publisher, project string, o Options) error {
+	cfg, log := a.Config, o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
 	var bot *slacknotify.Bot
 	if cfg.Slack.BotToken != "" && o.SlackSender == nil {
@@ -201,6 +299,7 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 	for i, k := range cfg.Slack.Kinds {
 		kinds[i] = diff.Kind(k)
 	}
+	var err error
 	a.Slack, err = slacknotify.New(a.Broker.JS, sender, slacknotify.Options{
 		Stream:        cfg.NATS.Stream,
 		Consumer:      cfg.Slack.Consumer,
@@ -222,8 +321,8 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		DeadRetry:   cfg.Slack.DeadRetry,
 		// A dead webhook is announced on the stream, beside the events
 		// that wait for it.
-		Health:       pub,
-		Project:      cfg.DCS.ProjectID,
+		Health:       health,
+		Project:      project,
 		Routes:       routes,
 		DefaultRoute: cfg.Slack.DefaultRoute,
 		Template:     cfg.Slack.Template,
@@ -287,12 +386,18 @@ func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
 	return slacknotify.Route{Name: r.Name, Match: m, Sender: s, Mentions: r.Mentions, Continue: r.Continue, Template: r.Template}
 }
 
-// Run polls on the configured schedule and delivers to Slack (when on)
-// until ctx is done.
+// Run polls every project on the configured schedule, each with its own
+// poller, and delivers to Slack (when on) until ctx is done.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Go(func() { errs <- a.Poller.Run(ctx, a.Config.Poll.Schedule) })
+	errs := make(chan error, len(a.Projects)+1)
+	for _, p := range a.Projects {
+		wg.Go(func() {
+			if err := p.Poller.Run(ctx, a.Config.Poll.Schedule); err != nil {
+				errs <- fmt.Errorf("project %s: %w", p.Name, err)
+			}
+		})
+	}
 	if a.Slack != nil {
 		wg.Go(func() { errs <- a.Slack.Run(ctx) })
 	}
@@ -303,6 +408,22 @@ func (a *App) Run(ctx context.Context) error {
 		all = append(all, e)
 	}
 	return errors.Join(all...)
+}
+
+// Cycle runs one watch cycle of every project at once (the once command),
+// and returns each project's error, naming the project.
+func (a *App) Cycle(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(a.Projects))
+	for i, p := range a.Projects {
+		wg.Go(func() {
+			if _, err := p.Poller.Cycle(ctx); err != nil {
+				errs[i] = fmt.Errorf("project %s: %w", p.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Stop closes the NATS connection and shuts the embedded server down.

@@ -79,10 +79,11 @@ func TestDCSClientResolvesSourceAndProject(t *testing.T) {
 				t.Fatalf("config: %v", err)
 			}
 			var logs testutil.SyncBuffer
-			client, project, err := dcsClient(context.Background(), cfg, Options{Logger: zerolog.New(&logs)})
+			projects, clients, err := clientsFor(context.Background(), cfg, Options{Logger: zerolog.New(&logs)})
 			if err != nil {
-				t.Fatalf("dcsClient: %v", err)
+				t.Fatalf("clientsFor: %v", err)
 			}
+			client, project := clients[0], projects[0].ProjectID
 			if project != appProject {
 				t.Errorf("project = %q, want the one IAM gave", project)
 			}
@@ -120,7 +121,7 @@ func TestDCSClientNoCredentials(t *testing.T) {
 		}
 		return ""
 	}
-	_, _, err := dcsClient(context.Background(), cfg, Options{Logger: zerolog.Nop(), Getenv: getenv})
+	_, _, err := clientsFor(context.Background(), cfg, Options{Logger: zerolog.Nop(), Getenv: getenv})
 	if err == nil || err.Error() != dcs.ErrNoCredentials.Error() {
 		t.Fatalf("err = %v, want %v", err, dcs.ErrNoCredentials)
 	}

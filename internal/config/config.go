@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
@@ -63,7 +64,93 @@ type DCSConfig struct {
 	Timeout      time.Duration `yaml:"timeout" json:"timeout"` // per call
 	MaxBodyBytes int64         `yaml:"max_body_bytes" json:"max_body_bytes"`
 	Concurrency  int           `yaml:"concurrency" json:"concurrency"` // parallel detail calls
-	RateLimit    float64       `yaml:"rate_limit" json:"rate_limit"`   // calls per second
+	// RateLimit is the account's budget in calls per second: one limiter
+	// shared by every project's client, since the API throttles per
+	// account (all projects are signed with the same credentials).
+	RateLimit float64 `yaml:"rate_limit" json:"rate_limit"`
+	// Projects are the projects watched by this one process; empty: the
+	// one of ProjectID, Region and Endpoint, with poll.task_ids,
+	// poll.discover and poll.name_filter. Set either Projects or
+	// ProjectID, not both. Resolve them with Config.Projects.
+	Projects []ProjectConfig `yaml:"projects" json:"projects"`
+}
+
+// ProjectConfig is one entry of dcs.projects: a project of a region, the
+// tasks watched there and its share of the account's call budget. Keys left
+// out take the value of the key named beside each.
+type ProjectConfig struct {
+	// Name labels the project in logs and in the validate command; default
+	// the project id. Events name the project id, never the name.
+	Name      string `yaml:"name" json:"name"`
+	Region    string `yaml:"region" json:"region"`     // dcs.region
+	Endpoint  string `yaml:"endpoint" json:"endpoint"` // dcs.endpoint when region is left out, else the region's
+	ProjectID string `yaml:"project_id" json:"project_id"`
+	// NameFilter, TaskIDs and Discover are poll.name_filter, poll.task_ids
+	// (which must stay empty beside dcs.projects) and poll.discover for this
+	// project.
+	NameFilter string   `yaml:"name_filter" json:"name_filter"` // poll.name_filter
+	TaskIDs    []string `yaml:"task_ids" json:"task_ids"`
+	Discover   *bool    `yaml:"discover" json:"discover"` // poll.discover
+	// RateLimit caps this project's calls per second inside the account's
+	// dcs.rate_limit, so that one large project cannot starve the others;
+	// 0: no cap of its own.
+	RateLimit float64 `yaml:"rate_limit" json:"rate_limit"`
+}
+
+// Project is a watched project with every inherited value filled in: what
+// the wiring and the validate command work from.
+type Project struct {
+	Key        string // the config key it comes from: "dcs" or "dcs.projects[i]"
+	Name       string
+	Region     string
+	Endpoint   string
+	ProjectID  string
+	NameFilter string
+	TaskIDs    []string
+	Discover   bool
+	RateLimit  float64 // 0: only the account's limit
+}
+
+// Projects resolves the watched projects: dcs.projects with the inherited
+// values filled in, or the single project of dcs.project_id.
+func (c Config) Projects() []Project {
+	d := c.DCS
+	if len(d.Projects) == 0 {
+		return []Project{{
+			Key: "dcs", Name: d.ProjectID, Region: d.Region, Endpoint: d.Endpoint, ProjectID: d.ProjectID,
+			NameFilter: c.Poll.NameFilter, TaskIDs: c.Poll.TaskIDs, Discover: c.Poll.Discover,
+		}}
+	}
+	out := make([]Project, len(d.Projects))
+	for i, p := range d.Projects {
+		r := Project{
+			Key: fmt.Sprintf("dcs.projects[%d]", i), Name: p.Name, Region: p.Region, Endpoint: p.Endpoint,
+			ProjectID: p.ProjectID, NameFilter: p.NameFilter, TaskIDs: p.TaskIDs,
+			Discover: c.Poll.Discover, RateLimit: p.RateLimit,
+		}
+		if r.Name == "" {
+			r.Name = r.ProjectID
+		}
+		if r.Region == "" {
+			// Without a region of its own the project is where dcs.region
+			// and dcs.endpoint say; a region of its own has its own endpoint.
+			r.Region = d.Region
+			if r.Endpoint == "" {
+				r.Endpoint = d.Endpoint
+			}
+		}
+		if p.Discover != nil {
+			r.Discover = *p.Discover
+		}
+		if r.NameFilter == "" && r.Discover {
+			r.NameFilter = c.Poll.NameFilter
+		}
+		if r.TaskIDs == nil {
+			r.TaskIDs = []string{}
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // The values of dcs.credentials (the dcs package's Source* names).
@@ -213,6 +300,7 @@ func Default() Config {
 			MaxBodyBytes:     4 << 20,
 			Concurrency:      8,
 			RateLimit:        20,
+			Projects:         []ProjectConfig{},
 		},
 		Poll: PollConfig{
 			Schedule: "@every 30s",

@@ -78,21 +78,24 @@ func (c Config) validateDCS(p *problems) {
 		checkHTTPURL(p, "dcs.endpoint", d.Endpoint)
 	}
 	switch {
-	case d.Region == "" && d.Endpoint == "":
+	case d.Region == "" && d.Endpoint == "" && len(d.Projects) == 0:
+		// With dcs.projects, a project that needs the default says so.
 		p.add("dcs.region", "required unless dcs.endpoint is set (e.g. cn-north-4)")
 	case d.Region != "" && !isToken(d.Region, false):
 		p.add("dcs.region", "invalid region %q (want e.g. cn-north-4)", d.Region)
 	}
 	switch {
+	case len(d.Projects) > 0:
+		c.validateProjects(p)
 	case d.ProjectID == "" && d.Region == "":
-		p.add("dcs.project_id", "required unless dcs.region is set, to look it up in IAM (or set %s)", EnvProjectID)
+		p.add("dcs.project_id", "required unless dcs.region is set, to look it up in IAM (or set %s, or list dcs.projects)", EnvProjectID)
 	case d.ProjectID == "" && d.LocalSimulator() && !isLocalSimulator(d.IAMEndpoint):
 		// The lookup would sign a call to the real IAM for a simulator.
 		p.add("dcs.project_id", "required with a local simulator as dcs.endpoint (or set %s)", EnvProjectID)
 	case d.ProjectID != "" && !isToken(d.ProjectID, true):
 		p.add("dcs.project_id", "invalid project id %q (letters, digits, - and _ only: it goes into URL paths and NATS subjects)", d.ProjectID)
 	}
-	if d.ProjectID == "" {
+	if d.ProjectID == "" && len(d.Projects) == 0 {
 		checkHTTPURL(p, "dcs.iam_endpoint", d.IAMEndpoint)
 	}
 	c.validateCredentials(p)
@@ -108,7 +111,7 @@ func (c Config) validateDCS(p *problems) {
 	switch {
 	case !(d.RateLimit > 0) || math.IsInf(d.RateLimit, 0):
 		p.add("dcs.rate_limit", "must be a positive number of calls per second, got %v", d.RateLimit)
-	case d.RateLimit > apiRateCeiling && !isLocalSimulator(d.Endpoint):
+	case d.RateLimit > apiRateCeiling && !c.localOnly():
 		// A local simulator has no such ceiling, and benchmarks need to exceed it.
 		p.add("dcs.rate_limit", "%v exceeds the API's documented ceiling of %d calls per second per account", d.RateLimit, apiRateCeiling)
 	}
@@ -127,7 +130,7 @@ func (c Config) validateCredentials(p *problems) {
 		p.add("dcs.sk", "required when dcs.ak is set (or set %s)", EnvSK)
 	case sk && !ak:
 		p.add("dcs.ak", "required when dcs.sk is set (or set %s)", EnvAK)
-	case !ak && !sk && !token && d.Credentials == CredentialsConfig && !d.LocalSimulator():
+	case !ak && !sk && !token && d.Credentials == CredentialsConfig && !c.localOnly():
 		// The real API refuses unsigned calls, so starting without credentials
 		// would only fail later, once per task and cycle. A plain-HTTP loopback
 		// endpoint is a local simulator (demo, tests), which may not check auth.
@@ -159,20 +162,12 @@ func (c Config) validateCredentials(p *problems) {
 
 func (c Config) validatePoll(p *problems) {
 	checkSchedule(p, "poll.schedule", c.Poll.Schedule)
-	seen := make(map[string]int, len(c.Poll.TaskIDs))
-	for i, id := range c.Poll.TaskIDs {
-		key := fmt.Sprintf("poll.task_ids[%d]", i)
-		if !isToken(id, false) {
-			p.add(key, "invalid task id %q (letters, digits and - only)", id)
-			continue
+	checkTaskIDs(p, "poll.task_ids", c.Poll.TaskIDs)
+	if len(c.DCS.Projects) > 0 {
+		if len(c.Poll.TaskIDs) > 0 {
+			p.add("poll.task_ids", "a task id belongs to one project: with dcs.projects, list it in that project's task_ids")
 		}
-		if j, dup := seen[id]; dup {
-			p.add(key, "duplicate task id %q (also poll.task_ids[%d])", id, j)
-			continue
-		}
-		seen[id] = i
-	}
-	if !c.Poll.Discover && len(c.Poll.TaskIDs) == 0 {
+	} else if !c.Poll.Discover && len(c.Poll.TaskIDs) == 0 {
 		p.add("poll", "nothing to watch: set poll.task_ids or poll.discover")
 	}
 	if !oneOf(c.Poll.Detail, DetailOnChange, DetailEveryCycle) {
@@ -187,8 +182,25 @@ func (c Config) validatePoll(p *problems) {
 	if c.Poll.AbsentChecks < 1 {
 		p.add("poll.absent_checks", "must be at least 1, not %d", c.Poll.AbsentChecks)
 	}
-	if !c.Poll.Discover && c.Poll.NameFilter != "" {
+	if len(c.DCS.Projects) == 0 && !c.Poll.Discover && c.Poll.NameFilter != "" {
 		p.add("poll.name_filter", "only used with poll.discover: true")
+	}
+}
+
+// checkTaskIDs checks a list of task ids written at key.
+func checkTaskIDs(p *problems, key string, ids []string) {
+	seen := make(map[string]int, len(ids))
+	for i, id := range ids {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if !isToken(id, false) {
+			p.add(k, "invalid task id %q (letters, digits and - only)", id)
+			continue
+		}
+		if j, dup := seen[id]; dup {
+			p.add(k, "duplicate task id %q (also %s[%d])", id, key, j)
+			continue
+		}
+		seen[id] = i
 	}
 }
 

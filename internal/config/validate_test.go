@@ -111,7 +111,7 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"region missing", func(c *Config) { c.DCS.Region = "" }, "dcs.region", "required unless dcs.endpoint is set"},
 		{"region invalid", func(c *Config) { c.DCS.Region = "cn north/4" }, "dcs.region", `invalid region "cn north/4"`},
 		{"project and region missing", func(c *Config) { c.DCS.ProjectID = ""; c.DCS.Region = ""; c.DCS.Endpoint = "https://dcs.example" },
-			"dcs.project_id", "required unless dcs.region is set, to look it up in IAM (or set HUAWEICLOUD_SDK_PROJECT_ID)"},
+			"dcs.project_id", "required unless dcs.region is set, to look it up in IAM (or set HUAWEICLOUD_SDK_PROJECT_ID, or list dcs.projects)"},
 		{"project missing, simulator", func(c *Config) { c.DCS.ProjectID = ""; c.DCS.Endpoint = "http://127.0.0.1:1" }, "dcs.project_id", "required with a local simulator"},
 		{"project missing, bad IAM", func(c *Config) { c.DCS.ProjectID = ""; c.DCS.IAMEndpoint = "iam" }, "dcs.iam_endpoint", `invalid URL "iam"`},
 		{"project invalid", func(c *Config) { c.DCS.ProjectID = "a/b" }, "dcs.project_id", `invalid project id "a/b"`},
@@ -238,6 +238,23 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"route outcome", withRoutes(func(r []RouteConfig) { r[2].Match.Outcome = []string{"failure"} }), "slack.routes[2].match.outcome[0]", `unknown outcome "failure"`},
 		{"route severity", withRoutes(func(r []RouteConfig) { r[2].Match.Severity = []string{"high"} }), "slack.routes[2].match.severity[0]", `unknown severity "high"`},
 		{"default route unknown", withRoutes(func([]RouteConfig) {}, "nope"), "slack.default_route", `"nope" is not the name of a route`},
+		{"projects beside project_id", withProjects(func(c *Config) { c.DCS.ProjectID = "p0" }), "dcs.project_id", "set either dcs.project_id (or HUAWEICLOUD_SDK_PROJECT_ID) or dcs.projects"},
+		{"projects beside poll.task_ids", withProjects(func(c *Config) { c.Poll.TaskIDs = []string{"t1"} }), "poll.task_ids", "list it in that project's task_ids"},
+		{"project id missing", withProjects(func(c *Config) { c.DCS.Projects[1].ProjectID = "" }), "dcs.projects[1].project_id", "required"},
+		{"project id invalid", withProjects(func(c *Config) { c.DCS.Projects[1].ProjectID = "p/1" }), "dcs.projects[1].project_id", `invalid project id "p/1"`},
+		{"project id twice", withProjects(func(c *Config) { c.DCS.Projects[1].ProjectID = "pa" }), "dcs.projects[1].project_id", `duplicate project id "pa" (also dcs.projects[0])`},
+		{"project name twice", withProjects(func(c *Config) { c.DCS.Projects[1].Name = "pa" }), "dcs.projects[1].name", `duplicate name "pa" (also dcs.projects[0])`},
+		{"project name invalid", withProjects(func(c *Config) { c.DCS.Projects[0].Name = "prod eu" }), "dcs.projects[0].name", `invalid name "prod eu"`},
+		{"project region invalid", withProjects(func(c *Config) { c.DCS.Projects[1].Region = "eu west" }), "dcs.projects[1].region", `invalid region "eu west"`},
+		{"project region missing", withProjects(func(c *Config) { c.DCS.Region = "" }), "dcs.projects[0].region", "required unless"},
+		{"project endpoint", withProjects(func(c *Config) { c.DCS.Projects[1].Endpoint = "https://u:PLANTED@dcs.example" }), "dcs.projects[1].endpoint", "must not carry credentials"},
+		{"project task id twice", withProjects(func(c *Config) { c.DCS.Projects[1].TaskIDs = []string{"t1", "t1"} }), "dcs.projects[1].task_ids[1]", `duplicate task id "t1" (also dcs.projects[1].task_ids[0])`},
+		{"project nothing to watch", withProjects(func(c *Config) { c.DCS.Projects[0].Discover = new(bool) }), "dcs.projects[0]", "nothing to watch"},
+		{"project filter without discover", withProjects(func(c *Config) {
+			c.DCS.Projects[0].Discover, c.DCS.Projects[0].TaskIDs, c.DCS.Projects[0].NameFilter = new(bool), []string{"t1"}, "orders-"
+		}), "dcs.projects[0].name_filter", "only used with discover: true"},
+		{"project rate negative", withProjects(func(c *Config) { c.DCS.Projects[1].RateLimit = -1 }), "dcs.projects[1].rate_limit", "must be 0"},
+		{"project rate above account", withProjects(func(c *Config) { c.DCS.Projects[1].RateLimit = 25 }), "dcs.projects[1].rate_limit", "25 exceeds dcs.rate_limit 20"},
 		{"default route and webhook", func(c *Config) { withRoutes(func([]RouteConfig) {})(c); c.Slack.DefaultRoute = "db" }, "slack.default_route", "not both"},
 	}
 	for _, tc := range tests {
@@ -293,5 +310,18 @@ func withRoutes(edit func([]RouteConfig), defaultRoute ...string) func(*Config) 
 		if len(defaultRoute) > 0 {
 			c.Slack.DefaultRoute, c.Slack.WebhookURL = defaultRoute[0], ""
 		}
+	}
+}
+
+// withProjects replaces validConfig's project with two valid entries of
+// dcs.projects, then lets edit spoil them.
+func withProjects(edit func(*Config)) func(*Config) {
+	return func(c *Config) {
+		c.DCS.ProjectID = ""
+		c.DCS.Projects = []ProjectConfig{
+			{Name: "pa", ProjectID: "pa", RateLimit: 5},
+			{Name: "eu", Region: "eu-west-101", ProjectID: "pb", NameFilter: "orders-"},
+		}
+		edit(c)
 	}
 }

@@ -62,6 +62,11 @@ type Options struct {
 	// client-side limit. The API throttles at about 200 calls/s per API and
 	// account, shared with everything else the account does.
 	Limiter *rate.Limiter
+	// AccountLimiter, when set, paces the calls of every client of one
+	// account together (many projects in one process): a call waits on
+	// Limiter, its own share, first, so that a project held back by its
+	// cap does not hold an account token meanwhile.
+	AccountLimiter *rate.Limiter
 	// ListConcurrency is how many list pages List fetches at once once the
 	// first page has told how many there are; default 1 (one after another).
 	ListConcurrency int
@@ -93,6 +98,7 @@ type Client struct {
 	userAgent string
 	now       func() time.Time
 	limiter   *rate.Limiter
+	account   *rate.Limiter
 	listConc  int
 	observe   func(call, outcome string, took time.Duration)
 }
@@ -123,6 +129,7 @@ func New(o Options) (*Client, error) {
 		listConc:  max(o.ListConcurrency, 1),
 		limiter:   o.Limiter,
 		observe:   o.Observe,
+		account:   o.AccountLimiter,
 	}
 	if c.maxBody == 0 {
 		c.maxBody = DefaultMaxBodyBytes
@@ -364,8 +371,11 @@ func (c *Client) get(ctx context.Context, op, taskID, rel string, q url.Values) 
 			return nil, Info{}, apiErrorf(op, taskID, ErrAuth, "%w", err)
 		}
 	}
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
+	for _, lim := range []*rate.Limiter{c.limiter, c.account} {
+		if lim == nil {
+			continue
+		}
+		if err := lim.Wait(ctx); err != nil {
 			return nil, Info{}, c.transportError(ctx, op, taskID, 0, "", fmt.Errorf("client-side rate limit: %w", err))
 		}
 	}

@@ -49,7 +49,9 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 type Publisher struct {
 	js jetstream.JetStream
 	o  PublisherOptions
-	rb rebuild // recreates the stream if it disappears (recover.go)
+	// rb recreates the stream if it disappears (recover.go); shared by the
+	// publishers ForRegion makes, so that they recreate it once.
+	rb *rebuild
 }
 
 // PublisherOptions say where events go and what their envelope names.
@@ -65,7 +67,16 @@ type PublisherOptions struct {
 
 // NewPublisher publishes into o.Stream.
 func NewPublisher(js jetstream.JetStream, o PublisherOptions) *Publisher {
-	return &Publisher{js: js, o: o}
+	return &Publisher{js: js, o: o, rb: &rebuild{}}
+}
+
+// ForRegion is a publisher into the same stream whose envelopes name
+// region: one per watched project, since each project is in a region of
+// its own. It shares the recreation of a missing stream with p.
+func (p *Publisher) ForRegion(region string) *Publisher {
+	o := p.o
+	o.Region = region
+	return &Publisher{js: p.js, o: o, rb: p.rb}
 }
 
 // Envelope wraps ev in the envelope Publish sends; m.Region is the

@@ -234,3 +234,17 @@ func TestOneSubscriptionForEveryFailure(t *testing.T) {
 		t.Errorf("the failure filter selects %v, want %v", got, want)
 	}
 }
+
+// A publisher for another region names that region in its envelopes and
+// leaves the one it came from as it was.
+func TestPublisherForRegion(t *testing.T) {
+	base := notify.NewPublisher(nil, notify.PublisherOptions{Stream: stream, Prefix: "dcs.migration", Region: "cn-north-4"})
+	eu := base.ForRegion("eu-west-101")
+	ev := diff.Degraded("", "api", "down", nil, 1).At("p2", 0)
+	if got := eu.Envelope(ev, notify.Meta{ProjectID: "p2"}).Source; got != "dcs://eu-west-101/projects/p2" {
+		t.Errorf("ForRegion source = %q", got)
+	}
+	if got := base.Envelope(ev, notify.Meta{ProjectID: "p2"}).Source; got != "dcs://cn-north-4/projects/p2" {
+		t.Errorf("base source = %q after ForRegion", got)
+	}
+}
