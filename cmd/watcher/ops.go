@@ -132,14 +132,14 @@ func startHTTP(c config.HTTPConfig, m *metrics.Metrics) (*httpserver.Server, err
 // attachMetrics points m at a's snapshots, Slack notifier and NATS
 // connection, and at its schedule.
 func attachMetrics(m *metrics.Metrics, a *app.App) {
-	project := a.Config.DCS.ProjectID
 	s := metrics.Sources{
 		Statuses: func() []dcs.Status {
-			entries := a.Snaps.Tasks(project)
-			out := make([]dcs.Status, 0, len(entries))
-			for _, e := range entries {
-				if !e.Removed {
-					out = append(out, dcs.Normalize(e.Task.Status))
+			var out []dcs.Status
+			for _, p := range a.Projects {
+				for _, e := range a.Snaps.Tasks(p.ProjectID) {
+					if !e.Removed {
+						out = append(out, dcs.Normalize(e.Task.Status))
+					}
 				}
 			}
 			return out
