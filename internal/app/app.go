@@ -141,6 +141,8 @@ func (a *App) wire(ctx context.Context, client *dcs.Client, o Options) error {
 		Discover:        cfg.Poll.Discover,
 		NameFilter:      cfg.Poll.NameFilter,
 		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
+		Auto:            cfg.Poll.Detail == config.DetailAuto,
+		RateLimit:       cfg.DCS.RateLimit,
 		RefreshActive:   cfg.Poll.RefreshActive,
 		RefreshTerminal: cfg.Poll.RefreshTerminal,
 		AbsentChecks:    cfg.Poll.AbsentChecks,

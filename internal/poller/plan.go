@@ -14,12 +14,12 @@ import (
 type reason int
 
 const (
-	skip    reason = iota // the row is as it was: no call
-	fresh                 // no snapshot yet, or the task came back
-	changed               // the list row differs from the last one seen
-	blind                 // its last answer was unusable: try again
-	refresh               // its refresh slot came round
-	incomplete            // its snapshot is its list row alone
+	skip       reason = iota // the row is as it was: no call
+	fresh                    // no snapshot yet, or the task came back
+	changed                  // the list row differs from the last one seen
+	blind                    // its last answer was unusable: try again
+	refresh                  // its refresh slot came round
+	incomplete               // its snapshot is its list row alone
 )
 
 // plan decides, from the list rows, which tasks need a detail call: the list
