@@ -337,14 +337,24 @@ type targets struct {
 // and the publishes, so that a cycle ends before the next tick.
 const budgetShare = 0.9
 
-// budget is Auto's calls per cycle and the time a cycle starting at now
-// should end by; 0 when no interval or rate is known.
-func (p *Poller) budget(now time.Time) (int, time.Time) {
+// Interval is the time between cycles Auto's budget is based on: Options'
+// Interval, or the spacing of the schedule's next two activations from
+// now (0 before Run).
+func (p *Poller) Interval() time.Duration { return p.interval(p.o.Now()) }
+
+func (p *Poller) interval(now time.Time) time.Duration {
 	iv := p.o.Interval
 	if iv <= 0 && p.sched != nil {
 		next := p.sched.Next(now)
 		iv = p.sched.Next(next).Sub(next)
 	}
+	return iv
+}
+
+// budget is Auto's calls per cycle and the time a cycle starting at now
+// should end by; 0 when no interval or rate is known.
+func (p *Poller) budget(now time.Time) (int, time.Time) {
+	iv := p.interval(now)
 	if !p.o.Auto || iv <= 0 || p.o.RateLimit <= 0 {
 		return 0, time.Time{}
 	}
