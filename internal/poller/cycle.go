@@ -33,7 +33,7 @@ type cycle struct {
 	// batch: the API was blind when the cycle started, so the answers are
 	// collected and applied after the API's recovery is decided.
 	batch  bool
-	listed map[string]dcs.Task // read-only during the cycle
+	listed map[string]*dcs.Task // read-only during the cycle
 
 	mu          sync.Mutex
 	apiErr      error // the cycle's API-wide failure, if any
@@ -88,17 +88,13 @@ func (c *cycle) apply(ctx context.Context, r result) {
 	switch {
 	case r.skipped:
 	case r.err == nil:
-		row, listedNow := c.listed[r.id]
-		var rowp *dcs.Task
-		if listedNow {
-			rowp = &row
-		}
+		rowp, listedNow := c.listed[r.id]
 		err := c.observe(ctx, r.task, rowp, r.info.Nulls)
 		c.mu.Lock()
 		switch {
 		case err != nil:
 		case listedNow && !c.p.o.EveryCycle:
-			c.p.plan.done(row, c.now)
+			c.p.plan.done(*rowp, c.now)
 		case !listedNow && c.listed != nil:
 			c.p.absent[r.id] = c.now // missing from the list, yet it answers
 		}
@@ -133,14 +129,14 @@ func (c *cycle) apiDown(ctx context.Context) {
 // discoverAll makes each row its task's first snapshot, with bounded
 // concurrency; it returns when all are done, so that no detail answer of
 // the cycle meets a task before its row snapshot.
-func (c *cycle) discoverAll(ctx context.Context, rows []dcs.Task) {
+func (c *cycle) discoverAll(ctx context.Context, rows []*dcs.Task) {
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(c.p.o.Concurrency, len(rows)) {
 		wg.Go(func() {
 			for i := range next {
 				if ctx.Err() == nil {
-					c.addErr(c.discover(ctx, rows[i]))
+					c.addErr(c.discover(ctx, *rows[i]))
 				}
 			}
 		})

@@ -320,8 +320,10 @@ type targets struct {
 	fetch []string // detail calls to make: new and changed tasks first, then suspects, then refreshes
 	// rows are the list rows of listed tasks without a snapshot: each
 	// becomes its task's first snapshot before any detail call.
-	rows      []dcs.Task
-	listed    map[string]dcs.Task // the list rows by id; nil without discovery or when the list failed
+	rows []*dcs.Task
+	// listed are the list rows by id (into the list's own slice: a row is
+	// not copied); nil without discovery or when the list failed.
+	listed    map[string]*dcs.Task
 	watched   int                 // tasks watched
 	refreshes int                 // calls in fetch made only because a refresh was due
 	budget    int                 // Auto: the calls the cycle may make; 0: no budget
@@ -398,13 +400,12 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		tg.refreshFrom = len(tg.fetch)
 		return tg, err
 	}
-	tg.listed = make(map[string]dcs.Task, len(rows))
-	for _, r := range rows {
-		if r.ID != "" {
-			tg.listed[r.ID] = r
+	tg.listed = make(map[string]*dcs.Task, len(rows))
+	for i := range rows {
+		if rows[i].ID != "" {
+			tg.listed[rows[i].ID] = &rows[i]
 		}
 	}
-	rows = nil // the map holds them now
 	for id := range tg.listed {
 		delete(p.absent, id)
 	}
@@ -416,7 +417,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 				tg.rows = append(tg.rows, row)
 			}
 		}
-		slices.SortFunc(tg.rows, func(a, b dcs.Task) int { return strings.Compare(a.ID, b.ID) })
+		slices.SortFunc(tg.rows, func(a, b *dcs.Task) int { return strings.Compare(a.ID, b.ID) })
 		tg.fetch = append(sortedKeys(set), suspects...)
 		tg.watched = len(set) + unlisted
 		tg.refreshFrom = len(tg.fetch)
@@ -427,13 +428,14 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	var cands []candidate // Auto: every listed task not called anyway
 	for _, id := range sortedKeys(tg.listed) {
 		delete(set, id)
-		row := tg.listed[id]
+		rowp := tg.listed[id]
+		row := *rowp
 		ent, _ := p.st.Get(p.o.ProjectID, id)
 		if ent.Task == nil && !ent.Removed {
 			// First sight: the row is the first snapshot, at once; the
 			// detail call completes it (on_change: this cycle; Auto:
 			// first in its class, within the budget).
-			tg.rows = append(tg.rows, row)
+			tg.rows = append(tg.rows, rowp)
 			p.plan.first(row, now)
 			if p.o.Auto {
 				cands = append(cands, p.plan.candidate(row))
@@ -490,7 +492,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 // refresh slot comes round (daily when refreshes are off). At most
 // AbsentChecks a cycle, taking turns. unlisted counts every known task the
 // list did not show.
-func (p *Poller) suspects(listed map[string]dcs.Task, configured map[string]bool, now time.Time) (due []string, unlisted int) {
+func (p *Poller) suspects(listed map[string]*dcs.Task, configured map[string]bool, now time.Time) (due []string, unlisted int) {
 	var all []string
 	for _, e := range p.st.Tasks(p.o.ProjectID) {
 		id := e.Task.ID
