@@ -324,9 +324,9 @@ type targets struct {
 	// listed are the list rows by id (into the list's own slice: a row is
 	// not copied); nil without discovery or when the list failed.
 	listed    map[string]*dcs.Task
-	watched   int                 // tasks watched
-	refreshes int                 // calls in fetch made only because a refresh was due
-	budget    int                 // Auto: the calls the cycle may make; 0: no budget
+	watched   int // tasks watched
+	refreshes int // calls in fetch made only because a refresh was due
+	budget    int // Auto: the calls the cycle may make; 0: no budget
 	// refreshFrom is the index in fetch where the refreshes start, and
 	// deadline (with Auto) when they stop being worth starting: a cycle
 	// that runs into the next tick has that tick skipped.
