@@ -2,8 +2,10 @@ package poller_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,5 +202,55 @@ func TestAutoBudgetUnderThrottling(t *testing.T) {
 	}
 	if e.sim.Calls().Detail == 0 {
 		t.Error("no detail call at all")
+	}
+}
+
+// TestEventsPublishedPerTask: a task's events go out as soon as its own
+// detail call is answered, not when the cycle's last call is: the detail
+// call of "slow" is held until "fast"'s status_changed is published (at
+// most 3 s); a cycle that published at its end would never release it.
+func TestEventsPublishedPerTask(t *testing.T) {
+	sc := fmt.Sprintf(`
+project_id: %s
+tasks:
+  - id: fast
+    steps: [{at: 0s, status: FULLMIGRATING}, {at: 10s, status: INCRMIGEATING}]
+  - id: slow
+    steps: [{at: 0s, status: FULLMIGRATING}, {at: 10s, status: INCRMIGEATING}]
+`, project)
+	var wp atomic.Pointer[watcher] // set once the first cycle is done
+	var held, released atomic.Int32
+	wrap := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if w := wp.Load(); strings.HasSuffix(r.URL.Path, "/migration-task/slow") && w != nil && held.Add(1) == 1 {
+				deadline := time.Now().Add(3 * time.Second)
+				for time.Now().Before(deadline) {
+					if slices.Contains(summary(w.snapshotEvents()), "fast:status_changed") {
+						released.Store(1)
+						break
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			h.ServeHTTP(rw, r)
+		})
+	}
+	e := newEnv(t, sc, wrap)
+	w := e.newWatcher(poller.Options{Discover: true, Concurrency: 2})
+	if _, err := w.cycleAt(0); err != nil {
+		t.Fatal(err)
+	}
+	wp.Store(w)
+	if _, err := w.cycleAt(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if held.Load() == 0 {
+		t.Fatal("the slow task was not called")
+	}
+	if released.Load() != 1 {
+		t.Error("fast's status_changed was not published while slow's call was outstanding")
+	}
+	if got := sorted(summary(w.take())); !slices.Contains(got, "slow:status_changed") {
+		t.Errorf("published %v, want both changes", got)
 	}
 }
