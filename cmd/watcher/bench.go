@@ -24,6 +24,7 @@ var quickValues = map[string]string{
 	"raw-tasks": "1200", "tasks": "300", "for": "500ms", "cycles": "3",
 	"latency-for": "2s", "budget-for": "2s", "memory-tasks": "0,300",
 	"idle-tasks": "300", "idle-for": "1s", "burst": "5", "burst-status": "FAILED", "slack-wait": "90s",
+	"cold-tasks": "300", "cold-cycles": "2", "cold-for": "60s", "cold-schedule": "@every 2s",
 }
 
 // parseBenchFlags reads the sizes and durations of every phase into the
@@ -51,6 +52,10 @@ func parseBenchFlags(env cmdEnv, args []string) (bench.Options, error) {
 	fs.IntVar(&o.Burst, "burst", 1000, "slack: tasks changing status at the same instant")
 	burstStatus := fs.String("burst-status", "FAILED,"+bench.BurstMixed, "slack: bursts to run: a status every task goes to, or "+bench.BurstMixed+" (each its own next status)")
 	fs.DurationVar(&o.SlackWait, "slack-wait", 30*time.Minute, "slack: longest wait for the burst to reach Slack")
+	cold := fs.String("cold-tasks", "10000,100000", "coldstart: fleet sizes, each in a fresh process")
+	fs.IntVar(&o.ColdCycles, "cold-cycles", 4, "coldstart: cycles to run at least (after coverage and the change)")
+	fs.DurationVar(&o.ColdFor, "cold-for", 6*time.Minute, "coldstart: longest run per size")
+	fs.StringVar(&o.ColdSchedule, "cold-schedule", "", "coldstart: poll.schedule (default: the configuration's default)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the raw phase's watcher section to FILE")
 	fs.BoolVar(&o.Verbose, "v", false, "log the watcher's warnings to stderr")
 	fs.StringVar(&o.Detail, "detail", config.DetailOnChange, "idle-one: poll.detail")
@@ -66,6 +71,9 @@ func parseBenchFlags(env cmdEnv, args []string) (bench.Options, error) {
 	}
 	if o.MemoryTasks, err = parseSizes(*mem); err != nil {
 		return o, usageError{fmt.Errorf("--memory-tasks: %w", err)}
+	}
+	if o.ColdTasks, err = parseSizes(*cold); err != nil {
+		return o, usageError{fmt.Errorf("--cold-tasks: %w", err)}
 	}
 	o.BurstStatus = strings.Split(*burstStatus, ",")
 	return o, validateBench(o)
@@ -91,7 +99,7 @@ func parsePhases(s string) ([]string, error) {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
-		if !slices.Contains(bench.Phases, p) && p != bench.ModeMemory && p != bench.ModeIdle {
+		if !slices.Contains(bench.Phases, p) && p != bench.ModeMemory && p != bench.ModeIdle && p != bench.ModeColdStart {
 			return nil, fmt.Errorf("--only: unknown phase %q (want %s)", p, strings.Join(bench.Phases, ", "))
 		}
 		out = append(out, p)
@@ -128,6 +136,7 @@ func validateBench(o bench.Options) error {
 		{"--change-rate", o.ChangeRate}, {"--budget-for", o.BudgetFor.Seconds()}, {"--budget-rate", o.BudgetRate},
 		{"--budget-change-rate", o.BudgetChangeRate}, {"--idle-tasks", float64(o.IdleTasks)}, {"--idle-for", o.IdleFor.Seconds()},
 		{"--burst", float64(o.Burst)}, {"--slack-wait", o.SlackWait.Seconds()},
+		{"--cold-cycles", float64(o.ColdCycles)}, {"--cold-for", o.ColdFor.Seconds()},
 	}
 	for _, p := range positive {
 		if !(p.v > 0) || math.IsInf(p.v, 0) {

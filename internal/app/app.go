@@ -275,6 +275,8 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		Discover:        p.Discover,
 		NameFilter:      p.NameFilter,
 		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
+		Auto:            cfg.Poll.Detail == config.DetailAuto,
+		RateLimit:       cfg.DCS.RateLimit,
 		RefreshActive:   cfg.Poll.RefreshActive,
 		RefreshTerminal: cfg.Poll.RefreshTerminal,
 		AbsentChecks:    cfg.Poll.AbsentChecks,

@@ -30,19 +30,21 @@ const unlimitedRate = 1e6
 // hidden modes the memory and idle phases run in fresh child processes
 // (`watcher bench --only memory-one ...`).
 const (
-	PhaseRaw     = "raw"
-	PhaseCalls   = "calls"
-	PhaseLatency = "latency"
-	PhaseBudget  = "budget"
-	PhaseMemory  = "memory"
-	PhaseIdle    = "idle"
-	PhaseSlack   = "slack"
-	ModeMemory   = "memory-one"
-	ModeIdle     = "idle-one"
+	PhaseRaw      = "raw"
+	PhaseCalls    = "calls"
+	PhaseLatency  = "latency"
+	PhaseBudget   = "budget"
+	PhaseMemory   = "memory"
+	PhaseIdle     = "idle"
+	PhaseSlack    = "slack"
+	PhaseCold     = "coldstart"
+	ModeMemory    = "memory-one"
+	ModeIdle      = "idle-one"
+	ModeColdStart = "coldstart-one"
 )
 
 // Phases lists the phases a full bench runs, in order.
-var Phases = []string{PhaseRaw, PhaseCalls, PhaseLatency, PhaseBudget, PhaseMemory, PhaseIdle, PhaseSlack}
+var Phases = []string{PhaseRaw, PhaseCalls, PhaseLatency, PhaseBudget, PhaseMemory, PhaseIdle, PhaseSlack, PhaseCold}
 
 // BurstMixed names the Slack burst in which each task goes to its own next
 // status, so that like statuses are interleaved in the stream.
@@ -76,6 +78,10 @@ type Options struct {
 	Burst            int           // slack: tasks changing status at one instant
 	BurstStatus      []string      // slack: a burst per status, or BurstMixed
 	SlackWait        time.Duration // slack: longest wait for a burst to reach Slack
+	ColdTasks        []int         // coldstart: fleet sizes, each in a fresh process
+	ColdCycles       int           // coldstart: cycles to run at least
+	ColdFor          time.Duration // coldstart: longest run per size
+	ColdSchedule     string        // coldstart: poll.schedule; empty: the default
 	CPUProfile       string        // raw: CPU profile of the watcher section to this file
 	Verbose          bool          // passed on to the children as -v; Logger is this process's
 
@@ -112,6 +118,8 @@ func Run(ctx context.Context, o Options) error {
 		return r.memoryOne(ctx)
 	case slices.Equal(o.Only, []string{ModeIdle}):
 		return r.idleOne(ctx)
+	case slices.Equal(o.Only, []string{ModeColdStart}):
+		return r.coldOne(ctx)
 	}
 	r.header()
 	var errs []error
@@ -162,7 +170,7 @@ var phaseFuncs = map[string]func(*runner, context.Context) error{
 	PhaseRaw: (*runner).phaseRaw, PhaseCalls: (*runner).phaseCalls,
 	PhaseLatency: (*runner).phaseLatency, PhaseBudget: (*runner).phaseBudget,
 	PhaseMemory: (*runner).phaseMemory, PhaseIdle: (*runner).phaseIdle,
-	PhaseSlack: (*runner).phaseSlack,
+	PhaseSlack: (*runner).phaseSlack, PhaseCold: (*runner).phaseColdStart,
 }
 
 func (r *runner) phase(ctx context.Context, name string) error {

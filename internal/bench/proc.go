@@ -32,6 +32,9 @@ func HeapInUse() uint64 {
 // /proc/self/status, Linux), in bytes.
 func RSS() (int64, error) { return procField("/proc/self/status", "VmRSS:") }
 
+// PeakRSS is the most this process held resident (VmHWM, Linux), in bytes.
+func PeakRSS() (int64, error) { return procField("/proc/self/status", "VmHWM:") }
+
 // MemTotal is the machine's memory (MemTotal in /proc/meminfo), in bytes.
 func MemTotal() (int64, error) { return procField("/proc/meminfo", "MemTotal:") }
 

@@ -86,6 +86,7 @@ type watchSpec struct {
 	taskIDs       []string      // poll.task_ids, instead of discovery
 	rateLimit     float64       // dcs.rate_limit; 0: lifted
 	refreshActive time.Duration // poll.refresh_active; 0: the default
+	schedule      string        // poll.schedule; empty: the default
 	slackURL      string        // Slack webhook; empty: Slack off
 	published     func(notify.Envelope)
 }
@@ -115,6 +116,7 @@ func (r *runner) startWatcher(ctx context.Context, s *simChild, w watchSpec) (*w
 	cfg.DCS.RateLimit = cmp.Or(w.rateLimit, unlimitedRate)
 	cfg.Poll.Detail = cmp.Or(w.detail, config.DetailOnChange)
 	cfg.Poll.RefreshActive = cmp.Or(w.refreshActive, cfg.Poll.RefreshActive)
+	cfg.Poll.Schedule = cmp.Or(w.schedule, cfg.Poll.Schedule)
 	if len(w.taskIDs) > 0 {
 		cfg.Poll.TaskIDs, cfg.Poll.Discover = w.taskIDs, false
 	}

@@ -172,8 +172,10 @@ type PollConfig struct {
 	TaskIDs    []string `yaml:"task_ids" json:"task_ids"`
 	Discover   bool     `yaml:"discover" json:"discover"`       // also watch every listed task
 	NameFilter string   `yaml:"name_filter" json:"name_filter"` // the list call's name filter
-	// Detail says when a listed task gets a detail call: on_change (its list
-	// row differs from the snapshot, it is new, or its refresh is due) or
+	// Detail says when a listed task gets a detail call: auto (the default:
+	// changed rows, then as many refreshes as dcs.rate_limit times the
+	// schedule's interval leaves, by priority), on_change (its list row
+	// differs from the snapshot, it is new, or its refresh is due) or
 	// every_cycle. Tasks that are not listed get one every cycle.
 	Detail          string        `yaml:"detail" json:"detail"`
 	RefreshActive   time.Duration `yaml:"refresh_active" json:"refresh_active"`     // on_change: detail call at least this often for a task not yet finished
@@ -185,6 +187,7 @@ type PollConfig struct {
 
 // The values of poll.detail.
 const (
+	DetailAuto       = "auto"
 	DetailOnChange   = "on_change"
 	DetailEveryCycle = "every_cycle"
 )
@@ -309,7 +312,7 @@ func Default() Config {
 			// The list carries status and error, not task_status: an hourly
 			// detail call sees the rest at about 1% of per-task polling's
 			// calls with 10k tasks at a 30 s schedule.
-			Detail:          DetailOnChange,
+			Detail:          DetailAuto,
 			RefreshActive:   time.Hour,
 			RefreshTerminal: 24 * time.Hour,
 			AbsentChecks:    50,

@@ -170,8 +170,8 @@ func (c Config) validatePoll(p *problems) {
 	} else if !c.Poll.Discover && len(c.Poll.TaskIDs) == 0 {
 		p.add("poll", "nothing to watch: set poll.task_ids or poll.discover")
 	}
-	if !oneOf(c.Poll.Detail, DetailOnChange, DetailEveryCycle) {
-		p.add("poll.detail", "must be %s or %s, not %q", DetailOnChange, DetailEveryCycle, c.Poll.Detail)
+	if !oneOf(c.Poll.Detail, DetailAuto, DetailOnChange, DetailEveryCycle) {
+		p.add("poll.detail", "must be %s, %s or %s, not %q", DetailAuto, DetailOnChange, DetailEveryCycle, c.Poll.Detail)
 	}
 	if c.Poll.RefreshActive <= 0 {
 		p.add("poll.refresh_active", "must be above 0, not %s", c.Poll.RefreshActive)

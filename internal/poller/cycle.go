@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
@@ -21,10 +22,158 @@ import (
 // the old record (the change is detected again, at the same revision, so
 // with the same event ids) or the events still owed, which are published
 // again with the same ids before the task is diffed again.
+//
+// A cycle's workers run these methods concurrently, each on its own task:
+// mu guards the poller's maps and the stats they share; the store and the
+// publisher are safe for concurrent use.
 type cycle struct {
 	p     *Poller
 	now   time.Time
 	stats *Stats
+	// batch: the API was blind when the cycle started, so the answers are
+	// collected and applied after the API's recovery is decided.
+	batch  bool
+	listed map[string]*dcs.Task // read-only during the cycle
+
+	mu          sync.Mutex
+	apiErr      error // the cycle's API-wide failure, if any
+	seen        bool  // the API answered at least once
+	apiFailures int
+	errs        []error
+
+	apiMu       sync.Mutex
+	apiReported bool // the API's blindness was committed this cycle
+}
+
+func (c *cycle) addErr(err error) {
+	if err == nil {
+		return
+	}
+	c.mu.Lock()
+	c.errs = append(c.errs, err)
+	c.mu.Unlock()
+}
+
+// tally counts a detail call's outcome and logs its failure; an outage
+// fails every call the same way, so only its first failure is logged in
+// full and the rest are counted.
+func (c *cycle) tally(r result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case r.skipped:
+	case r.err == nil:
+		c.seen = true
+		c.stats.Fetched++
+	case errors.Is(r.err, dcs.ErrGone):
+		// Not a failure: the task is reported removed, once.
+		c.p.o.Logger.Debug().Str("task_id", r.id).Msg("task not found (DCS.4133)")
+	case apiWide(r.err):
+		c.stats.Failed++
+		c.apiFailures++
+		if c.apiFailures == 1 {
+			c.p.logCallErr(r.err, r.id, r.info, "show task")
+		}
+		if c.apiErr == nil || stopsCycle(r.err) {
+			c.apiErr = r.err
+		}
+	default:
+		c.stats.Failed++
+		c.p.logCallErr(r.err, r.id, r.info, "show task")
+	}
+}
+
+// apply commits what one detail call says about its task.
+func (c *cycle) apply(ctx context.Context, r result) {
+	switch {
+	case r.skipped:
+	case r.err == nil:
+		rowp, listedNow := c.listed[r.id]
+		err := c.observe(ctx, r.task, rowp, r.info.Nulls)
+		c.mu.Lock()
+		switch {
+		case err != nil:
+		case listedNow && !c.p.o.EveryCycle:
+			c.p.plan.done(*rowp, c.now)
+		case !listedNow && c.listed != nil:
+			c.p.absent[r.id] = c.now // missing from the list, yet it answers
+		}
+		c.mu.Unlock()
+		c.addErr(err)
+	case errors.Is(r.err, dcs.ErrGone):
+		c.addErr(c.remove(ctx, r.id, "the API answers: task not found"))
+	case apiWide(r.err):
+		if !c.batch {
+			c.apiDown(ctx)
+		}
+	default:
+		c.addErr(c.blind(ctx, r.id, r.err))
+	}
+}
+
+// apiDown commits the API's blindness as soon as the cycle meets it, once:
+// the events of the tasks seen meanwhile are already out.
+func (c *cycle) apiDown(ctx context.Context) {
+	c.apiMu.Lock()
+	defer c.apiMu.Unlock()
+	if c.apiReported {
+		return
+	}
+	c.apiReported = true
+	c.mu.Lock()
+	err := c.apiErr
+	c.mu.Unlock()
+	c.addErr(c.api(ctx, err, false))
+}
+
+// discoverAll makes each row its task's first snapshot, with bounded
+// concurrency; it returns when all are done, so that no detail answer of
+// the cycle meets a task before its row snapshot.
+func (c *cycle) discoverAll(ctx context.Context, rows []*dcs.Task) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(c.p.o.Concurrency, len(rows)) {
+		wg.Go(func() {
+			for i := range next {
+				if ctx.Err() == nil {
+					c.addErr(c.discover(ctx, *rows[i]))
+				}
+			}
+		})
+	}
+	for i := range rows {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// discover makes a list row the first snapshot of a task never seen
+// before: its status is known at once, the discovered event goes out
+// with what the row shows, and the record is marked RowOnly until a
+// detail call completes it.
+func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
+	ent, err := c.load(ctx, row.ID)
+	if err != nil {
+		return err
+	}
+	if ent.Task != nil {
+		return nil // another replica took it first
+	}
+	rec := ent.Record
+	t := row
+	rec.Task = &t
+	rec.RowOnly = true
+	rec.Removed = false
+	rec.StatusSince = c.now
+	if err := c.commit(ctx, row.ID, ent, rec, diff.Diff(nil, &t), ""); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.p.observed[row.ID] = true
+	c.stats.Rows++
+	c.mu.Unlock()
+	return nil
 }
 
 // load returns a task's entry (task state.API: the API's) once its outbox
@@ -32,12 +181,17 @@ type cycle struct {
 // its last change.
 func (c *cycle) load(ctx context.Context, task string) (state.Entry, error) {
 	ent, _ := c.p.st.Get(c.p.o.ProjectID, task)
-	if c.p.stale[task] {
+	c.mu.Lock()
+	stale := c.p.stale[task]
+	c.mu.Unlock()
+	if stale {
 		var err error
 		if ent, err = c.p.st.Refresh(ctx, c.p.o.ProjectID, task); err != nil {
 			return ent, fmt.Errorf("%s: read the snapshot again after a failed write: %w", displayID(task), err)
 		}
+		c.mu.Lock()
 		delete(c.p.stale, task)
+		c.mu.Unlock()
 	}
 	if len(ent.Pending) == 0 {
 		return ent, nil
@@ -59,24 +213,31 @@ func (c *cycle) settle(ctx context.Context, task string, ent state.Entry) (state
 		}
 		env.NATSSubject = o.Subject
 		dup, err := c.p.pub.Send(ctx, env)
+		c.mu.Lock()
 		if err != nil {
 			c.p.unsettled[task] = true
 			c.p.tried[env.ID] = true
+			c.mu.Unlock()
 			return ent, fmt.Errorf("%s: %d event(s) owed to the stream, snapshot held until they are stored: %w", displayID(task), len(ent.Pending), err)
 		}
 		mine := !dup || c.p.tried[env.ID]
 		delete(c.p.tried, env.ID)
+		if mine {
+			c.stats.Events++
+			c.p.o.Published(env) // under mu: the hook is never called concurrently
+		}
+		c.mu.Unlock()
 		if !mine {
 			continue // another replica published it
 		}
-		c.stats.Events++
-		c.p.o.Published(env)
 		c.p.o.Logger.Info().Str("event_id", env.ID).Str("task_id", env.Data.TaskID).
 			Str("kind", string(env.Data.Kind)).Str("subject", env.NATSSubject).Msg("event published")
 	}
 	rec := ent.Record
 	rec.Pending = nil
 	if err := c.put(ctx, task, rec); err != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		if cur, _ := c.p.st.Get(c.p.o.ProjectID, task); errors.Is(err, state.ErrConflict) && len(cur.Pending) == 0 {
 			// Another replica settled it first.
 			delete(c.p.unsettled, task)
@@ -85,7 +246,9 @@ func (c *cycle) settle(ctx context.Context, task string, ent state.Entry) (state
 		c.p.unsettled[task] = true
 		return ent, err
 	}
+	c.mu.Lock()
 	delete(c.p.unsettled, task)
+	c.mu.Unlock()
 	ent, _ = c.p.st.Get(c.p.o.ProjectID, task)
 	return ent, nil
 }
@@ -136,15 +299,23 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []
 		events = append(events, diff.Recovered(t.ID, ent.Blind.Class, prev, ent.BlindEpisodes))
 		rec.Blind = nil
 	}
-	changes := diff.Diff(prev, &t)
+	base := prev
+	if ent.RowOnly && prev != nil {
+		// The first detail answer after a row snapshot: a change is one of
+		// what the row carries; the rest was unknown, not different.
+		base = rowBase(prev, &t)
+	}
+	changes := diff.Diff(base, &t)
 	if ent.Removed && prev != nil && len(changes) == 0 {
 		// Back after removal, as it was: say so, or consumers would keep
 		// it for gone.
 		changes = []diff.Event{diff.Returned(prev, &t)}
 	}
 	events = append(events, changes...)
-	if len(events) == 0 && !ent.Removed && diff.Equal(prev, &t) {
+	if len(events) == 0 && !ent.Removed && !ent.RowOnly && diff.Equal(prev, &t) {
+		c.mu.Lock()
 		c.p.observed[t.ID] = true
+		c.mu.Unlock()
 		return nil // the common case: one call, one comparison, no write
 	}
 	if prev == nil || prev.NormStatus() != t.NormStatus() {
@@ -152,12 +323,33 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []
 	}
 	rec.Task = &t
 	rec.Removed = false
+	rec.RowOnly = false
 	gap := c.gap(t.ID, ent)
 	if err := c.commit(ctx, t.ID, ent, rec, events, gap); err != nil {
 		return err
 	}
+	c.mu.Lock()
 	c.p.observed[t.ID] = true
+	c.mu.Unlock()
 	return nil
+}
+
+// rowBase is what a row snapshot says of a task, completed by the detail
+// answer t: the fields the watcher compares a list row on (rowMatches:
+// status, failure reason, release, name, description, the instances'
+// statuses) from the row, everything else (task_status, the instances'
+// task_status, bandwidth, backup files, addresses as the detail call
+// spells them...) from t, so only a change the row could show is one.
+func rowBase(row, t *dcs.Task) *dcs.Task {
+	b := *t
+	b.Status = row.Status
+	b.ErrorMessage = row.ErrorMessage
+	b.ReleasedAt = row.ReleasedAt
+	b.Name = row.Name
+	b.Description = row.Description
+	b.Source.Status = row.Source.Status
+	b.Target.Status = row.Target.Status
+	return &b
 }
 
 // gap says why a change of the task may hide statuses it went through
@@ -169,7 +361,10 @@ func (c *cycle) gap(task string, ent state.Entry) string {
 		return ""
 	case ent.Blind != nil || c.p.apiWasBlind:
 		return "watcher was blind"
-	case !c.p.observed[task]:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.p.observed[task] {
 		return "watcher restarted"
 	}
 	return ""
@@ -308,12 +503,16 @@ func (c *cycle) put(ctx context.Context, task string, rec state.Record) error {
 		if !errors.Is(err, state.ErrConflict) {
 			// Stored or not? Read it again before the task is used, and
 			// settle what it may owe at the next cycle's start.
+			c.mu.Lock()
 			c.p.stale[task] = true
 			c.p.unsettled[task] = true
+			c.mu.Unlock()
 		}
 		return fmt.Errorf("snapshot of %s kept, the change will be detected again: %w", displayID(task), err)
 	}
+	c.mu.Lock()
 	c.stats.Writes++
+	c.mu.Unlock()
 	return nil
 }
 

@@ -2,6 +2,8 @@ package poller
 
 import (
 	"hash/fnv"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
@@ -12,11 +14,12 @@ import (
 type reason int
 
 const (
-	skip    reason = iota // the row is as it was: no call
-	fresh                 // no snapshot yet, or the task came back
-	changed               // the list row differs from the last one seen
-	blind                 // its last answer was unusable: try again
-	refresh               // its refresh slot came round
+	skip       reason = iota // the row is as it was: no call
+	fresh                    // no snapshot yet, or the task came back
+	changed                  // the list row differs from the last one seen
+	blind                    // its last answer was unusable: try again
+	refresh                  // its refresh slot came round
+	incomplete               // its snapshot is its list row alone
 )
 
 // plan decides, from the list rows, which tasks need a detail call: the list
@@ -35,7 +38,11 @@ type plan struct {
 
 type rowSeen struct {
 	print uint64
-	last  time.Time // last successful detail call
+	last  time.Time // last successful detail call (on a restart: the first sight)
+	// since is when this process first listed the task; fetched its last
+	// successful detail call by this process, zero if none: what Auto's
+	// priority and the staleness go by.
+	since, fetched time.Time
 }
 
 func newPlan(active, terminal time.Duration) *plan {
@@ -52,12 +59,21 @@ func (p *plan) reason(row dcs.Task, ent state.Entry, now time.Time) reason {
 		return blind
 	}
 	s, ok := p.seen[row.ID]
+	if ent.RowOnly {
+		if !ok {
+			p.first(row, now)
+		}
+		if !rowMatches(row, ent.Task) {
+			return changed
+		}
+		return incomplete
+	}
 	if !ok {
 		// First sight since start: the snapshot stands in for the last row.
 		if !rowMatches(row, ent.Task) {
 			return changed
 		}
-		p.seen[row.ID] = rowSeen{print: rowPrint(row), last: now}
+		p.seen[row.ID] = rowSeen{print: rowPrint(row), last: now, since: now}
 		return skip
 	}
 	if s.print != rowPrint(row) {
@@ -71,11 +87,83 @@ func (p *plan) reason(row dcs.Task, ent state.Entry, now time.Time) reason {
 
 // done records a successful detail call that followed row.
 func (p *plan) done(row dcs.Task, now time.Time) {
-	p.seen[row.ID] = rowSeen{print: rowPrint(row), last: now}
+	s := p.seen[row.ID]
+	if s.since.IsZero() {
+		s.since = now
+	}
+	p.seen[row.ID] = rowSeen{print: rowPrint(row), last: now, since: s.since, fetched: now}
+}
+
+// first records the first sight of a task whose row became its snapshot:
+// no detail call yet.
+func (p *plan) first(row dcs.Task, now time.Time) {
+	p.seen[row.ID] = rowSeen{print: rowPrint(row), since: now}
+}
+
+// candidate is a listed task Auto may spend a refresh on.
+type candidate struct {
+	id    string
+	class int
+	last  time.Time // last detail call by this process; zero: none yet
+}
+
+func (p *plan) candidate(row dcs.Task) candidate {
+	return candidate{id: row.ID, class: priority(row.NormStatus()), last: p.seen[row.ID].fetched}
+}
+
+// priority orders the classes of Auto's refreshes: the incremental phase
+// first (task_status moves there: EXCHANGING, the switch-over), then other
+// active or stopping tasks, pending, and finished tasks last.
+func priority(st dcs.Status) int {
+	switch {
+	case st == dcs.StatusIncrMigrating:
+		return 0
+	case st.Terminal():
+		return 3
+	case st.Phase() == dcs.PhasePending:
+		return 2
+	}
+	return 1
+}
+
+// pick returns the ids of the n candidates to refresh: by class, then the
+// oldest refresh (never refreshed first), then id.
+func pick(cands []candidate, n int) []string {
+	if n <= 0 {
+		return nil
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		if a.class != b.class {
+			return a.class - b.class
+		}
+		if c := a.last.Compare(b.last); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	out := make([]string, 0, min(n, len(cands)))
+	for _, c := range cands[:min(n, len(cands))] {
+		out = append(out, c.id)
+	}
+	return out
+}
+
+// oldest is the age at now of the least recent detail read of a listed
+// task; a task not read by this process counts from its first listing.
+func (p *plan) oldest(now time.Time) time.Duration {
+	var age time.Duration
+	for _, s := range p.seen {
+		at := s.fetched
+		if at.IsZero() {
+			at = s.since
+		}
+		age = max(age, now.Sub(at))
+	}
+	return age
 }
 
 // keep forgets every task that is not listed any more.
-func (p *plan) keep(listed map[string]dcs.Task) {
+func (p *plan) keep(listed map[string]*dcs.Task) {
 	for id := range p.seen {
 		if _, ok := listed[id]; !ok {
 			delete(p.seen, id)

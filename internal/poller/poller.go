@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +62,18 @@ type Options struct {
 	// never. Refreshes are spread over the period by task id.
 	RefreshActive   time.Duration
 	RefreshTerminal time.Duration
+	// Auto spends a budget of detail calls per cycle (poll.detail: auto):
+	// RateLimit (calls per second the client allows) times the schedule's
+	// interval (Interval, or the spacing of the cron spec's next two
+	// activations under Run), less the list pages, the calls of changed
+	// rows and the absent-task checks, goes to detail refreshes by
+	// priority: incremental phase first, then other active, pending,
+	// terminal; oldest refresh first within a class. RefreshActive and
+	// RefreshTerminal are not used for scheduling then; RefreshActive only
+	// sets when the oldest refresh is worth a warning (twice it).
+	Auto      bool
+	RateLimit float64
+	Interval  time.Duration
 	// AbsentChecks bounds the detail calls a cycle makes for known tasks the
 	// list no longer shows (default 50): a missing task is only suspected
 	// gone until its own detail call says so, and a thousand missing tasks
@@ -88,8 +101,19 @@ type Stats struct {
 	// Refreshes are detail calls made only because a task's refresh was
 	// due (list-driven cycles).
 	Refreshes int
-	Skipped   bool
-	Duration  time.Duration
+	// Rows are listed tasks seen for the first time whose list row became
+	// their first snapshot (and their discovered event) without waiting
+	// for a detail call.
+	Rows int
+	// Budget is the calls (list pages included) the cycle may make with
+	// Auto; 0 without a budget.
+	Budget int
+	// OldestRefresh is how long ago the least recently read listed task
+	// had its last detail call (list-driven cycles); a task never read by
+	// this process counts from when this process first listed it.
+	OldestRefresh time.Duration
+	Skipped       bool
+	Duration      time.Duration
 }
 
 // Poller runs watch cycles. Cycle must not run concurrently with itself;
@@ -122,6 +146,9 @@ type Poller struct {
 	// out to hold them, it was this process's lost ack.
 	tried   map[string]bool
 	scanned bool
+
+	// sched is the schedule Run polls on: the interval of Auto's budget.
+	sched cron.Schedule
 
 	running sync.Mutex
 	// pauseUntil holds API calls back after an auth failure or throttling:
@@ -160,6 +187,7 @@ func (p *Poller) Run(ctx context.Context, spec string) error {
 	if err != nil {
 		return fmt.Errorf("poller: schedule %q: %w", spec, err)
 	}
+	p.sched = sched
 	c := cron.New()
 	c.Schedule(sched, cron.FuncJob(func() { p.tick(ctx) }))
 	c.Start()
@@ -184,7 +212,7 @@ func (p *Poller) tick(ctx context.Context) {
 	if err != nil {
 		ev = p.o.Logger.Warn().Err(err)
 	}
-	ev.Int("tasks", st.Tasks).Int("fetched", st.Fetched).Int("failed", st.Failed).
+	ev.Int("tasks", st.Tasks).Int("rows", st.Rows).Int("fetched", st.Fetched).Int("failed", st.Failed).
 		Int("events", st.Events).Int("writes", st.Writes).Bool("paused", st.Skipped).
 		Dur("took", st.Duration).Msg("cycle")
 }
@@ -201,6 +229,14 @@ type result struct {
 // Cycle runs one watch cycle. It returns an error when the API could not be
 // seen or an event could not be published or stored; per-task problems are
 // reported as events and counted in Stats.
+//
+// Each task's events are published and its snapshot stored as soon as its
+// own answer is in (the list row of a task seen for the first time, then
+// each detail call), so a large fleet is covered early in the cycle and
+// memory holds what is in flight, not the cycle. The one exception is a
+// cycle that starts with the API blind: whether it recovers depends on
+// every call of the cycle, and its watch_recovered comes before the
+// changes seen with it, so that cycle collects its answers first.
 func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	start := p.o.Now()
 	var st Stats
@@ -219,102 +255,121 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	// An unusable list answer blinds nothing: every known task is read
 	// by its own detail call meanwhile.
 	p.apiWasBlind = apiEnt.Blind != nil && apiEnt.Blind.Class != dcs.Class(dcs.ErrBadResponse)
+	c.batch = apiEnt.Blind != nil
 
 	tg, listErr := p.targets(ctx, start)
 	if listErr != nil {
 		st.Failed++
 		p.logCallErr(listErr, "", dcs.Info{}, "list tasks")
 	}
-	ids, listed := tg.fetch, tg.listed
+	st.Tasks, st.Refreshes, st.Budget = tg.watched, tg.refreshes, tg.budget
+	c.listed = tg.listed
+	c.apiErr = listErr
+	c.seen = listErr == nil && p.o.Discover
+	if !c.batch {
+		if listErr != nil {
+			c.apiDown(ctx)
+		}
+		c.discoverAll(ctx, tg.rows)
+	}
 	var results []result
 	if listErr == nil || !stopsCycle(listErr) {
-		results = p.fetch(ctx, ids)
+		results = p.fetch(ctx, c, tg)
 	}
-	st.Tasks, st.Refreshes = tg.watched, tg.refreshes
-
-	apiErr := listErr
-	seen := listErr == nil && p.o.Discover
-	apiFailures := 0
-	for _, r := range results {
-		switch {
-		case r.skipped:
-		case r.err == nil:
-			seen = true
-			st.Fetched++
-		case errors.Is(r.err, dcs.ErrGone):
-			// Not a failure: the task is reported removed, once.
-			p.o.Logger.Debug().Str("task_id", r.id).Msg("task not found (DCS.4133)")
-		case apiWide(r.err):
-			// An outage fails every call the same way: log the first in
-			// full, count the rest, instead of one warning per task.
-			st.Failed++
-			apiFailures++
-			if apiFailures == 1 {
-				p.logCallErr(r.err, r.id, r.info, "show task")
-			}
-			if apiErr == nil || stopsCycle(r.err) {
-				apiErr = r.err
-			}
-		default:
-			st.Failed++
-			p.logCallErr(r.err, r.id, r.info, "show task")
-		}
-	}
-	if apiFailures > 1 {
-		p.o.Logger.Warn().Int("calls", apiFailures).Str("class", dcs.Class(apiErr)).
+	if c.apiFailures > 1 {
+		p.o.Logger.Warn().Int("calls", c.apiFailures).Str("class", dcs.Class(c.apiErr)).
 			Msg("detail calls failed alike: the DCS API cannot be seen")
 	}
-	p.updatePause(apiErr)
+	p.updatePause(c.apiErr)
 
-	var errs []error
-	errs = append(errs, c.api(ctx, apiErr, seen))
-	for _, r := range results {
-		if ctx.Err() != nil {
-			break
-		}
-		switch {
-		case r.skipped:
-		case r.err == nil:
-			row, listedNow := listed[r.id]
-			var rowp *dcs.Task
-			if listedNow {
-				rowp = &row
+	if c.batch {
+		c.addErr(c.api(ctx, c.apiErr, c.seen))
+		c.discoverAll(ctx, tg.rows)
+		for _, r := range results {
+			if ctx.Err() != nil {
+				break
 			}
-			err := c.observe(ctx, r.task, rowp, r.info.Nulls)
-			switch {
-			case err != nil:
-			case listedNow && !p.o.EveryCycle:
-				p.plan.done(row, start)
-			case !listedNow && listed != nil:
-				p.absent[r.id] = start // missing from the list, yet it answers
-			}
-			errs = append(errs, err)
-		case errors.Is(r.err, dcs.ErrGone):
-			errs = append(errs, c.remove(ctx, r.id, "the API answers: task not found"))
-		case apiWide(r.err):
-			// reported once, as the API's blindness
-		default:
-			errs = append(errs, c.blind(ctx, r.id, r.err))
+			c.apply(ctx, r)
 		}
 	}
-	if apiErr != nil {
-		errs = append(errs, fmt.Errorf("dcs api: %w", apiErr))
+	if tg.listed != nil && !p.o.EveryCycle {
+		p.reportStaleness(&st, start, tg)
+	}
+	if c.apiErr != nil {
+		c.addErr(fmt.Errorf("dcs api: %w", c.apiErr))
 	}
 	st.Duration = p.o.Now().Sub(start)
-	return st, errors.Join(errs...)
+	return st, errors.Join(c.errs...)
+}
+
+// reportStaleness sets OldestRefresh and says how stale the fleet's
+// detail reads are: at debug every cycle, as a warning once the oldest is
+// older than twice RefreshActive (a fleet too large for the budget).
+func (p *Poller) reportStaleness(st *Stats, now time.Time, tg targets) {
+	st.OldestRefresh = p.plan.oldest(now)
+	ev := p.o.Logger.Debug()
+	if p.o.RefreshActive > 0 && st.OldestRefresh > 2*p.o.RefreshActive {
+		ev = p.o.Logger.Warn()
+	}
+	ev.Int("listed", len(tg.listed)).Int("budget", tg.budget).Int("calls", len(tg.fetch)).
+		Int("refreshes", tg.refreshes).Dur("oldest_refresh", st.OldestRefresh).Msg("detail refreshes")
 }
 
 // targets is what a cycle calls the API for.
 type targets struct {
-	fetch     []string            // detail calls to make: new and changed tasks first, then suspects, then refreshes
-	listed    map[string]dcs.Task // the list rows by id; nil without discovery or when the list failed
-	watched   int                 // tasks watched
-	refreshes int                 // calls in fetch made only because a refresh was due
+	fetch []string // detail calls to make: new and changed tasks first, then suspects, then refreshes
+	// rows are the list rows of listed tasks without a snapshot: each
+	// becomes its task's first snapshot before any detail call.
+	rows []*dcs.Task
+	// listed are the list rows by id (into the list's own slice: a row is
+	// not copied); nil without discovery or when the list failed.
+	listed    map[string]*dcs.Task
+	watched   int // tasks watched
+	refreshes int // calls in fetch made only because a refresh was due
+	budget    int // Auto: the calls the cycle may make; 0: no budget
+	// refreshFrom is the index in fetch where the refreshes start, and
+	// deadline (with Auto) when they stop being worth starting: a cycle
+	// that runs into the next tick has that tick skipped.
+	refreshFrom int
+	deadline    time.Time
 }
+
+// budgetShare is the part of the interval the budget fills with calls at
+// the rate limit: the rest is for the list's latency, the snapshot writes
+// and the publishes, so that a cycle ends before the next tick.
+const budgetShare = 0.9
+
+// Interval is the time between cycles Auto's budget is based on: Options'
+// Interval, or the spacing of the schedule's next two activations from
+// now (0 before Run).
+func (p *Poller) Interval() time.Duration { return p.interval(p.o.Now()) }
+
+func (p *Poller) interval(now time.Time) time.Duration {
+	iv := p.o.Interval
+	if iv <= 0 && p.sched != nil {
+		next := p.sched.Next(now)
+		iv = p.sched.Next(next).Sub(next)
+	}
+	return iv
+}
+
+// budget is Auto's calls per cycle and the time a cycle starting at now
+// should end by; 0 when no interval or rate is known.
+func (p *Poller) budget(now time.Time) (int, time.Time) {
+	iv := p.interval(now)
+	if !p.o.Auto || iv <= 0 || p.o.RateLimit <= 0 {
+		return 0, time.Time{}
+	}
+	share := time.Duration(float64(iv) * budgetShare)
+	return max(1, int(p.o.RateLimit*share.Seconds())), now.Add(share)
+}
+
+// listPages is what the list call costs for n rows.
+func listPages(n int) int { return max(1, (n+dcs.MaxListLimit-1)/dcs.MaxListLimit) }
 
 // targets lists the tasks (with discovery) and decides which need a detail
 // call: every watched task with EveryCycle, else only those the plan picks
-// (plus configured tasks the list does not show).
+// (plus configured tasks the list does not show), within Auto's budget.
 func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	var tg targets
 	set := map[string]bool{}
@@ -324,6 +379,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	if !p.o.Discover {
 		tg.fetch = sortedKeys(set)
 		tg.watched = len(tg.fetch)
+		tg.refreshFrom = len(tg.fetch)
 		return tg, nil
 	}
 	rows, err := p.f.List(ctx, p.o.NameFilter)
@@ -341,12 +397,13 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		}
 		tg.fetch = sortedKeys(set)
 		tg.watched = len(tg.fetch)
+		tg.refreshFrom = len(tg.fetch)
 		return tg, err
 	}
-	tg.listed = make(map[string]dcs.Task, len(rows))
-	for _, r := range rows {
-		if r.ID != "" {
-			tg.listed[r.ID] = r
+	tg.listed = make(map[string]*dcs.Task, len(rows))
+	for i := range rows {
+		if rows[i].ID != "" {
+			tg.listed[rows[i].ID] = &rows[i]
 		}
 	}
 	for id := range tg.listed {
@@ -354,30 +411,74 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	}
 	suspects, unlisted := p.suspects(tg.listed, set, now)
 	if p.o.EveryCycle {
-		for id := range tg.listed {
+		for id, row := range tg.listed {
 			set[id] = true
+			if ent, _ := p.st.Get(p.o.ProjectID, id); ent.Task == nil && !ent.Removed {
+				tg.rows = append(tg.rows, row)
+			}
 		}
+		slices.SortFunc(tg.rows, func(a, b *dcs.Task) int { return strings.Compare(a.ID, b.ID) })
 		tg.fetch = append(sortedKeys(set), suspects...)
 		tg.watched = len(set) + unlisted
+		tg.refreshFrom = len(tg.fetch)
 		return tg, nil
 	}
 	p.plan.keep(tg.listed)
-	var later []string
+	var later []string    // on_change: refreshes that came due
+	var cands []candidate // Auto: every listed task not called anyway
 	for _, id := range sortedKeys(tg.listed) {
 		delete(set, id)
+		rowp := tg.listed[id]
+		row := *rowp
 		ent, _ := p.st.Get(p.o.ProjectID, id)
-		switch p.plan.reason(tg.listed[id], ent, now) {
+		if ent.Task == nil && !ent.Removed {
+			// First sight: the row is the first snapshot, at once; the
+			// detail call completes it (on_change: this cycle; Auto:
+			// first in its class, within the budget).
+			tg.rows = append(tg.rows, rowp)
+			p.plan.first(row, now)
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row))
+			} else {
+				tg.fetch = append(tg.fetch, id)
+			}
+			continue
+		}
+		switch p.plan.reason(row, ent, now) {
 		case skip:
 			p.observed[id] = true // the row shows the snapshot's state
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row))
+			}
 		case refresh:
 			p.observed[id] = true
-			later = append(later, id)
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row))
+			} else {
+				later = append(later, id)
+			}
+		case incomplete:
+			p.observed[id] = true
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row))
+			} else {
+				tg.fetch = append(tg.fetch, id)
+			}
 		default:
 			tg.fetch = append(tg.fetch, id)
 		}
 	}
 	tg.fetch = append(tg.fetch, sortedKeys(set)...) // configured, not listed
 	tg.fetch = append(tg.fetch, suspects...)
+	tg.refreshFrom = len(tg.fetch)
+	if p.o.Auto {
+		tg.budget, tg.deadline = p.budget(now)
+		left := len(cands)
+		if tg.budget > 0 {
+			left = max(0, tg.budget-listPages(len(tg.listed))-len(tg.fetch))
+		}
+		later = pick(cands, left)
+	}
 	tg.fetch = append(tg.fetch, later...)
 	tg.watched = len(tg.listed) + len(set) + unlisted
 	tg.refreshes = len(later)
@@ -391,7 +492,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 // refresh slot comes round (daily when refreshes are off). At most
 // AbsentChecks a cycle, taking turns. unlisted counts every known task the
 // list did not show.
-func (p *Poller) suspects(listed map[string]dcs.Task, configured map[string]bool, now time.Time) (due []string, unlisted int) {
+func (p *Poller) suspects(listed map[string]*dcs.Task, configured map[string]bool, now time.Time) (due []string, unlisted int) {
 	var all []string
 	for _, e := range p.st.Tasks(p.o.ProjectID) {
 		id := e.Task.ID
@@ -427,13 +528,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// fetch calls Show for every id with bounded concurrency. An auth failure or
-// throttling cuts the cycle short: more calls would only lock the AK or
-// deepen the throttling.
-func (p *Poller) fetch(ctx context.Context, ids []string) []result {
+// fetch calls Show for every id of tg.fetch with bounded concurrency and
+// hands each answer to the cycle as it comes (or, when the cycle collects
+// them, returns them in order). An auth failure or throttling cuts the
+// cycle short: more calls would only lock the AK or deepen the throttling.
+// Refreshes not started by tg.deadline are left for the next cycle.
+func (p *Poller) fetch(ctx context.Context, c *cycle, tg targets) []result {
+	ids := tg.fetch
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]result, len(ids))
+	var results []result
+	if c.batch {
+		results = make([]result, len(ids))
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < min(p.o.Concurrency, len(ids)); w++ {
@@ -441,9 +548,20 @@ func (p *Poller) fetch(ctx context.Context, ids []string) []result {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = p.fetchOne(cctx, ids[i])
-				if results[i].err != nil && stopsCycle(results[i].err) {
+				var r result
+				if i >= tg.refreshFrom && !tg.deadline.IsZero() && p.o.Now().After(tg.deadline) {
+					r = result{id: ids[i], skipped: true}
+				} else {
+					r = p.fetchOne(cctx, ids[i])
+				}
+				if r.err != nil && stopsCycle(r.err) {
 					cancel()
+				}
+				c.tally(r)
+				if c.batch {
+					results[i] = r
+				} else if ctx.Err() == nil {
+					c.apply(ctx, r)
 				}
 			}
 		}()

@@ -16,6 +16,11 @@ type Record struct {
 	StatusSince time.Time `json:"status_since,omitzero"`
 	// WrittenAt is when this record was written.
 	WrittenAt time.Time `json:"written_at,omitzero"`
+	// RowOnly marks a snapshot taken from the task's list row alone (its
+	// first sight, before any detail call): the fields only a detail call
+	// carries are still unknown, so the first detail answer is compared
+	// with it on what the row carries and completes the rest silently.
+	RowOnly bool `json:"row_only,omitempty"`
 	// Removed marks a task that left the list or answers DCS.4133.
 	Removed bool `json:"removed,omitempty"`
 	// Blind is set while the watcher cannot see the task (or the API).
