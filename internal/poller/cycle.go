@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
@@ -35,9 +36,14 @@ type cycle struct {
 	batch  bool
 	listed map[string]*dcs.Task // read-only during the cycle
 
+	fetched atomic.Int64 // successful detail calls
+	// staleN counts the poller's stale records: while none is, load
+	// takes no lock.
+	staleN atomic.Int64
+
 	mu          sync.Mutex
 	apiErr      error // the cycle's API-wide failure, if any
-	seen        bool  // the API answered at least once
+	seen        bool  // the API answered (the list; the detail calls: fetched)
 	apiFailures int
 	errs        []error
 
@@ -58,13 +64,17 @@ func (c *cycle) addErr(err error) {
 // fails every call the same way, so only its first failure is logged in
 // full and the rest are counted.
 func (c *cycle) tally(r result) {
+	switch {
+	case r.skipped:
+		return
+	case r.err == nil:
+		// The common case, on every worker: no lock.
+		c.fetched.Add(1)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case r.skipped:
-	case r.err == nil:
-		c.seen = true
-		c.stats.Fetched++
 	case errors.Is(r.err, dcs.ErrGone):
 		// Not a failure: the task is reported removed, once.
 		c.p.o.Logger.Debug().Str("task_id", r.id).Msg("task not found (DCS.4133)")
@@ -90,16 +100,18 @@ func (c *cycle) apply(ctx context.Context, r result) {
 	case r.err == nil:
 		rowp, listedNow := c.listed[r.id]
 		err := c.observe(ctx, r.task, rowp, r.info.Nulls)
-		c.mu.Lock()
 		switch {
 		case err != nil:
+			c.addErr(err)
 		case listedNow && !c.p.o.EveryCycle:
+			c.mu.Lock()
 			c.p.plan.done(*rowp, c.now)
+			c.mu.Unlock()
 		case !listedNow && c.listed != nil:
+			c.mu.Lock()
 			c.p.absent[r.id] = c.now // missing from the list, yet it answers
+			c.mu.Unlock()
 		}
-		c.mu.Unlock()
-		c.addErr(err)
 	case errors.Is(r.err, dcs.ErrGone):
 		c.addErr(c.remove(ctx, r.id, "the API answers: task not found"))
 	case apiWide(r.err):
@@ -169,8 +181,8 @@ func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
 	if err := c.commit(ctx, row.ID, ent, rec, diff.Diff(nil, &t), ""); err != nil {
 		return err
 	}
+	c.p.observe(row.ID)
 	c.mu.Lock()
-	c.p.observed[row.ID] = true
 	c.stats.Rows++
 	c.mu.Unlock()
 	return nil
@@ -181,9 +193,12 @@ func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
 // its last change.
 func (c *cycle) load(ctx context.Context, task string) (state.Entry, error) {
 	ent, _ := c.p.st.Get(c.p.o.ProjectID, task)
-	c.mu.Lock()
-	stale := c.p.stale[task]
-	c.mu.Unlock()
+	stale := false
+	if c.staleN.Load() > 0 {
+		c.mu.Lock()
+		stale = c.p.stale[task]
+		c.mu.Unlock()
+	}
 	if stale {
 		var err error
 		if ent, err = c.p.st.Refresh(ctx, c.p.o.ProjectID, task); err != nil {
@@ -191,6 +206,7 @@ func (c *cycle) load(ctx context.Context, task string) (state.Entry, error) {
 		}
 		c.mu.Lock()
 		delete(c.p.stale, task)
+		c.staleN.Store(int64(len(c.p.stale)))
 		c.mu.Unlock()
 	}
 	if len(ent.Pending) == 0 {
@@ -313,9 +329,7 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []
 	}
 	events = append(events, changes...)
 	if len(events) == 0 && !ent.Removed && !ent.RowOnly && diff.Equal(prev, &t) {
-		c.mu.Lock()
-		c.p.observed[t.ID] = true
-		c.mu.Unlock()
+		c.p.observe(t.ID)
 		return nil // the common case: one call, one comparison, no write
 	}
 	if prev == nil || prev.NormStatus() != t.NormStatus() {
@@ -328,9 +342,7 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []
 	if err := c.commit(ctx, t.ID, ent, rec, events, gap); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.p.observed[t.ID] = true
-	c.mu.Unlock()
+	c.p.observe(t.ID)
 	return nil
 }
 
@@ -362,9 +374,7 @@ func (c *cycle) gap(task string, ent state.Entry) string {
 	case ent.Blind != nil || c.p.apiWasBlind:
 		return "watcher was blind"
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.p.observed[task] {
+	if _, ok := c.p.observed.Load(task); !ok {
 		return "watcher restarted"
 	}
 	return ""
@@ -506,6 +516,7 @@ func (c *cycle) put(ctx context.Context, task string, rec state.Record) error {
 			c.mu.Lock()
 			c.p.stale[task] = true
 			c.p.unsettled[task] = true
+			c.staleN.Store(int64(len(c.p.stale)))
 			c.mu.Unlock()
 		}
 		return fmt.Errorf("snapshot of %s kept, the change will be detected again: %w", displayID(task), err)

@@ -69,8 +69,9 @@ type Options struct {
 	// rows and the absent-task checks, goes to detail refreshes by
 	// priority: incremental phase first, then other active, pending,
 	// terminal; oldest refresh first within a class. RefreshActive and
-	// RefreshTerminal are not used for scheduling then; RefreshActive only
-	// sets when the oldest refresh is worth a warning (twice it).
+	// RefreshTerminal then pace only the re-checks of tasks missing from
+	// the list; twice RefreshActive is when the oldest refresh is worth a
+	// warning.
 	Auto      bool
 	RateLimit float64
 	Interval  time.Duration
@@ -133,7 +134,9 @@ type Poller struct {
 	// observed are the tasks seen (by a detail call, or a list row that
 	// matched the snapshot) since this process started: a change of any
 	// other may hide statuses passed through while no watcher ran.
-	observed map[string]bool
+	// A sync.Map: each key is stored once and then only read, by every
+	// worker of every cycle, without a lock.
+	observed sync.Map
 	// apiWasBlind: the API was blind when the cycle started.
 	apiWasBlind bool
 	// unsettled are records whose outbox may still hold events; scanned
@@ -176,7 +179,7 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 	}
 	return &Poller{
 		f: f, pub: pub, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal),
-		absent: map[string]time.Time{}, observed: map[string]bool{}, unsettled: map[string]bool{}, stale: map[string]bool{}, tried: map[string]bool{},
+		absent: map[string]time.Time{}, unsettled: map[string]bool{}, stale: map[string]bool{}, tried: map[string]bool{},
 	}
 }
 
@@ -245,6 +248,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		return st, nil
 	}
 	c := &cycle{p: p, now: start, stats: &st}
+	c.staleN.Store(int64(len(p.stale)))
 	// What JetStream may still lack is published first: until it is, the
 	// stream could disagree with the snapshots, and NATS is away anyway.
 	if err := c.settleAll(ctx); err != nil {
@@ -275,6 +279,10 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	var results []result
 	if listErr == nil || !stopsCycle(listErr) {
 		results = p.fetch(ctx, c, tg)
+	}
+	st.Fetched = int(c.fetched.Load())
+	if st.Fetched > 0 {
+		c.seen = true
 	}
 	if c.apiFailures > 1 {
 		p.o.Logger.Warn().Int("calls", c.apiFailures).Str("class", dcs.Class(c.apiErr)).
@@ -446,19 +454,19 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		}
 		switch p.plan.reason(row, ent, now) {
 		case skip:
-			p.observed[id] = true // the row shows the snapshot's state
+			p.observe(id) // the row shows the snapshot's state
 			if p.o.Auto {
 				cands = append(cands, p.plan.candidate(row))
 			}
 		case refresh:
-			p.observed[id] = true
+			p.observe(id)
 			if p.o.Auto {
 				cands = append(cands, p.plan.candidate(row))
 			} else {
 				later = append(later, id)
 			}
 		case incomplete:
-			p.observed[id] = true
+			p.observe(id)
 			if p.o.Auto {
 				cands = append(cands, p.plan.candidate(row))
 			} else {
@@ -517,6 +525,13 @@ func (p *Poller) suspects(listed map[string]*dcs.Task, configured map[string]boo
 		p.absentFrom = due[len(due)-1]
 	}
 	return due, unlisted
+}
+
+// observe marks a task as seen since this process started.
+func (p *Poller) observe(id string) {
+	if _, ok := p.observed.Load(id); !ok {
+		p.observed.Store(id, true)
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
