@@ -99,7 +99,7 @@ func (c *cycle) apply(ctx context.Context, r result) {
 	case r.skipped:
 	case r.err == nil:
 		rowp, listedNow := c.listed[r.id]
-		err := c.observe(ctx, r.task, rowp, r.info.Nulls)
+		err := c.observe(ctx, r.task, rowp, r.info.Nulls, r.at)
 		switch {
 		case err != nil:
 			c.addErr(err)
@@ -178,7 +178,7 @@ func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
 	rec.RowOnly = true
 	rec.Removed = false
 	rec.StatusSince = c.now
-	if err := c.commit(ctx, row.ID, ent, rec, diff.Diff(nil, &t), ""); err != nil {
+	if err := c.commit(ctx, row.ID, ent, rec, diff.Diff(nil, &t), "", c.now); err != nil {
 		return err
 	}
 	c.p.observe(row.ID)
@@ -295,7 +295,9 @@ func (c *cycle) settleAll(ctx context.Context) error {
 // observe handles a successful detail call; row is the task's list row,
 // nil when the list did not show it; nulls are the fields the answer sent
 // as null, which keep their previous values.
-func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []string) error {
+// at is when the answer came: a cycle can last long (NATS away, a slow
+// API), and an event must not claim a status earlier than it was seen.
+func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []string, at time.Time) error {
 	ent, err := c.load(ctx, t.ID)
 	if err != nil {
 		return err
@@ -333,13 +335,13 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []
 		return nil // the common case: one call, one comparison, no write
 	}
 	if prev == nil || prev.NormStatus() != t.NormStatus() {
-		rec.StatusSince = c.now
+		rec.StatusSince = at
 	}
 	rec.Task = &t
 	rec.Removed = false
 	rec.RowOnly = false
 	gap := c.gap(t.ID, ent)
-	if err := c.commit(ctx, t.ID, ent, rec, events, gap); err != nil {
+	if err := c.commit(ctx, t.ID, ent, rec, events, gap, at); err != nil {
 		return err
 	}
 	c.p.observe(t.ID)
@@ -426,7 +428,7 @@ func (c *cycle) remove(ctx context.Context, id, why string) error {
 		c.p.o.Logger.Warn().Str("task_id", id).Msg("configured task does not exist (DCS.4133)")
 	}
 	c.p.o.Logger.Info().Str("task_id", id).Str("why", why).Msg("task removed")
-	return c.commit(ctx, id, ent, rec, events, "")
+	return c.commit(ctx, id, ent, rec, events, "", c.now)
 }
 
 // blind reports that one task cannot be seen (its answer is unusable); once
@@ -457,7 +459,7 @@ func (c *cycle) api(ctx context.Context, apiErr error, seen bool) error {
 		rec := ent.Record
 		rec.Blind = nil
 		ev := diff.Recovered("", ent.Blind.Class, nil, ent.BlindEpisodes)
-		return c.commit(ctx, state.API, ent, rec, []diff.Event{ev}, "")
+		return c.commit(ctx, state.API, ent, rec, []diff.Event{ev}, "", c.now)
 	}
 	return nil
 }
@@ -475,19 +477,19 @@ func (c *cycle) degrade(ctx context.Context, task string, ent state.Entry, err e
 		id = ""
 	}
 	ev := diff.Degraded(id, class, err.Error(), ent.Task, rec.BlindEpisodes)
-	return c.commit(ctx, task, ent, rec, []diff.Event{ev}, "")
+	return c.commit(ctx, task, ent, rec, []diff.Event{ev}, "", c.now)
 }
 
 // commit writes rec with the events it owes (their ids stamped with the
 // project and the revision they were diffed against), then publishes them
 // and clears them from the record.
-func (c *cycle) commit(ctx context.Context, task string, prev state.Entry, rec state.Record, events []diff.Event, gap string) error {
-	rec.WrittenAt = c.now
+func (c *cycle) commit(ctx context.Context, task string, prev state.Entry, rec state.Record, events []diff.Event, gap string, at time.Time) error {
+	rec.WrittenAt = at
 	rec.Pending = nil
 	for _, ev := range events {
 		env := c.p.pub.Envelope(ev.At(c.p.o.ProjectID, prev.Revision), notify.Meta{
 			ProjectID:       c.p.o.ProjectID,
-			ObservedAt:      c.now,
+			ObservedAt:      at,
 			PrevStatusSince: prev.StatusSince,
 			Gap:             gap,
 		})

@@ -226,7 +226,8 @@ type result struct {
 	task    dcs.Task
 	info    dcs.Info
 	err     error
-	skipped bool // not called: the cycle was cut short
+	skipped bool      // not called: the cycle was cut short
+	at      time.Time // when the answer came: the observation's time
 }
 
 // Cycle runs one watch cycle. It returns an error when the API could not be
@@ -600,7 +601,7 @@ func (p *Poller) fetchOne(ctx context.Context, id string) result {
 	if err == nil && t.ID == "" {
 		t.ID = id
 	}
-	return result{id: id, task: t, info: info, err: err}
+	return result{id: id, task: t, info: info, err: err, at: p.o.Now()}
 }
 
 func (p *Poller) updatePause(apiErr error) {
