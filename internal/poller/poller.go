@@ -226,7 +226,8 @@ type result struct {
 	task    dcs.Task
 	info    dcs.Info
 	err     error
-	skipped bool // not called: the cycle was cut short
+	skipped bool      // not called: the cycle was cut short
+	at      time.Time // when the answer came
 }
 
 // Cycle runs one watch cycle. It returns an error when the API could not be
@@ -291,7 +292,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	p.updatePause(c.apiErr)
 
 	if c.batch {
-		c.addErr(c.api(ctx, c.apiErr, c.seen))
+		c.addErr(c.api(ctx, p.o.Now(), c.apiErr, c.seen))
 		c.discoverAll(ctx, tg.rows)
 		for _, r := range results {
 			if ctx.Err() != nil {
@@ -600,7 +601,7 @@ func (p *Poller) fetchOne(ctx context.Context, id string) result {
 	if err == nil && t.ID == "" {
 		t.ID = id
 	}
-	return result{id: id, task: t, info: info, err: err}
+	return result{id: id, task: t, info: info, err: err, at: p.o.Now()}
 }
 
 func (p *Poller) updatePause(apiErr error) {
