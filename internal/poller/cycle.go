@@ -99,27 +99,27 @@ func (c *cycle) apply(ctx context.Context, r result) {
 	case r.skipped:
 	case r.err == nil:
 		rowp, listedNow := c.listed[r.id]
-		err := c.observe(ctx, r.task, rowp, r.info.Nulls, r.at)
+		err := c.observe(ctx, r.at, r.task, rowp, r.info.Nulls)
 		switch {
 		case err != nil:
 			c.addErr(err)
 		case listedNow && !c.p.o.EveryCycle:
 			c.mu.Lock()
-			c.p.plan.done(*rowp, c.now)
+			c.p.plan.done(*rowp, r.at)
 			c.mu.Unlock()
 		case !listedNow && c.listed != nil:
 			c.mu.Lock()
-			c.p.absent[r.id] = c.now // missing from the list, yet it answers
+			c.p.absent[r.id] = r.at // missing from the list, yet it answers
 			c.mu.Unlock()
 		}
 	case errors.Is(r.err, dcs.ErrGone):
-		c.addErr(c.remove(ctx, r.id, "the API answers: task not found"))
+		c.addErr(c.remove(ctx, r.at, r.id, "the API answers: task not found"))
 	case apiWide(r.err):
 		if !c.batch {
 			c.apiDown(ctx)
 		}
 	default:
-		c.addErr(c.blind(ctx, r.id, r.err))
+		c.addErr(c.blind(ctx, r.at, r.id, r.err))
 	}
 }
 
@@ -135,7 +135,7 @@ func (c *cycle) apiDown(ctx context.Context) {
 	c.mu.Lock()
 	err := c.apiErr
 	c.mu.Unlock()
-	c.addErr(c.api(ctx, err, false))
+	c.addErr(c.api(ctx, c.p.o.Now(), err, false))
 }
 
 // discoverAll makes each row its task's first snapshot, with bounded
@@ -178,7 +178,7 @@ func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
 	rec.RowOnly = true
 	rec.Removed = false
 	rec.StatusSince = c.now
-	if err := c.commit(ctx, row.ID, ent, rec, diff.Diff(nil, &t), "", c.now); err != nil {
+	if err := c.commit(ctx, c.now, row.ID, ent, rec, diff.Diff(nil, &t), ""); err != nil {
 		return err
 	}
 	c.p.observe(row.ID)
@@ -295,9 +295,7 @@ func (c *cycle) settleAll(ctx context.Context) error {
 // observe handles a successful detail call; row is the task's list row,
 // nil when the list did not show it; nulls are the fields the answer sent
 // as null, which keep their previous values.
-// at is when the answer came: a cycle can last long (NATS away, a slow
-// API), and an event must not claim a status earlier than it was seen.
-func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []string, at time.Time) error {
+func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.Task, nulls []string) error {
 	ent, err := c.load(ctx, t.ID)
 	if err != nil {
 		return err
@@ -341,7 +339,7 @@ func (c *cycle) observe(ctx context.Context, t dcs.Task, row *dcs.Task, nulls []
 	rec.Removed = false
 	rec.RowOnly = false
 	gap := c.gap(t.ID, ent)
-	if err := c.commit(ctx, t.ID, ent, rec, events, gap, at); err != nil {
+	if err := c.commit(ctx, at, t.ID, ent, rec, events, gap); err != nil {
 		return err
 	}
 	c.p.observe(t.ID)
@@ -408,7 +406,7 @@ func complete(t *dcs.Task, row, prev *dcs.Task) {
 
 // remove handles a task that the API says is gone (DCS.4133 or 404): the
 // only evidence of removal the watcher accepts.
-func (c *cycle) remove(ctx context.Context, id, why string) error {
+func (c *cycle) remove(ctx context.Context, at time.Time, id, why string) error {
 	ent, err := c.load(ctx, id)
 	if err != nil {
 		return err
@@ -428,12 +426,12 @@ func (c *cycle) remove(ctx context.Context, id, why string) error {
 		c.p.o.Logger.Warn().Str("task_id", id).Msg("configured task does not exist (DCS.4133)")
 	}
 	c.p.o.Logger.Info().Str("task_id", id).Str("why", why).Msg("task removed")
-	return c.commit(ctx, id, ent, rec, events, "", c.now)
+	return c.commit(ctx, at, id, ent, rec, events, "")
 }
 
 // blind reports that one task cannot be seen (its answer is unusable); once
 // per episode.
-func (c *cycle) blind(ctx context.Context, id string, err error) error {
+func (c *cycle) blind(ctx context.Context, at time.Time, id string, err error) error {
 	ent, lerr := c.load(ctx, id)
 	if lerr != nil {
 		return lerr
@@ -441,49 +439,51 @@ func (c *cycle) blind(ctx context.Context, id string, err error) error {
 	if ent.Blind != nil {
 		return nil
 	}
-	return c.degrade(ctx, id, ent, err)
+	return c.degrade(ctx, at, id, ent, err)
 }
 
 // api tracks the blindness of the API as a whole: it starts with the first
 // API-wide failure (an unusable list answer included) and ends with the
 // first cycle that saw the API again.
-func (c *cycle) api(ctx context.Context, apiErr error, seen bool) error {
+func (c *cycle) api(ctx context.Context, at time.Time, apiErr error, seen bool) error {
 	ent, err := c.load(ctx, state.API)
 	if err != nil {
 		return err
 	}
 	switch {
 	case apiErr != nil && ent.Blind == nil:
-		return c.degrade(ctx, state.API, ent, apiErr)
+		return c.degrade(ctx, at, state.API, ent, apiErr)
 	case apiErr == nil && ent.Blind != nil && seen:
 		rec := ent.Record
 		rec.Blind = nil
 		ev := diff.Recovered("", ent.Blind.Class, nil, ent.BlindEpisodes)
-		return c.commit(ctx, state.API, ent, rec, []diff.Event{ev}, "", c.now)
+		return c.commit(ctx, at, state.API, ent, rec, []diff.Event{ev}, "")
 	}
 	return nil
 }
 
-func (c *cycle) degrade(ctx context.Context, task string, ent state.Entry, err error) error {
+func (c *cycle) degrade(ctx context.Context, at time.Time, task string, ent state.Entry, err error) error {
 	class := dcs.Class(err)
 	if class == "" {
 		class = "error"
 	}
 	rec := ent.Record
 	rec.BlindEpisodes++
-	rec.Blind = &state.Blindness{Class: class, Since: c.now}
+	rec.Blind = &state.Blindness{Class: class, Since: at}
 	id := task
 	if task == state.API {
 		id = ""
 	}
 	ev := diff.Degraded(id, class, err.Error(), ent.Task, rec.BlindEpisodes)
-	return c.commit(ctx, task, ent, rec, []diff.Event{ev}, "", c.now)
+	return c.commit(ctx, at, task, ent, rec, []diff.Event{ev}, "")
 }
 
 // commit writes rec with the events it owes (their ids stamped with the
 // project and the revision they were diffed against), then publishes them
-// and clears them from the record.
-func (c *cycle) commit(ctx context.Context, task string, prev state.Entry, rec state.Record, events []diff.Event, gap string, at time.Time) error {
+// and clears them from the record. at is when the answer that shows the
+// change came: in a long cycle (NATS slow or away) that can be well after
+// the cycle's start, and the events say when the change was seen.
+func (c *cycle) commit(ctx context.Context, at time.Time, task string, prev state.Entry, rec state.Record, events []diff.Event, gap string) error {
 	rec.WrittenAt = at
 	rec.Pending = nil
 	for _, ev := range events {

@@ -227,7 +227,7 @@ type result struct {
 	info    dcs.Info
 	err     error
 	skipped bool      // not called: the cycle was cut short
-	at      time.Time // when the answer came: the observation's time
+	at      time.Time // when the answer came
 }
 
 // Cycle runs one watch cycle. It returns an error when the API could not be
@@ -292,7 +292,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	p.updatePause(c.apiErr)
 
 	if c.batch {
-		c.addErr(c.api(ctx, c.apiErr, c.seen))
+		c.addErr(c.api(ctx, p.o.Now(), c.apiErr, c.seen))
 		c.discoverAll(ctx, tg.rows)
 		for _, r := range results {
 			if ctx.Err() != nil {
