@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -177,36 +174,11 @@ func cardKey(lane, channel string, d notify.Data) string {
 // read returns the record under key and its revision; nil and 0 when
 // there is none.
 func (c cards) read(ctx context.Context, key string) (*cardRecord, uint64, error) {
-	e, err := c.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read card %s: %w", key, err)
-	}
-	var r cardRecord
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
-		return nil, 0, fmt.Errorf("decode card %s: %w", key, err)
-	}
-	return &r, e.Revision(), nil
+	return readRecord[cardRecord](ctx, c.kv, "card", key)
 }
 
 // write creates the record (rev 0) or replaces revision rev, and returns
 // the new revision; jetstream.ErrKeyExists says someone wrote in between.
 func (c cards) write(ctx context.Context, key string, r *cardRecord, rev uint64) (uint64, error) {
-	val, err := json.Marshal(r)
-	if err != nil {
-		return 0, fmt.Errorf("encode card %s: %w", key, err)
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	if rev == 0 {
-		rev, err = c.kv.Create(fctx, key, val)
-	} else {
-		rev, err = c.kv.Update(fctx, key, val, rev)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("write card %s: %w", key, err)
-	}
-	return rev, nil
+	return writeRecord(ctx, c.kv, "card", key, r, rev)
 }

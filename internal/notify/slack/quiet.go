@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -146,32 +145,13 @@ func (s *session) nak(it *item, delay time.Duration) (verdict, error) {
 }
 
 func (s *session) readBlind(ctx context.Context, key string) (*blindRecord, uint64, error) {
-	e, err := s.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	var rec blindRecord
-	if err := json.Unmarshal(e.Value(), &rec); err != nil {
-		return nil, 0, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return &rec, e.Revision(), nil
+	return readRecord[blindRecord](ctx, s.kv, "blindness record", key)
 }
 
 // writeBlind creates the record (rev 0) or replaces the revision read;
 // either fails with jetstream.ErrKeyExists when someone wrote in between.
 func (s *session) writeBlind(ctx context.Context, key string, rec blindRecord, rev uint64) error {
-	val, _ := json.Marshal(rec)
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	var err error
-	if rev == 0 {
-		_, err = s.kv.Create(fctx, key, val)
-	} else {
-		_, err = s.kv.Update(fctx, key, val, rev)
-	}
+	_, err := writeRecord(ctx, s.kv, "blindness record", key, rec, rev)
 	return err
 }
 
