@@ -12,7 +12,9 @@ import (
 )
 
 // newLogger builds the process logger: JSON by default, readable console
-// output when writing to a terminal (format auto) or when asked.
+// output when writing to a terminal (format auto) or when asked. The poller
+// logs from several goroutines at once, so writes are serialised: w need
+// not be safe for concurrent use.
 func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 	level, err := zerolog.ParseLevel(c.Level)
 	if err != nil || c.Level == "" {
@@ -23,5 +25,5 @@ func newLogger(c config.LogConfig, w io.Writer) zerolog.Logger {
 	if c.Format == "console" || (tty && (c.Format == "auto" || c.Format == "")) {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !tty}
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+	return zerolog.New(zerolog.SyncWriter(w)).Level(level).With().Timestamp().Logger()
 }
