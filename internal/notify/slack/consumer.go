@@ -214,13 +214,9 @@ func (n *lane) consume(ctx context.Context) (delivered bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("create consumer %s on stream %s: %w", n.consumer, n.o.Stream, err)
 	}
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      n.o.MarksBucket,
-		Description: "watcher: ids of events delivered to Slack",
-		TTL:         marksTTL,
-	})
+	kv, err := n.marksBucket(ctx)
 	if err != nil {
-		return false, fmt.Errorf("create marks bucket %s: %w", n.o.MarksBucket, err)
+		return false, err
 	}
 	s := &session{lane: n, kv: kv}
 	if n.bot != nil {
@@ -249,6 +245,20 @@ func (n *lane) consume(ctx context.Context) (delivered bool, err error) {
 			return delivered, ctx.Err()
 		}
 	}
+}
+
+// marksBucket creates (or updates) the bucket of delivery marks, which
+// also holds the lanes' leases, episodes and blindness records.
+func (n *lane) marksBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.o.MarksBucket,
+		Description: "watcher: ids of events delivered to Slack",
+		TTL:         marksTTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create marks bucket %s: %w", n.o.MarksBucket, err)
+	}
+	return kv, nil
 }
 
 // fetch waits up to pullExpiry for an event, then, once the pacer would

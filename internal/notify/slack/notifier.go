@@ -14,6 +14,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/retry"
 )
 
 // Notifier is the Slack delivery consumer. It runs one lane per
@@ -61,6 +62,10 @@ type lane struct {
 	// ackWait is the consumer's AckWait; a field so that a test can show
 	// that the keep-alive covers a batch that takes longer.
 	ackWait time.Duration
+	// holder names this Notifier in the lane's delivery lease (turn.go);
+	// leaseTTL is a field so that a test can take over faster.
+	holder   string
+	leaseTTL time.Duration
 	// unsettled are acks JetStream did not confirm, tried again before
 	// each fetch; only the lane's goroutine uses them.
 	unsettled []unsettled
@@ -96,6 +101,7 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		kinds[k] = true
 	}
 	n := &Notifier{counters: &counters{}}
+	holder := newHolderID()
 	r := &router{routes: o.Routes, fallback: o.DefaultRoute, hasFallback: s != nil || o.Channel != "" || o.DefaultRoute != ""}
 	// Templates are loaded here as well as by config validation: New is
 	// also given Options by tests and tools that bypass the config.
@@ -133,6 +139,7 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 			js: js, sender: snd, o: lo, name: name, consumer: consumer, mentions: mentions,
 			render: NewRenderer(set, mentions, lo.Logger),
 			kinds:  kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
+			holder: holder, leaseTTL: leaseTTL,
 		}
 		if channel != "" {
 			l.bot = newBotDest(o.Bot, channel)
@@ -207,6 +214,8 @@ func (n *lane) pending(ctx context.Context) (uint64, error) {
 
 // Run creates (or updates) each destination's durable consumer and the
 // marks bucket, then delivers events until ctx ends, when it returns nil.
+// Of the replicas sharing a destination, one at a time delivers: the
+// holder of its delivery lease (turn.go); the others wait to take over.
 // Each destination works on one batch at a time (see
 // docs/slack-delivery.md) and fetches the next only when the batch is
 // done, so it sees events in stream order and an event waiting out a
@@ -227,19 +236,43 @@ func (n *Notifier) Run(ctx context.Context) error {
 
 func (n *lane) run(ctx context.Context) {
 	wait := time.Second
+	for ctx.Err() == nil {
+		kv, err := n.marksBucket(ctx)
+		var h *held
+		if err == nil {
+			h, err = n.acquire(ctx, kv)
+		}
+		if err == nil {
+			wait = n.deliverWhileHeld(h.ctx, wait)
+			h.release(n, kv)
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.o.Logger.Warn().Err(err).Dur("retry_in", wait).Msg("slack notifier: cannot reach the marks bucket; trying again")
+		if retry.SleepUntil(ctx, time.Now().Add(wait)) != nil {
+			return
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// deliverWhileHeld runs consumer sessions until ctx ends (Run's, or the
+// lease lost), setting the consumer up again after a failure; it returns
+// the backoff to go on with.
+func (n *lane) deliverWhileHeld(ctx context.Context, wait time.Duration) time.Duration {
 	for {
 		delivered, err := n.consume(ctx)
 		if ctx.Err() != nil {
-			return
+			return wait
 		}
 		if delivered {
 			wait = time.Second
 		}
 		n.o.Logger.Warn().Err(err).Dur("retry_in", wait).Msg("slack notifier: consumer interrupted; setting it up again")
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		if retry.SleepUntil(ctx, time.Now().Add(wait)) != nil {
+			return wait
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
