@@ -321,6 +321,7 @@ func (a *App) wireSlack(health *notify.Publisher, project string, o Options) err
 		// notifier's bound also covers any other Sender.
 		SendTimeout: cfg.Slack.Timeout,
 		DeadRetry:   cfg.Slack.DeadRetry,
+		Solo:        cfg.NATS.URL == "", // the embedded server: one process
 		// A dead webhook is announced on the stream, beside the events
 		// that wait for it.
 		Health:       health,

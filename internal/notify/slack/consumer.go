@@ -76,6 +76,9 @@ type Options struct {
 	// SendTimeout bounds one post (slack.timeout); a post that times out is
 	// tried again like any failed send.
 	SendTimeout time.Duration
+	// Solo says no other replica can share the stream (the embedded NATS):
+	// delivery takes no lease (turn.go).
+	Solo bool
 	// DeadRetry is how often the oldest held message probes a destination
 	// found dead (revoked webhook, archived channel: ErrDeadDestination).
 	DeadRetry time.Duration
