@@ -1,0 +1,214 @@
+package poller
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+)
+
+// targets is what a cycle calls the API for.
+type targets struct {
+	fetch []string // detail calls to make: new and changed tasks first, then suspects, then refreshes
+	// rows are the list rows of listed tasks without a snapshot: each
+	// becomes its task's first snapshot before any detail call.
+	rows []*dcs.Task
+	// listed are the list rows by id (into the list's own slice: a row is
+	// not copied); nil without discovery or when the list failed.
+	listed    map[string]*dcs.Task
+	watched   int // tasks watched
+	refreshes int // calls in fetch made only because a refresh was due
+	budget    int // Auto: the calls the cycle may make; 0: no budget
+	// refreshFrom is the index in fetch where the refreshes start, and
+	// deadline (with Auto) when they stop being worth starting: a cycle
+	// that runs into the next tick has that tick skipped.
+	refreshFrom int
+	deadline    time.Time
+}
+
+func (p *Poller) interval(now time.Time) time.Duration {
+	iv := p.o.Interval
+	if iv <= 0 && p.sched != nil {
+		next := p.sched.Next(now)
+		iv = p.sched.Next(next).Sub(next)
+	}
+	return iv
+}
+
+// budget is Auto's calls per cycle and the time a cycle starting at now
+// should end by; 0 when no interval or rate is known.
+func (p *Poller) budget(now time.Time) (int, time.Time) {
+	iv := p.interval(now)
+	if !p.o.Auto || iv <= 0 || p.o.RateLimit <= 0 {
+		return 0, time.Time{}
+	}
+	share := time.Duration(float64(iv) * budgetShare)
+	return max(1, int(p.o.RateLimit*share.Seconds())), now.Add(share)
+}
+
+// listPages is what the list call costs for n rows.
+func listPages(n int) int { return max(1, (n+dcs.MaxListLimit-1)/dcs.MaxListLimit) }
+
+// targets lists the tasks (with discovery) and decides which need a detail
+// call: every watched task with EveryCycle, else only those the plan picks
+// (plus configured tasks the list does not show), within Auto's budget.
+func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
+	var tg targets
+	set := map[string]bool{}
+	for _, id := range p.o.TaskIDs {
+		set[id] = true
+	}
+	if !p.o.Discover {
+		tg.fetch = sortedKeys(set)
+		tg.watched = len(tg.fetch)
+		tg.refreshFrom = len(tg.fetch)
+		return tg, nil
+	}
+	rows, err := p.f.List(ctx, p.o.NameFilter)
+	if err != nil {
+		// Keep watching what we know: a list failure must not blind us to
+		// tasks whose detail call still works. List-driven, not when the
+		// API as a whole fails: that would fail every detail call alike, at
+		// one call per task.
+		if p.o.EveryCycle || !apiWide(err) {
+			for _, e := range p.st.Tasks(p.o.ProjectID) {
+				if !e.Removed {
+					set[e.Task.ID] = true
+				}
+			}
+		}
+		tg.fetch = sortedKeys(set)
+		tg.watched = len(tg.fetch)
+		tg.refreshFrom = len(tg.fetch)
+		return tg, err
+	}
+	tg.listed = make(map[string]*dcs.Task, len(rows))
+	for i := range rows {
+		if rows[i].ID != "" {
+			tg.listed[rows[i].ID] = &rows[i]
+		}
+	}
+	for id := range tg.listed {
+		delete(p.absent, id)
+	}
+	suspects, unlisted := p.suspects(tg.listed, set, now)
+	if p.o.EveryCycle {
+		for id, row := range tg.listed {
+			set[id] = true
+			if ent, _ := p.st.Get(p.o.ProjectID, id); ent.Task == nil && !ent.Removed {
+				tg.rows = append(tg.rows, row)
+			}
+		}
+		slices.SortFunc(tg.rows, func(a, b *dcs.Task) int { return strings.Compare(a.ID, b.ID) })
+		tg.fetch = append(sortedKeys(set), suspects...)
+		tg.watched = len(set) + unlisted
+		tg.refreshFrom = len(tg.fetch)
+		return tg, nil
+	}
+	p.plan.keep(tg.listed)
+	var later []string    // on_change: refreshes that came due
+	var cands []candidate // Auto: every listed task not called anyway
+	for _, id := range sortedKeys(tg.listed) {
+		delete(set, id)
+		rowp := tg.listed[id]
+		row := *rowp
+		ent, _ := p.st.Get(p.o.ProjectID, id)
+		if ent.Task == nil && !ent.Removed {
+			// First sight: the row is the first snapshot, at once; the
+			// detail call completes it (on_change: this cycle; Auto:
+			// first in its class, within the budget).
+			tg.rows = append(tg.rows, rowp)
+			p.plan.first(row, now)
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row))
+			} else {
+				tg.fetch = append(tg.fetch, id)
+			}
+			continue
+		}
+		switch p.plan.reason(row, ent, now) {
+		case skip:
+			p.observe(id) // the row shows the snapshot's state
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row))
+			}
+		case refresh:
+			p.observe(id)
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row))
+			} else {
+				later = append(later, id)
+			}
+		case incomplete:
+			p.observe(id)
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row))
+			} else {
+				tg.fetch = append(tg.fetch, id)
+			}
+		default:
+			tg.fetch = append(tg.fetch, id)
+		}
+	}
+	tg.fetch = append(tg.fetch, sortedKeys(set)...) // configured, not listed
+	tg.fetch = append(tg.fetch, suspects...)
+	tg.refreshFrom = len(tg.fetch)
+	if p.o.Auto {
+		tg.budget, tg.deadline = p.budget(now)
+		left := len(cands)
+		if tg.budget > 0 {
+			left = max(0, tg.budget-listPages(len(tg.listed))-len(tg.fetch))
+		}
+		later = pick(cands, left)
+	}
+	tg.fetch = append(tg.fetch, later...)
+	tg.watched = len(tg.listed) + len(set) + unlisted
+	tg.refreshes = len(later)
+	return tg, nil
+}
+
+// suspects are the known tasks (not removed, not configured) that the list
+// did not show and whose detail call is due: absence is not evidence, so
+// only that call can say a task is gone. A suspect never checked since it
+// went missing is due at once; one that answered is checked again when its
+// refresh slot comes round (daily when refreshes are off). At most
+// AbsentChecks a cycle, taking turns. unlisted counts every known task the
+// list did not show.
+func (p *Poller) suspects(listed map[string]*dcs.Task, configured map[string]bool, now time.Time) (due []string, unlisted int) {
+	var all []string
+	for _, e := range p.st.Tasks(p.o.ProjectID) {
+		id := e.Task.ID
+		if _, ok := listed[id]; ok || e.Removed || configured[id] {
+			continue
+		}
+		unlisted++
+		last, checked := p.absent[id]
+		if checked && !p.plan.dueOrDaily(id, e.Task.NormStatus(), last, now) {
+			continue
+		}
+		all = append(all, id)
+	}
+	// Tasks() is sorted by id: start after the last suspect checked.
+	i := sort.SearchStrings(all, p.absentFrom)
+	if i < len(all) && all[i] == p.absentFrom {
+		i++
+	}
+	all = slices.Concat(all[i:], all[:i])
+	due = all[:min(len(all), p.o.AbsentChecks)]
+	if len(due) > 0 {
+		p.absentFrom = due[len(due)-1]
+	}
+	return due, unlisted
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
