@@ -204,13 +204,7 @@ func coldRows(t *Table, m coldResult) {
 	t.Row(label+"time to coverage", secs(m.Coverage), "", "")
 	within := 2 * Seconds(m.Interval) // two cycles
 	t.Row(label+"change made 5 s after start: reported after", secs(m.Change), "within two cycles ("+Secs(within)+")", Met(m.Change >= 0 && Seconds(m.Change) <= within))
-	target, ok := "", ""
-	switch m.Tasks {
-	case 10000:
-		target, ok = "<= 150 MB", Met(m.Peak <= 150e6)
-	case 100000:
-		target, ok = "<= 400 MB", Met(m.Peak <= 400e6)
-	}
+	target, ok := peakTarget(m.Tasks, m.Peak)
 	t.Row(label+"peak RSS (VmHWM)", MB(m.Peak), target, ok)
 	t.Row(label+"RSS at the end", MB(m.RSS), "", "")
 	t.Row(label+"first cycle", Secs(Seconds(m.FirstLen)), "", "")
