@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,6 +21,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
 	"github.com/dcs-watcher/watcher/internal/poller"
@@ -40,12 +42,20 @@ type App struct {
 	Poller *poller.Poller
 	Slack  *slacknotify.Notifier // nil when Slack is off
 	Config config.Config
+	// Leases elect each project's leader among replicas (external NATS);
+	// nil with the embedded server, where this process is the only one.
+	Leases *lease.Store
+	opts   Options
+	live   atomic.Int64 // replicas alive, by their heartbeats
+	held   atomic.Int64 // leases this replica holds
 }
 
 // Project is one watched project and the poller that watches it.
 type Project struct {
 	config.Project
 	Poller *poller.Poller
+	client *dcs.Client
+	pub    *notify.Publisher
 }
 
 // Options are what a command changes of the wiring beyond the config.
@@ -85,7 +95,7 @@ func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Broker: b, Config: cfg}
+	a := &App{Broker: b, Config: cfg, opts: o}
 	if err := a.wire(ctx, projects, clients, o); err != nil {
 		a.Stop()
 		return nil, err
@@ -256,7 +266,13 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	}
 	a.Snaps = snaps
 	for i, p := range projects {
-		a.Projects = append(a.Projects, Project{Project: p, Poller: a.poller(p, clients[i], base.ForRegion(p.Region), o)})
+		pub := base.ForRegion(p.Region)
+		a.Projects = append(a.Projects, Project{Project: p, Poller: a.poller(p, clients[i], pub, o, nil), client: clients[i], pub: pub})
+	}
+	if cfg.NATS.URL != "" {
+		if a.Leases, err = openLeases(ctx, a.Broker, cfg, log); err != nil {
+			return err
+		}
 	}
 	a.Poller = a.Projects[0].Poller
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
@@ -267,7 +283,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 
 // poller watches one project: its own client, its region's publisher, the
 // shared snapshot store (its keys are <project>.<task>).
-func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher, o Options) *poller.Poller {
+func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher, o Options, fence func(context.Context) error) *poller.Poller {
 	cfg := a.Config
 	return poller.New(client, pub, a.Snaps, poller.Options{
 		ProjectID:       p.ProjectID,
@@ -285,6 +301,7 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		Logger:          o.Logger.With().Str("component", "poller").Str("project_id", p.ProjectID).Logger(),
 		Published:       o.Published,
 		Cycled:          o.Cycled,
+		Fence:           fence,
 	})
 }
 
@@ -394,9 +411,16 @@ func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(a.Projects)+1)
-	for _, p := range a.Projects {
+	if a.Leases != nil {
+		wg.Go(func() { a.heartbeat(ctx) })
+	}
+	for i, p := range a.Projects {
 		wg.Go(func() {
-			if err := p.Poller.Run(ctx, a.Config.Poll.Schedule); err != nil {
+			run := p.Poller.Run
+			if a.Leases != nil {
+				run = func(ctx context.Context, spec string) error { return a.lead(ctx, i, spec) }
+			}
+			if err := run(ctx, a.Config.Poll.Schedule); err != nil {
 				errs <- fmt.Errorf("project %s: %w", p.Name, err)
 			}
 		})

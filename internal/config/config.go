@@ -205,6 +205,10 @@ type NATSConfig struct {
 	MaxAge          time.Duration `yaml:"max_age" json:"max_age"` // stream retention; 0 = unlimited
 	Replicas        int           `yaml:"replicas" json:"replicas"`
 	KVBucket        string        `yaml:"kv_bucket" json:"kv_bucket"` // snapshots
+	// LeaseBucket holds each project's leader lease (external NATS only:
+	// replicas of the watcher share the projects, one poller each).
+	LeaseBucket string        `yaml:"lease_bucket" json:"lease_bucket"`
+	LeaseTTL    time.Duration `yaml:"lease_ttl" json:"lease_ttl"`
 }
 
 // SlackConfig configures the Slack notifier, a durable consumer of the stream.
@@ -325,6 +329,8 @@ func Default() Config {
 			MaxAge:          30 * 24 * time.Hour,
 			Replicas:        1,
 			KVBucket:        "dcs_watcher_snapshots",
+			LeaseBucket:     "dcs_watcher_leases",
+			LeaseTTL:        15 * time.Second,
 		},
 		Slack: SlackConfig{
 			// First sight and routine field changes are not worth waking anyone:

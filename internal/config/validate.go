@@ -245,6 +245,13 @@ func (c Config) validateNATS(p *problems) {
 	checkSubjectPrefix(p, "nats.subject_prefix", n.SubjectPrefix)
 	checkName(p, "nats.stream", n.Stream)
 	checkName(p, "nats.kv_bucket", n.KVBucket)
+	checkName(p, "nats.lease_bucket", n.LeaseBucket)
+	if n.LeaseBucket == n.KVBucket {
+		p.add("nats.lease_bucket", "must differ from nats.kv_bucket")
+	}
+	if n.LeaseTTL < time.Second {
+		p.add("nats.lease_ttl", "must be at least 1s, got %s", n.LeaseTTL)
+	}
 	if n.DuplicateWindow <= 0 {
 		p.add("nats.duplicate_window", "must be positive, got %s", n.DuplicateWindow)
 	}

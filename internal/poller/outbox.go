@@ -52,6 +52,9 @@ func (c *cycle) settle(ctx context.Context, task string, ent state.Entry) (state
 			continue
 		}
 		env.NATSSubject = o.Subject
+		if err := c.fence(ctx); err != nil {
+			return ent, fmt.Errorf("%s: events not published: %w", displayID(task), err)
+		}
 		dup, err := c.p.pub.Send(ctx, env)
 		c.mu.Lock()
 		if err != nil {
@@ -148,7 +151,18 @@ func (c *cycle) commit(ctx context.Context, at time.Time, task string, prev stat
 	return err
 }
 
+// fence asks Options.Fence, when set, whether this replica still leads.
+func (c *cycle) fence(ctx context.Context) error {
+	if c.p.o.Fence == nil {
+		return nil
+	}
+	return c.p.o.Fence(ctx)
+}
+
 func (c *cycle) put(ctx context.Context, task string, rec state.Record) error {
+	if err := c.fence(ctx); err != nil {
+		return fmt.Errorf("snapshot of %s not written: %w", displayID(task), err)
+	}
 	if err := c.p.st.Put(ctx, c.p.o.ProjectID, task, rec); err != nil {
 		if !errors.Is(err, state.ErrConflict) {
 			// Stored or not? Read it again before the task is used, and

@@ -87,6 +87,10 @@ type Options struct {
 	Published func(notify.Envelope)
 	// Cycled hears of each cycle Run starts, when it ends.
 	Cycled func(Stats, error)
+	// Fence, when set, is asked before every snapshot write and every
+	// publish whether this replica may still make it (it holds the
+	// project's lease); its error stops the write.
+	Fence func(ctx context.Context) error
 }
 
 // Stats describes one cycle.
@@ -246,6 +250,9 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		return st, nil
 	}
 	c := &cycle{p: p, now: start, stats: &st}
+	if err := c.fence(ctx); err != nil {
+		return st, err // another replica polls this project now
+	}
 	c.staleN.Store(int64(len(p.stale)))
 	// What JetStream may still lack is published first: until it is, the
 	// stream could disagree with the snapshots, and NATS is away anyway.

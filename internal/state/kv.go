@@ -213,3 +213,33 @@ func keyToken(s string) string {
 		return '_'
 	}, s)
 }
+
+// Reload reads every record of a project from KV again, dropping cached
+// ones KV no longer holds: a replica that takes a project's lease over
+// must not diff against what it cached while another replica led.
+func (s *Snapshots) Reload(ctx context.Context, project string) error {
+	prefix := keyToken(project) + "."
+	lister, err := s.kv.ListKeysFiltered(ctx, prefix+">")
+	if err != nil {
+		return fmt.Errorf("state: list keys of %s: %w", project, err)
+	}
+	keys := map[string]bool{}
+	for k := range lister.Keys() {
+		keys[k] = true
+	}
+	s.mu.Lock()
+	for k := range s.cache {
+		if strings.HasPrefix(k, prefix) && !keys[k] {
+			delete(s.cache, k)
+		}
+	}
+	s.mu.Unlock()
+	for k := range keys {
+		if _, err := s.refresh(ctx, k); errors.Is(err, errCorrupt) {
+			s.onCorrupt(k, err)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dcs-watcher/watcher/internal/broker"
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/lease"
+)
+
+// Replicas of the watcher on one NATS (a cluster) share the watched
+// projects: each (region, project) has a lease in nats.lease_bucket, and
+// only its holder runs that project's poller; every replica runs the Slack
+// notifier, whose durable consumer shares the deliveries.
+//
+// Why no event is doubled or published stale by a replica that lost its
+// lease (paused past its TTL, cut off from NATS), three mechanisms
+// combine:
+//
+//  1. The lease check (lease.Store.Check, the poller's Fence) before each
+//     cycle, each snapshot write and each publish: the lease has not
+//     expired by this replica's clock and the lease key still holds the
+//     revision this replica wrote. A replica woken from SIGSTOP fails it
+//     (its expiry passed, or the new holder's revision is there) before it
+//     touches anything.
+//  2. The compare-and-swap of each snapshot write on the revision the
+//     writer read: a new leader reloads the project's records (Reload) and
+//     advances the keys it writes, so a stale leader that passed its check
+//     a moment before the take-over still fails on every key the new
+//     leader wrote; its cached revisions are behind.
+//  3. The outbox: an event is published only after its record (holding it)
+//     was written, with an id stamped with the project and the revision it
+//     was diffed against, so the same change found by both leaders has the
+//     same id and JetStream drops the second copy (Nats-Msg-Id). What a
+//     stale leader could still publish after its last successful check is
+//     an event its own successful CAS committed: a true event, owed to the
+//     stream either way.
+//
+// A single atomic step (the server's atomic batch publish with an expected
+// last subject sequence per message) cannot span the lease bucket, the
+// snapshot bucket and the events stream, which are three streams, and
+// nats.go v1.55 has no client API for it; it is not used.
+//
+// Leases need an external NATS: the embedded server makes the process the
+// only replica (its data dir is its own), and a restart after a crash must
+// not wait for its own dead lease to expire.
+
+// openLeases opens the lease bucket and names this replica.
+func openLeases(ctx context.Context, b *broker.Broker, cfg config.Config, log zerolog.Logger) (*lease.Store, error) {
+	host, _ := os.Hostname()
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	id := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(r[:]))
+	s, err := lease.Open(ctx, b.JS, lease.Options{
+		Bucket: cfg.NATS.LeaseBucket, Replicas: cfg.NATS.Replicas, TTL: cfg.NATS.LeaseTTL, Identity: id,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info().Str("component", "lease").Str("replica", id).Str("bucket", cfg.NATS.LeaseBucket).
+		Dur("ttl", cfg.NATS.LeaseTTL).Msg("replica identity: projects are polled under leases")
+	return s, nil
+}
+
+// heartbeat keeps this replica's heartbeat key alive and counts the live
+// replicas, so that each takes at most its share of the projects; on
+// exit it removes the key.
+func (a *App) heartbeat(ctx context.Context) {
+	log := a.opts.Logger.With().Str("component", "lease").Logger()
+	every := a.Leases.TTL() / 3
+	for {
+		if err := a.Leases.Heartbeat(ctx); err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("replica heartbeat failed")
+		}
+		if n, err := a.Leases.Live(ctx); err == nil {
+			if old := a.live.Swap(int64(n)); old != int64(n) {
+				log.Info().Int("replicas", n).Int("share", a.share()).Msg("live replicas")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = a.Leases.Leave(c)
+			cancel()
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// share is how many projects this replica may lead: ceil(projects/replicas).
+func (a *App) share() int {
+	n := max(1, int(a.live.Load()))
+	return (len(a.Projects) + n - 1) / n
+}
+
+// lead polls project i whenever this replica holds its lease: it tries to
+// take the lease (when under its share) about every second, and runs a
+// poller for as long as it holds it.
+func (a *App) lead(ctx context.Context, i int, spec string) error {
+	p := a.Projects[i]
+	key := lease.LeaseKey(p.Region, p.ProjectID)
+	log := a.opts.Logger.With().Str("component", "lease").Str("project_id", p.ProjectID).Str("lease", key).Logger()
+	retry := min(a.Leases.TTL()/3, time.Second)
+	for ctx.Err() == nil {
+		if int(a.held.Load()) < a.share() {
+			h, err := a.Leases.Acquire(ctx, key)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Debug().Err(err).Msg("lease not taken")
+			case h != nil:
+				if err := a.tenure(ctx, i, h, spec, log); err != nil {
+					return err
+				}
+			}
+		}
+		// Jitter: replicas starting together take turns.
+		select {
+		case <-ctx.Done():
+		case <-time.After(retry/2 + mrand.N(retry)):
+		}
+	}
+	return nil
+}
+
+// tenure runs project i's poller while this replica holds h, renewing it
+// every third of the TTL. It stops the poller (cancelling the cycle in
+// flight) the moment the lease is lost or expires unrenewed, and releases
+// the lease on exit or when this replica holds more than its share.
+func (a *App) tenure(ctx context.Context, i int, h *lease.Held, spec string, log zerolog.Logger) error {
+	a.held.Add(1)
+	handed := false
+	defer func() {
+		if !handed {
+			a.held.Add(-1)
+		}
+	}()
+	log.Info().Uint64("revision", h.Revision()).Msg("lease taken: this replica polls the project")
+	p := a.Projects[i]
+	release := func(why string) {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := a.Leases.Release(c, h); err != nil {
+			log.Warn().Err(err).Msg("lease not released: it expires by itself")
+			return
+		}
+		log.Info().Str("why", why).Msg("lease released")
+	}
+	// Another replica may have led meanwhile: diff against what KV holds.
+	if err := a.Snaps.Reload(ctx, p.ProjectID); err != nil {
+		log.Warn().Err(err).Msg("snapshots not reloaded: lease given back")
+		release("snapshots not reloaded")
+		return nil
+	}
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	fence := func(ctx context.Context) error { return a.Leases.Check(ctx, h) }
+	pl := a.poller(p.Project, p.client, p.pub, a.opts, fence)
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(pctx, spec) }()
+	halt := func() error { stop(); return <-done }
+	renew := time.NewTicker(a.Leases.TTL() / 3)
+	defer renew.Stop()
+	for {
+		expiry := time.NewTimer(time.Until(h.Expires()))
+		select {
+		case <-ctx.Done():
+			expiry.Stop()
+			err := halt()
+			release("shutting down")
+			return err
+		case err := <-done:
+			expiry.Stop()
+			release("poller stopped")
+			return err
+		case <-expiry.C:
+			log.Warn().Time("expired", h.Expires()).Msg("lease expired unrenewed: polling stopped")
+			return halt()
+		case <-renew.C:
+			expiry.Stop()
+			err := a.Leases.Renew(ctx, h)
+			switch {
+			case errors.Is(err, lease.ErrLost):
+				log.Warn().Err(err).Msg("lease lost: polling stopped")
+				return halt()
+			case err != nil:
+				log.Warn().Err(err).Time("expires", h.Expires()).Msg("lease not renewed")
+				continue
+			}
+			share := int64(a.share())
+			if n := a.held.Load(); n > share && a.held.CompareAndSwap(n, n-1) {
+				handed = true
+				err := halt()
+				release(fmt.Sprintf("more than this replica's share (%d)", share))
+				return err
+			}
+		}
+	}
+}

@@ -1,0 +1,276 @@
+// Package lease elects one leader per watched (region, project) among the
+// watcher's replicas, with leases kept in a JetStream KV bucket of their
+// own. A lease is created with Create, renewed with Update on the revision
+// the holder last wrote (compare-and-swap), released with a Delete on that
+// revision, and taken over, once its expiry has passed, with Update on the
+// revision read. Each replica also keeps a heartbeat key in the bucket, so
+// that the replicas can count each other and share the projects.
+//
+// Fencing: a holder checks its lease before every snapshot write and every
+// publish (Check): its local expiry first, then the lease key itself, whose
+// revision must still be the one it wrote. The revision, not a clock,
+// decides: a replica paused past its expiry (SIGSTOP) finds, when it wakes,
+// either its expiry passed (it stops) or a revision it did not write (it
+// lost the lease). What remains between a passed check and the write is
+// covered by the snapshot store's own compare-and-swap: see
+// internal/app/lease.go.
+package lease
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrLost means the lease is no longer this replica's: it expired, or
+// another replica holds it now.
+var ErrLost = errors.New("lease lost")
+
+// Record is a lease key's value (and a heartbeat key's).
+type Record struct {
+	Holder  string    `json:"holder"`
+	Expires time.Time `json:"expires"`
+}
+
+// Options configures a Store.
+type Options struct {
+	Bucket   string
+	Replicas int
+	TTL      time.Duration
+	// Identity names this replica in the records: unique per process.
+	Identity string
+	Now      func() time.Time
+}
+
+// Store is the lease bucket as one replica sees it.
+type Store struct {
+	kv jetstream.KeyValue
+	o  Options
+}
+
+// Open creates the lease bucket if missing.
+func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error) {
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      o.Bucket,
+		Description: "DCS migration watcher: leader lease of each project, heartbeat of each replica",
+		History:     1,
+		Replicas:    o.Replicas,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lease: open bucket %s: %w", o.Bucket, err)
+	}
+	return &Store{kv: kv, o: o}, nil
+}
+
+// Identity is who this replica is.
+func (s *Store) Identity() string { return s.o.Identity }
+
+// TTL is how long a lease lasts unrenewed.
+func (s *Store) TTL() time.Duration { return s.o.TTL }
+
+// Held is a lease this replica holds: the revision it last wrote and the
+// expiry it wrote with it. Safe for concurrent use.
+type Held struct {
+	Key     string
+	rev     atomic.Uint64
+	expires atomic.Int64 // unix nanoseconds
+}
+
+// Revision is the lease key's revision this replica last wrote.
+func (h *Held) Revision() uint64 { return h.rev.Load() }
+
+// Expires is when the lease ends unless renewed.
+func (h *Held) Expires() time.Time { return time.Unix(0, h.expires.Load()) }
+
+func (h *Held) set(rev uint64, exp time.Time) {
+	h.expires.Store(exp.UnixNano())
+	h.rev.Store(rev)
+}
+
+// LeaseKey is the lease key of a project in a region.
+func LeaseKey(region, project string) string { return "lease." + token(region) + "." + token(project) }
+
+func heartbeatKey(id string) string { return "replica." + token(id) }
+
+func (s *Store) record() (Record, []byte, error) {
+	r := Record{Holder: s.o.Identity, Expires: s.o.Now().Add(s.o.TTL)}
+	b, err := json.Marshal(r)
+	return r, b, err
+}
+
+// Acquire takes the lease of key when it is free: missing, expired, or
+// this replica's own (an expired tenure of this process whose revision
+// nobody advanced). It returns nil, nil when another replica holds it, or
+// took it first.
+func (s *Store) Acquire(ctx context.Context, key string) (*Held, error) {
+	rec, body, err := s.record()
+	if err != nil {
+		return nil, fmt.Errorf("lease: encode %s: %w", key, err)
+	}
+	cur, err := s.kv.Get(ctx, key)
+	var rev uint64
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		rev, err = s.kv.Create(ctx, key, body)
+	case err != nil:
+		return nil, fmt.Errorf("lease: read %s: %w", key, err)
+	default:
+		var old Record
+		if json.Unmarshal(cur.Value(), &old) == nil && old.Holder != s.o.Identity && s.o.Now().Before(old.Expires) {
+			return nil, nil // held by another replica
+		}
+		// Expired, unreadable or ours: take it over on the revision read,
+		// so that of two replicas trying at once only one succeeds.
+		rev, err = s.kv.Update(ctx, key, body, cur.Revision())
+	}
+	if conflict(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lease: take %s: %w", key, err)
+	}
+	h := &Held{Key: key}
+	h.set(rev, rec.Expires)
+	return h, nil
+}
+
+// Renew extends a held lease, on the revision this replica last wrote: if
+// another replica wrote the key since, the lease is lost (ErrLost); any
+// other error (NATS away) leaves the lease as it was, until its expiry.
+func (s *Store) Renew(ctx context.Context, h *Held) error {
+	rec, body, err := s.record()
+	if err != nil {
+		return fmt.Errorf("lease: encode %s: %w", h.Key, err)
+	}
+	rev, err := s.kv.Update(ctx, h.Key, body, h.Revision())
+	if conflict(err) || errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("lease: renew %s: %w", h.Key, ErrLost)
+	}
+	if err != nil {
+		return fmt.Errorf("lease: renew %s: %w", h.Key, err)
+	}
+	h.set(rev, rec.Expires)
+	return nil
+}
+
+// Check is the fencing check made before each write the lease guards: the
+// lease has not expired by this replica's clock, and the lease key still
+// holds the revision this replica wrote. The read may be answered by a
+// lagging replica of the bucket (KV buckets allow direct gets), so it can
+// miss a take-over made a moment before; the snapshot store's
+// compare-and-swap covers that window (see internal/app/lease.go).
+func (s *Store) Check(ctx context.Context, h *Held) error {
+	if !s.o.Now().Before(h.Expires()) {
+		return fmt.Errorf("lease %s expired at %s: %w", h.Key, h.Expires().Format(time.RFC3339Nano), ErrLost)
+	}
+	cur, err := s.kv.Get(ctx, h.Key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("lease %s released or deleted: %w", h.Key, ErrLost)
+	}
+	if err != nil {
+		return fmt.Errorf("lease: check %s: %w", h.Key, err)
+	}
+	if cur.Revision() != h.Revision() {
+		return fmt.Errorf("lease %s at revision %d, ours was %d: %w", h.Key, cur.Revision(), h.Revision(), ErrLost)
+	}
+	// The expiry may have passed while the read was in flight.
+	if !s.o.Now().Before(h.Expires()) {
+		return fmt.Errorf("lease %s expired at %s: %w", h.Key, h.Expires().Format(time.RFC3339Nano), ErrLost)
+	}
+	return nil
+}
+
+// Release gives a held lease up at once (on the revision this replica
+// wrote: a lease another replica took meanwhile is left alone).
+func (s *Store) Release(ctx context.Context, h *Held) error {
+	err := s.kv.Delete(ctx, h.Key, jetstream.LastRevision(h.Revision()))
+	if err != nil && !conflict(err) {
+		return fmt.Errorf("lease: release %s: %w", h.Key, err)
+	}
+	return nil
+}
+
+// Heartbeat says this replica is alive until now + TTL.
+func (s *Store) Heartbeat(ctx context.Context) error {
+	_, body, err := s.record()
+	if err != nil {
+		return fmt.Errorf("lease: encode heartbeat: %w", err)
+	}
+	if _, err := s.kv.Put(ctx, heartbeatKey(s.o.Identity), body); err != nil {
+		return fmt.Errorf("lease: heartbeat: %w", err)
+	}
+	return nil
+}
+
+// Leave removes this replica's heartbeat (a clean exit).
+func (s *Store) Leave(ctx context.Context) error {
+	if err := s.kv.Delete(ctx, heartbeatKey(s.o.Identity)); err != nil {
+		return fmt.Errorf("lease: leave: %w", err)
+	}
+	return nil
+}
+
+// Live counts the replicas whose heartbeat has not expired, this one
+// included (at least 1).
+func (s *Store) Live(ctx context.Context) (int, error) {
+	lister, err := s.kv.ListKeysFiltered(ctx, "replica.>")
+	if err != nil {
+		return 1, fmt.Errorf("lease: list replicas: %w", err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	n, self := 0, false
+	now := s.o.Now()
+	for _, k := range keys {
+		e, err := s.kv.Get(ctx, k)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		var r Record
+		if json.Unmarshal(e.Value(), &r) != nil || !now.Before(r.Expires) {
+			continue
+		}
+		n++
+		self = self || r.Holder == s.o.Identity
+	}
+	if !self {
+		n++
+	}
+	return n, nil
+}
+
+func conflict(err error) bool {
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+func token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '=':
+			return r
+		}
+		return '_'
+	}, s)
+}

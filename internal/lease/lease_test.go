@@ -1,0 +1,113 @@
+package lease
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/testutil"
+)
+
+func open(t *testing.T, js jetstream.JetStream, id string, clock *testutil.Clock) *Store {
+	t.Helper()
+	s, err := Open(testutil.Context(t, 10*time.Second), js, Options{Bucket: "leases", TTL: 15 * time.Second, Identity: id, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestOneHolderTakeOverFencing: one holder at a time; the other takes an
+// expired lease over; the old holder's renewal and fencing check then fail
+// even though its own clock would say it still leads.
+func TestOneHolderTakeOverFencing(t *testing.T) {
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, 30*time.Second)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, cb := testutil.NewClock(t0), testutil.NewClock(t0)
+	a, b := open(t, js, "a", ca), open(t, js, "b", cb)
+	key := LeaseKey("cn-north-4", "p1")
+
+	ha, err := a.Acquire(ctx, key)
+	if err != nil || ha == nil {
+		t.Fatalf("a acquire: %v %v", ha, err)
+	}
+	if hb, err := b.Acquire(ctx, key); err != nil || hb != nil {
+		t.Fatalf("b acquired a held lease: %v %v", hb, err)
+	}
+	if err := a.Check(ctx, ha); err != nil {
+		t.Fatalf("holder's check: %v", err)
+	}
+	ca.Set(t0.Add(10 * time.Second))
+	if err := a.Renew(ctx, ha); err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	// b's clock passes the first expiry, not the renewed one.
+	cb.Set(t0.Add(20 * time.Second))
+	if hb, _ := b.Acquire(ctx, key); hb != nil {
+		t.Fatal("b took a renewed lease")
+	}
+	// a stops renewing (paused); b takes it over after the expiry.
+	cb.Set(t0.Add(26 * time.Second))
+	hb, err := b.Acquire(ctx, key)
+	if err != nil || hb == nil {
+		t.Fatalf("b take-over: %v %v", hb, err)
+	}
+	// a wakes with its clock before its expiry: the revision fences it.
+	ca.Set(t0.Add(11 * time.Second))
+	if err := a.Check(ctx, ha); !errors.Is(err, ErrLost) {
+		t.Fatalf("stale holder's check = %v, want ErrLost", err)
+	}
+	if err := a.Renew(ctx, ha); !errors.Is(err, ErrLost) {
+		t.Fatalf("stale holder's renew = %v, want ErrLost", err)
+	}
+	// Its own clock past the expiry stops it without a read.
+	ca.Set(t0.Add(30 * time.Second))
+	if err := a.Check(ctx, ha); !errors.Is(err, ErrLost) {
+		t.Fatalf("expired check = %v", err)
+	}
+	// A stale release leaves the new holder's lease alone.
+	if err := a.Release(ctx, ha); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(ctx, hb); err != nil {
+		t.Fatalf("new holder after stale release: %v", err)
+	}
+	if err := b.Release(ctx, hb); err != nil {
+		t.Fatal(err)
+	}
+	ca.Set(t0.Add(27 * time.Second))
+	if h, err := a.Acquire(ctx, key); err != nil || h == nil {
+		t.Fatalf("acquire after release: %v %v", h, err)
+	}
+}
+
+func TestLive(t *testing.T) {
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, 30*time.Second)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := testutil.NewClock(t0)
+	a, b, c := open(t, js, "a", clock), open(t, js, "b", clock), open(t, js, "c", clock)
+	for _, s := range []*Store{a, b, c} {
+		if err := s.Heartbeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := a.Live(ctx); n != 3 {
+		t.Fatalf("live = %d, want 3", n)
+	}
+	if err := c.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := a.Live(ctx); n != 2 {
+		t.Fatalf("live after leave = %d, want 2", n)
+	}
+	clock.Set(t0.Add(time.Minute)) // b's heartbeat expired, a counts itself
+	if n, _ := a.Live(ctx); n != 1 {
+		t.Fatalf("live after expiry = %d, want 1", n)
+	}
+}
