@@ -203,6 +203,11 @@ func TestReplicasOnCluster(t *testing.T) {
 	slack := newSlackRecorder(t)
 	rs := &replicaSet{t: t, bin: bin, cfg: replicaConfig(t, s.url, nc.url(), 3, nil), env: watcherEnv(slack.URL)}
 	t.Cleanup(func() {
+		if dir := os.Getenv("WATCHER_TEST_LOGS"); dir != "" {
+			for i, l := range rs.logs {
+				_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.log", t.Name(), i)), []byte(l.String()), 0o600)
+			}
+		}
 		if t.Failed() {
 			for i, l := range rs.logs {
 				ls := l.String()
@@ -249,6 +254,14 @@ func TestReplicasOnCluster(t *testing.T) {
 		gapsFrom, gapsTo = append(gapsFrom, k), append(gapsTo, time.Now().Add(time.Second))
 		t.Logf("leader %d killed at %s: replica %d leads after %s", old, k.Sub(s.start).Round(time.Millisecond), next, took.Round(time.Millisecond))
 		rs.start(i)
+		// The next kill falls mid-work: once the new leader has published
+		// a few changes of its own.
+		if j := rs.byPID(next); j >= 0 {
+			mark := len(rs.logs[j].String())
+			testutil.EventuallyWithin(t, 30*time.Second, "the new leader publishing", func() bool {
+				return strings.Count(rs.logs[j].String()[mark:], `"message":"event published"`) >= 12
+			})
+		}
 	}
 
 	// A NATS node goes away and comes back on its port and store.
@@ -286,6 +299,17 @@ func TestReplicasOnCluster(t *testing.T) {
 	t.Logf("leader paused %s, woken and stopped without publishing", time.Since(stopped).Round(time.Millisecond))
 
 	tr := waitQuietAndDelivered(t, s, slack, 90*time.Second)
+	// Every event on the stream delivered: nothing left in a batch held by
+	// a replica (a crashed one's is redelivered after AckWait, 30 s).
+	testutil.EventuallyWithin(t, 75*time.Second, "the Slack consumer drained", func() bool {
+		ctx := testutil.Context(t, 2*time.Second)
+		c, err := js.Consumer(ctx, "DCS_MIGRATION", "watcher-slack")
+		if err != nil {
+			return false
+		}
+		ci, err := c.Info(ctx)
+		return err == nil && ci.NumAckPending == 0 && ci.NumPending == 0
+	})
 	for _, w := range rs.ws {
 		w.stop(t)
 	}
@@ -399,4 +423,71 @@ func TestLeasesSpread(t *testing.T) {
 	killed := time.Now()
 	want("one replica killed", 6)
 	t.Logf("its leases taken over %s after SIGKILL (lease ttl 3s)", time.Since(killed).Round(time.Millisecond))
+}
+
+// TestStandbyReady: two replicas of one project on one NATS. The one
+// without the lease is a standby: /readyz says ready (it needs only NATS;
+// a rolling update must not wait for it to poll), its metrics say it holds
+// no lease and count two replicas, and it reports no task gauges (the
+// leader's are the current ones). When the leader is killed the standby
+// takes the lease and polls.
+func TestStandbyReady(t *testing.T) {
+	bin := watcherBinary(t)
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	s := startSim(t, bin, sim.FleetOptions{Tasks: 10, Seed: 8, ChangeRate: 0.5, ChangeFrom: 0, ChangeTo: time.Hour}, time.Now())
+	env := watcherEnv(newSlackRecorder(t).URL)
+	var ws []*watcherProc
+	var addrs []string
+	for range 2 {
+		text := strings.Replace(opsConfig(t.TempDir(), s.url, srv.ClientURL(), "@every 1s"),
+			"nats: {url: ", "nats: {lease_ttl: 2s, url: ", 1)
+		logs := &testutil.SyncBuffer{}
+		ws = append(ws, startWatcher(t, bin, writeConfig(t, text), env, logs))
+		addrs = append(addrs, httpAddr(t, logs))
+	}
+	held := func(i int) float64 {
+		f := scrape(t, addrs[i])
+		if f["dcs_watcher_leases_held"] == nil {
+			return -1
+		}
+		return sample(f, "dcs_watcher_leases_held", "", "")
+	}
+	leader := -1
+	testutil.EventuallyWithin(t, 20*time.Second, "one leader, one standby, both counting two replicas", func() bool {
+		if held(0)+held(1) != 1 {
+			return false
+		}
+		for i := range 2 {
+			if sample(scrape(t, addrs[i]), "dcs_watcher_replicas_live", "", "") != 2 {
+				return false
+			}
+		}
+		leader = 0
+		if held(1) == 1 {
+			leader = 1
+		}
+		return true
+	})
+	standby := 1 - leader
+	for i, who := range []string{"leader", "standby"} {
+		at := []int{leader, standby}[i]
+		testutil.EventuallyWithin(t, 20*time.Second, "/readyz of the "+who, func() bool {
+			c, _ := get("http://" + addrs[at] + "/readyz")
+			return c == 200
+		})
+	}
+	if f := scrape(t, addrs[standby]); f["dcs_watcher_tasks"] != nil && sample(f, "dcs_watcher_tasks", "", "") > 0 {
+		t.Errorf("the standby reports %v tasks; the leader reports them", sample(f, "dcs_watcher_tasks", "", ""))
+	}
+	testutil.EventuallyWithin(t, 20*time.Second, "the leader's task gauges", func() bool {
+		f := scrape(t, addrs[leader])
+		return f["dcs_watcher_tasks"] != nil && sample(f, "dcs_watcher_tasks", "", "") > 0
+	})
+
+	ws[leader].kill()
+	testutil.EventuallyWithin(t, 20*time.Second, "the standby leading and ready", func() bool {
+		c, _ := get("http://" + addrs[standby] + "/readyz")
+		f := scrape(t, addrs[standby])
+		return c == 200 && held(standby) == 1 && f["dcs_watcher_tasks"] != nil && sample(f, "dcs_watcher_tasks", "", "") > 0
+	})
 }

@@ -135,7 +135,10 @@ func attachMetrics(m *metrics.Metrics, a *app.App) {
 	s := metrics.Sources{
 		Statuses: func() []dcs.Status {
 			var out []dcs.Status
-			for _, p := range a.Projects {
+			for i, p := range a.Projects {
+				if !a.Leads(i) {
+					continue // another replica polls it: its snapshots here are not kept current
+				}
 				for _, e := range a.Snaps.Tasks(p.ProjectID) {
 					if !e.Removed {
 						out = append(out, dcs.Normalize(e.Task.Status))
@@ -145,6 +148,9 @@ func attachMetrics(m *metrics.Metrics, a *app.App) {
 			return out
 		},
 		NATSConnected: a.Broker.Conn.IsConnected,
+	}
+	if a.Leases != nil {
+		s.Leases = a.LeaseCounts
 	}
 	if a.Slack != nil {
 		slack := a.Slack

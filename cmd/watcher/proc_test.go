@@ -319,26 +319,33 @@ var transitionRe = regexp.MustCompile(`^(\S+): (\S+) -> (\S+) \(project`)
 // event a killed watcher held comes back after the consumer's ack wait).
 func (s *slackRecorder) caughtUp(sp *simProc) bool { return len(s.behind(sp)) == 0 }
 
-// behind lists the tasks for which caughtUp does not hold yet.
+// behind lists the tasks for which caughtUp does not hold yet: Slack has
+// no post of the task's last planned transition made after it happened
+// (an earlier identical transition does not count).
 func (s *slackRecorder) behind(sp *simProc) []string {
-	posted := map[string]bool{}
+	posted := map[string]time.Time{} // transition text -> its latest post
 	for _, p := range s.all() {
 		if m := transitionRe.FindStringSubmatch(p.text); m != nil {
-			posted[m[1]+": "+m[2]+" -> "+m[3]] = true
+			k := m[1] + ": " + m[2] + " -> " + m[3]
+			posted[k] = later(posted[k], p.at)
 		}
 	}
-	status, last := map[string]string{}, map[string]string{}
+	type change struct {
+		text string
+		at   time.Time
+	}
+	status, last := map[string]string{}, map[string]change{}
 	for _, ts := range sp.sc.Tasks {
 		status[ts.ID] = *ts.Steps[0].Status
 	}
 	for _, c := range sp.sc.StatusChanges() {
-		last[c.TaskID] = c.TaskName + ": " + status[c.TaskID] + " -> " + c.Status
+		last[c.TaskID] = change{c.TaskName + ": " + status[c.TaskID] + " -> " + c.Status, sp.start.Add(c.At)}
 		status[c.TaskID] = c.Status
 	}
 	var out []string
 	for _, want := range last {
-		if !posted[want] {
-			out = append(out, want)
+		if posted[want.text].Before(want.at) {
+			out = append(out, want.text)
 		}
 	}
 	return out
@@ -460,6 +467,7 @@ type audit struct {
 	slackExpected, slackMade       int
 	slackDoubled, slackWindow      int // doubled posts, and those explained by a kill right after Slack's answer
 	slackMissing, slackStray       int
+	slackDisorder                  int // tasks whose events reached Slack out of stream order
 	problems                       []string
 }
 
@@ -472,13 +480,19 @@ func (a *audit) problem(format string, args ...any) {
 func (a audit) String() string {
 	return fmt.Sprintf("status changes planned %d, visible %d; on the stream %d, doubled %d, missing %d, chain breaks %d, "+
 		"not in the plan %d, rediscovered %d, id twice %d, last event != API %d, snapshot != API %d; "+
-		"slack expected %d, made %d, doubled %d (of which in the kill window %d), missing %d, stray %d",
+		"slack expected %d, made %d, doubled %d (of which in the kill window %d), missing %d, stray %d, tasks out of order %d",
 		a.planned, a.visible, a.onStream, a.doubled, a.missing, a.breaks, a.strangers, a.rediscovers, a.idTwice,
-		a.lastWrong, a.snapWrong, a.slackExpected, a.slackMade, a.slackDoubled, a.slackWindow, a.slackMissing, a.slackStray)
+		a.lastWrong, a.snapWrong, a.slackExpected, a.slackMade, a.slackDoubled, a.slackWindow, a.slackMissing, a.slackStray, a.slackDisorder)
 }
 
 // slackKinds are the kinds the default slack.kinds posts.
 var slackKinds = map[string]bool{"status_changed": true, "removed": true, "watch_degraded": true, "watch_recovered": true}
+
+// posted says whether the default Slack settings post e: a kind of
+// slack.kinds, or (quiet start) the first sight of a task already failed.
+func posted(e notify.Envelope) bool {
+	return slackKinds[string(e.Data.Kind)] || e.Data.Kind == "discovered" && e.Data.Outcome == notify.OutcomeFailed
+}
 
 // auditRun compares the stream, the snapshots and the Slack posts with the
 // simulator's plan and truth. up are the spans in which the watcher could
@@ -607,7 +621,7 @@ func auditRun(s *simProc, tr sim.Truth, v storeView, posts []slackPost, up []upI
 	// Slack: every event of a posted kind exactly once.
 	expected := map[string]bool{}
 	for _, e := range v.events {
-		if slackKinds[string(e.env.Data.Kind)] {
+		if posted(e.env) {
 			expected[e.env.ID] = true
 		}
 	}
@@ -647,10 +661,35 @@ func auditRun(s *simProc, tr sim.Truth, v storeView, posts []slackPost, up []upI
 			a.problem("slack got event %s %d times, with no kill right after the first", id, n)
 		}
 	}
-	for id := range expected {
-		if counts[id] == 0 {
+	for _, e := range v.events {
+		if expected[e.env.ID] && counts[e.env.ID] == 0 {
 			a.slackMissing++
-			a.problem("event %s never reached slack", id)
+			d := e.env.Data
+			a.problem("event %s (seq %d, task %s, %s to %s, published %s) never reached slack",
+				e.env.ID, e.seq, d.TaskID, d.Kind, d.CurrentStatus.Normalized, e.env.Time.Sub(s.start))
+		}
+	}
+	// Order: a task's events reach Slack in stream order (first posts).
+	seq, taskOf := map[string]uint64{}, map[string]string{}
+	for _, e := range v.events {
+		seq[e.env.ID], taskOf[e.env.ID] = e.seq, e.env.Data.TaskID
+	}
+	lastSeq := map[string]uint64{}
+	seen, disordered := map[string]bool{}, map[string]bool{}
+	for _, p := range posts {
+		for _, id := range p.ids {
+			e, ok := seq[id]
+			if !ok || seen[id] {
+				continue
+			}
+			seen[id] = true
+			task := taskOf[id]
+			if e < lastSeq[task] && !disordered[task] {
+				disordered[task] = true
+				a.slackDisorder++
+				a.problem("task %s: slack got seq %d after seq %d", task, e, lastSeq[task])
+			}
+			lastSeq[task] = max(lastSeq[task], e)
 		}
 	}
 	return a
@@ -676,6 +715,7 @@ func (a audit) failures() []string {
 	add(a.slackDoubled-a.slackWindow, "events posted to Slack twice outside the kill window")
 	add(a.slackMissing, "events never posted to Slack")
 	add(a.slackStray, "Slack posts of events not on the stream")
+	add(a.slackDisorder, "tasks whose events reached Slack out of order")
 	return f
 }
 
@@ -708,7 +748,7 @@ func waitQuietAndDelivered(t *testing.T, s *simProc, slack *slackRecorder, withi
 func covered(v storeView, slack *slackRecorder) bool {
 	got := slack.idCounts()
 	for _, e := range v.events {
-		if slackKinds[string(e.env.Data.Kind)] && got[e.env.ID] == 0 {
+		if posted(e.env) && got[e.env.ID] == 0 {
 			return false
 		}
 	}

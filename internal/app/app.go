@@ -46,8 +46,9 @@ type App struct {
 	// nil with the embedded server, where this process is the only one.
 	Leases *lease.Store
 	opts   Options
-	live   atomic.Int64 // replicas alive, by their heartbeats
-	held   atomic.Int64 // leases this replica holds
+	live   atomic.Int64  // replicas alive, by their heartbeats
+	held   atomic.Int64  // leases this replica holds
+	leads  []atomic.Bool // by project: this replica holds its lease
 }
 
 // Project is one watched project and the poller that watches it.
@@ -273,6 +274,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 		if a.Leases, err = openLeases(ctx, a.Broker, cfg, log); err != nil {
 			return err
 		}
+		a.leads = make([]atomic.Bool, len(a.Projects))
 	}
 	a.Poller = a.Projects[0].Poller
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {

@@ -97,6 +97,15 @@ func (a *App) heartbeat(ctx context.Context) {
 	}
 }
 
+// Leads reports whether this replica polls project i: always without
+// leases, else while it holds the project's lease.
+func (a *App) Leads(i int) bool { return a.Leases == nil || a.leads[i].Load() }
+
+// LeaseCounts are the leases this replica holds and the replicas alive.
+func (a *App) LeaseCounts() (held, live int) {
+	return int(a.held.Load()), max(1, int(a.live.Load()))
+}
+
 // share is how many projects this replica may lead: ceil(projects/replicas).
 func (a *App) share() int {
 	n := max(1, int(a.live.Load()))
@@ -138,8 +147,10 @@ func (a *App) lead(ctx context.Context, i int, spec string) error {
 // the lease on exit or when this replica holds more than its share.
 func (a *App) tenure(ctx context.Context, i int, h *lease.Held, spec string, log zerolog.Logger) error {
 	a.held.Add(1)
+	a.leads[i].Store(true)
 	handed := false
 	defer func() {
+		a.leads[i].Store(false)
 		if !handed {
 			a.held.Add(-1)
 		}

@@ -17,6 +17,10 @@ var (
 		"Events the accepted Slack messages carried.", nil, nil)
 	oldestDesc = prometheus.NewDesc(namespace+"_oldest_refresh_age_seconds",
 		"Age of the oldest snapshot refresh: how long the least recently confirmed task has gone unconfirmed.", nil, nil)
+	leasesDesc = prometheus.NewDesc(namespace+"_leases_held",
+		"Projects this replica polls under a lease (replicas on an external NATS; absent with the embedded server).", nil, nil)
+	replicasDesc = prometheus.NewDesc(namespace+"_replicas_live",
+		"Replicas alive by their heartbeats, this one included (absent with the embedded server).", nil, nil)
 )
 
 // sourceCollector reads the attached app at scrape time.
@@ -27,6 +31,8 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- slackDesc
 	ch <- slackEventsDesc
 	ch <- oldestDesc
+	ch <- leasesDesc
+	ch <- replicasDesc
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
@@ -58,6 +64,11 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(slackDesc, prometheus.CounterValue, float64(o.v), o.name)
 		}
 		ch <- prometheus.MustNewConstMetric(slackEventsDesc, prometheus.CounterValue, float64(st.Events))
+	}
+	if src.Leases != nil {
+		held, live := src.Leases()
+		ch <- prometheus.MustNewConstMetric(leasesDesc, prometheus.GaugeValue, float64(held))
+		ch <- prometheus.MustNewConstMetric(replicasDesc, prometheus.GaugeValue, float64(live))
 	}
 	if ns := m.oldest.Load(); ns >= 0 {
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, time.Duration(ns).Seconds())

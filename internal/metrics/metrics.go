@@ -35,6 +35,10 @@ type Sources struct {
 	Slack func() slacknotify.Stats
 	// NATSConnected reports whether the NATS connection is up.
 	NATSConnected func() bool
+	// Leases returns how many project leases this replica holds and how
+	// many replicas are alive; nil when there are no leases (embedded
+	// NATS: the process polls every project).
+	Leases func() (held, live int)
 }
 
 // Metrics is the watcher's registry and the state behind readiness.
@@ -171,10 +175,17 @@ func (m *Metrics) SetOldestRefreshAge(d time.Duration) { m.oldest.Store(int64(ma
 
 // Ready says why the watcher is not ready, or nil: NATS must be connected
 // and a cycle must have succeeded within three intervals of the schedule.
+// A replica that holds no lease (a standby: another replica polls) needs
+// only NATS: it is ready to take a lease over.
 func (m *Metrics) Ready() error {
 	var errs []error
 	if !m.natsConnected() {
 		errs = append(errs, errors.New("NATS not connected"))
+	}
+	if s, _ := m.sources(); s.Leases != nil {
+		if held, _ := s.Leases(); held == 0 {
+			return errors.Join(errs...)
+		}
 	}
 	last := m.lastOK.Load()
 	window := 3 * time.Duration(m.interval.Load())
