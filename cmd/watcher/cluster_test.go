@@ -298,7 +298,21 @@ func TestReplicasOnCluster(t *testing.T) {
 	}
 	t.Logf("leader paused %s, woken and stopped without publishing", time.Since(stopped).Round(time.Millisecond))
 
+	// From here on, no fault: one replica polls, the others stand by.
+	marks := make([]int, len(rs.logs))
+	for j, l := range rs.logs {
+		marks[j] = len(l.String())
+	}
 	tr := waitQuietAndDelivered(t, s, slack, 90*time.Second)
+	var publishers []int
+	for j, l := range rs.logs {
+		if strings.Contains(l.String()[marks[j]:], `"message":"event published"`) {
+			publishers = append(publishers, j)
+		}
+	}
+	if len(publishers) != 1 {
+		t.Errorf("after the last fault, replicas %v published events; want one leader", publishers)
+	}
 	// Every event on the stream delivered: nothing left in a batch held by
 	// a replica (a crashed one's is redelivered after AckWait, 30 s).
 	testutil.EventuallyWithin(t, 75*time.Second, "the Slack consumer drained", func() bool {
