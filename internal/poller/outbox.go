@@ -164,15 +164,21 @@ func (c *cycle) put(ctx context.Context, task string, rec state.Record) error {
 		return fmt.Errorf("snapshot of %s not written: %w", displayID(task), err)
 	}
 	if err := c.p.st.Put(ctx, c.p.o.ProjectID, task, rec); err != nil {
+		c.mu.Lock()
 		if !errors.Is(err, state.ErrConflict) {
 			// Stored or not? Read it again before the task is used, and
 			// settle what it may owe at the next cycle's start.
-			c.mu.Lock()
 			c.p.stale[task] = true
 			c.p.unsettled[task] = true
 			c.staleN.Store(int64(len(c.p.stale)))
-			c.mu.Unlock()
+		} else if cur, _ := c.p.st.Get(c.p.o.ProjectID, task); len(cur.Pending) > 0 {
+			// Another writer (a replica that has just lost the lease)
+			// stored a change with the events it owes and did not publish
+			// them: this replica settles them at the next cycle's start,
+			// whether or not the task changes again.
+			c.p.unsettled[task] = true
 		}
+		c.mu.Unlock()
 		return fmt.Errorf("snapshot of %s kept, the change will be detected again: %w", displayID(task), err)
 	}
 	c.mu.Lock()

@@ -1,6 +1,7 @@
 package poller_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -130,5 +131,54 @@ func TestTwoReplicas(t *testing.T) {
 	}
 	if got := e.count(prefix + ".>"); got != total {
 		t.Errorf("stream grew from %d to %d events", total, got)
+	}
+}
+
+// TestOwedEventsOfAnotherWriterAreSettled: a leader that lost its lease a
+// moment ago (its check passed, then the lease moved) writes a task's new
+// snapshot with the event it owes, and is stopped before publishing it.
+// The new leader, whose cache predates that write, finds the change too:
+// its write fails on the revision, and it must then publish the event the
+// record owes, although the task shows no further change (and, a new
+// poller, it has no list row of its own to compare).
+func TestOwedEventsOfAnotherWriterAreSettled(t *testing.T) {
+	e := newEnv(t, twoTasks, nil)
+	first := e.newWatcher(poller.Options{Discover: true})
+	if _, err := first.cycleAt(0); err != nil {
+		t.Fatal(err)
+	}
+	// b takes the lease over: a new poller, the snapshots read at once.
+	b := e.newWatcher(poller.Options{Discover: true})
+	// The stale leader: its fence lets the snapshot write through, then
+	// says the lease is gone before the publish.
+	var checks int
+	var mu sync.Mutex
+	stale := e.newWatcher(poller.Options{Discover: true, Fence: func(context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		checks++
+		if checks > 2 { // the cycle's start and the snapshot write
+			return errors.New("lease lost")
+		}
+		return nil
+	}})
+	if _, err := stale.cycleAt(10 * time.Second); err == nil {
+		t.Fatal("the stale leader's cycle did not stop at the publish")
+	}
+	if got := e.count(filter("moving", "status_changed")); got != 0 {
+		t.Fatalf("the stale leader published %d status_changed", got)
+	}
+	// b (the new leader) diffs against its older cache: its write loses.
+	if _, err := b.cycleAt(11 * time.Second); err != nil && !errors.Is(err, state.ErrConflict) {
+		t.Fatalf("new leader: %v", err)
+	}
+	if _, err := b.cycleAt(12 * time.Second); err != nil {
+		t.Fatalf("new leader's next cycle: %v", err)
+	}
+	if got := e.count(filter("moving", "status_changed")); got != 1 {
+		t.Errorf("stream holds %d status_changed events for the task, want 1 (the one the record owed)", got)
+	}
+	if ent, _ := b.snaps.Get(project, "moving"); len(ent.Pending) != 0 {
+		t.Errorf("the record still owes %d event(s)", len(ent.Pending))
 	}
 }
