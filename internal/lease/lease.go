@@ -1,10 +1,15 @@
-// Package lease elects one leader per watched (region, project) among the
-// watcher's replicas, with leases kept in a JetStream KV bucket of their
-// own. A lease is created with Create, renewed with Update on the revision
-// the holder last wrote (compare-and-swap), released with a Delete on that
-// revision, and taken over, once its expiry has passed, with Update on the
-// revision read. Each replica also keeps a heartbeat key in the bucket, so
-// that the replicas can count each other and share the projects.
+// Package lease holds leases on JetStream KV keys, so that one of the
+// watcher's replicas at a time does a job: polling a watched (region,
+// project), in a bucket of the leases' own (Open), and delivering to a
+// Slack destination, in the Slack marks bucket (New). A lease is created
+// with Create, renewed with Update on the revision the holder last wrote
+// (compare-and-swap), released with a Delete on that revision, and taken
+// over, once its expiry (plus the allowed clock skew) has passed, with
+// Update on the revision read. A released lease is a missing key; one
+// whose record is still there past its expiry was not released: its holder
+// crashed or was cut off, which the taker learns (Held.Previous). Each
+// replica also keeps a heartbeat key in the poller's bucket, so that the
+// replicas can count each other and share the projects.
 //
 // Fencing: a holder checks its lease before every snapshot write and every
 // publish (Check): its local expiry first, then the lease key itself, whose
@@ -45,7 +50,11 @@ type Options struct {
 	TTL      time.Duration
 	// Identity names this replica in the records: unique per process.
 	Identity string
-	Now      func() time.Time
+	// Skew is how far the replicas' clocks may disagree: the record
+	// carries the holder's wall-clock expiry, judged by the taker's clock,
+	// so a taker waits until Expires + Skew. 0 trusts the clocks to agree.
+	Skew time.Duration
+	Now  func() time.Time
 }
 
 // Store is the lease bucket as one replica sees it.
@@ -59,9 +68,6 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if o.Replicas < 1 {
 		o.Replicas = 1
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      o.Bucket,
 		Description: "DCS migration watcher: leader lease of each project, heartbeat of each replica",
@@ -72,7 +78,16 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("lease: open bucket %s: %w", o.Bucket, err)
 	}
-	return &Store{kv: kv, o: o}, nil
+	return New(kv, o), nil
+}
+
+// New keeps leases in kv, an existing bucket shared with other keys (the
+// Slack marks bucket); o.Bucket and o.Replicas are not used.
+func New(kv jetstream.KeyValue, o Options) *Store {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Store{kv: kv, o: o}
 }
 
 // Identity is who this replica is.
@@ -87,6 +102,22 @@ type Held struct {
 	Key     string
 	rev     atomic.Uint64
 	expires atomic.Int64 // unix nanoseconds
+	// prev is the record Acquire took over, crashed whether it was another
+	// holder's left unreleased; both set once, before Acquire returns.
+	prev    Record
+	crashed bool
+}
+
+// Previous tells what Acquire took over: the holder of the record that was
+// there and its expiry, and crashed when that was another holder's record
+// left past its expiry, not released (Release deletes the key): that
+// holder crashed or was cut off, and what it was doing may still be in
+// flight until some time after its expiry. holder is "" when the key was
+// missing (never held, or released), and also, with crashed set, when the
+// record could not be read. A tenure of this replica's own (holder is
+// Identity) is not crashed: this replica knows what it left.
+func (h *Held) Previous() (holder string, expires time.Time, crashed bool) {
+	return h.prev.Holder, h.prev.Expires, h.crashed
 }
 
 // Revision is the lease key's revision this replica last wrote.
@@ -111,15 +142,17 @@ func (s *Store) record() (Record, []byte, error) {
 	return r, b, err
 }
 
-// Acquire takes the lease of key when it is free: missing, expired, or
-// this replica's own (an expired tenure of this process whose revision
+// Acquire takes the lease of key when it is free: missing (released),
+// expired by this replica's clock for Skew past its expiry, unreadable, or
+// this replica's own (an earlier tenure of this process whose revision
 // nobody advanced). It returns nil, nil when another replica holds it, or
-// took it first.
+// took it first. Held.Previous tells what it took over.
 func (s *Store) Acquire(ctx context.Context, key string) (*Held, error) {
 	rec, body, err := s.record()
 	if err != nil {
 		return nil, fmt.Errorf("lease: encode %s: %w", key, err)
 	}
+	h := &Held{Key: key}
 	cur, err := s.kv.Get(ctx, key)
 	var rev uint64
 	switch {
@@ -129,9 +162,15 @@ func (s *Store) Acquire(ctx context.Context, key string) (*Held, error) {
 		return nil, fmt.Errorf("lease: read %s: %w", key, err)
 	default:
 		var old Record
-		if json.Unmarshal(cur.Value(), &old) == nil && old.Holder != s.o.Identity && s.o.Now().Before(old.Expires) {
+		readable := json.Unmarshal(cur.Value(), &old) == nil
+		mine := readable && old.Holder == s.o.Identity
+		if readable && !mine && s.o.Now().Before(old.Expires.Add(s.o.Skew)) {
 			return nil, nil // held by another replica
 		}
+		if readable {
+			h.prev = old
+		}
+		h.crashed = !mine
 		// Expired, unreadable or ours: take it over on the revision read,
 		// so that of two replicas trying at once only one succeeds.
 		rev, err = s.kv.Update(ctx, key, body, cur.Revision())
@@ -142,7 +181,6 @@ func (s *Store) Acquire(ctx context.Context, key string) (*Held, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lease: take %s: %w", key, err)
 	}
-	h := &Held{Key: key}
 	h.set(rev, rec.Expires)
 	return h, nil
 }
@@ -259,7 +297,8 @@ func conflict(err error) bool {
 		return true
 	}
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 func token(s string) string {

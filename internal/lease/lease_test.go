@@ -111,3 +111,125 @@ func TestLive(t *testing.T) {
 		t.Fatalf("live after expiry = %d, want 1", n)
 	}
 }
+
+// TestSkew: with Skew, a taker whose clock has passed the holder's expiry,
+// but not by Skew, leaves the lease alone (the holder's clock may be that
+// far behind, so it may still be working); past expiry + Skew it takes it.
+func TestSkew(t *testing.T) {
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, 30*time.Second)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, cb := testutil.NewClock(t0), testutil.NewClock(t0)
+	a := open(t, js, "a", ca)
+	b, err := Open(ctx, js, Options{Bucket: "leases", TTL: 15 * time.Second, Identity: "b", Skew: 2 * time.Second, Now: cb.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := LeaseKey("cn-north-4", "p1")
+	if h, err := a.Acquire(ctx, key); err != nil || h == nil {
+		t.Fatalf("a acquire: %v %v", h, err)
+	}
+	cb.Set(t0.Add(16 * time.Second)) // past the expiry (15 s), within the skew
+	if h, err := b.Acquire(ctx, key); err != nil || h != nil {
+		t.Fatalf("b took the lease within the skew: %v %v", h, err)
+	}
+	cb.Set(t0.Add(17*time.Second + time.Millisecond))
+	if h, err := b.Acquire(ctx, key); err != nil || h == nil {
+		t.Fatalf("b past expiry + skew: %v %v", h, err)
+	}
+}
+
+// TestPrevious: the taker learns whether the lease it took had been
+// released (a missing key: the holder stopped cleanly), left to expire by
+// another holder (crashed, with that holder's name and expiry), or was its
+// own.
+func TestPrevious(t *testing.T) {
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, 30*time.Second)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, cb := testutil.NewClock(t0), testutil.NewClock(t0)
+	a, b := open(t, js, "a", ca), open(t, js, "b", cb)
+	key := LeaseKey("cn-north-4", "p1")
+	previous := func(who string, h *Held, err error, holder string, expires time.Time, crashed bool) *Held {
+		t.Helper()
+		if err != nil || h == nil {
+			t.Fatalf("%s acquire: %v %v", who, h, err)
+		}
+		gh, ge, gc := h.Previous()
+		if gh != holder || !ge.Equal(expires) || gc != crashed {
+			t.Fatalf("%s: Previous() = %q, %s, %v; want %q, %s, %v", who, gh, ge, gc, holder, expires, crashed)
+		}
+		return h
+	}
+
+	h, err := a.Acquire(ctx, key)
+	ha := previous("a, first", h, err, "", time.Time{}, false)
+	// a releases: b takes a missing key, nothing crashed.
+	if err := a.Release(ctx, ha); err != nil {
+		t.Fatal(err)
+	}
+	h, err = b.Acquire(ctx, key)
+	hb := previous("b after a's release", h, err, "", time.Time{}, false)
+	// b crashes (never renews nor releases): a takes over after expiry.
+	ca.Set(t0.Add(16 * time.Second))
+	h, err = a.Acquire(ctx, key)
+	ha = previous("a after b's crash", h, err, "b", hb.Expires(), true)
+	// a's own lapsed tenure, taken again by a: not a crash.
+	ca.Set(t0.Add(40 * time.Second))
+	h, err = a.Acquire(ctx, key)
+	previous("a again", h, err, "a", ha.Expires(), false)
+}
+
+// TestNewOnExistingBucket: leases kept in a bucket made for something else
+// (the Slack marks bucket) leave its configuration and its other keys
+// alone, and work as in a bucket of their own.
+func TestNewOnExistingBucket(t *testing.T) {
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, 30*time.Second)
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "marks", TTL: time.Hour, History: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "ev-1", []byte("sent")); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, cb := testutil.NewClock(t0), testutil.NewClock(t0)
+	a := New(kv, Options{TTL: 15 * time.Second, Identity: "a", Now: ca.Now})
+	b := New(kv, Options{TTL: 15 * time.Second, Identity: "b", Now: cb.Now})
+	ha, err := a.Acquire(ctx, "lease.delivery")
+	if err != nil || ha == nil {
+		t.Fatalf("a acquire: %v %v", ha, err)
+	}
+	if hb, err := b.Acquire(ctx, "lease.delivery"); err != nil || hb != nil {
+		t.Fatalf("b acquired a held lease: %v %v", hb, err)
+	}
+	cb.Set(t0.Add(16 * time.Second))
+	hb, err := b.Acquire(ctx, "lease.delivery")
+	if err != nil || hb == nil {
+		t.Fatalf("b acquire: %v %v", hb, err)
+	}
+	if err := a.Renew(ctx, ha); !errors.Is(err, ErrLost) {
+		t.Fatalf("a's renewal after b took over = %v, want ErrLost", err)
+	}
+	if err := b.Release(ctx, hb); err != nil {
+		t.Fatal(err)
+	}
+	// Now defaults to the real clock.
+	if h, err := New(kv, Options{TTL: time.Second, Identity: "c"}).Acquire(ctx, "lease.delivery"); err != nil || h == nil {
+		t.Fatalf("c acquire after b's release: %v %v", h, err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TTL() != time.Hour || st.History() != 3 {
+		t.Errorf("bucket TTL %s, history %d: changed by the leases", st.TTL(), st.History())
+	}
+	if e, err := kv.Get(ctx, "ev-1"); err != nil || string(e.Value()) != "sent" {
+		t.Errorf("other key: %v %v", e, err)
+	}
+}

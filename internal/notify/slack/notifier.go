@@ -250,7 +250,7 @@ func (n *lane) run(ctx context.Context) {
 		}
 		if err == nil {
 			wait = n.deliverWhileHeld(h.ctx, wait)
-			h.release(n, kv)
+			h.release(n)
 			continue
 		}
 		if ctx.Err() != nil {

@@ -1,0 +1,105 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/dcs-watcher/watcher/internal/lease"
+	"github.com/dcs-watcher/watcher/internal/testutil"
+)
+
+// A lane's delivery lease, as another replica left it: held while its
+// expiry has not passed by leaseSkew on this replica's clock (the other's
+// clock may be that far behind); past that, taken over and recognised as
+// a crash (the record was not released), naming the holder whose batch
+// the redelivery wait is for.
+func TestDeliveryLeaseSkewAndCrash(t *testing.T) {
+	t.Parallel()
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, waitFor)
+	l := mustNew(t, js, nil, Options{}).lanes[0]
+	kv, err := l.marksBucket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leave := func(expires time.Time) {
+		t.Helper()
+		b, _ := json.Marshal(lease.Record{Holder: "other", Expires: expires})
+		if _, err := kv.Put(ctx, l.leaseKey(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leave(time.Now())
+	if h, err := l.leases(kv).Acquire(ctx, l.leaseKey()); err != nil || h != nil {
+		t.Fatalf("took a lease expired by less than leaseSkew: %v %v", h, err)
+	}
+	expired := time.Now().Add(-leaseSkew - time.Second).Truncate(time.Millisecond)
+	leave(expired)
+	h, err := l.leases(kv).Acquire(ctx, l.leaseKey())
+	if err != nil || h == nil {
+		t.Fatalf("did not take a lapsed lease: %v %v", h, err)
+	}
+	if holder, until, crashed := h.Previous(); holder != "other" || !until.Equal(expired) || !crashed {
+		t.Errorf("Previous() = %q, %s, %v; want other, %s, crashed", holder, until, crashed, expired)
+	}
+}
+
+// A holder that cannot renew (cut off from NATS), or whose lease lapsed
+// anyway (a renewal too slow; here a TTL of 1 ns), stops by the lease's
+// expiry by its own clock (its held ctx ends), and does not release the
+// lease even when NATS still answers: it may not have handed its batch
+// back, so the next holder must wait for the redelivery.
+func TestDeliveryLeaseHolderStopsByItsDeadline(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		ttl    time.Duration
+		cutOff bool
+	}{
+		"cut off": {ttl: 600 * time.Millisecond, cutOff: true},
+		"lapsed":  {ttl: time.Nanosecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := testutil.RunJetStream(t, -1, t.TempDir())
+			conn, js := testutil.Connect(t, srv.ClientURL())
+			_, other := testutil.Connect(t, srv.ClientURL())
+			ctx := testutil.Context(t, waitFor)
+			l := mustNew(t, js, nil, Options{}).lanes[0]
+			l.leaseTTL = c.ttl
+			kv, err := l.marksBucket(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := l.leases(kv)
+			hl, err := store.Acquire(ctx, l.leaseKey())
+			if err != nil || hl == nil {
+				t.Fatalf("acquire: %v %v", hl, err)
+			}
+			h := l.hold(context.Background(), store, hl)
+			defer h.cancel()
+			if c.cutOff {
+				conn.Close()
+			}
+			testutil.EventuallyWithin(t, waitFor, "the held ctx to end", func() bool { return h.ctx.Err() != nil })
+			h.release(l)
+			if !h.lost {
+				t.Error("not marked lost")
+			}
+			okv, err := other.KeyValue(ctx, l.o.MarksBucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := okv.Get(ctx, l.leaseKey())
+			if err != nil {
+				t.Fatalf("lease record after the holder stopped: %v (released, want left for the taker)", err)
+			}
+			var rec lease.Record
+			if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.Holder != l.holder || e.Revision() != hl.Revision() {
+				t.Errorf("lease record %s rev %d, want %s's at rev %d", e.Value(), e.Revision(), l.holder, hl.Revision())
+			}
+		})
+	}
+}
