@@ -26,11 +26,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/kvkey"
 )
 
 // ErrLost means the lease is no longer this replica's: it expired, or
@@ -132,9 +133,11 @@ func (h *Held) set(rev uint64, exp time.Time) {
 }
 
 // LeaseKey is the lease key of a project in a region.
-func LeaseKey(region, project string) string { return "lease." + token(region) + "." + token(project) }
+func LeaseKey(region, project string) string {
+	return "lease." + kvkey.Token(region) + "." + kvkey.Token(project)
+}
 
-func heartbeatKey(id string) string { return "replica." + token(id) }
+func heartbeatKey(id string) string { return "replica." + kvkey.Token(id) }
 
 func (s *Store) record() (Record, []byte, error) {
 	r := Record{Holder: s.o.Identity, Expires: s.o.Now().Add(s.o.TTL)}
@@ -299,17 +302,4 @@ func conflict(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
-}
-
-func token(s string) string {
-	if s == "" {
-		return "_"
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '=':
-			return r
-		}
-		return '_'
-	}, s)
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/kvkey"
 )
 
 // ErrConflict means another writer advanced the snapshot first; the cached
@@ -141,7 +143,7 @@ func (s *Snapshots) get(key string) (Entry, bool) {
 // Tasks returns the cached entries of a project that hold a task snapshot
 // (removed ones included), sorted by task id.
 func (s *Snapshots) Tasks(project string) []Entry {
-	prefix := keyToken(project) + "."
+	prefix := kvkey.Token(project) + "."
 	s.mu.RLock()
 	var out []Entry
 	for k, e := range s.cache {
@@ -199,26 +201,13 @@ func isWrongLastSequence(err error) bool {
 
 // Key is the KV key of a task: "<project>.<task>", each token restricted to
 // the characters KV keys allow.
-func Key(project, task string) string { return keyToken(project) + "." + keyToken(task) }
-
-func keyToken(s string) string {
-	if s == "" {
-		return "_"
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '=':
-			return r
-		}
-		return '_'
-	}, s)
-}
+func Key(project, task string) string { return kvkey.Token(project) + "." + kvkey.Token(task) }
 
 // Reload reads every record of a project from KV again, dropping cached
 // ones KV no longer holds: a replica that takes a project's lease over
 // must not diff against what it cached while another replica led.
 func (s *Snapshots) Reload(ctx context.Context, project string) error {
-	prefix := keyToken(project) + "."
+	prefix := kvkey.Token(project) + "."
 	lister, err := s.kv.ListKeysFiltered(ctx, prefix+">")
 	if err != nil {
 		return fmt.Errorf("state: list keys of %s: %w", project, err)
