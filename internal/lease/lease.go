@@ -151,6 +151,18 @@ func (s *Store) record() (Record, []byte, error) {
 // nobody advanced). It returns nil, nil when another replica holds it, or
 // took it first. Held.Previous tells what it took over.
 func (s *Store) Acquire(ctx context.Context, key string) (*Held, error) {
+	return s.take(ctx, key, false)
+}
+
+// Seize is Acquire for a process that knows it is the only one that can
+// hold key (the watcher on its own embedded server): a record left by
+// another holder is a run of the same process that crashed, taken over at
+// once, expired or not. Held.Previous still tells what was there.
+func (s *Store) Seize(ctx context.Context, key string) (*Held, error) {
+	return s.take(ctx, key, true)
+}
+
+func (s *Store) take(ctx context.Context, key string, force bool) (*Held, error) {
 	rec, body, err := s.record()
 	if err != nil {
 		return nil, fmt.Errorf("lease: encode %s: %w", key, err)
@@ -167,7 +179,7 @@ func (s *Store) Acquire(ctx context.Context, key string) (*Held, error) {
 		var old Record
 		readable := json.Unmarshal(cur.Value(), &old) == nil
 		mine := readable && old.Holder == s.o.Identity
-		if readable && !mine && s.o.Now().Before(old.Expires.Add(s.o.Skew)) {
+		if readable && !mine && !force && s.o.Now().Before(old.Expires.Add(s.o.Skew)) {
 			return nil, nil // held by another replica
 		}
 		if readable {

@@ -233,3 +233,38 @@ func TestNewOnExistingBucket(t *testing.T) {
 		t.Errorf("other key: %v %v", e, err)
 	}
 }
+
+// TestSeize: a process that knows it is the only holder (a restart on its
+// own embedded server) takes a lease its crashed run left unexpired at
+// once, and learns what it took over; the crashed run's renewal then
+// loses. Acquire by the same newcomer would have waited for the expiry.
+func TestSeize(t *testing.T) {
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, 30*time.Second)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := testutil.NewClock(t0)
+	crashed, restarted := open(t, js, "run-1", clk), open(t, js, "run-2", clk)
+	key := "lease.delivery"
+	old, err := crashed.Acquire(ctx, key)
+	if err != nil || old == nil {
+		t.Fatalf("first run: %v %v", old, err)
+	}
+	clk.Set(t0.Add(time.Second))
+	if h, err := restarted.Acquire(ctx, key); err != nil || h != nil {
+		t.Fatalf("Acquire took an unexpired lease: %v %v", h, err)
+	}
+	h, err := restarted.Seize(ctx, key)
+	if err != nil || h == nil {
+		t.Fatalf("Seize: %v %v", h, err)
+	}
+	if who, until, wasCrash := h.Previous(); who != "run-1" || !until.Equal(old.Expires()) || !wasCrash {
+		t.Errorf("Previous() = %q, %s, %v; want run-1, %s, true", who, until, wasCrash, old.Expires())
+	}
+	if err := crashed.Renew(ctx, old); !errors.Is(err, ErrLost) {
+		t.Errorf("the crashed run's renewal = %v, want ErrLost", err)
+	}
+	if err := restarted.Check(ctx, h); err != nil {
+		t.Errorf("the seizer's check: %v", err)
+	}
+}

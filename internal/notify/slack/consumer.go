@@ -77,7 +77,9 @@ type Options struct {
 	// tried again like any failed send.
 	SendTimeout time.Duration
 	// Solo says no other replica can share the stream (the embedded NATS):
-	// delivery takes no lease (turn.go).
+	// the delivery lease is seized at once (a record there was left by
+	// this process's crashed run), and only that run's unacked batch is
+	// waited for, so that it posts before the events behind it (turn.go).
 	Solo bool
 	// DeadRetry is how often the oldest held message probes a destination
 	// found dead (revoked webhook, archived channel: ErrDeadDestination).

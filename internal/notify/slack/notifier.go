@@ -236,12 +236,6 @@ func (n *Notifier) Run(ctx context.Context) error {
 
 func (n *lane) run(ctx context.Context) {
 	wait := time.Second
-	if n.o.Solo {
-		// The only process on its own NATS: no replica to share with, so
-		// no lease, and none to wait out after a crash and restart.
-		n.deliverWhileHeld(ctx, wait)
-		return
-	}
 	for ctx.Err() == nil {
 		kv, err := n.marksBucket(ctx)
 		var h *held

@@ -181,3 +181,89 @@ func TestReplicasKeepEachTasksOrderThroughCrashes(t *testing.T) {
 		t.Errorf("%d crashes, want 2", crashes)
 	}
 }
+
+// The watcher on its own embedded server (Solo) is killed mid-batch and
+// started again: the new run seizes the delivery lease at once, but waits
+// for the dead run's unacked batch to be redelivered before it fetches, so
+// every task's events still reach Slack in stream order, each once.
+func TestSoloRestartKeepsEachTasksOrder(t *testing.T) {
+	t.Parallel()
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	const tasks, rounds = 4, 8
+	conn, js := testutil.Connect(t, srv.ClientURL())
+	_, js2 := testutil.Connect(t, srv.ClientURL()) // the restarted run's
+	_, pub := testutil.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if _, err := pub.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: defaults.NATS.Stream, Subjects: []string{prefix + ".>"}, Duplicates: time.Hour,
+	}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	f := &crashingSlack{crashed: map[int]bool{}}
+	var crashed bool
+	f.crash = func(replica, accepted int) bool {
+		if replica == 0 && accepted >= 3 {
+			crashed = true
+			conn.Close()
+			return true
+		}
+		return false
+	}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	short := func(n *Notifier) {
+		for _, l := range n.lanes {
+			l.ackWait, l.leaseTTL = 4*time.Second, 600*time.Millisecond
+		}
+	}
+	o := Options{NoGrouping: true, GroupMax: 10, Solo: true}
+	startNotifier(t, js, WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/0")}, o, short)
+
+	var want [tasks][]string
+	burst := func(from, to int) {
+		for r := from; r < to; r++ {
+			var envs []notify.Envelope
+			for k := range tasks {
+				id := fmt.Sprintf("t%d-r%02d", k, r)
+				prev, curr := task("task-"+strconv.Itoa(k), "MIGRATING"), task("task-"+strconv.Itoa(k), "SUCCESS")
+				prev.ID = fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", k)
+				curr.ID = prev.ID
+				envs = append(envs, envelope(id, "status_changed", prev, curr, time.Minute))
+				want[k] = append(want[k], id)
+			}
+			publish(t, pub, envs...)
+		}
+	}
+	burst(0, rounds/2)
+	testutil.EventuallyWithin(t, 30*time.Second, "the crash", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return crashed
+	})
+	burst(rounds/2, rounds)
+	startNotifier(t, js2, WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/1")}, o, short) // the restart
+	testutil.EventuallyWithin(t, 60*time.Second, "every event in Slack", func() bool {
+		return len(f.posts()) >= tasks*rounds
+	})
+	seen := map[string]int{}
+	var got [tasks][]string
+	for _, p := range f.posts() {
+		seen[p.id]++
+		var k, r int
+		if _, err := fmt.Sscanf(p.id, "t%d-r%d", &k, &r); err != nil || k >= tasks {
+			t.Fatalf("unexpected post %q", p.id)
+		}
+		got[k] = append(got[k], p.id)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s posted %d times", id, n)
+		}
+	}
+	for k := range tasks {
+		if !equal(got[k], want[k]) {
+			t.Errorf("task %d reached Slack as %v, want %v", k, got[k], want[k])
+		}
+	}
+}

@@ -86,11 +86,22 @@ func (n *lane) acquire(ctx context.Context, kv jetstream.KeyValue) (*held, error
 	store := n.leases(kv)
 	var lastErr string
 	for {
-		l, err := store.Acquire(ctx, n.leaseKey())
+		take := store.Acquire
+		if n.o.Solo {
+			take = store.Seize
+		}
+		l, err := take(ctx, n.leaseKey())
 		if l != nil {
 			var ready time.Time
 			if prev, until, crashed := l.Previous(); crashed {
 				ready = until.Add(leaseSkew + n.ackWait)
+				if n.o.Solo {
+					// The crashed run was this process before its restart:
+					// one clock, and it renewed every leaseTTL/3 until it
+					// died, so its last keep-alive came at most that long
+					// after its last renewal (until - leaseTTL).
+					ready = until.Add(-n.leaseTTL + n.leaseTTL/3 + n.ackWait)
+				}
 				n.o.Logger.Warn().Str("previous_holder", prev).Time("fetch_at", ready).
 					Msg("slack: took delivery over from a replica that stopped without handing its batch back; waiting for its redelivery")
 			}
