@@ -1,6 +1,7 @@
 package lease
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -9,6 +10,17 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
+
+// t0 is where the tests' clocks start.
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// server starts a JetStream server of the test's own and connects to it.
+func server(t *testing.T) (jetstream.JetStream, context.Context) {
+	t.Helper()
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	return js, testutil.Context(t, 30*time.Second)
+}
 
 func open(t *testing.T, js jetstream.JetStream, id string, clock *testutil.Clock) *Store {
 	t.Helper()
@@ -23,10 +35,7 @@ func open(t *testing.T, js jetstream.JetStream, id string, clock *testutil.Clock
 // expired lease over; the old holder's renewal and fencing check then fail
 // even though its own clock would say it still leads.
 func TestOneHolderTakeOverFencing(t *testing.T) {
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
-	_, js := testutil.Connect(t, srv.ClientURL())
-	ctx := testutil.Context(t, 30*time.Second)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	js, ctx := server(t)
 	ca, cb := testutil.NewClock(t0), testutil.NewClock(t0)
 	a, b := open(t, js, "a", ca), open(t, js, "b", cb)
 	key := LeaseKey("cn-north-4", "p1")
@@ -86,10 +95,7 @@ func TestOneHolderTakeOverFencing(t *testing.T) {
 }
 
 func TestLive(t *testing.T) {
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
-	_, js := testutil.Connect(t, srv.ClientURL())
-	ctx := testutil.Context(t, 30*time.Second)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	js, ctx := server(t)
 	clock := testutil.NewClock(t0)
 	a, b, c := open(t, js, "a", clock), open(t, js, "b", clock), open(t, js, "c", clock)
 	for _, s := range []*Store{a, b, c} {
@@ -116,10 +122,7 @@ func TestLive(t *testing.T) {
 // but not by Skew, leaves the lease alone (the holder's clock may be that
 // far behind, so it may still be working); past expiry + Skew it takes it.
 func TestSkew(t *testing.T) {
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
-	_, js := testutil.Connect(t, srv.ClientURL())
-	ctx := testutil.Context(t, 30*time.Second)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	js, ctx := server(t)
 	ca, cb := testutil.NewClock(t0), testutil.NewClock(t0)
 	a := open(t, js, "a", ca)
 	b, err := Open(ctx, js, Options{Bucket: "leases", TTL: 15 * time.Second, Identity: "b", Skew: 2 * time.Second, Now: cb.Now})
@@ -145,10 +148,7 @@ func TestSkew(t *testing.T) {
 // another holder (crashed, with that holder's name and expiry), or was its
 // own.
 func TestPrevious(t *testing.T) {
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
-	_, js := testutil.Connect(t, srv.ClientURL())
-	ctx := testutil.Context(t, 30*time.Second)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	js, ctx := server(t)
 	ca, cb := testutil.NewClock(t0), testutil.NewClock(t0)
 	a, b := open(t, js, "a", ca), open(t, js, "b", cb)
 	key := LeaseKey("cn-north-4", "p1")
@@ -186,9 +186,7 @@ func TestPrevious(t *testing.T) {
 // (the Slack marks bucket) leave its configuration and its other keys
 // alone, and work as in a bucket of their own.
 func TestNewOnExistingBucket(t *testing.T) {
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
-	_, js := testutil.Connect(t, srv.ClientURL())
-	ctx := testutil.Context(t, 30*time.Second)
+	js, ctx := server(t)
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "marks", TTL: time.Hour, History: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +194,6 @@ func TestNewOnExistingBucket(t *testing.T) {
 	if _, err := kv.Put(ctx, "ev-1", []byte("sent")); err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ca, cb := testutil.NewClock(t0), testutil.NewClock(t0)
 	a := New(kv, Options{TTL: 15 * time.Second, Identity: "a", Now: ca.Now})
 	b := New(kv, Options{TTL: 15 * time.Second, Identity: "b", Now: cb.Now})
@@ -239,10 +236,7 @@ func TestNewOnExistingBucket(t *testing.T) {
 // once, and learns what it took over; the crashed run's renewal then
 // loses. Acquire by the same newcomer would have waited for the expiry.
 func TestSeize(t *testing.T) {
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
-	_, js := testutil.Connect(t, srv.ClientURL())
-	ctx := testutil.Context(t, 30*time.Second)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	js, ctx := server(t)
 	clk := testutil.NewClock(t0)
 	crashed, restarted := open(t, js, "run-1", clk), open(t, js, "run-2", clk)
 	key := "lease.delivery"
