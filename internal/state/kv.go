@@ -65,29 +65,10 @@ func Open(ctx context.Context, js jetstream.JetStream, o BucketOptions) (*Snapsh
 	if s.onCorrupt == nil {
 		s.onCorrupt = func(string, error) {}
 	}
-	if err := s.load(ctx); err != nil {
+	if err := s.reload(ctx, ""); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-func (s *Snapshots) load(ctx context.Context) error {
-	lister, err := s.kv.ListKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("state: list keys: %w", err)
-	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	for _, k := range keys {
-		if _, err := s.refresh(ctx, k); errors.Is(err, errCorrupt) {
-			s.onCorrupt(k, err)
-		} else if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Refresh reads the record of a project's task from KV into the cache: after
@@ -207,10 +188,16 @@ func Key(project, task string) string { return kvkey.Token(project) + "." + kvke
 // ones KV no longer holds: a replica that takes a project's lease over
 // must not diff against what it cached while another replica led.
 func (s *Snapshots) Reload(ctx context.Context, project string) error {
-	prefix := kvkey.Token(project) + "."
+	return s.reload(ctx, kvkey.Token(project)+".")
+}
+
+// reload reads every record whose key starts with prefix ("": all of them)
+// from KV into the cache, and drops the cached ones with that prefix that
+// KV no longer holds. A corrupt record is reported and skipped.
+func (s *Snapshots) reload(ctx context.Context, prefix string) error {
 	lister, err := s.kv.ListKeysFiltered(ctx, prefix+">")
 	if err != nil {
-		return fmt.Errorf("state: list keys of %s: %w", project, err)
+		return fmt.Errorf("state: list keys %s>: %w", prefix, err)
 	}
 	keys := map[string]bool{}
 	for k := range lister.Keys() {

@@ -285,3 +285,54 @@ func TestKeysSanitised(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadTakesWhatAnotherWriterDid: a replica that takes a project over
+// reloads it: a record another replica advanced comes with its revision, one
+// it created appears, one gone from KV leaves the cache; the cached records
+// of other projects, "p10" included, stay as they are.
+func TestReloadTakesWhatAnotherWriterDid(t *testing.T) {
+	newJS := startJS(t)
+	js := newJS()
+	a := open(t, js, nil)
+	for _, k := range [][2]string{{"p1", "t1"}, {"p1", "t2"}, {"p2", "t1"}, {"p10", "t1"}} {
+		if err := a.Put(ctxT(t), k[0], k[1], record("RUNNING")); err != nil {
+			t.Fatalf("seed Put %s/%s: %v", k[0], k[1], err)
+		}
+	}
+	b := open(t, newJS(), nil)
+
+	if err := a.Put(ctxT(t), "p1", "t1", record("MIGRATING")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Put(ctxT(t), "p1", "t3", record("RUNNING")); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctxT(t), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range [][2]string{{"p1", "t2"}, {"p2", "t1"}, {"p10", "t1"}} {
+		if err := kv.Delete(ctxT(t), state.Key(k[0], k[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := b.Reload(ctxT(t), "p1"); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	want, _ := a.Get("p1", "t1")
+	if got, _ := b.Get("p1", "t1"); status(got.Record) != "MIGRATING" || got.Revision != want.Revision {
+		t.Errorf("p1/t1 after Reload: %q revision %d, want MIGRATING revision %d", status(got.Record), got.Revision, want.Revision)
+	}
+	if _, ok := b.Get("p1", "t3"); !ok {
+		t.Error("p1/t3, created by the other writer, not loaded")
+	}
+	if e, ok := b.Get("p1", "t2"); ok {
+		t.Errorf("p1/t2, gone from KV, still cached at revision %d", e.Revision)
+	}
+	for _, p := range []string{"p2", "p10"} {
+		if _, ok := b.Get(p, "t1"); !ok {
+			t.Errorf("%s/t1 dropped by the Reload of p1", p)
+		}
+	}
+}
