@@ -31,18 +31,17 @@ const idScheme = "dcs-watcher/event-id/v1"
 //
 // prevJSON and currJSON are canonicalJSON of the snapshots.
 func eventID(kind Kind, taskID, scope string, prevJSON, currJSON []byte, class string, seq uint64) string {
+	return digest([]byte(idScheme), []byte(taskID), []byte(kind), []byte(scope),
+		prevJSON, currJSON, []byte(class), strconv.AppendUint(nil, seq, 10))
+}
+
+// digest is the first 32 hex digits of SHA-256 over parts, each prefixed
+// with its length, so that no two different lists of parts hash the same
+// bytes.
+func digest(parts ...[]byte) string {
 	h := sha256.New()
 	var n [8]byte
-	for _, part := range [][]byte{
-		[]byte(idScheme),
-		[]byte(taskID),
-		[]byte(kind),
-		[]byte(scope),
-		prevJSON,
-		currJSON,
-		[]byte(class),
-		strconv.AppendUint(nil, seq, 10),
-	} {
+	for _, part := range parts {
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
 		h.Write(part)
@@ -65,14 +64,7 @@ const stampScheme = "dcs-watcher/event-id/v2"
 // drops. The project keeps two projects' events apart on a shared stream
 // (their API-wide events have the same content).
 func (e Event) At(project string, revision uint64) Event {
-	h := sha256.New()
-	var n [8]byte
-	for _, part := range [][]byte{[]byte(stampScheme), []byte(project), strconv.AppendUint(nil, revision, 10), []byte(e.ID)} {
-		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
-		h.Write(n[:])
-		h.Write(part)
-	}
-	e.ID = hex.EncodeToString(h.Sum(nil))[:32]
+	e.ID = digest([]byte(stampScheme), []byte(project), strconv.AppendUint(nil, revision, 10), []byte(e.ID))
 	return e
 }
 
