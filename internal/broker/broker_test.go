@@ -233,6 +233,8 @@ func TestRedactURL(t *testing.T) {
 		{"list", "nats://a:" + planted + "@h1:4222,nats://h2:4222", "nats://redacted@h1:4222,nats://h2:4222"},
 		{"no scheme", "user:" + planted + "@h1:4222", "nats://redacted@h1:4222"},
 		{"unparsable", "nats://user:" + planted + "@h1:port", "<unparsable url>"},
+		{"password with an unescaped slash", "nats://user:12/" + planted + "@h1:4222", "<unparsable url>"},
+		{"password with an unescaped hash", "user:12#" + planted + "@h1:4222", "<unparsable url>"},
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {

@@ -16,10 +16,15 @@ func redactURL(s string) string {
 			p = "nats://" + p
 		}
 		u, err := url.Parse(p)
-		if err != nil || u.User == nil {
-			if err != nil {
-				parts[i] = "<unparsable url>"
-			}
+		if err != nil || u.User == nil && strings.Contains(p, "@") {
+			// An '@' the parser did not take for user info follows a
+			// password holding '/', '?' or '#' unescaped ("user:12/x@h"
+			// parses as host "user", port 12): the text after it is the
+			// password's tail, so none of the URL is shown.
+			parts[i] = "<unparsable url>"
+			continue
+		}
+		if u.User == nil {
 			continue
 		}
 		u.User = url.User("redacted")

@@ -277,3 +277,34 @@ func TestTokenModeAgainstSimulator(t *testing.T) {
 		t.Fatalf("signed call to a token-only simulator: %v, want ErrAuth", err)
 	}
 }
+
+// TestHalfCredentials: a source that holds half a pair, or a security
+// token without its pair, is refused at start with the source named and no
+// value shown, rather than sending calls that fail one by one.
+func TestHalfCredentials(t *testing.T) {
+	cleanEnv(t)
+	env := func(vars map[string]string) func(string) string {
+		return func(k string) string { return vars[k] }
+	}
+	cases := []struct {
+		name string
+		o    dcs.ResolveOptions
+		want string
+	}{
+		{"env AK alone", dcs.ResolveOptions{Source: dcs.SourceEnv, Getenv: env(map[string]string{dcs.EnvAK: envAK})},
+			"dcs credentials from env: credentials: AK and SK must be set together"},
+		{"env security token alone", dcs.ResolveOptions{Getenv: env(map[string]string{dcs.EnvSecurityToken: envSTS})},
+			"dcs credentials from env: credentials: a security token needs AK and SK"},
+		{"config SK alone", dcs.ResolveOptions{Source: dcs.SourceConfig, Config: dcs.Credentials{SK: secret.Secret(cfgSK)}},
+			"dcs credentials from config: credentials: AK and SK must be set together"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := dcs.ResolveCredentials(context.Background(), tc.o)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			noSecret(t, "error", err.Error())
+		})
+	}
+}

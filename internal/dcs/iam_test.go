@@ -78,3 +78,49 @@ func TestLookupProjectID(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupProjectIDErrors: a lookup that cannot be made, or whose answer
+// is unusable, says why; an IAM that echoes the credential in its error
+// body or trace header has it replaced, and a source that cannot give
+// credentials is named.
+func TestLookupProjectIDErrors(t *testing.T) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-IAM-Trace-Id", "trace-"+r.Header.Get("X-Auth-Token"))
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":{"code":401,"message":"token ` + r.Header.Get("X-Auth-Token") + ` is not valid"}}`))
+	}))
+	t.Cleanup(echo.Close)
+	notJSON := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("<html>maintenance</html>"))
+	}))
+	t.Cleanup(notJSON.Close)
+	failingMD := httptest.NewServer(&metadataServer{status: http.StatusInternalServerError})
+	t.Cleanup(failingMD.Close)
+	metadata, err := dcs.NewMetadata(dcs.MetadataOptions{Endpoint: failingMD.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := dcs.Static(dcs.Credentials{AuthToken: iamToken})
+
+	cases := []struct {
+		name, endpoint, region string
+		src                    dcs.CredentialSource
+		want                   string
+	}{
+		{"IAM echoes the token", echo.URL, "cn-north-4", token, "HTTP 401 401 token <secret> is not valid (X-IAM-Trace-Id trace-<secret>)"},
+		{"source fails", echo.URL, "cn-north-4", metadata, "iam project lookup: metadata credentials: GET /openstack/latest/securitykey: HTTP 500"},
+		{"no region", echo.URL, "", token, "no region to look up"},
+		{"answer not JSON", notJSON.URL, "cn-north-4", token, "decode"},
+		{"unreachable", "http://127.0.0.1:1", "cn-north-4", token, "iam project lookup at 127.0.0.1:1: "},
+		{"endpoint without scheme", "iam.example", "cn-north-4", token, "scheme must be http or https"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := dcs.LookupProjectID(context.Background(), dcs.ProjectLookup{Endpoint: tc.endpoint, Region: tc.region, Source: tc.src})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			noSecret(t, "error", err.Error())
+		})
+	}
+}
