@@ -149,7 +149,7 @@ func credentials(ctx context.Context, cfg config.Config, o Options) (dcs.Credent
 	)
 	// A local simulator runs unauthenticated unless the config says
 	// otherwise: auto must not sign calls to it with a profile's keys.
-	if !(localOnly(cfg) && d.Credentials == config.CredentialsAuto) {
+	if !(cfg.LocalOnly() && d.Credentials == config.CredentialsAuto) {
 		var err error
 		source, from, err = dcs.ResolveCredentials(ctx, dcs.ResolveOptions{
 			Source: d.Credentials, Config: static, Getenv: getenv(o),
@@ -162,17 +162,6 @@ func credentials(ctx context.Context, cfg config.Config, o Options) (dcs.Credent
 	}
 	o.Logger.Info().Str("component", "dcs").Str("credentials", from).Msg("dcs credentials resolved")
 	return source, nil
-}
-
-// localOnly reports whether every watched project's endpoint is the local
-// simulator of the demo and the tests.
-func localOnly(cfg config.Config) bool {
-	for _, p := range cfg.Projects() {
-		if !(config.DCSConfig{Endpoint: p.Endpoint}).LocalSimulator() {
-			return false
-		}
-	}
-	return true
 }
 
 // lookupProject finds the project id of dcs.region in IAM, once, and logs it.

@@ -62,10 +62,10 @@ func (c Config) validateProjectPlace(p *problems, r Project, raw ProjectConfig) 
 	}
 }
 
-// localOnly reports whether every project's endpoint is a local simulator
+// LocalOnly reports whether every project's endpoint is a local simulator
 // (see isLocalSimulator): only then may credentials be left out and the
 // rate exceed the API's ceiling.
-func (c Config) localOnly() bool {
+func (c Config) LocalOnly() bool {
 	for _, r := range c.Projects() {
 		if !isLocalSimulator(r.Endpoint) {
 			return false

@@ -111,7 +111,7 @@ func (c Config) validateDCS(p *problems) {
 	switch {
 	case !(d.RateLimit > 0) || math.IsInf(d.RateLimit, 0):
 		p.add("dcs.rate_limit", "must be a positive number of calls per second, got %v", d.RateLimit)
-	case d.RateLimit > apiRateCeiling && !c.localOnly():
+	case d.RateLimit > apiRateCeiling && !c.LocalOnly():
 		// A local simulator has no such ceiling, and benchmarks need to exceed it.
 		p.add("dcs.rate_limit", "%v exceeds the API's documented ceiling of %d calls per second per account", d.RateLimit, apiRateCeiling)
 	}
@@ -130,7 +130,7 @@ func (c Config) validateCredentials(p *problems) {
 		p.add("dcs.sk", "required when dcs.ak is set (or set %s)", EnvSK)
 	case sk && !ak:
 		p.add("dcs.ak", "required when dcs.sk is set (or set %s)", EnvAK)
-	case !ak && !sk && !token && d.Credentials == CredentialsConfig && !c.localOnly():
+	case !ak && !sk && !token && d.Credentials == CredentialsConfig && !c.LocalOnly():
 		// The real API refuses unsigned calls, so starting without credentials
 		// would only fail later, once per task and cycle. A plain-HTTP loopback
 		// endpoint is a local simulator (demo, tests), which may not check auth.
