@@ -152,7 +152,7 @@ func TestBotLookUpAfterTimeout(t *testing.T) {
 	f := newFakeAPI(t)
 	f.Fault = func(method string, n int, _ map[string]string) slackapi.Fault {
 		if method == "chat.postMessage" && (n == 0 || n == 1) { // the card, then the first reply
-			return slackapi.Fault{Late: 1500 * time.Millisecond}
+			return slackapi.Fault{Lost: true}
 		}
 		return slackapi.Fault{}
 	}

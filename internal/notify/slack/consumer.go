@@ -195,9 +195,10 @@ func (n *lane) lastSeq(ctx context.Context) (uint64, error) {
 	return m.Sequence, nil
 }
 
-// consume runs one consumer session; delivered says whether it handled any
-// message, so that a session that worked resets the backoff.
-func (n *lane) consume(ctx context.Context) (delivered bool, err error) {
+// consume runs one consumer session on the lane's buckets (see buckets);
+// delivered says whether it handled any message, so that a session that
+// worked resets the backoff.
+func (n *lane) consume(ctx context.Context, b buckets) (delivered bool, err error) {
 	cons, err := n.js.CreateOrUpdateConsumer(ctx, n.o.Stream, jetstream.ConsumerConfig{
 		Durable:       n.consumer,
 		Description:   "watcher: posts migration events to Slack",
@@ -219,22 +220,7 @@ func (n *lane) consume(ctx context.Context) (delivered bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("create consumer %s on stream %s: %w", n.consumer, n.o.Stream, err)
 	}
-	kv, err := n.marksBucket(ctx)
-	if err != nil {
-		return false, err
-	}
-	s := &session{lane: n, kv: kv}
-	if n.bot != nil {
-		ckv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:      n.o.CardsBucket,
-			Description: "watcher: where each task's Slack card is, and its timeline",
-			TTL:         cardsTTL,
-		})
-		if err != nil {
-			return false, fmt.Errorf("create cards bucket %s: %w", n.o.CardsBucket, err)
-		}
-		s.cards = cards{kv: ckv}
-	}
+	s := &session{lane: n, kv: b.marks, cards: b.cards}
 	s.resume(ctx)
 	for {
 		n.resettle(ctx)
@@ -252,16 +238,43 @@ func (n *lane) consume(ctx context.Context) (delivered bool, err error) {
 	}
 }
 
-// marksBucket creates (or updates) the bucket of delivery marks, which
-// also holds the lanes' leases, episodes and blindness records.
-func (n *lane) marksBucket(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      n.o.MarksBucket,
-		Description: "watcher: ids of events delivered to Slack",
-		TTL:         marksTTL,
-	})
+// buckets are the KV buckets a lane works with: the delivery marks, which
+// also hold the lanes' leases, episodes and blindness records, and in bot
+// mode the card records. They are set up once per lease held (run), not
+// per consumer session: a marks bucket lost meanwhile (a NATS that came
+// back without its data) loses the lease, which lives there, and run sets
+// the buckets up again.
+type buckets struct {
+	marks jetstream.KeyValue
+	cards cards
+}
+
+// buckets creates (or updates) the lane's buckets.
+func (n *lane) buckets(ctx context.Context) (buckets, error) {
+	marks, err := n.marksBucket(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("create marks bucket %s: %w", n.o.MarksBucket, err)
+		return buckets{}, err
+	}
+	b := buckets{marks: marks}
+	if n.bot != nil {
+		kv, err := createBucket(ctx, n.js, "cards", n.o.CardsBucket, "watcher: where each task's Slack card is, and its timeline", cardsTTL)
+		if err != nil {
+			return buckets{}, err
+		}
+		b.cards = cards{kv: kv}
+	}
+	return b, nil
+}
+
+// marksBucket creates (or updates) the bucket of delivery marks.
+func (n *lane) marksBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	return createBucket(ctx, n.js, "marks", n.o.MarksBucket, "watcher: ids of events delivered to Slack", marksTTL)
+}
+
+func createBucket(ctx context.Context, js jetstream.JetStream, what, name, description string, ttl time.Duration) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Description: description, TTL: ttl})
+	if err != nil {
+		return nil, fmt.Errorf("create %s bucket %s: %w", what, name, err)
 	}
 	return kv, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -159,23 +158,8 @@ func TestGolden(t *testing.T) {
 	sort.Strings(names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			msg := msgs[name]
-			checkLimits(t, msg)
-			got := goldenJSON(t, msg)
-			path := filepath.Join(dir, name+".json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the rendered message (run with -update if the change is meant):\n--- got\n%s\n--- want\n%s", path, got, want)
-			}
+			checkLimits(t, msgs[name])
+			golden(t, filepath.Join("golden", name+".json"), msgs[name])
 		})
 	}
 	if !*update {

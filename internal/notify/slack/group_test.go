@@ -42,7 +42,7 @@ func burst(n int, from, to string) []notify.Envelope {
 func wantReported(envs []notify.Envelope) []string {
 	out := make([]string, len(envs))
 	for i, env := range envs {
-		out[i] = taskName(env.Data) + " " + transition(env.Data, nil)
+		out[i] = env.Data.Name() + " " + env.Data.What(nil)
 	}
 	return out
 }

@@ -237,20 +237,20 @@ func (n *Notifier) Run(ctx context.Context) error {
 func (n *lane) run(ctx context.Context) {
 	wait := time.Second
 	for ctx.Err() == nil {
-		kv, err := n.marksBucket(ctx)
+		b, err := n.buckets(ctx)
 		var h *held
 		if err == nil {
-			h, err = n.acquire(ctx, kv)
+			h, err = n.acquire(ctx, b.marks)
 		}
 		if err == nil {
-			wait = n.deliverWhileHeld(h.ctx, wait)
+			wait = n.deliverWhileHeld(h.ctx, b, wait)
 			h.release(n)
 			continue
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		n.o.Logger.Warn().Err(err).Dur("retry_in", wait).Msg("slack notifier: cannot reach the marks bucket; trying again")
+		n.o.Logger.Warn().Err(err).Dur("retry_in", wait).Msg("slack notifier: cannot set up its KV buckets; trying again")
 		if retry.SleepUntil(ctx, time.Now().Add(wait)) != nil {
 			return
 		}
@@ -261,9 +261,9 @@ func (n *lane) run(ctx context.Context) {
 // deliverWhileHeld runs consumer sessions until ctx ends (Run's, or the
 // lease lost), setting the consumer up again after a failure; it returns
 // the backoff to go on with.
-func (n *lane) deliverWhileHeld(ctx context.Context, wait time.Duration) time.Duration {
+func (n *lane) deliverWhileHeld(ctx context.Context, b buckets, wait time.Duration) time.Duration {
 	for {
-		delivered, err := n.consume(ctx)
+		delivered, err := n.consume(ctx, b)
 		if ctx.Err() != nil {
 			return wait
 		}

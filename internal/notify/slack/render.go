@@ -48,8 +48,6 @@ const (
 // A route's own templates render through its Renderer.
 func Render(env notify.Envelope) slack.WebhookMessage { return defaultRenderer.Render(env) }
 
-func taskName(d notify.Data) string { return d.Name() }
-
 // status is a status as the watcher reads it: raw spelling for display,
 // canonical form for the emoji.
 type status struct {
@@ -117,10 +115,6 @@ func emoji(d notify.Data) string {
 	}
 	return emojiWarning
 }
-
-// transition is what happened, with each text from the API passed
-// through esc.
-func transition(d notify.Data, esc func(string) string) string { return d.What(esc) }
 
 // reasonOf is the reason an event gives, raw, and how to label it: why
 // the watcher is blind for watch_* events, else the API's error message.

@@ -28,16 +28,21 @@ func instance(in dcs.Instance) string {
 	if in.Name != "" {
 		lines = append(lines, escClip(in.Name, maxName))
 	}
-	if in.Addrs != "" {
-		lines = append(lines, code(in.Addrs, maxAddrs))
-	} else if in.IP != "" {
-		addr := in.IP
-		if in.Port != "" {
-			addr += ":" + in.Port
-		}
+	if addr := address(in); addr != "" {
 		lines = append(lines, code(addr, maxAddrs))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// address is where an instance is reached: its addrs, else ip[:port].
+func address(in dcs.Instance) string {
+	if in.Addrs != "" || in.IP == "" {
+		return in.Addrs
+	}
+	if in.Port != "" {
+		return in.IP + ":" + in.Port
+	}
+	return in.IP
 }
 
 // phases in the order a task goes through them, for the card's totals.
@@ -61,8 +66,8 @@ func RenderCard(r *cardRecord) slack.WebhookMessage {
 	if name == "" {
 		name = r.TaskID
 	}
-	status := "`" + escClip(strings.ReplaceAll(r.Status, "`", "'"), maxID) + "`"
-	if r.Status == "" {
+	status := code(r.Status, maxID)
+	if status == "" {
 		status = "unknown"
 	}
 	if r.Kind == diff.Removed {
@@ -74,8 +79,7 @@ func RenderCard(r *cardRecord) slack.WebhookMessage {
 		slack.NewSectionBlock(md(timeline(r)), nil, nil),
 	}
 	if strings.TrimSpace(r.LastError) != "" {
-		text := "*Last error*\n```" + escClip(strings.ReplaceAll(r.LastError, "```", "'''"), maxReason) + "```"
-		blocks = append(blocks, slack.NewSectionBlock(md(clipEscaped(text, maxSectionText)), nil, nil))
+		blocks = append(blocks, codeSection("Last error", r.LastError))
 	}
 	ctx := "updated " + r.Updated.UTC().Format(time.RFC3339) + " · last event " + code(r.LastEvent, maxID) + " · transitions in the thread"
 	blocks = append(blocks, slack.NewContextBlock("", md(clipEscaped(ctx, maxFieldText))))
@@ -142,7 +146,7 @@ func timeline(r *cardRecord) string {
 // context line with the event. Short, because the card carries the rest.
 func RenderReply(env notify.Envelope) slack.WebhookMessage {
 	d := env.Data
-	line := emoji(d) + " " + transition(d, escape)
+	line := emoji(d) + " " + d.What(escape)
 	if d.PreviousStatusSeconds != nil {
 		line += " after " + Humanize(time.Duration(*d.PreviousStatusSeconds*float64(time.Second)))
 	}
@@ -158,7 +162,7 @@ func RenderReply(env notify.Envelope) slack.WebhookMessage {
 	}
 	blocks = append(blocks, contextBlock(env))
 	return slack.WebhookMessage{
-		Text:   clipEscaped(escape(d.Name())+": "+transition(d, escape), maxFallback),
+		Text:   clipEscaped(escape(d.Name())+": "+d.What(escape), maxFallback),
 		Blocks: &slack.Blocks{BlockSet: blocks},
 	}
 }
@@ -176,8 +180,14 @@ func reasonBlock(d notify.Data) slack.Block {
 	if reason == "" {
 		return nil
 	}
-	text := "*" + label + "*\n```" + escClip(strings.ReplaceAll(reason, "```", "'''"), maxReason) + "```"
-	return slack.NewSectionBlock(md(clipEscaped(text, maxSectionText)), nil, nil)
+	return codeSection(label, reason)
+}
+
+// codeSection is a section of a bold label over text from the API in a
+// code block, cut to fit.
+func codeSection(label, text string) slack.Block {
+	block := "*" + label + "*\n```" + escClip(strings.ReplaceAll(text, "```", "'''"), maxReason) + "```"
+	return slack.NewSectionBlock(md(clipEscaped(block, maxSectionText)), nil, nil)
 }
 
 // changesBlock lists a reply's changed fields; nil for events that list none.

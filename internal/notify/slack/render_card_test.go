@@ -1,7 +1,7 @@
 package slack
 
 import (
-	"encoding/json"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,17 +12,14 @@ import (
 	"github.com/slack-go/slack"
 )
 
-// golden compares msg, as the JSON Slack receives, with testdata/name.
+// golden compares msg, as the JSON Slack receives (see goldenJSON), with
+// testdata/name byte for byte; -update writes the file first.
 func golden(t *testing.T, name string, msg slack.WebhookMessage) {
 	t.Helper()
-	got, err := json.MarshalIndent(msg, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
+	got := goldenJSON(t, msg)
 	path := filepath.Join("testdata", name)
 	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -33,8 +30,8 @@ func golden(t *testing.T, name string, msg slack.WebhookMessage) {
 	if err != nil {
 		t.Fatalf("%v (run with -update to create it)", err)
 	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the golden file (run with -update if the change is meant):\n%s", name, got)
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendered message (run with -update if the change is meant):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 

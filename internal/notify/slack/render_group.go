@@ -116,7 +116,7 @@ func lineWhat(d notify.Data, esc func(string) string) string {
 		}
 		return label + s
 	default:
-		return transition(d, esc)
+		return d.What(esc)
 	}
 }
 

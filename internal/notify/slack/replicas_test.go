@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/slack-go/slack"
@@ -70,6 +71,82 @@ func (f *crashingSlack) posts() []replicaPost {
 	return append([]replicaPost(nil), f.ok...)
 }
 
+// orderStream starts a server with the events' stream, and returns it and
+// the publisher's connection (the poller's, never cut).
+func orderStream(t *testing.T) (*server.Server, jetstream.JetStream) {
+	t.Helper()
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, pub := testutil.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if _, err := pub.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: defaults.NATS.Stream, Subjects: []string{prefix + ".>"}, Duplicates: time.Hour,
+	}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	return srv, pub
+}
+
+// shortLease keeps AckWait longer than the lease's TTL plus skew, as in
+// production (30 s against 15 s + 2 s): a new holder that fetched as soon
+// as it took over would find the dead one's batch not yet redelivered.
+func shortLease(n *Notifier) {
+	for _, l := range n.lanes {
+		l.ackWait, l.leaseTTL = 4*time.Second, 600*time.Millisecond
+	}
+}
+
+// publishRounds publishes round from, then from+1, ... up to to of every
+// task: event t<k>-r<rr> moves task k between MIGRATING and SUCCESS.
+func publishRounds(t *testing.T, pub jetstream.JetStream, tasks, from, to int) {
+	t.Helper()
+	statuses := []string{"MIGRATING", "SUCCESS"}
+	for r := from; r < to; r++ {
+		var envs []notify.Envelope
+		for k := range tasks {
+			prev, curr := task("task-"+strconv.Itoa(k), statuses[r%2]), task("task-"+strconv.Itoa(k), statuses[(r+1)%2])
+			prev.ID = fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", k)
+			curr.ID = prev.ID
+			envs = append(envs, envelope(fmt.Sprintf("t%d-r%02d", k, r), "status_changed", prev, curr, time.Minute))
+		}
+		publish(t, pub, envs...)
+	}
+}
+
+// assertEachTaskInOrder checks that Slack got every event of
+// publishRounds(tasks, 0, rounds) once, each task's in stream order, and
+// returns the replicas that posted.
+func assertEachTaskInOrder(t *testing.T, posts []replicaPost, tasks, rounds int) map[int]bool {
+	t.Helper()
+	seen := map[string]int{}
+	got := make([][]string, tasks)
+	who := map[int]bool{}
+	for _, p := range posts {
+		seen[p.id]++
+		who[p.replica] = true
+		var k, r int
+		if _, err := fmt.Sscanf(p.id, "t%d-r%d", &k, &r); err != nil || k >= tasks {
+			t.Fatalf("unexpected post %q", p.id)
+		}
+		got[k] = append(got[k], p.id)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s posted %d times", id, n)
+		}
+	}
+	for k := range tasks {
+		var want []string
+		for r := range rounds {
+			want = append(want, fmt.Sprintf("t%d-r%02d", k, r))
+		}
+		if !equal(got[k], want) {
+			t.Errorf("task %d reached Slack as %v, want %v", k, got[k], want)
+		}
+	}
+	return who
+}
+
 // Three replicas share the Slack consumer; the one delivering dies
 // twice mid-batch (its NATS connection cut, its later posts lost, its
 // batch left unacked for JetStream to redeliver after AckWait). Every
@@ -77,20 +154,12 @@ func (f *crashingSlack) posts() []replicaPost {
 // delivery moves between replicas.
 func TestReplicasKeepEachTasksOrderThroughCrashes(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	srv, pub := orderStream(t)
 	const replicas, tasks, rounds = 3, 4, 10
 	conns := make([]*nats.Conn, replicas)
 	jss := make([]jetstream.JetStream, replicas)
 	for i := range replicas {
 		conns[i], jss[i] = testutil.Connect(t, srv.ClientURL())
-	}
-	_, pub := testutil.Connect(t, srv.ClientURL()) // the poller's, never cut
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	if _, err := pub.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: defaults.NATS.Stream, Subjects: []string{prefix + ".>"}, Duplicates: time.Hour,
-	}); err != nil {
-		t.Fatalf("create stream: %v", err)
 	}
 
 	// The deliverer dies on the post that arrives after 3 accepted ones,
@@ -109,71 +178,25 @@ func TestReplicasKeepEachTasksOrderThroughCrashes(t *testing.T) {
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 
-	// AckWait longer than the lease's TTL plus skew, as in production
-	// (30 s against 15 s + 2 s): a new holder that fetched as soon as it
-	// took over would find the dead one's batch not yet redelivered.
-	short := func(n *Notifier) {
-		for _, l := range n.lanes {
-			l.ackWait, l.leaseTTL = 4*time.Second, 600*time.Millisecond
-		}
-	}
 	o := Options{NoGrouping: true, GroupMax: 10}
 	for i := range replicas {
-		startNotifier(t, jss[i], WebhookSender{URL: secret.Secret(fmt.Sprintf("%s/hook/%d", f.srv.URL, i))}, o, short)
+		startNotifier(t, jss[i], WebhookSender{URL: secret.Secret(fmt.Sprintf("%s/hook/%d", f.srv.URL, i))}, o, shortLease)
 	}
 
 	// Bursts: round r of every task, then round r+1, ...; the second half
 	// after the first crash.
-	statuses := []string{"MIGRATING", "SUCCESS"}
-	var want [tasks][]string
-	burst := func(from, to int) {
-		for r := from; r < to; r++ {
-			var envs []notify.Envelope
-			for k := range tasks {
-				id := fmt.Sprintf("t%d-r%02d", k, r)
-				prev, curr := task("task-"+strconv.Itoa(k), statuses[r%2]), task("task-"+strconv.Itoa(k), statuses[(r+1)%2])
-				prev.ID = fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", k)
-				curr.ID = prev.ID
-				envs = append(envs, envelope(id, "status_changed", prev, curr, time.Minute))
-				want[k] = append(want[k], id)
-			}
-			publish(t, pub, envs...)
-		}
-	}
-	burst(0, rounds/2)
+	publishRounds(t, pub, tasks, 0, rounds/2)
 	testutil.EventuallyWithin(t, 30*time.Second, "the first crash", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return crashes >= 1
 	})
-	burst(rounds/2, rounds)
+	publishRounds(t, pub, tasks, rounds/2, rounds)
 	testutil.EventuallyWithin(t, 60*time.Second, "every event in Slack", func() bool {
 		return len(f.posts()) >= tasks*rounds
 	})
 
-	posts := f.posts()
-	seen := map[string]int{}
-	var got [tasks][]string
-	who := map[int]bool{}
-	for _, p := range posts {
-		seen[p.id]++
-		who[p.replica] = true
-		var k, r int
-		if _, err := fmt.Sscanf(p.id, "t%d-r%d", &k, &r); err != nil || k >= tasks {
-			t.Fatalf("unexpected post %q", p.id)
-		}
-		got[k] = append(got[k], p.id)
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("event %s posted %d times", id, n)
-		}
-	}
-	for k := range tasks {
-		if !equal(got[k], want[k]) {
-			t.Errorf("task %d reached Slack as %v, want %v", k, got[k], want[k])
-		}
-	}
+	who := assertEachTaskInOrder(t, f.posts(), tasks, rounds)
 	if len(who) != replicas {
 		t.Errorf("posts came from replicas %v, want all %d (delivery moved at each crash)", who, replicas)
 	}
@@ -188,18 +211,10 @@ func TestReplicasKeepEachTasksOrderThroughCrashes(t *testing.T) {
 // every task's events still reach Slack in stream order, each once.
 func TestSoloRestartKeepsEachTasksOrder(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	srv, pub := orderStream(t)
 	const tasks, rounds = 4, 8
 	conn, js := testutil.Connect(t, srv.ClientURL())
 	_, js2 := testutil.Connect(t, srv.ClientURL()) // the restarted run's
-	_, pub := testutil.Connect(t, srv.ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	if _, err := pub.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: defaults.NATS.Stream, Subjects: []string{prefix + ".>"}, Duplicates: time.Hour,
-	}); err != nil {
-		t.Fatalf("create stream: %v", err)
-	}
 	f := &crashingSlack{crashed: map[int]bool{}}
 	var crashed bool
 	f.crash = func(replica, accepted int) bool {
@@ -212,58 +227,19 @@ func TestSoloRestartKeepsEachTasksOrder(t *testing.T) {
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
-	short := func(n *Notifier) {
-		for _, l := range n.lanes {
-			l.ackWait, l.leaseTTL = 4*time.Second, 600*time.Millisecond
-		}
-	}
 	o := Options{NoGrouping: true, GroupMax: 10, Solo: true}
-	startNotifier(t, js, WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/0")}, o, short)
+	startNotifier(t, js, WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/0")}, o, shortLease)
 
-	var want [tasks][]string
-	burst := func(from, to int) {
-		for r := from; r < to; r++ {
-			var envs []notify.Envelope
-			for k := range tasks {
-				id := fmt.Sprintf("t%d-r%02d", k, r)
-				prev, curr := task("task-"+strconv.Itoa(k), "MIGRATING"), task("task-"+strconv.Itoa(k), "SUCCESS")
-				prev.ID = fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", k)
-				curr.ID = prev.ID
-				envs = append(envs, envelope(id, "status_changed", prev, curr, time.Minute))
-				want[k] = append(want[k], id)
-			}
-			publish(t, pub, envs...)
-		}
-	}
-	burst(0, rounds/2)
+	publishRounds(t, pub, tasks, 0, rounds/2)
 	testutil.EventuallyWithin(t, 30*time.Second, "the crash", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return crashed
 	})
-	burst(rounds/2, rounds)
-	startNotifier(t, js2, WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/1")}, o, short) // the restart
+	publishRounds(t, pub, tasks, rounds/2, rounds)
+	startNotifier(t, js2, WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/1")}, o, shortLease) // the restart
 	testutil.EventuallyWithin(t, 60*time.Second, "every event in Slack", func() bool {
 		return len(f.posts()) >= tasks*rounds
 	})
-	seen := map[string]int{}
-	var got [tasks][]string
-	for _, p := range f.posts() {
-		seen[p.id]++
-		var k, r int
-		if _, err := fmt.Sscanf(p.id, "t%d-r%d", &k, &r); err != nil || k >= tasks {
-			t.Fatalf("unexpected post %q", p.id)
-		}
-		got[k] = append(got[k], p.id)
-	}
-	for id, n := range seen {
-		if n != 1 {
-			t.Errorf("event %s posted %d times", id, n)
-		}
-	}
-	for k := range tasks {
-		if !equal(got[k], want[k]) {
-			t.Errorf("task %d reached Slack as %v, want %v", k, got[k], want[k])
-		}
-	}
+	assertEachTaskInOrder(t, f.posts(), tasks, rounds)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
@@ -244,8 +245,8 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 	out, sev := classify(d)
 	m := msgtmpl.MessageData{
 		Kind: esc(string(d.Kind)), Scope: esc(d.Scope), Outcome: esc(string(out)), Severity: esc(string(sev)),
-		Emoji: emoji(d), Name: esc(taskName(d)), TaskID: esc(d.TaskID), ProjectID: esc(d.ProjectID), Region: esc(d.Region),
-		What: transition(d, esc), LineWhat: lineWhat(d, esc),
+		Emoji: emoji(d), Name: esc(d.Name()), TaskID: esc(d.TaskID), ProjectID: esc(d.ProjectID), Region: esc(d.Region),
+		What: d.What(esc), LineWhat: lineWhat(d, esc),
 		MayHaveSkipped: d.MayHaveSkipped, Gap: esc(d.Gap), EventID: esc(env.ID), Mentions: mentionMarkup(mentions),
 	}
 	if p, ok := statusOf(d.PreviousStatus); ok {
@@ -259,8 +260,7 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 		m.PreviousStatusFor = Humanize(time.Duration(*s * float64(time.Second)))
 	}
 	if t := d.Snapshot; t != nil {
-		m.Source, m.Target = instanceData(t.Source.Name, t.Source.Addrs, t.Source.IP, t.Source.Port, esc),
-			instanceData(t.Target.Name, t.Target.Addrs, t.Target.IP, t.Target.Port, esc)
+		m.Source, m.Target = instanceData(t.Source, esc), instanceData(t.Target, esc)
 	}
 	label, reason := reasonOf(d)
 	m.ReasonLabel, m.Reason = esc(label), esc(reason)
@@ -280,15 +280,8 @@ func statusData(s status, esc func(string) string) *msgtmpl.Status {
 	return &msgtmpl.Status{Raw: esc(s.raw), Normalized: esc(string(s.norm)), Phase: esc(string(s.norm.Phase())), Known: s.known}
 }
 
-func instanceData(name, addrs, ip, port string, esc func(string) string) *msgtmpl.Instance {
-	addr := addrs
-	if addr == "" && ip != "" {
-		addr = ip
-		if port != "" {
-			addr += ":" + port
-		}
-	}
-	return &msgtmpl.Instance{Name: esc(name), Addr: esc(addr)}
+func instanceData(in dcs.Instance, esc func(string) string) *msgtmpl.Instance {
+	return &msgtmpl.Instance{Name: esc(in.Name), Addr: esc(address(in))}
 }
 
 func mentionMarkup(mentions []string) []string {

@@ -41,10 +41,16 @@ type Fault struct {
 	Status     int    // HTTP status; 0: 200
 	RetryAfter string // with Status 429
 	Error      string // ok:false with this code (HTTP 200)
-	// Late does the call, then waits this long before answering: the
-	// client has timed out by then and does not know the post was taken.
-	Late time.Duration
+	// Lost does the call, then answers only once the client has given up
+	// (its request ended: a timeout), so it does not know the post was
+	// taken. A client that never gives up gets its answer after
+	// lostAnswerCap, and the test sees a post that was not lost.
+	Lost bool
 }
+
+// lostAnswerCap bounds how long a Lost answer waits for the client to give
+// up, so that a test never hangs on it.
+const lostAnswerCap = 30 * time.Second
 
 // Call is one request the fake received.
 type Call struct {
@@ -131,8 +137,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := s.do(method, form)
-	if f.Late > 0 {
-		time.Sleep(f.Late)
+	if f.Lost {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(lostAnswerCap):
+		}
 	}
 	writeJSON(w, answer)
 }
