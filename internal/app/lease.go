@@ -2,12 +2,9 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -56,10 +53,7 @@ import (
 
 // openLeases opens the lease bucket and names this replica.
 func openLeases(ctx context.Context, b *broker.Broker, cfg config.Config, log zerolog.Logger) (*lease.Store, error) {
-	host, _ := os.Hostname()
-	var r [4]byte
-	_, _ = rand.Read(r[:])
-	id := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(r[:]))
+	id := lease.NewIdentity()
 	s, err := lease.Open(ctx, b.JS, lease.Options{
 		Bucket: cfg.NATS.LeaseBucket, Replicas: cfg.NATS.Replicas, TTL: cfg.NATS.LeaseTTL, Identity: id,
 	})

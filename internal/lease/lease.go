@@ -23,9 +23,12 @@ package lease
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +92,19 @@ func New(kv jetstream.KeyValue, o Options) *Store {
 		o.Now = time.Now
 	}
 	return &Store{kv: kv, o: o}
+}
+
+// NewIdentity names a holder in lease records: the host and pid, for
+// whoever reads the bucket, and random bytes, so that a restarted process
+// (or a second holder in one process) is another holder.
+func NewIdentity() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "watcher"
+	}
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(r[:]))
 }
 
 // Identity is who this replica is.

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/retry"
@@ -101,7 +102,7 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		kinds[k] = true
 	}
 	n := &Notifier{counters: &counters{}}
-	holder := newHolderID()
+	holder := lease.NewIdentity()
 	r := &router{routes: o.Routes, fallback: o.DefaultRoute, hasFallback: s != nil || o.Channel != "" || o.DefaultRoute != ""}
 	// Templates are loaded here as well as by config validation: New is
 	// also given Options by tests and tools that bypass the config.

@@ -2,11 +2,8 @@ package slack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,19 +43,6 @@ func (n *lane) leaseKey() string {
 // leases is the lane's view of the delivery leases in the marks bucket kv.
 func (n *lane) leases(kv jetstream.KeyValue) *lease.Store {
 	return lease.New(kv, lease.Options{TTL: n.leaseTTL, Identity: n.holder, Skew: leaseSkew})
-}
-
-// newHolderID names this Notifier in lease records: the host, for whoever
-// reads the bucket, and random bytes, so that a restarted process is
-// another holder.
-func newHolderID() string {
-	host, _ := os.Hostname()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	if host == "" {
-		host = "watcher"
-	}
-	return host + "-" + hex.EncodeToString(b[:])
 }
 
 // held is a lease this lane holds: ctx ends when it is lost (not renewed
