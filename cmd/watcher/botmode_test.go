@@ -1,16 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -49,38 +43,7 @@ func botScenario(t *testing.T) string {
 		}
 	}
 	b.WriteString("faults:\n  - {at: 9s, for: 3s, kind: server_error, task: \"\"}\n  - {at: 17s, for: 3s, kind: throttle, task: \"\"}\n")
-	p := filepath.Join(t.TempDir(), "scenario.yaml")
-	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// startScenarioSim runs `watcher simulate --scenario file`.
-func startScenarioSim(t *testing.T, bin, file string) string {
-	t.Helper()
-	cmd := exec.Command(bin, "simulate", "--listen", "127.0.0.1:0", "--scenario", file)
-	cmd.Env = childEnv("HUAWEICLOUD_SDK_AK="+plantedAK, "HUAWEICLOUD_SDK_SK="+plantedSK)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	errb := &testutil.SyncBuffer{}
-	cmd.Stderr = errb
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start simulator: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("simulator's first line: %v (stderr: %s)", err, errb.String())
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	u := regexp.MustCompile(`http://\S+`).FindString(line)
-	if u == "" {
-		t.Fatalf("no address in %q", line)
-	}
-	return u
+	return writeFile(t, "scenario.yaml", b.String())
 }
 
 // TestBotModeAcceptance runs the real binary in bot mode against the
@@ -95,7 +58,7 @@ func TestBotModeAcceptance(t *testing.T) {
 	}
 	bin := watcherBinary(t)
 	fake := slackapi.New(t, botSecret, map[string]string{"#oncall": botChannel})
-	simURL := startScenarioSim(t, bin, botScenario(t))
+	simURL := startSimChild(t, bin, "--scenario", botScenario(t))
 	data := t.TempDir()
 	cfg := fmt.Sprintf(`log: {level: info, format: json}
 data_dir: %q
@@ -104,10 +67,7 @@ poll: {schedule: "@every 1s", discover: true, detail: on_change}
 nats: {listen: "127.0.0.1:0", duplicate_window: 1h}
 slack: {enabled: true, channel: %s, api_url: %q, rate: 10, min_retry_delay: 200ms, max_retry_delay: 2s, timeout: 5s}
 `, data, simURL, botProject, botChannel, fake.URL())
-	cfgPath := filepath.Join(t.TempDir(), "watcher.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeFile(t, "watcher.yaml", cfg)
 	env := childEnv("HUAWEICLOUD_SDK_AK="+plantedAK, "HUAWEICLOUD_SDK_SK="+plantedSK, "WATCHER_SLACK_BOT_TOKEN="+botSecret)
 	logs := &testutil.SyncBuffer{}
 	w := startWatcher(t, bin, cfgPath, env, logs)
@@ -188,5 +148,3 @@ func countFailed(f *slackapi.Server) int {
 func unescape(b []byte) string {
 	return strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">").Replace(string(b))
 }
-
-func tail(s string, n int) string { return s[max(0, len(s)-n):] }

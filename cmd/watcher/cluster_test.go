@@ -116,11 +116,7 @@ poll: {schedule: "@every 1s", discover: true, detail: on_change}
 nats: {url: %q, duplicate_window: 1h, replicas: %d, lease_ttl: 3s}
 slack: {enabled: true, group_min: 0, rate: 10, min_retry_delay: 200ms, max_retry_delay: 2s, timeout: 5s}
 `, t.TempDir(), dcsLine, natsURL, replicas)
-	p := filepath.Join(t.TempDir(), "watcher.yaml")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, "watcher.yaml", cfg)
 }
 
 var holderPID = regexp.MustCompile(`-(\d+)-[0-9a-f]+$`)
@@ -200,7 +196,7 @@ func TestReplicasOnCluster(t *testing.T) {
 	nc := startCluster(t)
 	o := sim.FleetOptions{Tasks: 100, Seed: 21, ChangeRate: 4, ChangeFrom: 3 * time.Second, ChangeTo: 75 * time.Second}
 	s := startSim(t, bin, o, time.Now().Add(2*time.Second))
-	slack := newSlackRecorder(t)
+	slack := newSlackServer(t)
 	rs := &replicaSet{t: t, bin: bin, cfg: replicaConfig(t, s.url, nc.url(), 3, nil), env: watcherEnv(slack.URL)}
 	t.Cleanup(func() {
 		if dir := os.Getenv("WATCHER_TEST_LOGS"); dir != "" {
@@ -210,8 +206,7 @@ func TestReplicasOnCluster(t *testing.T) {
 		}
 		if t.Failed() {
 			for i, l := range rs.logs {
-				ls := l.String()
-				t.Logf("watcher %d logs (last 3000 bytes):\n%s", i, ls[max(0, len(ls)-3000):])
+				t.Logf("watcher %d logs (last 3000 bytes):\n%s", i, tail(l.String(), 3000))
 			}
 		}
 	})
@@ -402,7 +397,7 @@ func TestLeasesSpread(t *testing.T) {
 	o := sim.FleetOptions{Tasks: 5, Seed: 3, ChangeRate: 0.1, ChangeFrom: time.Hour, ChangeTo: 2 * time.Hour}
 	s := startSim(t, bin, o, time.Now())
 	projects := []string{sim.FleetProjectID, "p2", "p3", "p4", "p5", "p6"}
-	rs := &replicaSet{t: t, bin: bin, cfg: replicaConfig(t, s.url, srv.ClientURL(), 1, projects), env: watcherEnv(newSlackRecorder(t).URL)}
+	rs := &replicaSet{t: t, bin: bin, cfg: replicaConfig(t, s.url, srv.ClientURL(), 1, projects), env: watcherEnv(newSlackServer(t).URL)}
 	_, js := testutil.Connect(t, srv.ClientURL())
 	var kv jetstream.KeyValue
 	spread := func() []int {
@@ -461,14 +456,14 @@ func TestStandbyReady(t *testing.T) {
 	bin := watcherBinary(t)
 	srv := testutil.RunJetStream(t, -1, t.TempDir())
 	s := startSim(t, bin, sim.FleetOptions{Tasks: 10, Seed: 8, ChangeRate: 0.5, ChangeFrom: 0, ChangeTo: time.Hour}, time.Now())
-	env := watcherEnv(newSlackRecorder(t).URL)
+	env := watcherEnv(newSlackServer(t).URL)
 	var ws []*watcherProc
 	var addrs []string
 	for range 2 {
 		text := strings.Replace(opsConfig(t.TempDir(), s.url, srv.ClientURL(), "@every 1s"),
 			"nats: {url: ", "nats: {lease_ttl: 2s, url: ", 1)
 		logs := &testutil.SyncBuffer{}
-		ws = append(ws, startWatcher(t, bin, writeConfig(t, text), env, logs))
+		ws = append(ws, startWatcher(t, bin, writeFile(t, "watcher.yaml", text), env, logs))
 		addrs = append(addrs, httpAddr(t, logs))
 	}
 	held := func(i int) float64 {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/sim"
-	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // TestKillNineRun kills the watcher with SIGKILL at random moments while a
@@ -27,23 +26,12 @@ func TestKillNineRun(t *testing.T) {
 	t.Logf("kill schedule seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	o := sim.FleetOptions{Tasks: 200, Seed: 11, ChangeRate: 8, ChangeFrom: 4 * time.Second, ChangeTo: 68 * time.Second}
-	start := time.Now().Add(2 * time.Second)
-	s := startSim(t, bin, o, start)
-	slack := newSlackRecorder(t)
-	dataDir := t.TempDir()
-	cfg := watcherConfig(t, dataDir, s.url, "")
-	env := watcherEnv(slack.URL)
-	logs := &testutil.SyncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			l := logs.String()
-			t.Logf("watcher logs (last 4000 bytes):\n%s", l[max(0, len(l)-4000):])
-		}
-	})
+	r := startFleetRun(t, bin, o, "", 4000)
+	s, slack, w, start := r.s, r.slack, r.w, r.s.start
+	cfg, env, logs, dataDir := r.cfg, r.env, r.logs, r.dataDir
 
 	var up []upInterval
 	var kills []time.Time
-	w := startWatcher(t, bin, cfg, env, logs)
 	for len(kills) < 10 || time.Since(start) < o.ChangeTo {
 		// A random moment 1.5 to 6 s into this life: long enough to get
 		// some work done, random within cycles and deliveries.

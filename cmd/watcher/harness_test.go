@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -37,14 +38,24 @@ func plantedSecrets() []string {
 }
 
 // slackServer speaks Slack's incoming-webhook protocol and records what it
-// accepted. fail, when set, decides an answer before a post is accepted.
+// accepted, and when it answered each post. failNext, when set, decides
+// answers before a post is accepted.
 type slackServer struct {
 	*httptest.Server
 	mu       sync.Mutex
-	posts    []map[string]any
-	raw      []string
+	posts    []slackPost
 	failNext []int // status codes to answer before accepting
 }
+
+// slackPost is one message the webhook accepted.
+type slackPost struct {
+	at   time.Time // when the answer was written
+	ids  []string  // event ids in its context blocks
+	text string
+	raw  string // the body as posted
+}
+
+var eventIDRe = regexp.MustCompile("event `([^`]+)`")
 
 func newSlackServer(t *testing.T) *slackServer {
 	s := &slackServer{}
@@ -65,33 +76,46 @@ func newSlackServer(t *testing.T) *slackServer {
 			http.Error(w, "rollup_error", code)
 			return
 		}
-		var m map[string]any
+		var m struct {
+			Text string `json:"text"`
+		}
 		if err := json.Unmarshal(body, &m); err != nil {
 			http.Error(w, "invalid_payload", http.StatusBadRequest)
 			return
 		}
-		s.posts = append(s.posts, m)
-		s.raw = append(s.raw, string(body))
+		p := slackPost{text: m.Text, raw: string(body)}
+		for _, sm := range eventIDRe.FindAllStringSubmatch(p.raw, -1) {
+			p.ids = append(p.ids, sm[1])
+		}
 		_, _ = io.WriteString(w, "ok")
+		p.at = time.Now()
+		s.posts = append(s.posts, p)
 	}))
 	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *slackServer) texts() []string {
+// all is every post accepted so far.
+func (s *slackServer) all() []slackPost {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, len(s.posts))
-	for i, p := range s.posts {
-		out[i], _ = p["text"].(string)
+	return append([]slackPost(nil), s.posts...)
+}
+
+func (s *slackServer) texts() []string {
+	var out []string
+	for _, p := range s.all() {
+		out = append(out, p.text)
 	}
 	return out
 }
 
 func (s *slackServer) bodies() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.raw...)
+	var out []string
+	for _, p := range s.all() {
+		out = append(out, p.raw)
+	}
+	return out
 }
 
 // harness runs the real watcher (embedded NATS, KV, publisher, poller,

@@ -44,16 +44,6 @@ func runBin(t *testing.T, bin string, env []string, args ...string) (int, string
 	return 0, "", ""
 }
 
-// writeConfig writes body as a config file and returns its path.
-func writeConfig(t *testing.T, body string) string {
-	t.Helper()
-	p := t.TempDir() + "/watcher.yaml"
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // opsConfig is a watcher on the simulator and an external NATS, with its
 // HTTP server on a free port.
 func opsConfig(dataDir, endpoint, natsURL, schedule string) string {
@@ -113,9 +103,9 @@ func TestMetricsAndReadiness(t *testing.T) {
 	srv := testutil.RunJetStream(t, -1, storeDir)
 	port := srv.Addr().(*net.TCPAddr).Port
 	s := startSim(t, bin, sim.FleetOptions{Tasks: 30, Seed: 5, ChangeRate: 3, ChangeFrom: 0, ChangeTo: 20 * time.Second}, time.Now())
-	slack := newSlackRecorder(t)
+	slack := newSlackServer(t)
 	logs := &testutil.SyncBuffer{}
-	cfg := writeConfig(t, opsConfig(t.TempDir(), s.url, srv.ClientURL(), "@every 1s"))
+	cfg := writeFile(t, "watcher.yaml", opsConfig(t.TempDir(), s.url, srv.ClientURL(), "@every 1s"))
 	w := startWatcher(t, bin, cfg, watcherEnv(slack.URL), logs)
 	addr := httpAddr(t, logs)
 
@@ -167,7 +157,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	}
 	// The image's way: http.listen read from the config, which needs
 	// nothing else of it.
-	healthCfg := writeConfig(t, fmt.Sprintf("http: {listen: %q}\n", addr))
+	healthCfg := writeFile(t, "watcher.yaml", fmt.Sprintf("http: {listen: %q}\n", addr))
 	if code, out, errOut := runBin(t, bin, childEnv(), "health", "-c", healthCfg); code != 0 || out != "healthy\n" {
 		t.Errorf("watcher health -c: exit %d, %s%s", code, out, errOut)
 	}
@@ -223,10 +213,10 @@ func TestSIGHUPReload(t *testing.T) {
 	bin := watcherBinary(t)
 	srv := testutil.RunJetStream(t, -1, t.TempDir())
 	s := startSim(t, bin, sim.FleetOptions{Tasks: 5, Seed: 6}, time.Now())
-	slack := newSlackRecorder(t)
+	slack := newSlackServer(t)
 	logs := &testutil.SyncBuffer{}
 	dataDir := t.TempDir()
-	cfg := writeConfig(t, opsConfig(dataDir, s.url, srv.ClientURL(), "@every 1s"))
+	cfg := writeFile(t, "watcher.yaml", opsConfig(dataDir, s.url, srv.ClientURL(), "@every 1s"))
 	w := startWatcher(t, bin, cfg, watcherEnv(slack.URL), logs)
 	addr := httpAddr(t, logs)
 	cycles := func() int { return strings.Count(logs.String(), `"message":"cycle"`) }
@@ -303,7 +293,7 @@ func TestPartialConfigs(t *testing.T) {
 	}
 
 	api := slackapi.New(t, "xoxb-test-token", map[string]string{"#oncall": "C0ONCALL"})
-	hook := newSlackRecorder(t)
+	hook := newSlackServer(t)
 	nt := writeFile(t, "nt.yaml", fmt.Sprintf(`slack:
   enabled: true
   api_url: %q

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,6 +79,9 @@ func childEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
+// tail is the last n bytes of s: the end of a log.
+func tail(s string, n int) string { return s[max(0, len(s)-n):] }
+
 // simProc is `watcher simulate --fleet` in a child process.
 type simProc struct {
 	url   string
@@ -94,12 +96,18 @@ func startSim(t *testing.T, bin string, o sim.FleetOptions, start time.Time) *si
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"simulate", "--listen", "127.0.0.1:0",
-		"--fleet", fmt.Sprint(o.Tasks), "--seed", fmt.Sprint(o.Seed),
+	url := startSimChild(t, bin, "--fleet", fmt.Sprint(o.Tasks), "--seed", fmt.Sprint(o.Seed),
 		"--change-rate", fmt.Sprint(o.ChangeRate),
 		"--change-from", o.ChangeFrom.String(), "--change-for", (o.ChangeTo - o.ChangeFrom).String(),
-		"--start", start.UTC().Format(time.RFC3339Nano)}
-	cmd := exec.Command(bin, args...)
+		"--start", start.UTC().Format(time.RFC3339Nano))
+	return &simProc{url: url, start: start, sc: sim.Fleet(o)}
+}
+
+// startSimChild runs `watcher simulate` with args on a free loopback port
+// and returns the address its first line gives.
+func startSimChild(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"simulate", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = childEnv("HUAWEICLOUD_SDK_AK="+plantedAK, "HUAWEICLOUD_SDK_SK="+plantedSK)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -123,7 +131,7 @@ func startSim(t *testing.T, bin string, o sim.FleetOptions, start time.Time) *si
 	if m == "" {
 		t.Fatalf("no address in the simulator's first line %q", line)
 	}
-	return &simProc{url: m, start: start, sc: sim.Fleet(o)}
+	return m
 }
 
 // truth is the API's state now, from the simulator's /_sim/tasks.
@@ -141,32 +149,35 @@ func (s *simProc) truth(t *testing.T) sim.Truth {
 	return tr
 }
 
-// watcherConfig writes the watcher's config file; secrets go through the
-// environment (watcherEnv), as an operator's would.
 // fleetRun is a simulator fleet starting in two seconds and a watcher on
-// natsURL (external NATS) posting to a recording Slack; the watcher's last
-// logBytes of logs are shown when the test fails.
+// natsURL (external NATS; "" for the embedded one in dataDir) posting to a
+// recording Slack; the watcher's last logBytes of logs are shown when the
+// test fails. cfg and env start the watcher again.
 type fleetRun struct {
-	s     *simProc
-	slack *slackRecorder
-	w     *watcherProc
-	logs  *testutil.SyncBuffer
+	s       *simProc
+	slack   *slackServer
+	w       *watcherProc
+	logs    *testutil.SyncBuffer
+	dataDir string
+	cfg     string
+	env     []string
 }
 
 func startFleetRun(t *testing.T, bin string, o sim.FleetOptions, natsURL string, logBytes int) fleetRun {
 	t.Helper()
-	r := fleetRun{s: startSim(t, bin, o, time.Now().Add(2*time.Second)), slack: newSlackRecorder(t), logs: &testutil.SyncBuffer{}}
-	cfg := watcherConfig(t, t.TempDir(), r.s.url, natsURL)
+	r := fleetRun{s: startSim(t, bin, o, time.Now().Add(2*time.Second)), slack: newSlackServer(t), logs: &testutil.SyncBuffer{}, dataDir: t.TempDir()}
+	r.cfg, r.env = watcherConfig(t, r.dataDir, r.s.url, natsURL), watcherEnv(r.slack.URL)
 	t.Cleanup(func() {
 		if t.Failed() {
-			l := r.logs.String()
-			t.Logf("watcher logs (last %d bytes):\n%s", logBytes, l[max(0, len(l)-logBytes):])
+			t.Logf("watcher logs (last %d bytes):\n%s", logBytes, tail(r.logs.String(), logBytes))
 		}
 	})
-	r.w = startWatcher(t, bin, cfg, watcherEnv(r.slack.URL), r.logs)
+	r.w = startWatcher(t, bin, r.cfg, r.env, r.logs)
 	return r
 }
 
+// watcherConfig writes the watcher's config file; secrets go through the
+// environment (watcherEnv), as an operator's would.
 func watcherConfig(t *testing.T, dataDir, endpoint, natsURL string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`log: {level: info, format: json}
@@ -176,11 +187,7 @@ poll: {schedule: "@every 1s", discover: true, detail: on_change}
 nats: {url: %q, listen: "127.0.0.1:0", duplicate_window: 1h}
 slack: {enabled: true, group_min: 0, rate: 10, min_retry_delay: 200ms, max_retry_delay: 2s, timeout: 5s}
 `, dataDir, endpoint, sim.FleetProjectID, natsURL)
-	p := filepath.Join(t.TempDir(), "watcher.yaml")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeFile(t, "watcher.yaml", cfg)
 }
 
 func watcherEnv(slackURL string) []string {
@@ -249,60 +256,8 @@ func (w *watcherProc) stop(t *testing.T) {
 	}
 }
 
-// slackPost is one message the webhook accepted.
-type slackPost struct {
-	at   time.Time // when the answer was written
-	ids  []string  // event ids in its context blocks
-	text string
-}
-
-// slackRecorder is an incoming webhook that accepts everything and
-// remembers when it answered each post.
-type slackRecorder struct {
-	*httptest.Server
-	mu    sync.Mutex
-	posts []slackPost
-}
-
-var eventIDRe = regexp.MustCompile("event `([^`]+)`")
-
-func newSlackRecorder(t *testing.T) *slackRecorder {
-	s := &slackRecorder{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, webhookSecret) {
-			http.Error(w, "no_service", http.StatusNotFound)
-			return
-		}
-		var m struct {
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal(body, &m); err != nil {
-			http.Error(w, "invalid_payload", http.StatusBadRequest)
-			return
-		}
-		p := slackPost{text: m.Text}
-		for _, sm := range eventIDRe.FindAllStringSubmatch(string(body), -1) {
-			p.ids = append(p.ids, sm[1])
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		_, _ = io.WriteString(w, "ok")
-		p.at = time.Now()
-		s.posts = append(s.posts, p)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *slackRecorder) all() []slackPost {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]slackPost(nil), s.posts...)
-}
-
 // idCounts counts the posts of each event id.
-func (s *slackRecorder) idCounts() map[string]int {
+func (s *slackServer) idCounts() map[string]int {
 	n := map[string]int{}
 	for _, p := range s.all() {
 		for _, id := range p.ids {
@@ -317,14 +272,14 @@ var transitionRe = regexp.MustCompile(`^(\S+): (\S+) -> (\S+) \(project`)
 // caughtUp reports whether Slack has had, for every task that changed,
 // the last status change of the plan (it may have come before others: an
 // event a killed watcher held comes back after the consumer's ack wait).
-func (s *slackRecorder) caughtUp(sp *simProc) bool { return len(s.behind(sp)) == 0 }
+func (s *slackServer) caughtUp(sp *simProc) bool { return len(s.behind(sp)) == 0 }
 
 // behind lists the tasks for which caughtUp does not hold yet: Slack has
 // no post of the task's last visible transition made after it happened
 // (an earlier identical transition does not count). A status that held
 // for less than 1.5 s (a 1 s cycle may miss it) is left out of the plan,
 // and so is the "change" back to the status before it.
-func (s *slackRecorder) behind(sp *simProc) []string {
+func (s *slackServer) behind(sp *simProc) []string {
 	posted := map[string]time.Time{} // transition text -> its latest post
 	for _, p := range s.all() {
 		if m := transitionRe.FindStringSubmatch(p.text); m != nil {
@@ -749,7 +704,7 @@ func (a audit) failures() []string {
 // and Slack has heard of every task's last change. It does not fail the
 // test when that does not happen in time: the audit that follows says what
 // is missing, which is more use than a timeout.
-func waitQuietAndDelivered(t *testing.T, s *simProc, slack *slackRecorder, within time.Duration) sim.Truth {
+func waitQuietAndDelivered(t *testing.T, s *simProc, slack *slackServer, within time.Duration) sim.Truth {
 	t.Helper()
 	var tr sim.Truth
 	deadline := time.Now().Add(within)
@@ -771,7 +726,7 @@ func waitQuietAndDelivered(t *testing.T, s *simProc, slack *slackRecorder, withi
 }
 
 // covered reports whether Slack has every event of v of a posted kind.
-func covered(v storeView, slack *slackRecorder) bool {
+func covered(v storeView, slack *slackServer) bool {
 	got := slack.idCounts()
 	for _, e := range v.events {
 		if posted(e.env) && got[e.env.ID] == 0 {

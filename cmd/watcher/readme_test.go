@@ -43,7 +43,7 @@ func TestReadmeHuaweiSnippet(t *testing.T) {
 	bin := watcherBinary(t)
 	block := readmeBlock(t, "## Pointing it at Huawei Cloud")
 	s := startSim(t, bin, sim.FleetOptions{Tasks: 3, Seed: 9}, time.Now())
-	slack := newSlackRecorder(t)
+	slack := newSlackServer(t)
 	nats := testutil.RunJetStream(t, -1, t.TempDir())
 	values := map[string]string{
 		"HUAWEICLOUD_SDK_AK":         plantedAK,

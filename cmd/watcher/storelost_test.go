@@ -84,7 +84,7 @@ func TestStoreDeletedUnderTheWatcher(t *testing.T) {
 // store: an error log line naming it, and watch_degraded then
 // watch_recovered events about it on the (possibly recreated) stream, both
 // posted to Slack.
-func waitStoreReport(ctx context.Context, t *testing.T, admin jetstream.JetStream, slack *slackRecorder, logs *testutil.SyncBuffer, what string) {
+func waitStoreReport(ctx context.Context, t *testing.T, admin jetstream.JetStream, slack *slackServer, logs *testutil.SyncBuffer, what string) {
 	t.Helper()
 	testutil.EventuallyWithin(t, 30*time.Second, "the report of the missing "+what, func() bool {
 		if _, err := admin.Stream(ctx, "DCS_MIGRATION"); err != nil {
