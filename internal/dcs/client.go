@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -233,8 +234,9 @@ func (c *Client) ListPage(ctx context.Context, offset, limit int, name string) (
 
 // List returns every task (filtered by name when not empty), paging with
 // the largest page. It stops when it has count rows or a page comes back
-// empty or short; a task seen twice (the list moved between pages) is kept
-// once. A list that runs past the pages the first count announced (plus
+// empty or short; a task seen twice with the same content (the list moved
+// between pages) is kept once, one seen twice with different content
+// makes the list fail with ErrBadResponse. A list that runs past the pages the first count announced (plus
 // slack for tasks created meanwhile), or a page of nothing but rows seen
 // before, fails with ErrBadResponse rather than loop for ever.
 //
@@ -249,7 +251,7 @@ func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
 	defer cancel() // stops prefetches nobody will read
 	var (
 		all      []Task
-		seen     = map[string]bool{}
+		seen     = map[string]int{} // index in all by task id
 		offset   int
 		last     = -1 // the count of the last page that gave one
 		maxPages = -1
@@ -278,10 +280,15 @@ func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
 		}
 		fresh := 0
 		for _, t := range rows {
-			if !seen[t.ID] {
-				seen[t.ID] = true
+			i, dup := seen[t.ID]
+			switch {
+			case !dup:
+				seen[t.ID] = len(all)
 				all = append(all, t)
 				fresh++
+			case !reflect.DeepEqual(all[i], t):
+				// Which row is the task's? Neither can be trusted.
+				return nil, apiErrorf(opList, "", ErrBadResponse, "task %s listed twice with different content (page %d)", t.ID, page+1)
 			}
 		}
 		if len(rows) > 0 && fresh == 0 {

@@ -105,8 +105,11 @@ type Stats struct {
 	Refreshes int
 	// Rows are listed tasks seen for the first time whose list row became
 	// their first snapshot (and their discovered event) without waiting
-	// for a detail call.
+	// for a detail call: those the budget had no detail call for.
 	Rows int
+	// Moved are status changes told from a list row, before the task's
+	// detail call.
+	Moved int
 	// Budget is the calls (list pages included) the cycle may make with
 	// Auto; 0 without a budget.
 	Budget int
@@ -279,7 +282,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		if listErr != nil {
 			c.apiDown(ctx)
 		}
-		c.discoverAll(ctx, tg.rows)
+		c.fromRows(ctx, tg)
 	}
 	var results []result
 	if listErr == nil || !stopsCycle(listErr) {
@@ -297,7 +300,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 
 	if c.batch {
 		c.addErr(c.api(ctx, p.o.Now(), c.apiErr, c.seen))
-		c.discoverAll(ctx, tg.rows)
+		c.fromRows(ctx, tg)
 		for _, r := range results {
 			if ctx.Err() != nil {
 				break
