@@ -149,7 +149,7 @@ func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.
 		c.p.o.Logger.Debug().Str("task_id", t.ID).Strs("null_fields", nulls).Msg("null fields keep their previous values")
 	}
 	complete(&t, row, prev)
-	t.DropStaleReason()
+	t.DropStaleReason() // a reason kept from a failure the task left
 	if prev != nil && t.Status != prev.Status && t.NormStatus() == prev.NormStatus() {
 		t.Status = prev.Status // one status, two spellings: nothing to write
 	}
@@ -214,9 +214,7 @@ func (c *cycle) gap(task string, ent state.Entry) string {
 // the instances' own statuses) and a detail answer lacks: from the row when
 // the list showed the task, else from the previous snapshot, so that a
 // cycle without the list (it failed, or did not show the task) reads the
-// same as one with it and raises no false change. The reason is taken
-// only from a row or snapshot in the answer's own status: another
-// status's reason is not this one's.
+// same as one with it and raises no false change.
 func complete(t *dcs.Task, row, prev *dcs.Task) {
 	from := row
 	if from == nil {
@@ -225,7 +223,7 @@ func complete(t *dcs.Task, row, prev *dcs.Task) {
 	if from == nil {
 		return
 	}
-	if t.ErrorMessage == "" && from.NormStatus() == t.NormStatus() {
+	if t.ErrorMessage == "" {
 		t.ErrorMessage = from.ErrorMessage
 	}
 	if t.Source.Status == "" {
