@@ -62,9 +62,10 @@ type Options struct {
 	// Auto spends a budget of detail calls per cycle (poll.detail: auto):
 	// RateLimit (calls per second the client allows) times the schedule's
 	// interval (Interval, or the spacing of the cron spec's next two
-	// activations under Run), less the list pages, the calls of changed
-	// rows and the absent-task checks, goes to detail refreshes by
-	// priority: incremental phase first, then other active, pending,
+	// activations under Run), less the list pages, the calls of rows that
+	// changed but not their status and the absent-task checks, goes to the
+	// detail calls of new tasks and of status changes told from rows,
+	// then to detail refreshes by priority: incremental phase first, then other active, pending,
 	// terminal; oldest refresh first within a class. RefreshActive and
 	// RefreshTerminal then pace only the re-checks of tasks missing from
 	// the list; twice RefreshActive is when the oldest refresh is worth a
