@@ -580,6 +580,11 @@ func TestListStopsOnMisbehavingServer(t *testing.T) {
 		{"rows past count", 10, func(offset, limit int) []map[string]any { return rows(offset, 1000) }, "count says 10 tasks, the pages held 1000", 1},
 		{"short pages", 2000, func(offset, _ int) []map[string]any { return rows(offset, 500) }, "", 4},
 		{"pages that never reach count", 2000, func(offset, _ int) []map[string]any { return rows(offset, 1) }, "did not end after 4 pages", 4},
+		// The count of distinct ids matches: only the content gives it away.
+		{"one id twice, different content", 3, func(int, int) []map[string]any {
+			return append(rows(0, 3), map[string]any{"task_id": "t1", "status": "FAILED", "error_message": "stale"})
+		}, "task t1 listed twice with different content (page 1)", 1},
+		{"one id twice, same content", 3, func(int, int) []map[string]any { return append(rows(0, 3), rows(1, 1)...) }, "", 1},
 		{"empty page before count", 5000, func(offset, limit int) []map[string]any {
 			if offset >= 1000 {
 				return []map[string]any{}

@@ -103,3 +103,8 @@ func (s Status) Terminal() bool { return s.Phase() == PhaseTerminal }
 
 // Outcome returns how a terminal status ended, OutcomeNone otherwise.
 func (s Status) Outcome() Outcome { return statuses[s].outcome }
+
+// HasReason reports whether a failure reason (error_message) belongs to a
+// task in status s: a failure status, or one the watcher does not know
+// (it may be a failure the document does not list).
+func (s Status) HasReason() bool { return !s.Known() || s.Outcome() == OutcomeFailure }

@@ -69,6 +69,15 @@ type BackupFile struct {
 // NormStatus is the task's status in canonical spelling.
 func (t *Task) NormStatus() Status { return Normalize(t.Status) }
 
+// DropStaleReason clears error_message unless the status is one a failure
+// reason belongs to (Status.HasReason): the API may keep a failure's
+// message on a task restarted since, and a recovery must not show it.
+func (t *Task) DropStaleReason() {
+	if !t.NormStatus().HasReason() {
+		t.ErrorMessage = ""
+	}
+}
+
 // KeepNulls copies from prev every field whose path the API sent as null
 // (Info.Nulls): a null says nothing about the field, so it must not read as
 // a change to "". A field left out altogether is taken as empty, as the

@@ -135,56 +135,6 @@ func (c *cycle) apiDown(ctx context.Context) {
 	c.addErr(c.api(ctx, c.p.o.Now(), err, false))
 }
 
-// discoverAll makes each row its task's first snapshot, with bounded
-// concurrency; it returns when all are done, so that no detail answer of
-// the cycle meets a task before its row snapshot.
-func (c *cycle) discoverAll(ctx context.Context, rows []*dcs.Task) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(c.p.o.Concurrency, len(rows)) {
-		wg.Go(func() {
-			for i := range next {
-				if ctx.Err() == nil {
-					c.addErr(c.discover(ctx, *rows[i]))
-				}
-			}
-		})
-	}
-	for i := range rows {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-}
-
-// discover makes a list row the first snapshot of a task never seen
-// before: its status is known at once, the discovered event goes out
-// with what the row shows, and the record is marked RowOnly until a
-// detail call completes it.
-func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
-	ent, err := c.load(ctx, row.ID)
-	if err != nil {
-		return err
-	}
-	if ent.Task != nil {
-		return nil // another replica took it first
-	}
-	rec := ent.Record
-	t := row
-	rec.Task = &t
-	rec.RowOnly = true
-	rec.Removed = false
-	rec.StatusSince = c.now
-	if err := c.commit(ctx, c.now, row.ID, ent, rec, diff.Diff(nil, &t), ""); err != nil {
-		return err
-	}
-	c.p.observe(row.ID)
-	c.mu.Lock()
-	c.stats.Rows++
-	c.mu.Unlock()
-	return nil
-}
-
 // observe handles a successful detail call; row is the task's list row,
 // nil when the list did not show it; nulls are the fields the answer sent
 // as null, which keep their previous values.
@@ -199,6 +149,7 @@ func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.
 		c.p.o.Logger.Debug().Str("task_id", t.ID).Strs("null_fields", nulls).Msg("null fields keep their previous values")
 	}
 	complete(&t, row, prev)
+	t.DropStaleReason() // a reason kept from a failure the task left
 	if prev != nil && t.Status != prev.Status && t.NormStatus() == prev.NormStatus() {
 		t.Status = prev.Status // one status, two spellings: nothing to write
 	}
@@ -211,7 +162,10 @@ func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.
 	base := prev
 	if ent.RowOnly && prev != nil {
 		// The first detail answer after a row snapshot: a change is one of
-		// what the row carries; the rest was unknown, not different.
+		// what the row carries; the rest was unknown, not different. After
+		// a status change told from a row (RowAhead), base is the snapshot
+		// the row made: that change is not told again, the rest of what
+		// moved since the last detail answer is.
 		base = rowBase(prev, &t)
 	}
 	changes := diff.Diff(base, &t)
@@ -221,7 +175,7 @@ func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.
 		changes = []diff.Event{diff.Returned(prev, &t)}
 	}
 	events = append(events, changes...)
-	if len(events) == 0 && !ent.Removed && !ent.RowOnly && diff.Equal(prev, &t) {
+	if len(events) == 0 && !ent.Removed && !ent.RowOnly && !ent.RowAhead && diff.Equal(prev, &t) {
 		c.p.observe(t.ID)
 		return nil // the common case: one call, one comparison, no write
 	}
@@ -231,30 +185,13 @@ func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.
 	rec.Task = &t
 	rec.Removed = false
 	rec.RowOnly = false
+	rec.RowAhead = false
 	gap := c.gap(t.ID, ent)
 	if err := c.commit(ctx, at, t.ID, ent, rec, events, gap); err != nil {
 		return err
 	}
 	c.p.observe(t.ID)
 	return nil
-}
-
-// rowBase is what a row snapshot says of a task, completed by the detail
-// answer t: the fields the watcher compares a list row on (rowMatches:
-// status, failure reason, release, name, description, the instances'
-// statuses) from the row, everything else (task_status, the instances'
-// task_status, bandwidth, backup files, addresses as the detail call
-// spells them...) from t, so only a change the row could show is one.
-func rowBase(row, t *dcs.Task) *dcs.Task {
-	b := *t
-	b.Status = row.Status
-	b.ErrorMessage = row.ErrorMessage
-	b.ReleasedAt = row.ReleasedAt
-	b.Name = row.Name
-	b.Description = row.Description
-	b.Source.Status = row.Source.Status
-	b.Target.Status = row.Target.Status
-	return &b
 }
 
 // gap says why a change of the task may hide statuses it went through
@@ -311,9 +248,15 @@ func (c *cycle) remove(ctx context.Context, at time.Time, id, why string) error 
 	rec.Removed = true
 	rec.Blind = nil
 	var events []diff.Event
-	if ent.Task != nil {
+	switch _, listed := c.listed[id]; {
+	case ent.Task != nil:
 		events = append(events, diff.RemovedEvent(ent.Task))
-	} else {
+	case listed:
+		// Never seen, yet listed: a row of an id the API does not know.
+		// Nothing was told of it (its detail answer was awaited), so
+		// nothing is; remembered, so the warning is given once.
+		c.p.o.Logger.Warn().Str("task_id", id).Msg("listed task unknown to the API (DCS.4133): its list row is ignored")
+	default:
 		// Never seen: a configured id that does not exist. Remember it, so
 		// the warning is given once, not every cycle.
 		c.p.o.Logger.Warn().Str("task_id", id).Msg("configured task does not exist (DCS.4133)")

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -49,6 +50,9 @@ type env struct {
 	nats     *server.Server // the NATS server, replaced by restartNATS
 	natsDir  string
 	natsPort int
+	// limiter, when set, paces the DCS client of each watcher started
+	// after, as dcs.rate_limit does.
+	limiter *rate.Limiter
 }
 
 // newEnv serves scenario (YAML) through wrap, when not nil, and starts
@@ -59,6 +63,12 @@ func newEnv(t *testing.T, scenario string, wrap func(http.Handler) http.Handler)
 	if err != nil {
 		t.Fatalf("scenario: %v", err)
 	}
+	return newEnvWith(t, sc, wrap)
+}
+
+// newEnvWith is newEnv with a scenario built in Go (sim.Fleet).
+func newEnvWith(t *testing.T, sc *sim.Scenario, wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
 	e := &env{t: t, ctx: t.Context(), t0: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	e.clk = testutil.NewClock(e.t0)
 	e.sim = sim.New(sc, sim.Options{AK: testAK, SK: testSK, Clock: e.clk.Now, Start: e.t0})
@@ -169,6 +179,7 @@ func (e *env) newWatcherWith(o poller.Options, wrap func(poller.Publisher) polle
 		Credentials: dcs.Credentials{AK: secret.Secret(testAK), SK: secret.Secret(testSK)},
 		HTTPClient:  &http.Client{Timeout: 5 * time.Second},
 		Now:         e.clk.Now,
+		Limiter:     e.limiter,
 	})
 	if err != nil {
 		e.t.Fatal(err)

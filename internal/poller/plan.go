@@ -59,7 +59,7 @@ func (p *plan) reason(row dcs.Task, ent state.Entry, now time.Time) reason {
 		return blind
 	}
 	s, ok := p.seen[row.ID]
-	if ent.RowOnly {
+	if ent.RowOnly || ent.RowAhead {
 		if !ok {
 			p.first(row, now)
 		}
@@ -107,8 +107,15 @@ type candidate struct {
 	last  time.Time // last detail call by this process; zero: none yet
 }
 
-func (p *plan) candidate(row dcs.Task) candidate {
-	return candidate{id: row.ID, class: priority(row.NormStatus()), last: p.seen[row.ID].fetched}
+// candidate is row's task as a candidate; told: its status change was
+// told from a list row (moveFromRow) and its detail call is owed, which
+// comes before every refresh.
+func (p *plan) candidate(row dcs.Task, told bool) candidate {
+	class := priority(row.NormStatus())
+	if told {
+		class = -1
+	}
+	return candidate{id: row.ID, class: class, last: p.seen[row.ID].fetched}
 }
 
 // priority orders the classes of Auto's refreshes: the incremental phase

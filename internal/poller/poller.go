@@ -62,9 +62,10 @@ type Options struct {
 	// Auto spends a budget of detail calls per cycle (poll.detail: auto):
 	// RateLimit (calls per second the client allows) times the schedule's
 	// interval (Interval, or the spacing of the cron spec's next two
-	// activations under Run), less the list pages, the calls of changed
-	// rows and the absent-task checks, goes to detail refreshes by
-	// priority: incremental phase first, then other active, pending,
+	// activations under Run), less the list pages, the calls of rows that
+	// changed but not their status and the absent-task checks, goes to the
+	// detail calls of new tasks and of status changes told from rows,
+	// then to detail refreshes by priority: incremental phase first, then other active, pending,
 	// terminal; oldest refresh first within a class. RefreshActive and
 	// RefreshTerminal then pace only the re-checks of tasks missing from
 	// the list; twice RefreshActive is when the oldest refresh is worth a
@@ -105,8 +106,11 @@ type Stats struct {
 	Refreshes int
 	// Rows are listed tasks seen for the first time whose list row became
 	// their first snapshot (and their discovered event) without waiting
-	// for a detail call.
+	// for a detail call: those the budget had no detail call for.
 	Rows int
+	// Moved are status changes told from a list row, before the task's
+	// detail call.
+	Moved int
 	// Budget is the calls (list pages included) the cycle may make with
 	// Auto; 0 without a budget.
 	Budget int
@@ -279,7 +283,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 		if listErr != nil {
 			c.apiDown(ctx)
 		}
-		c.discoverAll(ctx, tg.rows)
+		c.fromRows(ctx, tg)
 	}
 	var results []result
 	if listErr == nil || !stopsCycle(listErr) {
@@ -297,7 +301,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 
 	if c.batch {
 		c.addErr(c.api(ctx, p.o.Now(), c.apiErr, c.seen))
-		c.discoverAll(ctx, tg.rows)
+		c.fromRows(ctx, tg)
 		for _, r := range results {
 			if ctx.Err() != nil {
 				break

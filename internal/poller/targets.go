@@ -13,9 +13,14 @@ import (
 // targets is what a cycle calls the API for.
 type targets struct {
 	fetch []string // detail calls to make: new and changed tasks first, then suspects, then refreshes
-	// rows are the list rows of listed tasks without a snapshot: each
-	// becomes its task's first snapshot before any detail call.
+	// rows are the list rows of listed tasks without a snapshot that get
+	// no detail call this cycle (Auto, beyond the budget): each becomes its
+	// task's first snapshot before any detail call. A new task with a
+	// detail call is discovered from its answer.
 	rows []*dcs.Task
+	// moved are the list rows that show a known task in another status:
+	// the change is told from the row before any detail call.
+	moved []*dcs.Task
 	// listed are the list rows by id (into the list's own slice: a row is
 	// not copied); nil without discovery or when the list failed.
 	listed    map[string]*dcs.Task
@@ -87,6 +92,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	}
 	tg.listed = make(map[string]*dcs.Task, len(rows))
 	for i := range rows {
+		rows[i].DropStaleReason() // as the snapshots hold it
 		if rows[i].ID != "" {
 			tg.listed[rows[i].ID] = &rows[i]
 		}
@@ -98,11 +104,11 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	if p.o.EveryCycle {
 		for id, row := range tg.listed {
 			set[id] = true
-			if ent, _ := p.st.Get(p.o.ProjectID, id); ent.Task == nil && !ent.Removed {
-				tg.rows = append(tg.rows, row)
+			if ent, _ := p.st.Get(p.o.ProjectID, id); movedInRow(row, ent.Task, ent.Removed, ent.Blind != nil) {
+				tg.moved = append(tg.moved, row)
 			}
 		}
-		slices.SortFunc(tg.rows, func(a, b *dcs.Task) int { return strings.Compare(a.ID, b.ID) })
+		slices.SortFunc(tg.moved, func(a, b *dcs.Task) int { return strings.Compare(a.ID, b.ID) })
 		tg.fetch = append(sortedKeys(set), suspects...)
 		tg.watched = len(set) + unlisted
 		tg.refreshFrom = len(tg.fetch)
@@ -111,41 +117,54 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	p.plan.keep(tg.listed)
 	var later []string    // on_change: refreshes that came due
 	var cands []candidate // Auto: every listed task not called anyway
+	var news []*dcs.Task  // Auto: listed tasks without a snapshot
 	for _, id := range sortedKeys(tg.listed) {
 		delete(set, id)
 		rowp := tg.listed[id]
 		row := *rowp
 		ent, _ := p.st.Get(p.o.ProjectID, id)
 		if ent.Task == nil && !ent.Removed {
-			// First sight: the row is the first snapshot, at once; the
-			// detail call completes it (on_change: this cycle; Auto:
-			// first in its class, within the budget).
-			tg.rows = append(tg.rows, rowp)
+			// First sight: the detail call discovers it (on_change: this
+			// cycle; Auto: before any refresh, within the budget; beyond
+			// the budget the row is the first snapshot, at once).
 			p.plan.first(row, now)
 			if p.o.Auto {
-				cands = append(cands, p.plan.candidate(row))
+				news = append(news, rowp)
 			} else {
 				tg.fetch = append(tg.fetch, id)
 			}
 			continue
 		}
-		switch p.plan.reason(row, ent, now) {
+		why := p.plan.reason(row, ent, now)
+		if why == changed && movedInRow(rowp, ent.Task, ent.Removed, ent.Blind != nil) {
+			// Told from the row now; the detail call completes the
+			// snapshot (on_change: this cycle; Auto: before any refresh,
+			// within the budget).
+			tg.moved = append(tg.moved, rowp)
+			if p.o.Auto {
+				cands = append(cands, p.plan.candidate(row, true))
+			} else {
+				tg.fetch = append(tg.fetch, id)
+			}
+			continue
+		}
+		switch why {
 		case skip:
 			p.observe(id) // the row shows the snapshot's state
 			if p.o.Auto {
-				cands = append(cands, p.plan.candidate(row))
+				cands = append(cands, p.plan.candidate(row, false))
 			}
 		case refresh:
 			p.observe(id)
 			if p.o.Auto {
-				cands = append(cands, p.plan.candidate(row))
+				cands = append(cands, p.plan.candidate(row, false))
 			} else {
 				later = append(later, id)
 			}
 		case incomplete:
 			p.observe(id)
 			if p.o.Auto {
-				cands = append(cands, p.plan.candidate(row))
+				cands = append(cands, p.plan.candidate(row, ent.RowAhead))
 			} else {
 				tg.fetch = append(tg.fetch, id)
 			}
@@ -158,11 +177,29 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	tg.refreshFrom = len(tg.fetch)
 	if p.o.Auto {
 		tg.budget, tg.deadline = p.budget(now)
-		left := len(cands)
+		left := len(cands) + len(news)
 		if tg.budget > 0 {
 			left = max(0, tg.budget-listPages(len(tg.listed))-len(tg.fetch))
 		}
-		later = pick(cands, left)
+		// New tasks first, by priority; those beyond the budget are known
+		// from their rows.
+		newc := make([]candidate, len(news))
+		for i, row := range news {
+			newc[i] = p.plan.candidate(*row, false)
+		}
+		first := pick(newc, left)
+		tg.fetch = append(tg.fetch, first...)
+		called := make(map[string]bool, len(first))
+		for _, id := range first {
+			called[id] = true
+		}
+		for _, row := range news {
+			if !called[row.ID] {
+				tg.rows = append(tg.rows, row)
+			}
+		}
+		tg.refreshFrom = len(tg.fetch)
+		later = pick(cands, left-len(first))
 	}
 	tg.fetch = append(tg.fetch, later...)
 	tg.watched = len(tg.listed) + len(set) + unlisted

@@ -21,6 +21,12 @@ type Record struct {
 	// carries are still unknown, so the first detail answer is compared
 	// with it on what the row carries and completes the rest silently.
 	RowOnly bool `json:"row_only,omitempty"`
+	// RowAhead marks a snapshot whose list-row fields (status, failure
+	// reason, instance states...) come from a list row newer than the rest,
+	// which is the last detail answer's: a status change told from the
+	// row before the task's detail call. The next detail answer is compared
+	// with all of it and clears the mark.
+	RowAhead bool `json:"row_ahead,omitempty"`
 	// Removed marks a task that left the list or answers DCS.4133.
 	Removed bool `json:"removed,omitempty"`
 	// Blind is set while the watcher cannot see the task (or the API).

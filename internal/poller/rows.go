@@ -1,0 +1,138 @@
+package poller
+
+import (
+	"context"
+	"sync"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+)
+
+// fromRows commits what the list rows alone tell, with bounded
+// concurrency, before any detail call of the cycle: the first snapshot of
+// each task in tg.rows and the status change of each task in tg.moved. It
+// returns when all are done, so that no detail answer of the cycle meets
+// a task before its row snapshot.
+func (c *cycle) fromRows(ctx context.Context, tg targets) {
+	type job struct {
+		row  *dcs.Task
+		move bool
+	}
+	jobs := make([]job, 0, len(tg.rows)+len(tg.moved))
+	for _, r := range tg.rows {
+		jobs = append(jobs, job{row: r})
+	}
+	for _, r := range tg.moved {
+		jobs = append(jobs, job{row: r, move: true})
+	}
+	next := make(chan job)
+	var wg sync.WaitGroup
+	for range min(c.p.o.Concurrency, len(jobs)) {
+		wg.Go(func() {
+			for j := range next {
+				switch {
+				case ctx.Err() != nil:
+				case j.move:
+					c.addErr(c.moveFromRow(ctx, *j.row))
+				default:
+					c.addErr(c.discover(ctx, *j.row))
+				}
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+}
+
+// discover makes a list row the first snapshot of a task never seen
+// before: its status is known at once, the discovered event goes out
+// with what the row shows, and the record is marked RowOnly until a
+// detail call completes it. Only the rows the cycle's budget has no
+// detail call for are discovered so (targets): the others are discovered
+// from their detail answer, so that a row of an id the API does not know
+// makes no event.
+func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
+	ent, err := c.load(ctx, row.ID)
+	if err != nil {
+		return err
+	}
+	if ent.Task != nil {
+		return nil // another replica took it first
+	}
+	rec := ent.Record
+	t := row
+	rec.Task = &t
+	rec.RowOnly = true
+	rec.Removed = false
+	rec.StatusSince = c.now
+	if err := c.commit(ctx, c.now, row.ID, ent, rec, diff.Diff(nil, &t), ""); err != nil {
+		return err
+	}
+	c.p.observe(row.ID)
+	c.mu.Lock()
+	c.stats.Rows++
+	c.mu.Unlock()
+	return nil
+}
+
+// movedInRow reports whether a list row shows a status change of a known
+// task that the row itself reports (moveFromRow): not of a task reported
+// removed or blind, whose own detail call decides.
+func movedInRow(row *dcs.Task, ent *dcs.Task, removed, blind bool) bool {
+	return ent != nil && !removed && !blind && row.NormStatus() != ent.NormStatus()
+}
+
+// moveFromRow reports a status change a list row shows at once, with the
+// row's failure reason, instead of waiting for the task's detail call: a
+// burst of failures is told in the cycle that lists it, not at the rate
+// limit's pace. The snapshot becomes the last one with the row's fields
+// laid over it, marked RowAhead (RowOnly stays for a snapshot that was its
+// row alone); the detail call that follows is diffed against it, so it
+// does not tell the status change again but does tell what else moved.
+func (c *cycle) moveFromRow(ctx context.Context, row dcs.Task) error {
+	ent, err := c.load(ctx, row.ID)
+	if err != nil {
+		return err
+	}
+	if !movedInRow(&row, ent.Task, ent.Removed, ent.Blind != nil) {
+		return nil // another replica told it first
+	}
+	t := rowBase(&row, ent.Task)
+	rec := ent.Record
+	rec.Task = t
+	rec.RowAhead = !ent.RowOnly
+	rec.StatusSince = c.now
+	if err := c.commit(ctx, c.now, row.ID, ent, rec, diff.Diff(ent.Task, t), c.gap(row.ID, ent)); err != nil {
+		return err
+	}
+	c.p.observe(row.ID)
+	c.mu.Lock()
+	c.stats.Moved++
+	c.mu.Unlock()
+	return nil
+}
+
+// rowBase is t with the fields a list row carries taken from row: the
+// fields the watcher compares a list row on (rowMatches: status, failure
+// reason, release, name, description, the instances' statuses). Everything
+// else (task_status, the instances' task_status, bandwidth, backup files,
+// addresses as the detail call spells them...) is t's.
+//
+// With t a detail answer and row a row snapshot, it is what the row
+// snapshot says of the task, completed by t, so only a change the row
+// could show is one; with t a snapshot and row a newer list row, it is the
+// snapshot the row's status change makes.
+func rowBase(row, t *dcs.Task) *dcs.Task {
+	b := *t
+	b.Status = row.Status
+	b.ErrorMessage = row.ErrorMessage
+	b.ReleasedAt = row.ReleasedAt
+	b.Name = row.Name
+	b.Description = row.Description
+	b.Source.Status = row.Source.Status
+	b.Target.Status = row.Target.Status
+	return &b
+}
