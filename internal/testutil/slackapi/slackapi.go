@@ -4,7 +4,10 @@
 // It reads the form bodies slack-go sends (blocks and metadata as JSON
 // strings), checks the token, keeps channels of messages with ts,
 // thread_ts and metadata, and answers JSON as Slack does (ok, ts, channel,
-// error, messages with metadata when include_all_metadata is set). A test
+// error, messages with metadata when include_all_metadata is set), and
+// pages the two reads as Slack does (limit, cursor, oldest, latest,
+// inclusive; has_more and response_metadata.next_cursor). A ts is the
+// time the fake took the message, as Slack's is. A test
 // can make any call fail (an error code, a 429 with Retry-After, a 5xx) or
 // answer late, after storing the message, like a Slack that took a post
 // whose answer the client never saw.
@@ -13,6 +16,7 @@
 package slackapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -82,7 +86,7 @@ func New(t interface {
 	Helper()
 }, token string, channels map[string]string) *Server {
 	t.Helper()
-	s := &Server{token: token, ids: map[string]string{}, perCall: map[string]int{}, lastTS: 1772366400_000000}
+	s := &Server{token: token, ids: map[string]string{}, perCall: map[string]int{}}
 	for name, id := range channels {
 		s.ids[name] = id
 		s.ids[id] = id
@@ -188,24 +192,29 @@ func (s *Server) do(method string, form map[string]string) map[string]any {
 		if form["channel"] != ch {
 			return fail("channel_not_found") // history wants the id
 		}
-		var out []map[string]any
+		var out []*Message
 		for _, m := range slices.Backward(s.msgs) {
 			if m.Channel == ch && (m.ThreadTS == "" || m.ThreadTS == m.TS) {
-				out = append(out, view(m, form["include_all_metadata"] == "1"))
+				out = append(out, m)
 			}
 		}
-		return map[string]any{"ok": true, "messages": limit(out, form["limit"]), "has_more": false}
+		return page(out, nil, form, historyLimits, func(m *Message, at string) bool { return tsValue(m.TS) <= tsValue(at) })
 	case "conversations.replies":
-		var out []map[string]any
+		var parent *Message
+		var replies []*Message
 		for _, m := range s.msgs {
-			if m.Channel == ch && (m.TS == form["ts"] || m.ThreadTS == form["ts"]) {
-				out = append(out, view(m, form["include_all_metadata"] == "1"))
+			switch {
+			case m.Channel != ch:
+			case m.TS == form["ts"]:
+				parent = m
+			case m.ThreadTS == form["ts"]:
+				replies = append(replies, m)
 			}
 		}
-		if len(out) == 0 {
+		if parent == nil {
 			return fail("thread_not_found")
 		}
-		return map[string]any{"ok": true, "messages": limit(out, form["limit"]), "has_more": false}
+		return page(replies, parent, form, repliesLimits, func(m *Message, at string) bool { return tsValue(m.TS) >= tsValue(at) })
 	}
 	return fail("unknown_method")
 }
@@ -223,7 +232,9 @@ func (s *Server) post(ch string, form map[string]string) map[string]any {
 	if thread := form["thread_ts"]; thread != "" && s.find(ch, thread) == nil {
 		return fail("thread_not_found")
 	}
-	s.lastTS++
+	// A ts is the time Slack took the message, in microseconds, unique in
+	// the channel.
+	s.lastTS = max(time.Now().UnixMicro(), s.lastTS+1)
 	ts := fmt.Sprintf("%d.%06d", s.lastTS/1_000_000, s.lastTS%1_000_000)
 	m := &Message{Channel: ch, TS: ts, ThreadTS: form["thread_ts"], Text: form["text"]}
 	if b := form["blocks"]; b != "" {
@@ -259,11 +270,89 @@ func view(m *Message, meta bool) map[string]any {
 	return v
 }
 
-func limit(msgs []map[string]any, l string) []map[string]any {
-	if n, err := strconv.Atoi(l); err == nil && n > 0 && n < len(msgs) {
-		return msgs[:n]
+// limits are a method's default and largest page size.
+type limits struct{ def, max int }
+
+// Slack's: conversations.history pages 100 messages unless told, at most
+// 999; conversations.replies 1,000 unless told, at most 1,000.
+var (
+	historyLimits = limits{def: 100, max: 999}
+	repliesLimits = limits{def: 1000, max: 1000}
+)
+
+// page answers a paginated read as Slack does: msgs, in the method's order
+// (history newest first, replies oldest first), kept between oldest and
+// latest (each excluded unless inclusive=1), from the cursor on, at most
+// limit of them; has_more and response_metadata.next_cursor (an opaque
+// base64 of "next_ts:<ts>", as Slack's look) say where the next page
+// starts. A thread's parent, when given, is the first message of the
+// first page whatever the time range, as Slack answers; later pages omit
+// it. from says whether a message is at or past the cursor's ts.
+func page(msgs []*Message, parent *Message, form map[string]string, l limits, from func(m *Message, at string) bool) map[string]any {
+	n := l.def
+	if v, err := strconv.Atoi(form["limit"]); err == nil && v > 0 {
+		n = min(v, l.max)
 	}
-	return msgs
+	at := ""
+	if c := form["cursor"]; c != "" {
+		raw, err := base64.StdEncoding.DecodeString(c)
+		ts, ok := strings.CutPrefix(string(raw), "next_ts:")
+		if err != nil || !ok {
+			return fail("invalid_cursor")
+		}
+		at, parent = ts, nil
+	}
+	incl := form["inclusive"] == "1" || form["inclusive"] == "true"
+	meta := form["include_all_metadata"] == "1" || form["include_all_metadata"] == "true"
+	var out []map[string]any
+	if parent != nil {
+		out = append(out, view(parent, meta))
+	}
+	next := ""
+	for _, m := range msgs {
+		if !inRange(m.TS, form["oldest"], form["latest"], incl) || (at != "" && !from(m, at)) {
+			continue
+		}
+		if len(out) == n {
+			next = base64.StdEncoding.EncodeToString([]byte("next_ts:" + m.TS))
+			break
+		}
+		out = append(out, view(m, meta))
+	}
+	answer := map[string]any{"ok": true, "messages": out, "has_more": next != ""}
+	if next != "" {
+		answer["response_metadata"] = map[string]any{"next_cursor": next}
+	}
+	return answer
+}
+
+// inRange says whether ts lies between oldest and latest ("" or "0": no
+// bound). Slack's ts are "<seconds>.<6 digits>" and compare as numbers.
+func inRange(ts, oldest, latest string, inclusive bool) bool {
+	t := tsValue(ts)
+	if oldest != "" && oldest != "0" {
+		if o := tsValue(oldest); t < o || (t == o && !inclusive) {
+			return false
+		}
+	}
+	if latest != "" && latest != "0" {
+		if l := tsValue(latest); t > l || (t == l && !inclusive) {
+			return false
+		}
+	}
+	return true
+}
+
+// tsValue is ts in microseconds; 0 if it is not a Slack ts.
+func tsValue(ts string) int64 {
+	sec, frac, _ := strings.Cut(ts, ".")
+	s, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return 0
+	}
+	frac = (frac + "000000")[:6]
+	f, _ := strconv.ParseInt(frac, 10, 64)
+	return s*1_000_000 + f
 }
 
 // Messages are copies of every message held, in the order posted.
