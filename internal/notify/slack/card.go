@@ -84,7 +84,7 @@ func cardEvent(d notify.Data) bool {
 // timeline (a status change closes the last span; the first event of a
 // record also opens the previous status's span from
 // previous_status_seconds), the last status, names and addresses, the last
-// error.
+// error (while the task is failed: a recovery clears it).
 func (r *cardRecord) apply(env notify.Envelope) bool {
 	if slices.Contains(r.Applied, env.ID) {
 		return false
@@ -99,7 +99,10 @@ func (r *cardRecord) apply(env notify.Envelope) bool {
 	}
 	if t := d.Snapshot; t != nil {
 		r.Source, r.Target = t.Source, t.Target
-		r.LastError = t.ErrorMessage
+		r.LastError = ""
+		if reasonShown(d) {
+			r.LastError = t.ErrorMessage
+		}
 	}
 	if len(r.Spans) == 0 && d.PreviousStatusSeconds != nil {
 		if p, ok := statusOf(d.PreviousStatus); ok {

@@ -36,13 +36,17 @@ type outgoing struct {
 // watch_recovered the status is only the one last seen, not what
 // happened, and one cause (a bulk clean-up, an API outage, expired
 // credentials) hits tasks in every status: the kind alone, so that one
-// incident makes one message; each line still shows the task's status.
+// incident makes one message; each line still shows the task's status. Late
+// reasons (see lateReason) group apart from other changed events.
 func groupKey(d notify.Data) string {
 	switch d.Kind {
 	case diff.Removed, diff.WatchDegraded, diff.WatchRecovered:
 		return string(d.Kind)
 	}
 	cur, _ := currentStatus(d)
+	if lateReason(d) {
+		return "reason " + string(cur.norm)
+	}
 	return string(d.Kind) + " " + string(cur.norm)
 }
 
