@@ -41,6 +41,7 @@ const (
 	partCard  = "card"  // the task's live status card, top level
 	partReply = "reply" // a transition, in the card's thread
 	partTop   = "top"   // a message of its own (no card): API, watcher, grouped
+	partGroup = "group" // a grouped message of tasks without a card, their thread's parent
 )
 
 // Bot is the connection of the bot-token mode to Slack's Web API. It is
@@ -209,7 +210,8 @@ var (
 	}
 	// botGoneCodes say the message to update is not there any more
 	// (deleted by someone): the card is opened anew.
-	botGoneCodes = map[string]bool{"message_not_found": true, "cant_update_message": true, "edit_window_closed": true}
+	// thread_not_found: the parent a card was to be posted under is gone.
+	botGoneCodes = map[string]bool{"message_not_found": true, "cant_update_message": true, "edit_window_closed": true, "thread_not_found": true}
 	// botBusyCodes are Slack's own trouble: tried again like a 5xx.
 	botBusyCodes = map[string]bool{"internal_error": true, "fatal_error": true, "service_unavailable": true, "request_timeout": true}
 )

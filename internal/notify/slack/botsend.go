@@ -43,7 +43,10 @@ func (s *session) send(ctx context.Context, p outgoing) error {
 	if s.bot == nil {
 		return s.sender.Send(ctx, &p.msg)
 	}
-	if p.card {
+	switch {
+	case p.group:
+		return s.sendGroup(ctx, p)
+	case p.card:
 		return s.sendCard(ctx, p.items[0])
 	}
 	first := p.items[0]
@@ -131,7 +134,10 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 		rec = &cardRecord{}
 	}
 	applied := rec.apply(it.env)
-	if rec.TS == "" {
+	switch {
+	case !applied && rec.TS == "" && rec.Thread != "":
+		return nil // redelivered after its grouped message listed it
+	case rec.TS == "":
 		return s.openCard(ctx, key, rec, rev, it)
 	}
 	card := RenderCard(rec)
@@ -153,18 +159,24 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 		return nil // redelivered after its card was opened: nothing to reply
 	}
 	reply := WithMentions(RenderReply(it.env), s.mentions)
-	_, _, err = s.postOnce(ctx, rec.TS, reply, it, partReply)
+	_, _, err = s.postOnce(ctx, rec.thread(), reply, it, partReply)
 	return err
 }
 
 // openCard posts the card of a task that has none and records where it
-// is. A record that cannot be written after the post is tried again with
+// is: at the top level, or as a reply in the thread of the grouped message
+// that listed the task (rec.Thread). A record that cannot be written after the post is tried again with
 // the same event; the look-up then finds the card instead of opening a
 // second one.
 func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev uint64, it *item) error {
 	rec.OpenedBy = it.env.ID
 	card := WithMentions(RenderCard(rec), s.mentions)
-	ch, ts, err := s.postOnce(ctx, "", card, it, partCard)
+	ch, ts, err := s.postOnce(ctx, rec.Thread, card, it, partCard)
+	if errors.Is(err, errMessageGone) && rec.Thread != "" {
+		it.log.Warn().Err(err).Msg("slack: the grouped message that listed the task was deleted; opening its card at the top level")
+		rec.Thread = ""
+		ch, ts, err = s.postOnce(ctx, "", card, it, partCard)
+	}
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,13 @@ const (
 // write is a compare-and-swap on the revision read.
 type cardRecord struct {
 	Channel string `json:"channel"` // id, as Slack answered
-	TS      string `json:"ts"`      // the card's ts, the thread's parent
+	// TS is the card's ts: the thread's parent, unless Thread is set; ""
+	// while a task listed in a grouped message has no card yet.
+	TS string `json:"ts"`
+	// Thread is the ts of the grouped message that listed the task when
+	// it had no card (see sendGroup): its card and transitions are
+	// replies in that message's thread.
+	Thread string `json:"thread,omitempty"`
 	// OpenedBy is the event whose post opened the card (its metadata).
 	OpenedBy  string       `json:"opened_by"`
 	Project   string       `json:"project"`
@@ -57,6 +63,14 @@ type cardRecord struct {
 	Folded map[string]float64 `json:"folded,omitempty"`
 	// Applied are the ids of the latest events applied, newest last.
 	Applied []string `json:"applied"`
+}
+
+// thread is where the task's transitions are replies.
+func (r *cardRecord) thread() string {
+	if r.Thread != "" {
+		return r.Thread
+	}
+	return r.TS
 }
 
 // statusSpan is one status of the timeline and when it was first seen.
