@@ -25,13 +25,8 @@ const (
 // at 9 s, 429s at 17 s); every change is at least a second away from a
 // blip, so that each is seen.
 func botScenario(t *testing.T) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "project_id: %s\ntasks:\n", botProject)
-	for i := range botTasks {
-		fmt.Fprintf(&b, "  - id: task-%03d\n    name: cache-%03d\n", i, i)
-		b.WriteString("    source: {name: src, addrs: \"10.0.0.1:6379\", password: PLANTED-redis-pass}\n")
-		b.WriteString("    target: {name: dst, addrs: \"10.0.0.2:6379\", password: PLANTED-redis-pass}\n")
-		b.WriteString("    steps:\n      - {at: 0s, status: FULLMIGRATING}\n")
+	return writeFile(t, "scenario.yaml", botTasksYAML(func(i int) string {
+		var b strings.Builder
 		switch {
 		case i < 3:
 			fmt.Fprintf(&b, "      - {at: %ds, status: FAILED, error_message: \"<!channel> source refused\"}\n", []int{8, 14, 22}[i])
@@ -41,9 +36,23 @@ func botScenario(t *testing.T) string {
 				fmt.Fprintf(&b, "      - {at: %ds, status: %s}\n", []int{5, 7, 13, 15, 21, 23}[k], st[k%2])
 			}
 		}
+		return b.String()
+	})+"faults:\n  - {at: 9s, for: 3s, kind: server_error, task: \"\"}\n  - {at: 17s, for: 3s, kind: throttle, task: \"\"}\n")
+}
+
+// botTasksYAML is the simulator's tasks of the bot tests: botTasks tasks
+// in FULLMIGRATING from 0 s, each with the steps that steps(i) adds.
+func botTasksYAML(steps func(i int) string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "project_id: %s\ntasks:\n", botProject)
+	for i := range botTasks {
+		fmt.Fprintf(&b, "  - id: task-%03d\n    name: cache-%03d\n", i, i)
+		b.WriteString("    source: {name: src, addrs: \"10.0.0.1:6379\", password: PLANTED-redis-pass}\n")
+		b.WriteString("    target: {name: dst, addrs: \"10.0.0.2:6379\", password: PLANTED-redis-pass}\n")
+		b.WriteString("    steps:\n      - {at: 0s, status: FULLMIGRATING}\n")
+		b.WriteString(steps(i))
 	}
-	b.WriteString("faults:\n  - {at: 9s, for: 3s, kind: server_error, task: \"\"}\n  - {at: 17s, for: 3s, kind: throttle, task: \"\"}\n")
-	return writeFile(t, "scenario.yaml", b.String())
+	return b.String()
 }
 
 // TestBotModeAcceptance runs the real binary in bot mode against the
@@ -147,4 +156,99 @@ func countFailed(f *slackapi.Server) int {
 
 func unescape(b []byte) string {
 	return strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">").Replace(string(b))
+}
+
+// TestBotModeBurst runs the real binary in bot mode while 200 tasks fail
+// at once, and one of them later recovers: the failures make a few
+// grouped top-level messages (not 200 cards), every task is told exactly
+// once, and the recovered task's card opens in the thread of the grouped
+// message that listed it.
+func TestBotModeBurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary for about 20 s")
+	}
+	scenario := botTasksYAML(func(i int) string {
+		steps := "      - {at: 5s, status: FAILED, error_message: \"source refused\"}\n"
+		if i == 7 {
+			steps += "      - {at: 12s, status: RUNNING}\n"
+		}
+		return steps
+	})
+	bin := watcherBinary(t)
+	fake := slackapi.New(t, botSecret, map[string]string{"#oncall": botChannel})
+	simURL := startSimChild(t, bin, "--scenario", writeFile(t, "scenario.yaml", scenario))
+	cfg := fmt.Sprintf(`log: {level: info, format: json}
+data_dir: %q
+dcs: {endpoint: %q, project_id: %q, rate_limit: 1000, concurrency: 8, timeout: 5s}
+poll: {schedule: "@every 1s", discover: true, detail: on_change}
+nats: {listen: "127.0.0.1:0", duplicate_window: 1h}
+slack: {enabled: true, channel: %s, api_url: %q, rate: 1, timeout: 5s}
+`, t.TempDir(), simURL, botProject, botChannel, fake.URL())
+	env := childEnv("HUAWEICLOUD_SDK_AK="+plantedAK, "HUAWEICLOUD_SDK_SK="+plantedSK, "WATCHER_SLACK_BOT_TOKEN="+botSecret)
+	logs := &testutil.SyncBuffer{}
+	w := startWatcher(t, bin, writeFile(t, "watcher.yaml", cfg), env, logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("top level %d; logs:\n%s", len(fake.TopLevel(botChannel)), tail(logs.String(), 4000))
+		}
+	})
+
+	told := func() map[string]int {
+		out := map[string]int{}
+		for _, m := range fake.TopLevel(botChannel) {
+			for _, name := range regexp.MustCompile(`\*cache-\d{3}\*|cache-\d{3}: FAILED`).FindAllString(unescape(m.Blocks)+" "+m.Text, -1) {
+				out[strings.Trim(strings.TrimSuffix(name, ": FAILED"), "*")]++
+			}
+		}
+		return out
+	}
+	var card slackapi.Message
+	testutil.EventuallyWithin(t, 60*time.Second, "every failure told and task 7's card opened", func() bool {
+		if len(told()) < botTasks {
+			return false
+		}
+		for _, m := range fake.Messages() {
+			if strings.Contains(m.Text, "cache-007") && strings.Contains(m.Text, "RUNNING") {
+				card = m
+				return true
+			}
+		}
+		return false
+	})
+	w.stop(t)
+
+	top := 0
+	for _, c := range fake.Calls("chat.postMessage") {
+		if c.Form["thread_ts"] == "" {
+			top++
+		}
+	}
+	t.Logf("%d tasks failing at once: %d top-level posts, %d chat.postMessage calls", botTasks, top, len(fake.Calls("chat.postMessage")))
+	if top > 8 {
+		t.Errorf("top-level posts = %d, want a few grouped messages (at most 8)", top)
+	}
+	for name, n := range told() {
+		if n != 1 {
+			t.Errorf("%s told %d times at the top level, want once", name, n)
+		}
+	}
+	if card.ThreadTS == "" {
+		// Task 7 had a card of its own (it came alone in its batch): then
+		// the recovery is a redraw of it.
+		if _, part := card.EventID(); part != "card" {
+			t.Errorf("task 7's recovery is in %q, want its card", card.Text)
+		}
+	} else if parent := fake.TopLevel(botChannel); !slicesContainsTS(parent, card.ThreadTS) {
+		t.Errorf("task 7's card is in the thread of %s, which is no top-level message", card.ThreadTS)
+	}
+	t.Logf("task 7's card: thread %q, %s", card.ThreadTS, card.Text)
+}
+
+func slicesContainsTS(msgs []slackapi.Message, ts string) bool {
+	for _, m := range msgs {
+		if m.TS == ts {
+			return true
+		}
+	}
+	return false
 }

@@ -48,6 +48,7 @@ func (s *session) handle(ctx context.Context, msgs []jetstream.Msg) {
 		handBack(msgs)
 		return
 	}
+	s.markCardless(ctx, items)
 	queue := s.plan(items)
 	for len(queue) > 0 {
 		p := queue[0]
@@ -206,6 +207,9 @@ func (s *session) refused(p outgoing, err error) []outgoing {
 	if len(p.items) > 1 {
 		log := s.postLogger(p)
 		log.Warn().Err(err).Msg("slack: grouped message refused; posting its events one by one")
+		if p.group {
+			return cardPosts(p.items)
+		}
 		return s.single(p.items)
 	}
 	it := p.items[0]

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -20,10 +22,18 @@ const (
 	// MetadataEventType is the event_type of every message the watcher
 	// posts in bot mode; its payload is {event_id, part}.
 	MetadataEventType = "dcs_watcher_event"
-	// lookback is how many recent messages of a channel (or replies of a
-	// thread) the look-up reads: a message lost in an ambiguous failure is
-	// one of the last few the watcher posted, far fewer than this.
-	lookback = 200
+	// pageSize is how many messages one read of a channel's history or a
+	// thread's replies asks for: what Slack recommends; the look-up pages
+	// on with the cursor until it has read everything since its bound.
+	pageSize = 200
+	// slackSkew is how far before the ts Slack last answered the look-up
+	// for a lost post begins: both are Slack's clock, so only its own
+	// servers' drift is allowed for.
+	slackSkew = time.Minute
+	// clockSkew is how far before the event's observation time the look-up
+	// for a post made by an earlier run begins: the observation is this
+	// side's clock, the ts Slack's.
+	clockSkew = time.Hour
 )
 
 // The parts of a task's conversation a post can be.
@@ -31,6 +41,7 @@ const (
 	partCard  = "card"  // the task's live status card, top level
 	partReply = "reply" // a transition, in the card's thread
 	partTop   = "top"   // a message of its own (no card): API, watcher, grouped
+	partGroup = "group" // a grouped message of tasks without a card, their thread's parent
 )
 
 // Bot is the connection of the bot-token mode to Slack's Web API. It is
@@ -99,34 +110,81 @@ func (b *Bot) update(ctx context.Context, channel, ts string, msg slack.WebhookM
 	return nil
 }
 
-// find looks for the post of eventID as part among the channel's last
-// messages, or the replies of threadTS when it is set, and returns its ts
-// ("" when Slack has no such message).
-func (b *Bot) find(ctx context.Context, channelID, threadTS, eventID, part string) (string, error) {
-	var msgs []slack.Message
+// find looks for the post of eventID as part among the channel's
+// messages, or the replies of threadTS when it is set, posted since
+// since (zero: the whole thread or history), and returns its ts ("" when
+// Slack has no such message). It reads page after page with the cursor
+// until the post is found or the range is read to its end, so that a
+// thread of any length is searched whole; the bound keeps that to the
+// few messages posted since the lost attempt.
+func (b *Bot) find(ctx context.Context, channelID, threadTS, eventID, part string, since time.Time) (string, error) {
+	oldest := ""
+	if !since.IsZero() {
+		oldest = slackTS(since)
+	}
+	cursor := ""
+	for {
+		msgs, next, err := b.page(ctx, channelID, threadTS, oldest, cursor)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range msgs {
+			if carries(m, eventID, part) {
+				return m.Timestamp, nil
+			}
+		}
+		if next == "" {
+			return "", nil
+		}
+		cursor = next
+	}
+}
+
+// page is one page of the look-up: replies of threadTS (oldest first) or
+// the channel's history (newest first), from oldest on, and the cursor of
+// the next page ("" at the end).
+func (b *Bot) page(ctx context.Context, channelID, threadTS, oldest, cursor string) ([]slack.Message, string, error) {
 	if threadTS != "" {
-		m, _, _, err := b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
-			ChannelID: channelID, Timestamp: threadTS, Limit: lookback, IncludeAllMetadata: true,
+		m, more, next, err := b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: channelID, Timestamp: threadTS, Cursor: cursor, Oldest: oldest, Inclusive: true,
+			Limit: pageSize, IncludeAllMetadata: true,
 		})
 		if err != nil {
-			return "", botError("conversations.replies", err)
+			return nil, "", botError("conversations.replies", err)
 		}
-		msgs = m
-	} else {
-		h, err := b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-			ChannelID: channelID, Limit: lookback, IncludeAllMetadata: true,
-		})
-		if err != nil {
-			return "", botError("conversations.history", err)
-		}
-		msgs = h.Messages
+		return m, moreAt(more, next), nil
 	}
-	for _, m := range msgs {
-		if carries(m, eventID, part) {
-			return m.Timestamp, nil
-		}
+	h, err := b.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+		ChannelID: channelID, Cursor: cursor, Oldest: oldest, Inclusive: true, Limit: pageSize, IncludeAllMetadata: true,
+	})
+	if err != nil {
+		return nil, "", botError("conversations.history", err)
 	}
-	return "", nil
+	return h.Messages, moreAt(h.HasMore, h.ResponseMetaData.NextCursor), nil
+}
+
+func moreAt(hasMore bool, next string) string {
+	if !hasMore {
+		return ""
+	}
+	return next
+}
+
+// slackTS is t as a Slack ts ("<seconds>.<microseconds>").
+func slackTS(t time.Time) string {
+	us := t.UnixMicro()
+	return fmt.Sprintf("%d.%06d", us/1_000_000, us%1_000_000)
+}
+
+// tsTime is the time a Slack ts names; zero if it is not one.
+func tsTime(ts string) time.Time {
+	sec, frac, _ := strings.Cut(ts, ".")
+	s, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	us, _ := strconv.ParseInt((frac + "000000")[:6], 10, 64)
+	return time.UnixMicro(s*1_000_000 + us)
 }
 
 // msgOptions are the options that put msg's fallback text and blocks into
@@ -152,7 +210,8 @@ var (
 	}
 	// botGoneCodes say the message to update is not there any more
 	// (deleted by someone): the card is opened anew.
-	botGoneCodes = map[string]bool{"message_not_found": true, "cant_update_message": true, "edit_window_closed": true}
+	// thread_not_found: the parent a card was to be posted under is gone.
+	botGoneCodes = map[string]bool{"message_not_found": true, "cant_update_message": true, "edit_window_closed": true, "thread_not_found": true}
 	// botBusyCodes are Slack's own trouble: tried again like a 5xx.
 	botBusyCodes = map[string]bool{"internal_error": true, "fatal_error": true, "service_unavailable": true, "request_timeout": true}
 )

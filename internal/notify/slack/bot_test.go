@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -374,4 +375,78 @@ func TestCardTimelineFlapping(t *testing.T) {
 // back, for "does it say X" checks.
 func unescapeJSON(b []byte) string {
 	return strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">").Replace(string(b))
+}
+
+// TestBotLookUpLongThread: in a thread of 205 replies, a reply whose
+// answer is lost after Slack stored it is found by the look-up (which
+// pages through the thread with the cursor) and posted exactly once.
+func TestBotLookUpLongThread(t *testing.T) {
+	const replies = 205
+	js := startJetStream(t)
+	f := newFakeAPI(t)
+	var lose atomic.Bool
+	f.Fault = func(method string, _ int, form map[string]string) slackapi.Fault {
+		if method == "chat.postMessage" && form["thread_ts"] != "" && lose.CompareAndSwap(true, false) {
+			return slackapi.Fault{Lost: true}
+		}
+		return slackapi.Fault{}
+	}
+	t0 := observed()
+	st := []string{"FULLMIGRATING", "INCRMIGEATING"}
+	flap := func(i int) notify.Envelope {
+		return move(fmt.Sprintf("f%03d", i), "task-1", "orders-cache", st[i%2], st[(i+1)%2], t0.Add(time.Duration(i)*time.Minute), time.Minute)
+	}
+	var envs []notify.Envelope
+	for i := range replies + 1 { // the first opens the card
+		envs = append(envs, flap(i))
+	}
+	publish(t, js, envs...)
+	logger, logs := newLogger()
+	o := botOptions(f, oncall)
+	o.SendTimeout = 2 * time.Second
+	o.Logger = logger
+	r := startNotifier(t, js, nil, o, func(n *Notifier) {
+		for _, l := range n.lanes {
+			l.pace = newPacer(1000)
+		}
+	})
+	r.drainedWithin(t, 60*time.Second)
+	card := cardOf(t, f, oncall, "f000")
+	if n := len(f.Replies(oncall, card.TS)); n != replies {
+		t.Fatalf("thread has %d replies before the lost answer, want %d", n, replies)
+	}
+
+	lose.Store(true)
+	lost := flap(replies + 1)
+	publish(t, js, lost)
+	r.drainedWithin(t, 30*time.Second)
+	if lose.Load() {
+		t.Fatal("the lost answer was never served")
+	}
+	got := replyIDs(f, oncall, card.TS)
+	count := 0
+	for _, id := range got {
+		if id == lost.ID {
+			count++
+		}
+	}
+	if count != 1 || len(got) != replies+1 {
+		t.Errorf("reply %s posted %d times (thread %d replies), want once (%d replies)", lost.ID, count, len(got), replies+1)
+	}
+	if !strings.Contains(logs.String(), "an earlier attempt was posted after all") {
+		t.Errorf("the look-up did not find the lost reply:\n%s", tail(logs.String(), 2000))
+	}
+	lostTS := f.Replies(oncall, card.TS)[replies].TS
+	for _, c := range f.Calls("conversations.replies") {
+		if c.Form["oldest"] == "" || tsTime(c.Form["oldest"]).After(tsTime(lostTS)) {
+			t.Errorf("look-up from oldest %q: want a bound at or before the lost post's ts %s", c.Form["oldest"], lostTS)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/slack-go/slack"
@@ -19,12 +20,16 @@ type botDest struct {
 	// needs when the channel is configured by name.
 	channelID string
 	// unsure are the posts (event id + part) whose last attempt failed
-	// ambiguously: the next attempt looks for them first.
-	unsure map[string]bool
+	// ambiguously: the next attempt looks for them first, among the
+	// messages Slack took since the time each maps to (the ts Slack last
+	// answered before that attempt; zero when none had been).
+	unsure map[string]time.Time
+	// answered is the ts of the latest post Slack answered, as a time.
+	answered time.Time
 }
 
 func newBotDest(b *Bot, channel string) *botDest {
-	d := &botDest{bot: b, channel: channel, unsure: map[string]bool{}}
+	d := &botDest{bot: b, channel: channel, unsure: map[string]time.Time{}}
 	if !strings.HasPrefix(channel, "#") {
 		d.channelID = channel
 	}
@@ -38,30 +43,34 @@ func (s *session) send(ctx context.Context, p outgoing) error {
 	if s.bot == nil {
 		return s.sender.Send(ctx, &p.msg)
 	}
-	if p.card {
+	switch {
+	case p.group:
+		return s.sendGroup(ctx, p)
+	case p.card:
 		return s.sendCard(ctx, p.items[0])
 	}
 	first := p.items[0]
-	_, _, err := s.postOnce(ctx, "", p.msg, first.env.ID, partTop, first.delivered > 1)
+	_, _, err := s.postOnce(ctx, "", p.msg, first, partTop)
 	return err
 }
 
-// postOnce posts msg (in the thread of threadTS, if set) unless Slack
-// already has it: when the last attempt of this post failed ambiguously,
-// or redelivered says an earlier run may have posted it before it could
-// record so, it first looks for the post's metadata in the channel's
-// history (or the thread's replies), and takes the message found. This is
-// the exactly-once half that Slack allows: a post whose answer was lost is
-// found, not doubled.
-func (s *session) postOnce(ctx context.Context, threadTS string, msg slack.WebhookMessage, eventID, part string, redelivered bool) (channelID, ts string, err error) {
+// postOnce posts msg as part of its task's conversation (in the thread of
+// threadTS, if set) unless Slack already has it: when the last attempt of
+// this post failed ambiguously, or a redelivery says an earlier run may
+// have posted it before it could record so, it first looks for the post's
+// metadata in the channel's history (or the thread's replies), and takes
+// the message found. This is the exactly-once half that Slack allows: a
+// post whose answer was lost is found, not doubled.
+func (s *session) postOnce(ctx context.Context, threadTS string, msg slack.WebhookMessage, it *item, part string) (channelID, ts string, err error) {
 	b := s.bot
+	eventID := it.env.ID
 	key := eventID + "/" + part
-	if b.unsure[key] || redelivered {
+	if since, ok := b.lookFrom(key, it); ok {
 		if b.channelID == "" {
 			s.o.Logger.Warn().Str("event_id", eventID).
 				Msg("slack: cannot look for an earlier post: the channel is configured by name and its id is not known yet; posting (it may show twice)")
 		} else {
-			ts, err := b.bot.find(ctx, b.channelID, threadTS, eventID, part)
+			ts, err := b.bot.find(ctx, b.channelID, threadTS, eventID, part, since)
 			if err != nil {
 				return "", "", fmt.Errorf("look for an earlier post of event %s: %w", eventID, err)
 			}
@@ -75,15 +84,36 @@ func (s *session) postOnce(ctx context.Context, threadTS string, msg slack.Webho
 	ch, ts, err := b.bot.post(ctx, b.channel, threadTS, msg, metadata(eventID, part))
 	if err != nil {
 		if ambiguous(err) {
-			b.unsure[key] = true
+			b.unsure[key] = b.answered
 		}
 		return "", "", err
 	}
 	delete(b.unsure, key)
+	if t := tsTime(ts); t.After(b.answered) {
+		b.answered = t
+	}
 	if ch != "" {
 		b.channelID = ch
 	}
 	return ch, ts, nil
+}
+
+// lookFrom says whether the post key of it must be looked for before it
+// is made, and since when Slack may hold it: for an attempt of this run
+// that failed ambiguously, shortly before the last ts Slack had answered
+// then (Slack's own clock); for a redelivery, which an earlier run may
+// have posted, an hour before the event was observed (this side's clock,
+// which may be off); zero (everything) when neither is known.
+func (d *botDest) lookFrom(key string, it *item) (time.Time, bool) {
+	if at, ok := d.unsure[key]; ok && !at.IsZero() {
+		return at.Add(-slackSkew), true
+	} else if !ok && it.delivered <= 1 {
+		return time.Time{}, false
+	}
+	if it.env.Time.IsZero() {
+		return time.Time{}, true
+	}
+	return it.env.Time.Add(-clockSkew), true
 }
 
 // sendCard brings a task's card up to date with one event: it applies the
@@ -104,7 +134,10 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 		rec = &cardRecord{}
 	}
 	applied := rec.apply(it.env)
-	if rec.TS == "" {
+	switch {
+	case !applied && rec.TS == "" && rec.Thread != "":
+		return nil // redelivered after its grouped message listed it
+	case rec.TS == "":
 		return s.openCard(ctx, key, rec, rev, it)
 	}
 	card := RenderCard(rec)
@@ -126,18 +159,24 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 		return nil // redelivered after its card was opened: nothing to reply
 	}
 	reply := WithMentions(RenderReply(it.env), s.mentions)
-	_, _, err = s.postOnce(ctx, rec.TS, reply, it.env.ID, partReply, it.delivered > 1)
+	_, _, err = s.postOnce(ctx, rec.thread(), reply, it, partReply)
 	return err
 }
 
 // openCard posts the card of a task that has none and records where it
-// is. A record that cannot be written after the post is tried again with
+// is: at the top level, or as a reply in the thread of the grouped message
+// that listed the task (rec.Thread). A record that cannot be written after the post is tried again with
 // the same event; the look-up then finds the card instead of opening a
 // second one.
 func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev uint64, it *item) error {
 	rec.OpenedBy = it.env.ID
 	card := WithMentions(RenderCard(rec), s.mentions)
-	ch, ts, err := s.postOnce(ctx, "", card, it.env.ID, partCard, it.delivered > 1)
+	ch, ts, err := s.postOnce(ctx, rec.Thread, card, it, partCard)
+	if errors.Is(err, errMessageGone) && rec.Thread != "" {
+		it.log.Warn().Err(err).Msg("slack: the grouped message that listed the task was deleted; opening its card at the top level")
+		rec.Thread = ""
+		ch, ts, err = s.postOnce(ctx, "", card, it, partCard)
+	}
 	if err != nil {
 		return err
 	}
@@ -149,7 +188,7 @@ func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("card of task %s written by another replica meanwhile: %w", it.env.Data.TaskID, err)
 		}
-		s.bot.unsure[it.env.ID+"/"+partCard] = true
+		s.bot.unsure[it.env.ID+"/"+partCard] = tsTime(ts) // taken: the look-up finds it from its own ts
 		return err
 	}
 	return nil

@@ -35,7 +35,13 @@ const (
 // write is a compare-and-swap on the revision read.
 type cardRecord struct {
 	Channel string `json:"channel"` // id, as Slack answered
-	TS      string `json:"ts"`      // the card's ts, the thread's parent
+	// TS is the card's ts: the thread's parent, unless Thread is set; ""
+	// while a task listed in a grouped message has no card yet.
+	TS string `json:"ts"`
+	// Thread is the ts of the grouped message that listed the task when
+	// it had no card (see sendGroup): its card and transitions are
+	// replies in that message's thread.
+	Thread string `json:"thread,omitempty"`
 	// OpenedBy is the event whose post opened the card (its metadata).
 	OpenedBy  string       `json:"opened_by"`
 	Project   string       `json:"project"`
@@ -57,6 +63,14 @@ type cardRecord struct {
 	Folded map[string]float64 `json:"folded,omitempty"`
 	// Applied are the ids of the latest events applied, newest last.
 	Applied []string `json:"applied"`
+}
+
+// thread is where the task's transitions are replies.
+func (r *cardRecord) thread() string {
+	if r.Thread != "" {
+		return r.Thread
+	}
+	return r.TS
 }
 
 // statusSpan is one status of the timeline and when it was first seen.
@@ -84,7 +98,7 @@ func cardEvent(d notify.Data) bool {
 // timeline (a status change closes the last span; the first event of a
 // record also opens the previous status's span from
 // previous_status_seconds), the last status, names and addresses, the last
-// error.
+// error (while the task is failed: a recovery clears it).
 func (r *cardRecord) apply(env notify.Envelope) bool {
 	if slices.Contains(r.Applied, env.ID) {
 		return false
@@ -99,7 +113,10 @@ func (r *cardRecord) apply(env notify.Envelope) bool {
 	}
 	if t := d.Snapshot; t != nil {
 		r.Source, r.Target = t.Source, t.Target
-		r.LastError = t.ErrorMessage
+		r.LastError = ""
+		if reasonShown(d) {
+			r.LastError = t.ErrorMessage
+		}
 	}
 	if len(r.Spans) == 0 && d.PreviousStatusSeconds != nil {
 		if p, ok := statusOf(d.PreviousStatus); ok {

@@ -16,6 +16,9 @@ type item struct {
 	seq       uint64 // stream sequence
 	delivered uint64 // JetStream's delivery count, 1 on first delivery
 	log       zerolog.Logger
+	// cardless: in bot mode, the event is the batch's first of a task
+	// that has no card record in this channel (see markCardless).
+	cardless bool
 }
 
 // outgoing is one Slack message and the events it carries, in stream
@@ -26,6 +29,9 @@ type outgoing struct {
 	// card: in bot mode, the one event of items goes to its task's card
 	// (msg is unused: the card is drawn from its record).
 	card bool
+	// group: in bot mode, msg is a grouped message listing items, tasks
+	// without a card, and becomes their conversation's parent (sendGroup).
+	group bool
 }
 
 // groupKey says which events of a batch may share a grouped message.
@@ -36,13 +42,17 @@ type outgoing struct {
 // watch_recovered the status is only the one last seen, not what
 // happened, and one cause (a bulk clean-up, an API outage, expired
 // credentials) hits tasks in every status: the kind alone, so that one
-// incident makes one message; each line still shows the task's status.
+// incident makes one message; each line still shows the task's status. Late
+// reasons (see lateReason) group apart from other changed events.
 func groupKey(d notify.Data) string {
 	switch d.Kind {
 	case diff.Removed, diff.WatchDegraded, diff.WatchRecovered:
 		return string(d.Kind)
 	}
 	cur, _ := currentStatus(d)
+	if lateReason(d) {
+		return "reason " + string(cur.norm)
+	}
 	return string(d.Kind) + " " + string(cur.norm)
 }
 
@@ -115,24 +125,4 @@ func (n *lane) single(items []*item) []outgoing {
 		posts[i] = outgoing{msg: n.render.Render(it.env), items: []*item{it}}
 	}
 	return posts
-}
-
-// planBot plans a batch in bot mode. A task's events go to its card, one
-// at a time and in stream order (a card is one message per task already:
-// grouping would add a top-level message on top of the cards); the other
-// events (the API's, the watcher's blindness) are top-level messages,
-// grouped as in webhook mode. Card posts go first: top-level messages of
-// a batch are rare, and the order between a task and the API is not kept
-// in webhook mode either.
-func (n *lane) planBot(items []*item) []outgoing {
-	var posts []outgoing
-	var rest []*item
-	for _, it := range items {
-		if cardEvent(it.env.Data) {
-			posts = append(posts, outgoing{items: []*item{it}, card: true})
-		} else {
-			rest = append(rest, it)
-		}
-	}
-	return append(posts, n.planTop(rest)...)
 }

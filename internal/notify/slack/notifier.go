@@ -280,8 +280,10 @@ func (n *lane) deliverWhileHeld(ctx context.Context, b buckets, wait time.Durati
 }
 
 // posts says whether this lane posts an event: its kind posts (Kinds, or
-// for discovered the quiet-start rule) and the routes send it here.
+// for discovered the quiet-start rule) and the routes send it here; a
+// late reason is judged as the follow-up of its failure (asFollowUp).
 func (n *lane) posts(d notify.Data) bool {
+	d = asFollowUp(d)
 	if d.Kind == diff.Discovered && n.o.QuietStart {
 		if out, _ := classify(d); out != notify.OutcomeFailed {
 			return false

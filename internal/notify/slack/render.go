@@ -117,7 +117,8 @@ func emoji(d notify.Data) string {
 }
 
 // reasonOf is the reason an event gives, raw, and how to label it: why
-// the watcher is blind for watch_* events, else the API's error message.
+// the watcher is blind for watch_* events, else the API's error message
+// while the task is failed (see reasonShown).
 // The reason is "" when there is none.
 func reasonOf(d notify.Data) (label, reason string) {
 	label = "Failure reason"
@@ -127,7 +128,7 @@ func reasonOf(d notify.Data) (label, reason string) {
 	case diff.WatchRecovered:
 		label, reason = "The watcher was blind because", d.Reason
 	default:
-		if d.Snapshot != nil {
+		if d.Snapshot != nil && reasonShown(d) {
 			reason = d.Snapshot.ErrorMessage
 		}
 		if reason == "" {

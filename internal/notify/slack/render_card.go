@@ -146,7 +146,7 @@ func timeline(r *cardRecord) string {
 // context line with the event. Short, because the card carries the rest.
 func RenderReply(env notify.Envelope) slack.WebhookMessage {
 	d := env.Data
-	line := emoji(d) + " " + d.What(escape)
+	line := emoji(d) + " " + what(d, escape)
 	if d.PreviousStatusSeconds != nil {
 		line += " after " + Humanize(time.Duration(*d.PreviousStatusSeconds*float64(time.Second)))
 	}
@@ -162,7 +162,7 @@ func RenderReply(env notify.Envelope) slack.WebhookMessage {
 	}
 	blocks = append(blocks, contextBlock(env))
 	return slack.WebhookMessage{
-		Text:   clipEscaped(escape(d.Name())+": "+d.What(escape), maxFallback),
+		Text:   clipEscaped(escape(d.Name())+": "+what(d, escape), maxFallback),
 		Blocks: &slack.Blocks{BlockSet: blocks},
 	}
 }
@@ -190,9 +190,10 @@ func codeSection(label, text string) slack.Block {
 	return slack.NewSectionBlock(md(clipEscaped(block, maxSectionText)), nil, nil)
 }
 
-// changesBlock lists a reply's changed fields; nil for events that list none.
+// changesBlock lists a reply's changed fields; nil for events that list
+// none, and for a late reason, whose reason block says it.
 func changesBlock(d notify.Data) slack.Block {
-	if (d.Kind != diff.TaskStatusChanged && d.Kind != diff.Changed) || len(d.Changes) == 0 {
+	if (d.Kind != diff.TaskStatusChanged && d.Kind != diff.Changed) || len(d.Changes) == 0 || lateReason(d) {
 		return nil
 	}
 	var b strings.Builder

@@ -80,6 +80,9 @@ func headline(d notify.Data, n int) string {
 			status += " (unknown status)"
 		}
 	}
+	if lateReason(d) {
+		return "reason for the failure of " + tasks
+	}
 	switch d.Kind {
 	case diff.StatusChanged:
 		return tasks + " -> " + status
@@ -115,6 +118,8 @@ func lineWhat(d notify.Data, esc func(string) string) string {
 			s += " (unknown status)"
 		}
 		return label + s
+	case lateReason(d):
+		return "" // the header says it; the line gives the reason
 	default:
 		return d.What(esc)
 	}

@@ -246,7 +246,7 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 	m := msgtmpl.MessageData{
 		Kind: esc(string(d.Kind)), Scope: esc(d.Scope), Outcome: esc(string(out)), Severity: esc(string(sev)),
 		Emoji: emoji(d), Name: esc(d.Name()), TaskID: esc(d.TaskID), ProjectID: esc(d.ProjectID), Region: esc(d.Region),
-		What: d.What(esc), LineWhat: lineWhat(d, esc),
+		What: what(d, esc), LineWhat: lineWhat(d, esc),
 		MayHaveSkipped: d.MayHaveSkipped, Gap: esc(d.Gap), EventID: esc(env.ID), Mentions: mentionMarkup(mentions),
 	}
 	if p, ok := statusOf(d.PreviousStatus); ok {
@@ -264,7 +264,7 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 	}
 	label, reason := reasonOf(d)
 	m.ReasonLabel, m.Reason = esc(label), esc(reason)
-	if d.Kind == diff.Changed || d.Kind == diff.TaskStatusChanged {
+	if (d.Kind == diff.Changed || d.Kind == diff.TaskStatusChanged) && !lateReason(d) {
 		for _, c := range d.Changes {
 			m.Changes = append(m.Changes, msgtmpl.Change{Field: esc(c.Field), Old: esc(notify.OrNone(c.Old)), New: esc(notify.OrNone(c.New))})
 		}

@@ -4,7 +4,10 @@
 // It reads the form bodies slack-go sends (blocks and metadata as JSON
 // strings), checks the token, keeps channels of messages with ts,
 // thread_ts and metadata, and answers JSON as Slack does (ok, ts, channel,
-// error, messages with metadata when include_all_metadata is set). A test
+// error, messages with metadata when include_all_metadata is set), and
+// pages the two reads as Slack does (limit, cursor, oldest, latest,
+// inclusive; has_more and response_metadata.next_cursor). A ts is the
+// time the fake took the message, as Slack's is. A test
 // can make any call fail (an error code, a 429 with Retry-After, a 5xx) or
 // answer late, after storing the message, like a Slack that took a post
 // whose answer the client never saw.
@@ -18,7 +21,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,7 +84,7 @@ func New(t interface {
 	Helper()
 }, token string, channels map[string]string) *Server {
 	t.Helper()
-	s := &Server{token: token, ids: map[string]string{}, perCall: map[string]int{}, lastTS: 1772366400_000000}
+	s := &Server{token: token, ids: map[string]string{}, perCall: map[string]int{}}
 	for name, id := range channels {
 		s.ids[name] = id
 		s.ids[id] = id
@@ -188,24 +190,29 @@ func (s *Server) do(method string, form map[string]string) map[string]any {
 		if form["channel"] != ch {
 			return fail("channel_not_found") // history wants the id
 		}
-		var out []map[string]any
+		var out []*Message
 		for _, m := range slices.Backward(s.msgs) {
 			if m.Channel == ch && (m.ThreadTS == "" || m.ThreadTS == m.TS) {
-				out = append(out, view(m, form["include_all_metadata"] == "1"))
+				out = append(out, m)
 			}
 		}
-		return map[string]any{"ok": true, "messages": limit(out, form["limit"]), "has_more": false}
+		return page(out, nil, form, historyLimits, func(m *Message, at string) bool { return tsValue(m.TS) <= tsValue(at) })
 	case "conversations.replies":
-		var out []map[string]any
+		var parent *Message
+		var replies []*Message
 		for _, m := range s.msgs {
-			if m.Channel == ch && (m.TS == form["ts"] || m.ThreadTS == form["ts"]) {
-				out = append(out, view(m, form["include_all_metadata"] == "1"))
+			switch {
+			case m.Channel != ch:
+			case m.TS == form["ts"]:
+				parent = m
+			case m.ThreadTS == form["ts"]:
+				replies = append(replies, m)
 			}
 		}
-		if len(out) == 0 {
+		if parent == nil {
 			return fail("thread_not_found")
 		}
-		return map[string]any{"ok": true, "messages": limit(out, form["limit"]), "has_more": false}
+		return page(replies, parent, form, repliesLimits, func(m *Message, at string) bool { return tsValue(m.TS) >= tsValue(at) })
 	}
 	return fail("unknown_method")
 }
@@ -223,7 +230,9 @@ func (s *Server) post(ch string, form map[string]string) map[string]any {
 	if thread := form["thread_ts"]; thread != "" && s.find(ch, thread) == nil {
 		return fail("thread_not_found")
 	}
-	s.lastTS++
+	// A ts is the time Slack took the message, in microseconds, unique in
+	// the channel.
+	s.lastTS = max(time.Now().UnixMicro(), s.lastTS+1)
 	ts := fmt.Sprintf("%d.%06d", s.lastTS/1_000_000, s.lastTS%1_000_000)
 	m := &Message{Channel: ch, TS: ts, ThreadTS: form["thread_ts"], Text: form["text"]}
 	if b := form["blocks"]; b != "" {
@@ -257,13 +266,6 @@ func view(m *Message, meta bool) map[string]any {
 		v["metadata"] = m.Metadata
 	}
 	return v
-}
-
-func limit(msgs []map[string]any, l string) []map[string]any {
-	if n, err := strconv.Atoi(l); err == nil && n > 0 && n < len(msgs) {
-		return msgs[:n]
-	}
-	return msgs
 }
 
 // Messages are copies of every message held, in the order posted.
