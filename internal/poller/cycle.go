@@ -196,8 +196,7 @@ func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
 // as null, which keep their previous values.
 func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.Task, nulls []string) error {
 	if c.held.Load() {
-		c.keep(at, t, row, nulls)
-		return nil
+		return c.keep(at, t, row, nulls)
 	}
 	answer := t
 	ent, err := c.load(ctx, t.ID)

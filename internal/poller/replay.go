@@ -139,13 +139,14 @@ func (c *cycle) keepOn(ctx context.Context, err error, at time.Time, t dcs.Task,
 		return err
 	}
 	c.hold(err)
-	c.keep(at, t, row, nulls)
-	return nil
+	return c.keep(at, t, row, nulls)
 }
 
 // keep journals the observation t when it differs from the task's last
-// journaled one, else from its cached record.
-func (c *cycle) keep(at time.Time, t dcs.Task, row *dcs.Task, nulls []string) {
+// journaled one, else from its cached record. An observation the full
+// journal cannot keep is errHeld: the task is not taken for seen, so a
+// later cycle reads it again.
+func (c *cycle) keep(at time.Time, t dcs.Task, row *dcs.Task, nulls []string) error {
 	ent, _ := c.p.st.Get(c.p.o.ProjectID, t.ID)
 	prev := c.p.j.latest(t.ID)
 	first := prev == nil
@@ -162,9 +163,12 @@ func (c *cycle) keep(at time.Time, t dcs.Task, row *dcs.Task, nulls []string) {
 		if first {
 			gap = c.gap(t.ID, ent)
 		}
-		c.p.j.add(observation{At: at, Task: t, Gap: gap})
+		if !c.p.j.add(observation{At: at, Task: t, Gap: gap}) {
+			return fmt.Errorf("%s: observation not journaled: %w", displayID(t.ID), errHeld)
+		}
 	}
 	c.p.observe(t.ID)
+	return nil
 }
 
 // dropped reports whether the journal could not keep some of the task's
