@@ -23,12 +23,14 @@ import (
 // lease (paused past its TTL, cut off from NATS), three mechanisms
 // combine:
 //
-//  1. The lease check (lease.Store.Check, the poller's Fence) before each
-//     cycle, each snapshot write and each publish: the lease has not
-//     expired by this replica's clock and the lease key still holds the
-//     revision this replica wrote. A replica woken from SIGSTOP fails it
-//     (its expiry passed, or the new holder's revision is there) before it
-//     touches anything.
+//  1. The lease check (lease.Store.Check, the poller's Fence: App.fence)
+//     before each cycle, each snapshot write and each publish: the lease
+//     key still holds a revision this replica wrote, and the lease has not
+//     expired by its clock (its own record past the expiry is renewed
+//     first). A replica woken from SIGSTOP fails it (the new holder's
+//     revision is there) before it touches anything. A key that cannot be
+//     read passes: the write then fails on the unreachable store and the
+//     poller journals it.
 //  2. The compare-and-swap of each snapshot write on the revision the
 //     writer read: a new leader reloads the project's records (Reload) and
 //     advances the keys it writes, so a stale leader that passed its check
