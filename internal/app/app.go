@@ -257,7 +257,12 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	a.Snaps = snaps
 	for i, p := range projects {
 		pub := base.ForRegion(p.Region)
-		a.Projects = append(a.Projects, Project{Project: p, Poller: a.poller(p, clients[i], pub, o, nil), client: clients[i], pub: pub})
+		// With leases, each tenure has a poller (and a journal) of its own.
+		var journal poller.JournalOptions
+		if cfg.NATS.URL == "" {
+			journal = a.journal(p, "", nil)
+		}
+		a.Projects = append(a.Projects, Project{Project: p, Poller: a.poller(p, clients[i], pub, o, nil, journal), client: clients[i], pub: pub})
 	}
 	if cfg.NATS.URL != "" {
 		if a.Leases, err = openLeases(ctx, a.Broker, cfg, log); err != nil {
@@ -270,30 +275,6 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 		return nil
 	}
 	return a.wireSlack(lost.pub, healthProject, o)
-}
-
-// poller watches one project: its own client, its region's publisher, the
-// shared snapshot store (its keys are <project>.<task>).
-func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher, o Options, fence func(context.Context) error) *poller.Poller {
-	cfg := a.Config
-	return poller.New(client, pub, a.Snaps, poller.Options{
-		ProjectID:       p.ProjectID,
-		TaskIDs:         p.TaskIDs,
-		Discover:        p.Discover,
-		NameFilter:      p.NameFilter,
-		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
-		Auto:            cfg.Poll.Detail == config.DetailAuto,
-		RateLimit:       cfg.DCS.RateLimit,
-		RefreshActive:   cfg.Poll.RefreshActive,
-		RefreshTerminal: cfg.Poll.RefreshTerminal,
-		AbsentChecks:    cfg.Poll.AbsentChecks,
-		Concurrency:     cfg.DCS.Concurrency,
-		Now:             o.Now,
-		Logger:          o.Logger.With().Str("component", "poller").Str("project_id", p.ProjectID).Logger(),
-		Published:       o.Published,
-		Cycled:          o.Cycled,
-		Fence:           fence,
-	})
 }
 
 // wireSlack starts the one Slack notifier, a consumer of every project's

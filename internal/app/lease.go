@@ -23,12 +23,14 @@ import (
 // lease (paused past its TTL, cut off from NATS), three mechanisms
 // combine:
 //
-//  1. The lease check (lease.Store.Check, the poller's Fence) before each
-//     cycle, each snapshot write and each publish: the lease has not
-//     expired by this replica's clock and the lease key still holds the
-//     revision this replica wrote. A replica woken from SIGSTOP fails it
-//     (its expiry passed, or the new holder's revision is there) before it
-//     touches anything.
+//  1. The lease check (lease.Store.Check, the poller's Fence: App.fence)
+//     before each cycle, each snapshot write and each publish: the lease
+//     key still holds a revision this replica wrote, and the lease has not
+//     expired by its clock (its own record past the expiry is renewed
+//     first). A replica woken from SIGSTOP fails it (the new holder's
+//     revision is there) before it touches anything. A key that cannot be
+//     read passes: the write then fails on the unreachable store and the
+//     poller journals it.
 //  2. The compare-and-swap of each snapshot write on the revision the
 //     writer read: a new leader reloads the project's records (Reload) and
 //     advances the keys it writes, so a stale leader that passed its check
@@ -136,9 +138,17 @@ func (a *App) lead(ctx context.Context, i int, spec string) error {
 }
 
 // tenure runs project i's poller while this replica holds h, renewing it
-// every third of the TTL. It stops the poller (cancelling the cycle in
-// flight) the moment the lease is lost or expires unrenewed, and releases
-// the lease on exit or when this replica holds more than its share.
+// every third of the TTL (every second while renewals fail). It stops the
+// poller (cancelling the cycle in flight) the moment the lease is found
+// lost, and releases the lease on exit or when this replica holds more than
+// its share.
+//
+// An outage of NATS does not stop the poller: nobody can take a lease over
+// in a bucket nobody reaches, so the holder keeps polling past its local
+// expiry, its observations journaled (the poller's journal), and the lease
+// record decides when NATS answers again: still this replica's (the
+// revision it wrote) and the lease is renewed and the journal replayed;
+// another replica's and the journal is dropped, polling stopped.
 func (a *App) tenure(ctx context.Context, i int, h *lease.Held, spec string, log zerolog.Logger) error {
 	a.held.Add(1)
 	a.leads[i].Store(true)
@@ -151,63 +161,109 @@ func (a *App) tenure(ctx context.Context, i int, h *lease.Held, spec string, log
 	}()
 	log.Info().Uint64("revision", h.Revision()).Msg("lease taken: this replica polls the project")
 	p := a.Projects[i]
-	release := func(why string) {
-		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := a.Leases.Release(c, h); err != nil {
-			log.Warn().Err(err).Msg("lease not released: it expires by itself")
-			return
-		}
-		log.Info().Str("why", why).Msg("lease released")
-	}
 	// Another replica may have led meanwhile: diff against what KV holds.
 	if err := a.Snaps.Reload(ctx, p.ProjectID); err != nil {
 		log.Warn().Err(err).Msg("snapshots not reloaded: lease given back")
-		release("snapshots not reloaded")
+		a.release(h, "snapshots not reloaded", log)
 		return nil
 	}
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
-	fence := func(ctx context.Context) error { return a.Leases.Check(ctx, h) }
-	pl := a.poller(p.Project, p.client, p.pub, a.opts, fence)
+	prev, _, _ := h.Previous()
+	// A journal left in the data dir is replayed only when its writer held
+	// the lease last: nobody led the project since.
+	journal := a.journal(p.Project, a.Leases.Identity(), func(writer string) bool { return writer != "" && writer == prev })
+	pl := a.poller(p.Project, p.client, p.pub, a.opts, func(ctx context.Context) error { return a.fence(ctx, h) }, journal)
 	done := make(chan error, 1)
 	go func() { done <- pl.Run(pctx, spec) }()
 	halt := func() error { stop(); return <-done }
-	renew := time.NewTicker(a.Leases.TTL() / 3)
+	every := a.Leases.TTL() / 3
+	renew := time.NewTicker(every)
 	defer renew.Stop()
+	expired := false
 	for {
-		expiry := time.NewTimer(time.Until(h.Expires()))
+		var expiry <-chan time.Time
+		timer := time.NewTimer(time.Until(h.Expires()))
+		if !expired {
+			expiry = timer.C
+		}
 		select {
 		case <-ctx.Done():
-			expiry.Stop()
+			timer.Stop()
 			err := halt()
-			release("shutting down")
+			if n := pl.Journaled(); n > 0 {
+				log.Warn().Int("journaled", n).Msg("lease kept at shutdown: the next run of this replica replays the journal, unless another replica takes the lease first")
+				return err
+			}
+			a.release(h, "shutting down", log)
 			return err
 		case err := <-done:
-			expiry.Stop()
-			release("poller stopped")
+			timer.Stop()
+			a.release(h, "poller stopped", log)
 			return err
-		case <-expiry.C:
-			log.Warn().Time("expired", h.Expires()).Msg("lease expired unrenewed: polling stopped")
-			return halt()
+		case <-expiry:
+			expired = true
+			log.Warn().Time("expired", h.Expires()).Msg("lease expired unrenewed, NATS unreachable: polling goes on and journals what it sees; the lease record decides when NATS answers")
 		case <-renew.C:
-			expiry.Stop()
+			timer.Stop()
 			err := a.Leases.Renew(ctx, h)
 			switch {
 			case errors.Is(err, lease.ErrLost):
 				log.Warn().Err(err).Msg("lease lost: polling stopped")
-				return halt()
+				err := halt()
+				pl.DropJournal("lease lost: another replica polled the project meanwhile, its snapshots stand")
+				return err
 			case err != nil:
 				log.Warn().Err(err).Time("expires", h.Expires()).Msg("lease not renewed")
+				renew.Reset(min(every, time.Second))
 				continue
+			}
+			renew.Reset(every)
+			if expired {
+				expired = false
+				log.Info().Uint64("revision", h.Revision()).Msg("lease renewed after its expiry: nobody took it over, the journal is replayed")
 			}
 			share := int64(a.share())
 			if n := a.held.Load(); n > share && a.held.CompareAndSwap(n, n-1) {
 				handed = true
 				err := halt()
-				release(fmt.Sprintf("more than this replica's share (%d)", share))
+				a.release(h, fmt.Sprintf("more than this replica's share (%d)", share), log)
 				return err
 			}
 		}
 	}
+}
+
+// fence is the poller's check under lease h. The lease key at another
+// holder's revision stops the write (lease.ErrLost). While NATS is away
+// (the connection down, or the key unreadable) the write goes ahead and
+// fails on the store, and the poller journals what it saw. The record
+// still this replica's past its expiry (nobody took it over) is renewed
+// first.
+func (a *App) fence(ctx context.Context, h *lease.Held) error {
+	if !a.Broker.Conn.IsConnected() {
+		return nil
+	}
+	err := a.Leases.Check(ctx, h)
+	switch {
+	case errors.Is(err, lease.ErrUnreachable):
+		return nil
+	case errors.Is(err, lease.ErrExpired):
+		if err := a.Leases.Renew(ctx, h); errors.Is(err, lease.ErrLost) {
+			return err
+		}
+		return nil
+	}
+	return err
+}
+
+// release gives h back at once.
+func (a *App) release(h *lease.Held, why string, log zerolog.Logger) {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := a.Leases.Release(c, h); err != nil {
+		log.Warn().Err(err).Msg("lease not released: it expires by itself")
+		return
+	}
+	log.Info().Str("why", why).Msg("lease released")
 }

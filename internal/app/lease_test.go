@@ -13,6 +13,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/lease"
+	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/sim"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -81,7 +82,7 @@ tasks:
 	if err != nil || h == nil {
 		t.Fatalf("acquire: %v %v", h, err)
 	}
-	fenced := a.poller(p.Project, p.client, p.pub, a.opts, func(ctx context.Context) error { return a.Leases.Check(ctx, h) })
+	fenced := a.poller(p.Project, p.client, p.pub, a.opts, func(ctx context.Context) error { return a.fence(ctx, h) }, poller.JournalOptions{})
 
 	stream := func() uint64 {
 		st, err := a.Broker.JS.Stream(ctx, cfg.NATS.Stream)

@@ -12,13 +12,16 @@
 // replicas can count each other and share the projects.
 //
 // Fencing: a holder checks its lease before every snapshot write and every
-// publish (Check): its local expiry first, then the lease key itself, whose
-// revision must still be the one it wrote. The revision, not a clock,
-// decides: a replica paused past its expiry (SIGSTOP) finds, when it wakes,
-// either its expiry passed (it stops) or a revision it did not write (it
-// lost the lease). What remains between a passed check and the write is
-// covered by the snapshot store's own compare-and-swap: see
-// internal/app/lease.go.
+// publish (Check): the lease key must still hold a revision this holder
+// wrote, and its local expiry must not have passed. The revision, not a
+// clock, decides: a replica paused past its expiry (SIGSTOP) finds, when it
+// wakes, either a revision it did not write (it lost the lease) or its own
+// record past its expiry (ErrExpired: nobody took it over, a renewal makes
+// it the holder again). A check that cannot read the key says so
+// (ErrUnreachable): nobody else can take a lease over in a bucket nobody
+// reaches either, and the caller decides (see internal/app/lease.go). What
+// remains between a passed check and the write is covered by the snapshot
+// store's own compare-and-swap.
 package lease
 
 import (
@@ -29,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,9 +41,18 @@ import (
 	"github.com/dcs-watcher/watcher/internal/kvkey"
 )
 
-// ErrLost means the lease is no longer this replica's: it expired, or
-// another replica holds it now.
+// ErrLost means the lease is no longer this replica's: another replica
+// holds it now, or it was released.
 var ErrLost = errors.New("lease lost")
+
+// ErrExpired means the lease key still holds this replica's record but its
+// expiry has passed unrenewed: nobody has taken it over yet; a successful
+// Renew makes the lease this replica's again.
+var ErrExpired = errors.New("lease expired unrenewed")
+
+// ErrUnreachable means the lease key could not be read: whether the lease is
+// still this replica's is not known.
+var ErrUnreachable = errors.New("lease store unreachable")
 
 // Record is a lease key's value (and a heartbeat key's).
 type Record struct {
@@ -116,7 +129,10 @@ func (s *Store) TTL() time.Duration { return s.o.TTL }
 // Held is a lease this replica holds: the revision it last wrote and the
 // expiry it wrote with it. Safe for concurrent use.
 type Held struct {
-	Key     string
+	Key string
+	// mu orders the updates of rev and expires, so that neither goes back
+	// when a renewal and a check that saw its write both record it.
+	mu      sync.Mutex
 	rev     atomic.Uint64
 	expires atomic.Int64 // unix nanoseconds
 	// prev is the record Acquire took over, crashed whether it was another
@@ -143,7 +159,14 @@ func (h *Held) Revision() uint64 { return h.rev.Load() }
 // Expires is when the lease ends unless renewed.
 func (h *Held) Expires() time.Time { return time.Unix(0, h.expires.Load()) }
 
+// set records a revision this holder wrote with its expiry, unless a later
+// one is already recorded.
 func (h *Held) set(rev uint64, exp time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if rev < h.rev.Load() {
+		return
+	}
 	h.expires.Store(exp.UnixNano())
 	h.rev.Store(rev)
 }
@@ -218,13 +241,21 @@ func (s *Store) take(ctx context.Context, key string, force bool) (*Held, error)
 
 // Renew extends a held lease, on the revision this replica last wrote: if
 // another replica wrote the key since, the lease is lost (ErrLost); any
-// other error (NATS away) leaves the lease as it was, until its expiry.
+// other error (NATS away) leaves the lease as it was. A key found at a
+// later revision of this replica's own (a renewal whose answer was lost,
+// or a concurrent renewal) is adopted and renewed on.
 func (s *Store) Renew(ctx context.Context, h *Held) error {
 	rec, body, err := s.record()
 	if err != nil {
 		return fmt.Errorf("lease: encode %s: %w", h.Key, err)
 	}
 	rev, err := s.kv.Update(ctx, h.Key, body, h.Revision())
+	if conflict(err) {
+		cur, gerr := s.kv.Get(ctx, h.Key)
+		if gerr == nil && s.mine(h, cur) {
+			rev, err = s.kv.Update(ctx, h.Key, body, cur.Revision())
+		}
+	}
 	if conflict(err) || errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("lease: renew %s: %w", h.Key, ErrLost)
 	}
@@ -236,30 +267,46 @@ func (s *Store) Renew(ctx context.Context, h *Held) error {
 }
 
 // Check is the fencing check made before each write the lease guards: the
-// lease has not expired by this replica's clock, and the lease key still
-// holds the revision this replica wrote. The read may be answered by a
-// lagging replica of the bucket (KV buckets allow direct gets), so it can
-// miss a take-over made a moment before; the snapshot store's
-// compare-and-swap covers that window (see internal/app/lease.go).
+// lease key still holds a revision this replica wrote (ErrLost if not), and
+// the lease has not expired by this replica's clock (ErrExpired if it has);
+// ErrUnreachable when the key cannot be read. A revision other than the
+// one last recorded is this replica's when the record names it: a renewal
+// in flight wrote it (the check read it before the renewal recorded it,
+// or the check read the key just before the renewal's write landed). The
+// read may be answered by a lagging replica of the bucket (KV buckets
+// allow direct gets), so it can miss a take-over made a moment before;
+// the snapshot store's compare-and-swap covers that window (see
+// internal/app/lease.go).
 func (s *Store) Check(ctx context.Context, h *Held) error {
-	if !s.o.Now().Before(h.Expires()) {
-		return fmt.Errorf("lease %s expired at %s: %w", h.Key, h.Expires().Format(time.RFC3339Nano), ErrLost)
-	}
 	cur, err := s.kv.Get(ctx, h.Key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("lease %s released or deleted: %w", h.Key, ErrLost)
 	}
 	if err != nil {
-		return fmt.Errorf("lease: check %s: %w", h.Key, err)
+		return fmt.Errorf("lease: check %s: %w: %w", h.Key, ErrUnreachable, err)
 	}
-	if cur.Revision() != h.Revision() {
+	if !s.mine(h, cur) {
 		return fmt.Errorf("lease %s at revision %d, ours was %d: %w", h.Key, cur.Revision(), h.Revision(), ErrLost)
 	}
-	// The expiry may have passed while the read was in flight.
 	if !s.o.Now().Before(h.Expires()) {
-		return fmt.Errorf("lease %s expired at %s: %w", h.Key, h.Expires().Format(time.RFC3339Nano), ErrLost)
+		return fmt.Errorf("lease %s expired at %s: %w", h.Key, h.Expires().Format(time.RFC3339Nano), ErrExpired)
 	}
 	return nil
+}
+
+// mine reports whether the lease key's entry cur was written by this
+// holder: at the revision it recorded, or at another whose record names
+// this replica (recorded when later than the one held).
+func (s *Store) mine(h *Held, cur jetstream.KeyValueEntry) bool {
+	if cur.Revision() == h.Revision() {
+		return true
+	}
+	var r Record
+	if json.Unmarshal(cur.Value(), &r) != nil || r.Holder != s.o.Identity {
+		return false
+	}
+	h.set(cur.Revision(), r.Expires)
+	return true
 }
 
 // Release gives a held lease up at once (on the revision this replica

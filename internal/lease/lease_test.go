@@ -3,6 +3,8 @@ package lease
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,7 +75,7 @@ func TestOneHolderTakeOverFencing(t *testing.T) {
 	if err := a.Renew(ctx, ha); !errors.Is(err, ErrLost) {
 		t.Fatalf("stale holder's renew = %v, want ErrLost", err)
 	}
-	// Its own clock past the expiry stops it without a read.
+	// Its own clock past the expiry: the revision still says lost.
 	ca.Set(t0.Add(30 * time.Second))
 	if err := a.Check(ctx, ha); !errors.Is(err, ErrLost) {
 		t.Fatalf("expired check = %v", err)
@@ -260,5 +262,51 @@ func TestSeize(t *testing.T) {
 	}
 	if err := restarted.Check(ctx, h); err != nil {
 		t.Errorf("the seizer's check: %v", err)
+	}
+}
+
+// TestCheckDuringRenewals: a single holder, no fault. Fencing checks run
+// while the holder renews, as a poller's writes do while its tenure
+// renews: a check that reads the key around a renewal (before the renewal
+// records its new revision, or just before its write lands) must not take
+// the holder's own write for another holder's.
+func TestCheckDuringRenewals(t *testing.T) {
+	js, ctx := server(t)
+	s, err := Open(ctx, js, Options{Bucket: "leases", TTL: time.Minute, Identity: "solo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Acquire(ctx, LeaseKey("cn-north-4", "p1"))
+	if err != nil || h == nil {
+		t.Fatalf("acquire: %v %v", h, err)
+	}
+	const renewals = 400
+	done := make(chan struct{})
+	var lost atomic.Value
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := s.Check(ctx, h); err != nil {
+					lost.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	for i := 0; i < renewals && lost.Load() == nil; i++ {
+		if err := s.Renew(ctx, h); err != nil {
+			t.Fatalf("renewal %d: %v", i, err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	if err, _ := lost.Load().(error); err != nil {
+		t.Fatalf("a check during renewals failed: %v", err)
 	}
 }

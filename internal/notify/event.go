@@ -79,6 +79,11 @@ type Data struct {
 	// through other statuses in between, which no event reports.
 	MayHaveSkipped bool   `json:"may_have_skipped,omitempty"`
 	Gap            string `json:"gap,omitempty"`
+	// Delayed marks an event published late: its change was seen at
+	// ObservedAt (the envelope's time too) while the store was
+	// unreachable, and published once it answered.
+	Delayed    bool       `json:"delayed,omitempty"`
+	ObservedAt *time.Time `json:"observed_at,omitempty"`
 	// Snapshot is the task as last seen, passwords dropped.
 	Snapshot *dcs.Task `json:"snapshot,omitempty"`
 }
@@ -112,6 +117,9 @@ type Meta struct {
 	// ("watcher restarted", "watcher was blind"): the status may have
 	// passed through others meanwhile.
 	Gap string
+	// Delayed: the change was seen while the store was unreachable and is
+	// published after it answered (the poller's journal).
+	Delayed bool
 }
 
 // Build wraps a diff event in a CloudEvents envelope published on a subject
@@ -139,6 +147,10 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 	d.Outcome, d.Severity = Classify(ev.Kind, subjectStatus(ev))
 	if ev.Kind == diff.StatusChanged && m.Gap != "" {
 		d.MayHaveSkipped, d.Gap = true, m.Gap
+	}
+	if m.Delayed {
+		at := m.ObservedAt.UTC()
+		d.Delayed, d.ObservedAt = true, &at
 	}
 	if ev.Kind == diff.StatusChanged && !m.PrevStatusSince.IsZero() && m.ObservedAt.After(m.PrevStatusSince) {
 		s := m.ObservedAt.Sub(m.PrevStatusSince).Seconds()

@@ -46,11 +46,17 @@ type cycle struct {
 
 	apiMu       sync.Mutex
 	apiReported bool // the API's blindness was committed this cycle
+
+	// held: the store does not take writes, observations are journaled
+	// (replay.go); replaying: the journal is being committed (before any
+	// worker runs), its events are delayed.
+	held      atomic.Bool
+	replaying bool
 }
 
 func (c *cycle) addErr(err error) {
-	if err == nil {
-		return
+	if err == nil || errors.Is(err, errHeld) {
+		return // held: said once, by hold
 	}
 	c.mu.Lock()
 	c.errs = append(c.errs, err)
@@ -139,20 +145,36 @@ func (c *cycle) apiDown(ctx context.Context) {
 // nil when the list did not show it; nulls are the fields the answer sent
 // as null, which keep their previous values.
 func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.Task, nulls []string) error {
-	ent, err := c.load(ctx, t.ID)
-	if err != nil {
-		return err
+	if c.held.Load() {
+		return c.keep(at, t, row, nulls)
 	}
-	prev := ent.Task
+	answer := t
+	ent, err := c.load(ctx, t.ID)
+	if err == nil {
+		c.prepare(&t, ent.Task, row, nulls)
+		err = c.record(ctx, at, t, ent, c.gap(t.ID, ent))
+	}
+	return c.keepOn(ctx, err, at, answer, row, nulls)
+}
+
+// prepare completes a detail answer t with what its list row row and the
+// task's previous snapshot prev know and it lacks.
+func (c *cycle) prepare(t, prev, row *dcs.Task, nulls []string) {
 	if len(nulls) > 0 {
 		t.KeepNulls(prev, nulls)
 		c.p.o.Logger.Debug().Str("task_id", t.ID).Strs("null_fields", nulls).Msg("null fields keep their previous values")
 	}
-	complete(&t, row, prev)
+	complete(t, row, prev)
 	t.DropStaleReason() // a reason kept from a failure the task left
 	if prev != nil && t.Status != prev.Status && t.NormStatus() == prev.NormStatus() {
 		t.Status = prev.Status // one status, two spellings: nothing to write
 	}
+}
+
+// record commits the observation t of a task whose stored entry is ent:
+// the events against it, the new snapshot; gap as for commit.
+func (c *cycle) record(ctx context.Context, at time.Time, t dcs.Task, ent state.Entry, gap string) error {
+	prev := ent.Task
 	var events []diff.Event
 	rec := ent.Record
 	if ent.Blind != nil {
@@ -186,10 +208,10 @@ func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.
 	rec.Removed = false
 	rec.RowOnly = false
 	rec.RowAhead = false
-	gap := c.gap(t.ID, ent)
 	if err := c.commit(ctx, at, t.ID, ent, rec, events, gap); err != nil {
 		return err
 	}
+	c.p.jgap.Delete(t.ID)
 	c.p.observe(t.ID)
 	return nil
 }
@@ -203,6 +225,8 @@ func (c *cycle) gap(task string, ent state.Entry) string {
 		return ""
 	case ent.Blind != nil || c.p.apiWasBlind:
 		return "watcher was blind"
+	case c.p.dropped(task):
+		return gapDropped
 	}
 	if _, ok := c.p.observed.Load(task); !ok {
 		return "watcher restarted"

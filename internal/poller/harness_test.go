@@ -148,6 +148,7 @@ type watcher struct {
 	p     *poller.Poller
 	snaps *state.Snapshots
 	logs  *testutil.SyncBuffer
+	nc    *nats.Conn
 
 	mu     sync.Mutex
 	events []notify.Envelope
@@ -164,7 +165,8 @@ func (e *env) newWatcher(o poller.Options) *watcher {
 func (e *env) newWatcherWith(o poller.Options, wrap func(poller.Publisher) poller.Publisher) *watcher {
 	e.t.Helper()
 	w := &watcher{e: e, logs: &testutil.SyncBuffer{}}
-	js := e.connect()
+	nc, js := e.connectConn()
+	w.nc = nc
 	snaps, err := state.Open(e.ctx, js, state.BucketOptions{Bucket: bucket})
 	if err != nil {
 		e.t.Fatal(err)

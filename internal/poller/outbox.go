@@ -18,6 +18,9 @@ import (
 func (c *cycle) load(ctx context.Context, task string) (state.Entry, error) {
 	ent, _ := c.p.st.Get(c.p.o.ProjectID, task)
 	stale := false
+	if c.held.Load() {
+		return ent, errHeld
+	}
 	if c.staleN.Load() > 0 {
 		c.mu.Lock()
 		stale = c.p.stale[task]
@@ -133,6 +136,7 @@ func (c *cycle) commit(ctx context.Context, at time.Time, task string, prev stat
 			ObservedAt:      at,
 			PrevStatusSince: prev.StatusSince,
 			Gap:             gap,
+			Delayed:         c.replaying,
 		})
 		body, err := json.Marshal(env)
 		if err != nil {
@@ -141,7 +145,7 @@ func (c *cycle) commit(ctx context.Context, at time.Time, task string, prev stat
 		rec.Pending = append(rec.Pending, state.Outgoing{ID: env.ID, Subject: env.NATSSubject, Body: body})
 	}
 	if err := c.put(ctx, task, rec); err != nil {
-		return err
+		return storeFailure(ctx, err)
 	}
 	if len(rec.Pending) == 0 {
 		return nil
@@ -156,7 +160,10 @@ func (c *cycle) fence(ctx context.Context) error {
 	if c.p.o.Fence == nil {
 		return nil
 	}
-	return c.p.o.Fence(ctx)
+	if err := c.p.o.Fence(ctx); err != nil {
+		return fencedError{err}
+	}
+	return nil
 }
 
 func (c *cycle) put(ctx context.Context, task string, rec state.Record) error {

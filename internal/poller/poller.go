@@ -92,6 +92,12 @@ type Options struct {
 	// publish whether this replica may still make it (it holds the
 	// project's lease); its error stops the write.
 	Fence func(ctx context.Context) error
+	// Journal keeps the observations the store does not take until it
+	// does (journal.go); Offline, when set, says the store's connection is
+	// down, so that a cycle journals at once instead of waiting for writes
+	// to time out.
+	Journal JournalOptions
+	Offline func() bool
 }
 
 // Stats describes one cycle.
@@ -155,6 +161,9 @@ type Poller struct {
 	tried   map[string]bool
 	scanned bool
 
+	j    *journal
+	jgap sync.Map // tasks whose observations the journal could not keep
+
 	// sched is the schedule Run polls on: the interval of Auto's budget.
 	sched cron.Schedule
 
@@ -185,6 +194,7 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 	return &Poller{
 		f: f, pub: pub, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal),
 		absent: map[string]time.Time{}, unsettled: map[string]bool{}, stale: map[string]bool{}, tried: map[string]bool{},
+		j: openJournal(o.Journal, o.ProjectID, o.Logger),
 	}
 }
 
@@ -260,7 +270,7 @@ func (p *Poller) Cycle(ctx context.Context) (Stats, error) {
 	c.staleN.Store(int64(len(p.stale)))
 	// What JetStream may still lack is published first: until it is, the
 	// stream could disagree with the snapshots, and NATS is away anyway.
-	if err := c.settleAll(ctx); err != nil {
+	if err := c.resume(ctx); err != nil {
 		st.Duration = p.o.Now().Sub(start)
 		return st, err
 	}

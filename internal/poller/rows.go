@@ -92,9 +92,20 @@ func movedInRow(row *dcs.Task, ent *dcs.Task, removed, blind bool) bool {
 // laid over it, marked RowAhead (RowOnly stays for a snapshot that was its
 // row alone); the detail call that follows is diffed against it, so it
 // does not tell the status change again but does tell what else moved.
+//
+// While the store does not take writes, the snapshot the row makes is
+// journaled like a detail answer (keepOn), so a failure shown by a row
+// and gone before the store returns is still told, delayed.
 func (c *cycle) moveFromRow(ctx context.Context, row dcs.Task) error {
+	if c.held.Load() {
+		return c.keepRow(row)
+	}
 	ent, err := c.load(ctx, row.ID)
 	if err != nil {
+		if uncommitted(storeFailure(ctx, err)) {
+			c.hold(err)
+			return c.keepRow(row)
+		}
 		return err
 	}
 	if !movedInRow(&row, ent.Task, ent.Removed, ent.Blind != nil) {
@@ -106,7 +117,7 @@ func (c *cycle) moveFromRow(ctx context.Context, row dcs.Task) error {
 	rec.RowAhead = !ent.RowOnly
 	rec.StatusSince = c.now
 	if err := c.commit(ctx, c.now, row.ID, ent, rec, diff.Diff(ent.Task, t), c.gap(row.ID, ent)); err != nil {
-		return err
+		return c.keepOn(ctx, err, c.now, *t, &row, nil)
 	}
 	c.p.observe(row.ID)
 	c.mu.Lock()
@@ -135,4 +146,19 @@ func rowBase(row, t *dcs.Task) *dcs.Task {
 	b.Source.Status = row.Source.Status
 	b.Target.Status = row.Target.Status
 	return &b
+}
+
+// keepRow journals the snapshot a row's status change makes of the task's
+// last known one (journaled, else stored); a task never seen is left to
+// its detail call.
+func (c *cycle) keepRow(row dcs.Task) error {
+	prev := c.p.j.latest(row.ID)
+	if prev == nil {
+		ent, _ := c.p.st.Get(c.p.o.ProjectID, row.ID)
+		prev = ent.Task
+	}
+	if prev == nil {
+		return nil
+	}
+	return c.keep(c.now, *rowBase(&row, prev), &row, nil)
 }

@@ -153,6 +153,9 @@ func RenderReply(env notify.Envelope) slack.WebhookMessage {
 	if d.MayHaveSkipped {
 		line += " (" + escClip(d.Gap, maxID) + ": statuses in between may be missing)"
 	}
+	if d.Delayed && d.ObservedAt != nil {
+		line += " (seen at " + d.ObservedAt.UTC().Format("15:04:05") + " UTC, delayed)"
+	}
 	blocks := []slack.Block{slack.NewSectionBlock(md(clipEscaped(line, maxSectionText)), nil, nil)}
 	if r := reasonBlock(d); r != nil {
 		blocks = append(blocks, r)

@@ -61,6 +61,9 @@ type MessageData struct {
 	// could not observe the task; Gap says why.
 	MayHaveSkipped bool
 	Gap            string
+	// Delayed marks a change seen while the watcher's store was
+	// unreachable and published after it answered (Observed says when).
+	Delayed bool
 	// EventID is the event's id; ObservedAt when the change was seen (zero
 	// when unknown), Observed the same in RFC 3339, UTC ("" when unknown).
 	EventID    string

@@ -1,0 +1,49 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/kvkey"
+	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/poller"
+)
+
+// poller watches one project: its own client, its region's publisher, the
+// shared snapshot store (its keys are <project>.<task>).
+func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher, o Options, fence func(context.Context) error, journal poller.JournalOptions) *poller.Poller {
+	cfg := a.Config
+	return poller.New(client, pub, a.Snaps, poller.Options{
+		ProjectID:       p.ProjectID,
+		TaskIDs:         p.TaskIDs,
+		Discover:        p.Discover,
+		NameFilter:      p.NameFilter,
+		EveryCycle:      cfg.Poll.Detail == config.DetailEveryCycle,
+		Auto:            cfg.Poll.Detail == config.DetailAuto,
+		RateLimit:       cfg.DCS.RateLimit,
+		RefreshActive:   cfg.Poll.RefreshActive,
+		RefreshTerminal: cfg.Poll.RefreshTerminal,
+		AbsentChecks:    cfg.Poll.AbsentChecks,
+		Concurrency:     cfg.DCS.Concurrency,
+		Now:             o.Now,
+		Logger:          o.Logger.With().Str("component", "poller").Str("project_id", p.ProjectID).Logger(),
+		Published:       o.Published,
+		Cycled:          o.Cycled,
+		Fence:           fence,
+		Journal:         journal,
+		Offline:         func() bool { return !a.Broker.Conn.IsConnected() },
+	})
+}
+
+// journal is where project p's poller journals what the store does not
+// take: <data_dir>/journal/<region>.<project>.jsonl (memory only without a
+// data_dir); holder and accept as poller.JournalOptions has them.
+func (a *App) journal(p config.Project, holder string, accept func(string) bool) poller.JournalOptions {
+	o := poller.JournalOptions{Holder: holder, Accept: accept}
+	if a.Config.DataDir != "" {
+		o.Path = filepath.Join(a.Config.DataDir, "journal", kvkey.Token(p.Region)+"."+kvkey.Token(p.ProjectID)+".jsonl")
+	}
+	return o
+}
