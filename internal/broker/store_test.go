@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,47 +16,6 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
-
-// smallDisk mounts a tmpfs with the options opts (e.g. "size=8m") on a
-// new directory and unmounts it when the test ends; the test is skipped
-// where that is not possible (not root, no mount).
-func smallDisk(t *testing.T, opts string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("a full disk needs a small file system of its own: run as root to mount a tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount a tmpfs (%s) on %s: %v %s", opts, dir, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes a file in dir until the file system is full and
-// returns its path.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	p := filepath.Join(dir, "filler")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatalf("filler: %v", err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !strings.Contains(err.Error(), "no space left") {
-				t.Fatalf("filler: %v", err)
-			}
-			return p
-		}
-	}
-}
 
 // useInodes creates empty files in a directory of dir until the file
 // system has no inode left, and returns that directory: bytes free, yet
@@ -94,7 +52,7 @@ type storeFixture struct {
 // newStoreFixture's file system has 8 MiB and 1000 inodes.
 func newStoreFixture(t *testing.T, stuckAfter time.Duration) *storeFixture {
 	t.Helper()
-	f := &storeFixture{dir: smallDisk(t, "size=8m,nr_inodes=1000"), logs: &testutil.SyncBuffer{}}
+	f := &storeFixture{dir: testutil.SmallDisk(t, "size=8m,nr_inodes=1000"), logs: &testutil.SyncBuffer{}}
 	o := embedded(f.dir)
 	o.Logger = zerolog.New(f.logs)
 	o.StuckAfter = stuckAfter
@@ -167,7 +125,7 @@ func TestFullDiskRecoversByItself(t *testing.T) {
 	if got := f.fetch(t, 5); len(got) != 5 {
 		t.Fatalf("consumed %v, want 5 messages", got)
 	}
-	filler := fillDisk(t, f.dir)
+	filler := testutil.FillDisk(t, f.dir)
 	// A block's last page may take a few more messages: publish until one fails.
 	stored, failed := 20, -1
 	for i := 20; i < 200 && failed < 0; i++ {
@@ -260,7 +218,7 @@ func TestStoreStuckWhenRoomDoesNotHelp(t *testing.T) {
 	if err := f.publish(0); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillDisk(t, f.dir)
+	filler := testutil.FillDisk(t, f.dir)
 	testutil.Eventually(t, "a publish failing on the full disk", func() bool { return f.publish(1) != nil })
 	testutil.Eventually(t, "the store saying it cannot write", func() bool { return f.b.StoreErr() != nil })
 	full := time.Now()
