@@ -125,7 +125,7 @@ func runUntilReload(ctx context.Context, a *app.App, path string, env cmdEnv, lo
 // startHTTP serves the operational endpoints of m.
 func startHTTP(c config.HTTPConfig, m *metrics.Metrics) (*httpserver.Server, error) {
 	return httpserver.Start(c.Listen, httpserver.Handler(httpserver.Options{
-		Registry: m.Registry, Ready: m.Ready, PProf: c.PProf,
+		Registry: m.Registry, Ready: m.Ready, Live: m.Live, PProf: c.PProf,
 	}))
 }
 
@@ -148,6 +148,9 @@ func attachMetrics(m *metrics.Metrics, a *app.App) {
 			return out
 		},
 		NATSConnected: a.Broker.Conn.IsConnected,
+	}
+	if a.Broker.Embedded() {
+		s.Store, s.StoreStuck = a.Broker.StoreErr, a.Broker.StoreStuck
 	}
 	if a.Leases != nil {
 		s.Leases = a.LeaseCounts

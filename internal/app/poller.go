@@ -33,7 +33,7 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		Cycled:          o.Cycled,
 		Fence:           fence,
 		Journal:         journal,
-		Offline:         func() bool { return !a.Broker.Conn.IsConnected() },
+		Offline:         a.offline,
 	})
 }
 
@@ -46,4 +46,12 @@ func (a *App) journal(p config.Project, holder string, accept func(string) bool)
 		o.Path = filepath.Join(a.Config.DataDir, "journal", kvkey.Token(p.Region)+"."+kvkey.Token(p.ProjectID)+".jsonl")
 	}
 	return o
+}
+
+// offline says the store cannot take writes now: the connection is down,
+// or the embedded server's store cannot write (a full disk). A cycle then
+// journals what it sees at once instead of waiting out writes the store
+// would not answer.
+func (a *App) offline() bool {
+	return !a.Broker.Conn.IsConnected() || a.Broker.StoreErr() != nil
 }

@@ -46,8 +46,12 @@ type Options struct {
 	Stream        string
 	Consumers     []string
 	// Name is the client connection name shown by the server.
-	Name   string
-	Logger zerolog.Logger
+	Name string
+	// StuckAfter is how long the embedded store may keep failing to write
+	// once the data directory has room before StoreStuck says so (0:
+	// DefaultStuckAfter).
+	StuckAfter time.Duration
+	Logger     zerolog.Logger
 }
 
 // Broker is a NATS connection, with the embedded server behind it when there is one.
@@ -55,6 +59,8 @@ type Broker struct {
 	Conn *nats.Conn
 	JS   jetstream.JetStream
 	srv  *server.Server
+	// store watches the embedded server's store (nil with an external NATS).
+	store *storeWatch
 }
 
 // Start connects to NATS, starting the embedded server first when no URL is
@@ -68,6 +74,11 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 			return nil, err
 		}
 		b.srv = srv
+		if b.store, err = newStoreWatch(srv, o.DataDir, o.StuckAfter, o.Logger); err != nil {
+			b.Close()
+			return nil, err
+		}
+		go b.store.run()
 		nc, err = connectInProcess(ctx, srv, watcher, o)
 		if err != nil {
 			b.Close()
@@ -104,8 +115,31 @@ func (b *Broker) ClientURL() string {
 	return ""
 }
 
+// StoreErr says why the embedded server's store does not write (a full
+// disk), naming the data directory and its free space; nil while it
+// writes, and always with an external NATS.
+func (b *Broker) StoreErr() error {
+	if b.store == nil {
+		return nil
+	}
+	return b.store.err()
+}
+
+// StoreStuck says why the embedded store is stuck: it has not written
+// for StuckAfter though the data directory has had room, so that only a
+// restart of the process may help; nil otherwise.
+func (b *Broker) StoreStuck() error {
+	if b.store == nil {
+		return nil
+	}
+	return b.store.stuckErr()
+}
+
 // Close drains the connection and shuts the embedded server down.
 func (b *Broker) Close() {
+	if b.store != nil {
+		b.store.close()
+	}
 	if b.Conn != nil {
 		_ = b.Conn.Drain()
 		b.Conn.Close()

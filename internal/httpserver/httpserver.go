@@ -1,7 +1,7 @@
 // Package httpserver serves the watcher's operational endpoints on
 // http.listen: /metrics (Prometheus text format from the watcher's own
-// registry), /healthz (the process is up), /readyz (NATS connected and a
-// recent successful cycle) and, only when asked for, /debug/pprof/. It is
+// registry), /healthz (the process is up and not stuck), /readyz (NATS
+// connected, the store writing and a recent successful cycle) and, only when asked for, /debug/pprof/. It is
 // separate from the app so that it outlives reloads.
 package httpserver
 
@@ -23,6 +23,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Ready returns nil when ready, else why not (shown in the body).
 	Ready func() error
+	// Live returns nil while the process is healthy, else why it should be
+	// restarted (shown in the body); nil: always healthy.
+	Live func() error
 	// PProf mounts /debug/pprof/: profiles reveal internals and cost CPU,
 	// so they are off unless http.pprof is true.
 	PProf bool
@@ -33,6 +36,12 @@ func Handler(o Options) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if o.Live != nil {
+			if err := o.Live(); err != nil {
+				http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {

@@ -19,6 +19,8 @@ var (
 		"Age of the oldest snapshot refresh: how long the least recently confirmed task has gone unconfirmed.", nil, nil)
 	leasesDesc = prometheus.NewDesc(namespace+"_leases_held",
 		"Projects this replica polls under a lease (replicas on an external NATS; absent with the embedded server).", nil, nil)
+	storeDesc = prometheus.NewDesc(namespace+"_store_writable",
+		"1 while the embedded server's JetStream store writes, 0 while it cannot (a full disk; absent with an external NATS).", nil, nil)
 	replicasDesc = prometheus.NewDesc(namespace+"_replicas_live",
 		"Replicas alive by their heartbeats, this one included (absent with the embedded server).", nil, nil)
 )
@@ -33,6 +35,7 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- oldestDesc
 	ch <- leasesDesc
 	ch <- replicasDesc
+	ch <- storeDesc
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
@@ -69,6 +72,13 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		held, live := src.Leases()
 		ch <- prometheus.MustNewConstMetric(leasesDesc, prometheus.GaugeValue, float64(held))
 		ch <- prometheus.MustNewConstMetric(replicasDesc, prometheus.GaugeValue, float64(live))
+	}
+	if src.Store != nil {
+		v := 1.0
+		if src.Store() != nil {
+			v = 0
+		}
+		ch <- prometheus.MustNewConstMetric(storeDesc, prometheus.GaugeValue, v)
 	}
 	if ns := m.oldest.Load(); ns >= 0 {
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, time.Duration(ns).Seconds())

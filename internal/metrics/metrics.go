@@ -35,6 +35,12 @@ type Sources struct {
 	Slack func() slacknotify.Stats
 	// NATSConnected reports whether the NATS connection is up.
 	NATSConnected func() bool
+	// Store says why the embedded server's store does not write (a full
+	// disk); nil while it writes. Nil with an external NATS.
+	Store func() error
+	// StoreStuck says why the store is past recovering by itself, so that
+	// only a restart of the process may help; nil otherwise.
+	StoreStuck func() error
 	// Leases returns how many project leases this replica holds and how
 	// many replicas are alive; nil when there are no leases (embedded
 	// NATS: the process polls every project).
@@ -173,16 +179,23 @@ func (m *Metrics) Published(e notify.Envelope) {
 // cycle once it tracks refreshes. The gauge is absent until set.
 func (m *Metrics) SetOldestRefreshAge(d time.Duration) { m.oldest.Store(int64(max(d, 0))) }
 
-// Ready says why the watcher is not ready, or nil: NATS must be connected
-// and a cycle must have succeeded within three intervals of the schedule.
-// A replica that holds no lease (a standby: another replica polls) needs
-// only NATS: it is ready to take a lease over.
+// Ready says why the watcher is not ready, or nil: NATS must be connected,
+// the embedded store must write, and a cycle must have succeeded within
+// three intervals of the schedule. A replica that holds no lease (a
+// standby: another replica polls) needs only NATS: it is ready to take a
+// lease over.
 func (m *Metrics) Ready() error {
 	var errs []error
 	if !m.natsConnected() {
 		errs = append(errs, errors.New("NATS not connected"))
 	}
-	if s, _ := m.sources(); s.Leases != nil {
+	s, _ := m.sources()
+	if s.Store != nil {
+		if err := s.Store(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.Leases != nil {
 		if held, _ := s.Leases(); held == 0 {
 			return errors.Join(errs...)
 		}
@@ -197,6 +210,17 @@ func (m *Metrics) Ready() error {
 			m.now().Sub(time.Unix(0, last)).Round(time.Second), window))
 	}
 	return errors.Join(errs...)
+}
+
+// Live says why the process should be restarted, or nil: only a store
+// stuck past recovering by itself says so. A full disk does not (a
+// restart frees no space, and would drop what the watcher holds in memory
+// meanwhile), nor does NATS away (the client reconnects).
+func (m *Metrics) Live() error {
+	if s, _ := m.sources(); s.StoreStuck != nil {
+		return s.StoreStuck()
+	}
+	return nil
 }
 
 func (m *Metrics) sources() (Sources, slacknotify.Stats) {

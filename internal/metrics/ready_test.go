@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -52,4 +53,53 @@ func TestReady(t *testing.T) {
 	want("leader with an old cycle", "more than three intervals")
 	m.Cycled(poller.Stats{}, nil)
 	want("leader after a cycle", "")
+}
+
+// TestStoreReadinessAndLiveness: a store that cannot write makes the
+// watcher not ready, with its reason, and the store_writable gauge 0; only
+// a stuck store makes it not live.
+func TestStoreReadinessAndLiveness(t *testing.T) {
+	m := New(nil)
+	var storeErr, stuckErr error
+	m.Attach(Sources{
+		NATSConnected: func() bool { return true },
+		Store:         func() error { return storeErr },
+		StoreStuck:    func() error { return stuckErr },
+	})
+	m.Cycled(poller.Stats{}, nil)
+	gauge := func() float64 {
+		t.Helper()
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "dcs_watcher_store_writable" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no dcs_watcher_store_writable")
+		return 0
+	}
+	if err := m.Ready(); err != nil || m.Live() != nil || gauge() != 1 {
+		t.Fatalf("store writing: Ready() = %v, Live() = %v, gauge %v", err, m.Live(), gauge())
+	}
+	storeErr = errors.New("JetStream store cannot write (data directory /data, 0 B free)")
+	if err := m.Ready(); err == nil || !strings.Contains(err.Error(), "/data, 0 B free") {
+		t.Errorf("full disk: Ready() = %v, want the store's reason", err)
+	}
+	if err := m.Live(); err != nil {
+		t.Errorf("full disk: Live() = %v, want nil (a restart frees no space)", err)
+	}
+	if g := gauge(); g != 0 {
+		t.Errorf("full disk: store_writable = %v", g)
+	}
+	stuckErr = errors.New("store stuck")
+	if err := m.Live(); err == nil || err.Error() != "store stuck" {
+		t.Errorf("stuck: Live() = %v", err)
+	}
+	m.Attach(Sources{NATSConnected: func() bool { return true }}) // an external NATS
+	if err := m.Live(); err != nil {
+		t.Errorf("no store source: Live() = %v", err)
+	}
 }

@@ -251,15 +251,18 @@ func (s *session) accepted(ctx context.Context, p outgoing, log zerolog.Logger) 
 }
 
 func (s *session) finish(ctx context.Context, it *item) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	val, _ := json.Marshal(mark{SentAt: s.o.Now().UTC(), Subject: it.msg.Subject(), StreamSeq: it.seq})
-	if _, err := s.kv.Put(fctx, s.markKey(it.env.ID), val); err != nil {
+	if _, err := s.kv.Put(mctx, s.markKey(it.env.ID), val); err != nil {
 		// Acking anyway: without the ack the event is posted again now;
 		// without the mark only if the ack is lost too.
 		it.log.Warn().Err(err).Msg("slack: could not record delivery")
 	}
-	s.settle(fctx, it)
+	// The ack has a time of its own: a mark write that hung until its
+	// timeout (a full disk: the bucket answers no write) must not take the
+	// ack down with it, as the ack needs no disk write to be confirmed.
+	s.ack(ctx, it)
 }
 
 func (s *session) ack(ctx context.Context, it *item) {
