@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,4 +66,77 @@ func TestStartBeforeNATS(t *testing.T) {
 	})
 	testutil.EventuallyWithin(t, 20*time.Second, "/readyz once polling", func() bool { c, _ := get("http://" + addr + "/readyz"); return c == 200 })
 	w.stop(t)
+}
+
+var startErrRe = regexp.MustCompile(`"error":"([^"]*)".*"message":"watcher not started`)
+
+// TestReplicasStartTogether starts three replicas at the same instant on
+// a three-node cluster started a moment before (a Deployment of 3 on a
+// fresh cluster): the stream, buckets and leases may not be creatable yet,
+// so starts fail and are tried again; none exits, and one of them leads
+// and polls (the fleet is discovered on the stream).
+func TestReplicasStartTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three watchers on a fresh NATS cluster")
+	}
+	bin := watcherBinary(t)
+	s := startSim(t, bin, sim.FleetOptions{Tasks: 10, Seed: 9}, time.Now())
+	nc := startClusterNodes(t)
+	rs := &replicaSet{t: t, bin: bin, cfg: replicaConfig(t, s.url, nc.url(), 3, nil), env: watcherEnv(newSlackServer(t).URL)}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, l := range rs.logs {
+				t.Logf("watcher %d logs (last 3000 bytes):\n%s", i, tail(l.String(), 3000))
+			}
+		}
+	})
+	for range 3 {
+		l := &testutil.SyncBuffer{}
+		rs.logs = append(rs.logs, l)
+		rs.ws = append(rs.ws, spawnWatcher(t, bin, rs.cfg, rs.env, l))
+	}
+	for _, w := range rs.ws {
+		w.waitRunning(t, 0, 120*time.Second)
+	}
+	_, js := testutil.Connect(t, nc.url())
+	testutil.EventuallyWithin(t, 60*time.Second, "the fleet discovered on the stream", func() bool {
+		ctx := testutil.Context(t, 5*time.Second)
+		st, err := js.Stream(ctx, "DCS_MIGRATION")
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(ctx)
+		return err == nil && info.State.Msgs >= 10
+	})
+	var retries []int
+	why := map[string]bool{}
+	for i, w := range rs.ws {
+		if w.exited() {
+			t.Errorf("replica %d exited: %v", i, w.err)
+		}
+		n := 0
+		for l := range strings.Lines(rs.logs[i].String()) {
+			if m := startErrRe.FindStringSubmatch(l); m != nil {
+				n++
+				why[m[1]] = true
+			}
+		}
+		retries = append(retries, n)
+	}
+	for w := range why {
+		t.Logf("a start failed with: %s", w)
+	}
+	leaders := 0
+	for _, l := range rs.logs {
+		if strings.Contains(l.String(), `"message":"lease taken`) {
+			leaders++
+		}
+	}
+	t.Logf("failed start attempts per replica %v; replicas that took the lease %d", retries, leaders)
+	if leaders == 0 {
+		t.Error("no replica took the project's lease")
+	}
+	for _, w := range rs.ws {
+		w.stop(t)
+	}
 }
