@@ -37,8 +37,10 @@ const (
 	// pullExpiry bounds the pull request that waits for the first event of
 	// a batch; pullHeartbeat makes a pull lost in a NATS restart show
 	// within seconds (ErrNoHeartbeat), so that Run sets the consumer up
-	// again.
-	pullExpiry    = 5 * time.Second
+	// again. A stopping lane lets its pull run out rather than abandon it
+	// (see fetch), so pullExpiry is also the longest a stop (a reload)
+	// waits for it: two heartbeats, the least the client allows.
+	pullExpiry    = 2 * pullHeartbeat
 	pullHeartbeat = time.Second
 )
 
@@ -220,9 +222,12 @@ func (n *lane) consume(ctx context.Context, b buckets) (delivered bool, err erro
 	if err != nil {
 		return false, fmt.Errorf("create consumer %s on stream %s: %w", n.consumer, n.o.Stream, err)
 	}
+	if n.o.Solo {
+		n.reclaim(ctx, cons)
+	}
 	s := &session{lane: n, kv: b.marks, cards: b.cards}
 	s.resume(ctx)
-	for {
+	for ctx.Err() == nil {
 		n.resettle(ctx)
 		msgs, err := n.fetch(ctx, cons)
 		if len(msgs) > 0 {
@@ -232,10 +237,33 @@ func (n *lane) consume(ctx context.Context, b buckets) (delivered bool, err erro
 		if err != nil {
 			return delivered, err
 		}
-		if ctx.Err() != nil {
-			return delivered, ctx.Err()
-		}
 	}
+	return delivered, ctx.Err()
+}
+
+// reclaim makes the events the consumer counts as delivered and not acked
+// deliverable again at once, in stream order from its ack floor. Only a
+// lane on the embedded server (Solo) does it, as a session starts: it
+// holds no event then and no other process can, so those events are
+// orphans: the batch of a run that crashed, or one this process handed
+// back before a reload restarted the embedded server, which keeps what is
+// pending across a restart but not its naks. Left alone, they would come
+// back only after AckWait, behind the events that follow them. Events
+// above the floor that were delivered and acked come again too, and are
+// skipped by their marks; delivery counts (the retry backoff) start over.
+// If the reset fails, the events come back after AckWait, as before.
+func (n *lane) reclaim(ctx context.Context, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || info.NumAckPending == 0 {
+		return
+	}
+	if _, err := n.js.ResetConsumer(ctx, n.o.Stream, n.consumer); err != nil {
+		n.o.Logger.Warn().Err(err).Int("unacked", info.NumAckPending).
+			Msg("slack: could not hand the unacked events back at once; they come back after the ack wait")
+		return
+	}
+	n.o.Logger.Info().Int("unacked", info.NumAckPending).Uint64("ack_floor", info.AckFloor.Stream).
+		Msg("slack: events left unacked by an earlier run delivered again from the ack floor")
 }
 
 // buckets are the KV buckets a lane works with: the delivery marks, which
@@ -284,17 +312,18 @@ func createBucket(ctx context.Context, js jetstream.JetStream, what, name, descr
 // GroupMax in all. So the first event after a quiet spell is sent at
 // once, and during a burst the events that arrive while the previous
 // message's pacing interval runs are grouped rather than queued.
+//
+// The pull that waits is not cut short when ctx ends: JetStream counts an
+// event as delivered once it has sent it, and a pull abandoned while an
+// event is on its way loses that event until AckWait, when it comes back
+// after the events behind it (a reload reordered Slack so). It runs out
+// within pullExpiry, and what it brought is handed back (handle).
 func (n *lane) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
-	pctx, cancel := context.WithTimeout(ctx, pullExpiry)
-	defer cancel()
-	b, err := cons.Fetch(1, jetstream.FetchContext(pctx), jetstream.FetchHeartbeat(pullHeartbeat))
+	b, err := cons.Fetch(1, jetstream.FetchMaxWait(pullExpiry), jetstream.FetchHeartbeat(pullHeartbeat))
 	if err != nil {
 		return nil, fmt.Errorf("fetch from %s: %w", n.consumer, err)
 	}
 	msgs, err := collect(b)
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		err = nil // the pull expired: a quiet spell, not a failure
-	}
 	if err != nil || len(msgs) == 0 || n.o.GroupMax == 1 {
 		return msgs, wrapFetch(n.consumer, err)
 	}
