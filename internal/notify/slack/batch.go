@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -43,21 +42,11 @@ const (
 // terminated or, once ctx ends, handed back. Until then nothing behind the
 // batch is fetched, which keeps per-task order through retries.
 func (s *session) handle(ctx context.Context, msgs []jetstream.Msg) {
-	stop := keepAlive(msgs, s.ackWait/3)
-	if !s.work(ctx, msgs) {
-		stop() // no keep-alive after the hand-back
-		s.handBack(msgs)
-		return
-	}
-	stop()
-}
-
-// work is handle's delivery of the batch; false when ctx ended first and
-// what is not done must be handed back.
-func (s *session) work(ctx context.Context, msgs []jetstream.Msg) bool {
+	defer keepAlive(msgs, s.ackWait/3)()
 	items, ok := s.admit(ctx, msgs)
 	if !ok {
-		return false
+		handBack(msgs)
+		return
 	}
 	queue := s.plan(items)
 	for len(queue) > 0 {
@@ -65,12 +54,12 @@ func (s *session) work(ctx context.Context, msgs []jetstream.Msg) bool {
 		queue = queue[1:]
 		switch out, err := s.deliver(ctx, p); out {
 		case interrupted:
-			return false
+			handBack(msgs)
+			return
 		case rejected:
 			queue = append(s.refused(p, err), queue...)
 		}
 	}
-	return true
 }
 
 // admit sorts a batch: malformed events are terminated, events of kinds
@@ -373,36 +362,11 @@ func keepAlive(msgs []jetstream.Msg, every time.Duration) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// handBack naks every event of the batch not yet acked or terminated (a
-// nak of one that is, JetStream ignores), so that the next holder gets
-// them at once instead of after ackWait, and waits for JetStream to
-// confirm each nak: the next lane may start right after (a reload's, in
-// this process), and an embedded server shut down right after must not
-// drop naks it had not processed, or those events would come back only
-// after ackWait, behind newer ones. A nak that gets no answer leaves its
-// event to ackWait.
-func (n *lane) handBack(msgs []jetstream.Msg) {
-	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-	defer cancel()
-	nc := n.js.Conn()
-	var failed atomic.Int32
-	var wg sync.WaitGroup
+// handBack naks every event of the batch not yet acked or terminated, so
+// that the next instance gets them at once instead of after ackWait.
+func handBack(msgs []jetstream.Msg) {
 	for _, m := range msgs {
-		if m.Reply() == "" {
-			continue
-		}
-		wg.Go(func() {
-			// The ack protocol's nak, sent as a request: the server answers
-			// once it has processed it (jetstream.Msg.Nak does not wait).
-			if _, err := nc.RequestWithContext(ctx, m.Reply(), []byte("-NAK")); err != nil {
-				failed.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if f := failed.Load(); f > 0 {
-		n.o.Logger.Warn().Int32("events", f).Int("batch", len(msgs)).
-			Msg("slack: events handed back without JetStream's confirmation; they may come back only after the ack wait")
+		_ = m.Nak()
 	}
 }
 

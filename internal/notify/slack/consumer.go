@@ -37,10 +37,8 @@ const (
 	// pullExpiry bounds the pull request that waits for the first event of
 	// a batch; pullHeartbeat makes a pull lost in a NATS restart show
 	// within seconds (ErrNoHeartbeat), so that Run sets the consumer up
-	// again. A stopping lane lets its pull run out rather than abandon it
-	// (see fetch), so pullExpiry is also the longest a stop (a reload)
-	// waits for it: two heartbeats, the least the client allows.
-	pullExpiry    = 2 * pullHeartbeat
+	// again.
+	pullExpiry    = 5 * time.Second
 	pullHeartbeat = time.Second
 )
 
@@ -227,7 +225,7 @@ func (n *lane) consume(ctx context.Context, b buckets) (delivered bool, err erro
 	}
 	s := &session{lane: n, kv: b.marks, cards: b.cards}
 	s.resume(ctx)
-	for ctx.Err() == nil {
+	for {
 		n.resettle(ctx)
 		msgs, err := n.fetch(ctx, cons)
 		if len(msgs) > 0 {
@@ -237,8 +235,10 @@ func (n *lane) consume(ctx context.Context, b buckets) (delivered bool, err erro
 		if err != nil {
 			return delivered, err
 		}
+		if ctx.Err() != nil {
+			return delivered, ctx.Err()
+		}
 	}
-	return delivered, ctx.Err()
 }
 
 // reclaim makes the events the consumer counts as delivered and not acked
@@ -312,18 +312,17 @@ func createBucket(ctx context.Context, js jetstream.JetStream, what, name, descr
 // GroupMax in all. So the first event after a quiet spell is sent at
 // once, and during a burst the events that arrive while the previous
 // message's pacing interval runs are grouped rather than queued.
-//
-// The pull that waits is not cut short when ctx ends: JetStream counts an
-// event as delivered once it has sent it, and a pull abandoned while an
-// event is on its way loses that event until AckWait, when it comes back
-// after the events behind it (a reload reordered Slack so). It runs out
-// within pullExpiry, and what it brought is handed back (handle).
 func (n *lane) fetch(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
-	b, err := cons.Fetch(1, jetstream.FetchMaxWait(pullExpiry), jetstream.FetchHeartbeat(pullHeartbeat))
+	pctx, cancel := context.WithTimeout(ctx, pullExpiry)
+	defer cancel()
+	b, err := cons.Fetch(1, jetstream.FetchContext(pctx), jetstream.FetchHeartbeat(pullHeartbeat))
 	if err != nil {
 		return nil, fmt.Errorf("fetch from %s: %w", n.consumer, err)
 	}
 	msgs, err := collect(b)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = nil // the pull expired: a quiet spell, not a failure
+	}
 	if err != nil || len(msgs) == 0 || n.o.GroupMax == 1 {
 		return msgs, wrapFetch(n.consumer, err)
 	}

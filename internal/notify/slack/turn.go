@@ -78,14 +78,10 @@ func (n *lane) acquire(ctx context.Context, kv jetstream.KeyValue) (*held, error
 		// but whose answer was dropped would leave the lease held by no
 		// one who knows it, and the next lane (a reload's) would take it
 		// for a crashed holder's and wait for a redelivery that never
-		// comes. Taken too late, it is given back at once.
+		// comes. Taken too late, it is released below (h.ctx has ended).
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		l, err := take(tctx, n.leaseKey())
 		cancel()
-		if l != nil && ctx.Err() != nil {
-			n.hold(ctx, store, l).release(n)
-			return nil, fmt.Errorf("slack notifier: wait for the delivery lease: %w", ctx.Err())
-		}
 		if l != nil {
 			var ready time.Time
 			if prev, until, crashed := l.Previous(); crashed {
@@ -144,10 +140,7 @@ func (n *lane) hold(ctx context.Context, store *lease.Store, l *lease.Held) *hel
 				lose("not renewed in time", nil)
 				return
 			}
-			// Not cut short by h.ctx either (see acquire): a renewal the
-			// server applied unanswered would leave the lease at a revision
-			// release does not know, held until it lapses.
-			rctx, rcancel := context.WithDeadline(context.WithoutCancel(hctx), deadline)
+			rctx, rcancel := context.WithDeadline(hctx, deadline)
 			err := store.Renew(rctx, l)
 			rcancel()
 			switch {
