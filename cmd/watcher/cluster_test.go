@@ -40,6 +40,21 @@ func freePort(t *testing.T) int {
 
 func startCluster(t *testing.T) *natsCluster {
 	t.Helper()
+	c := startClusterNodes(t)
+	_, js := testutil.Connect(t, c.url())
+	testutil.EventuallyWithin(t, 30*time.Second, "a JetStream meta leader", func() bool {
+		ctx := testutil.Context(t, 2*time.Second)
+		_, err := js.AccountInfo(ctx)
+		return err == nil
+	})
+	return c
+}
+
+// startClusterNodes starts the three nodes and returns as soon as each
+// accepts connections: the cluster may not have elected its JetStream
+// meta leader yet.
+func startClusterNodes(t *testing.T) *natsCluster {
+	t.Helper()
 	c := &natsCluster{}
 	var routes []string
 	cports := make([]int, 3)
@@ -63,12 +78,6 @@ func startCluster(t *testing.T) *natsCluster {
 	for i := range 3 {
 		c.start(t, i)
 	}
-	_, js := testutil.Connect(t, c.url())
-	testutil.EventuallyWithin(t, 30*time.Second, "a JetStream meta leader", func() bool {
-		ctx := testutil.Context(t, 2*time.Second)
-		_, err := js.AccountInfo(ctx)
-		return err == nil
-	})
 	return c
 }
 

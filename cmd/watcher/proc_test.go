@@ -208,26 +208,48 @@ type watcherProc struct {
 // running" line.
 func startWatcher(t *testing.T, bin, cfg string, env []string, logs *testutil.SyncBuffer) *watcherProc {
 	t.Helper()
+	mark := len(logs.String())
+	w := spawnWatcher(t, bin, cfg, env, logs)
+	w.waitRunning(t, mark, 30*time.Second)
+	return w
+}
+
+// spawnWatcher starts `watcher run -c cfg` without waiting for anything.
+func spawnWatcher(t *testing.T, bin, cfg string, env []string, logs *testutil.SyncBuffer) *watcherProc {
+	t.Helper()
 	w := &watcherProc{cmd: exec.Command(bin, "run", "-c", cfg), logs: logs, done: make(chan struct{})}
 	w.cmd.Env = env
 	w.cmd.Stdout = logs
 	w.cmd.Stderr = logs
-	mark := len(logs.String())
 	if err := w.cmd.Start(); err != nil {
 		t.Fatalf("start watcher: %v", err)
 	}
 	go func() { w.err = w.cmd.Wait(); close(w.done) }()
 	t.Cleanup(func() { w.kill() })
-	testutil.EventuallyWithin(t, 30*time.Second, "the watcher running", func() bool {
-		select {
-		case <-w.done:
-			t.Fatalf("watcher exited at start: %v\n%s", w.err, logs.String()[mark:])
-		default:
+	return w
+}
+
+// waitRunning waits for a "watcher running" line after mark in the logs;
+// the test fails if the process exits first.
+func (w *watcherProc) waitRunning(t *testing.T, mark int, within time.Duration) {
+	t.Helper()
+	testutil.EventuallyWithin(t, within, "the watcher running", func() bool {
+		if w.exited() {
+			t.Fatalf("watcher exited at start: %v\n%s", w.err, w.logs.String()[mark:])
 		}
-		return strings.Contains(logs.String()[mark:], `"message":"watcher running"`)
+		return strings.Contains(w.logs.String()[mark:], `"message":"watcher running"`)
 	})
 	w.ready = time.Now()
-	return w
+}
+
+// exited reports whether the process has ended.
+func (w *watcherProc) exited() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // kill sends SIGKILL and waits for the process to be gone.

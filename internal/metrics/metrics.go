@@ -67,6 +67,8 @@ type Metrics struct {
 	mu        sync.Mutex
 	src       Sources
 	slackBase slacknotify.Stats // counts of notifiers replaced by a reload
+	// notStarted is why the last start failed, until an app is attached.
+	notStarted error
 }
 
 // New returns Metrics with every family registered. now is the clock of
@@ -133,7 +135,16 @@ func (m *Metrics) Attach(s Sources) {
 	if m.src.Slack != nil {
 		m.slackBase = addStats(m.slackBase, m.src.Slack())
 	}
-	m.src = s
+	m.src, m.notStarted = s, nil
+}
+
+// NotStarted makes readiness false, saying why, until the next Attach: the
+// watcher could not start (NATS away, a store not created yet) and tries
+// again.
+func (m *Metrics) NotStarted(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.notStarted = err
 }
 
 // SetSchedule sets the poll schedule readiness measures against: the
@@ -185,6 +196,12 @@ func (m *Metrics) SetOldestRefreshAge(d time.Duration) { m.oldest.Store(int64(ma
 // standby: another replica polls) needs only NATS: it is ready to take a
 // lease over.
 func (m *Metrics) Ready() error {
+	m.mu.Lock()
+	notStarted := m.notStarted
+	m.mu.Unlock()
+	if notStarted != nil {
+		return fmt.Errorf("watcher not started, trying again: %w", notStarted)
+	}
 	var errs []error
 	if !m.natsConnected() {
 		errs = append(errs, errors.New("NATS not connected"))

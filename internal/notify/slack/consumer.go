@@ -220,6 +220,9 @@ func (n *lane) consume(ctx context.Context, b buckets) (delivered bool, err erro
 	if err != nil {
 		return false, fmt.Errorf("create consumer %s on stream %s: %w", n.consumer, n.o.Stream, err)
 	}
+	if n.o.Solo {
+		n.reclaim(ctx, cons)
+	}
 	s := &session{lane: n, kv: b.marks, cards: b.cards}
 	s.resume(ctx)
 	for {
@@ -236,6 +239,31 @@ func (n *lane) consume(ctx context.Context, b buckets) (delivered bool, err erro
 			return delivered, ctx.Err()
 		}
 	}
+}
+
+// reclaim makes the events the consumer counts as delivered and not acked
+// deliverable again at once, in stream order from its ack floor. Only a
+// lane on the embedded server (Solo) does it, as a session starts: it
+// holds no event then and no other process can, so those events are
+// orphans: the batch of a run that crashed, or one this process handed
+// back before a reload restarted the embedded server, which keeps what is
+// pending across a restart but not its naks. Left alone, they would come
+// back only after AckWait, behind the events that follow them. Events
+// above the floor that were delivered and acked come again too, and are
+// skipped by their marks; delivery counts (the retry backoff) start over.
+// If the reset fails, the events come back after AckWait, as before.
+func (n *lane) reclaim(ctx context.Context, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil || info.NumAckPending == 0 {
+		return
+	}
+	if _, err := n.js.ResetConsumer(ctx, n.o.Stream, n.consumer); err != nil {
+		n.o.Logger.Warn().Err(err).Int("unacked", info.NumAckPending).
+			Msg("slack: could not hand the unacked events back at once; they come back after the ack wait")
+		return
+	}
+	n.o.Logger.Info().Int("unacked", info.NumAckPending).Uint64("ack_floor", info.AckFloor.Stream).
+		Msg("slack: events left unacked by an earlier run delivered again from the ack floor")
 }
 
 // buckets are the KV buckets a lane works with: the delivery marks, which

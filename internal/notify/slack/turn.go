@@ -74,7 +74,14 @@ func (n *lane) acquire(ctx context.Context, kv jetstream.KeyValue) (*held, error
 		if n.o.Solo {
 			take = store.Seize
 		}
-		l, err := take(ctx, n.leaseKey())
+		// The write is not cut short when ctx ends: one the server applied
+		// but whose answer was dropped would leave the lease held by no
+		// one who knows it, and the next lane (a reload's) would take it
+		// for a crashed holder's and wait for a redelivery that never
+		// comes. Taken too late, it is released below (h.ctx has ended).
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		l, err := take(tctx, n.leaseKey())
+		cancel()
 		if l != nil {
 			var ready time.Time
 			if prev, until, crashed := l.Previous(); crashed {

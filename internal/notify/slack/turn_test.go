@@ -3,8 +3,11 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/testutil"
@@ -101,5 +104,55 @@ func TestDeliveryLeaseHolderStopsByItsDeadline(t *testing.T) {
 				t.Errorf("lease record %s rev %d, want %s's at rev %d", e.Value(), e.Revision(), l.holder, hl.Revision())
 			}
 		})
+	}
+}
+
+// answerLost is a marks bucket whose Create reaches the server and is
+// applied, while the caller's ctx ends before the answer comes back (a
+// reload stopping the lane at that moment): the client then reports the
+// ctx's error for a write that happened.
+type answerLost struct {
+	jetstream.KeyValue
+	stop context.CancelFunc
+}
+
+func (a answerLost) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	rev, err := a.KeyValue.Create(context.WithoutCancel(ctx), key, value, opts...)
+	a.stop()
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	return rev, err
+}
+
+// A lane stopped while its lease write is in flight does not leave the
+// lease behind: the next lane (a reload's, another holder) takes it at
+// once, not as a crashed holder's, whose batch it would wait for (a
+// reload logged "watcher running" and its lane did not deliver).
+func TestDeliveryLeaseTakenAsTheLaneStops(t *testing.T) {
+	t.Parallel()
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, waitFor)
+	l := mustNew(t, js, nil, Options{}).lanes[0]
+	kv, err := l.marksBucket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, stop := context.WithCancel(ctx)
+	if h, err := l.acquire(lctx, answerLost{KeyValue: kv, stop: stop}); err == nil {
+		h.release(l)
+		t.Fatal("acquire returned a lease after its ctx ended")
+	}
+	if e, err := kv.Get(ctx, l.leaseKey()); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("lease record left by the stopped lane: %v, %v", e, err)
+	}
+	next := mustNew(t, js, nil, Options{}).lanes[0]
+	h, err := next.leases(kv).Acquire(ctx, next.leaseKey())
+	if err != nil || h == nil {
+		t.Fatalf("the next lane's acquire: %v %v", h, err)
+	}
+	if holder, _, crashed := h.Previous(); crashed {
+		t.Errorf("the next lane took the lease over from %q, a crashed holder's, and would wait for its redelivery", holder)
 	}
 }
