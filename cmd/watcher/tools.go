@@ -18,7 +18,8 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
@@ -120,9 +121,9 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 			return err
 		}
 	}
-	msg := slacknotify.NewRenderer(set, nil, zerolog.Nop()).Render(e)
+	msg := slackmsg.NewRenderer(set, nil, zerolog.Nop()).Render(e)
 	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
-	msg = slacknotify.WithMentions(msg, mentions)
+	msg = slackmsg.WithMentions(msg, mentions)
 	hc := &http.Client{Timeout: cfg.Slack.Timeout}
 	if dest.channel != "" {
 		bot := slacknotify.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, hc)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
 
 // botDest is a lane's destination in bot-token mode: a channel reached
@@ -133,14 +135,14 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 	if rec == nil {
 		rec = &cardRecord{}
 	}
-	applied := rec.apply(it.env)
+	applied := rec.Apply(it.env)
 	switch {
 	case !applied && rec.TS == "" && rec.Thread != "":
 		return nil // redelivered after its grouped message listed it
 	case rec.TS == "":
 		return s.openCard(ctx, key, rec, rev, it)
 	}
-	card := RenderCard(rec)
+	card := slackmsg.RenderCard(&rec.Card)
 	err = s.bot.bot.update(ctx, rec.Channel, rec.TS, card, metadata(rec.OpenedBy, partCard))
 	if errors.Is(err, errMessageGone) {
 		it.log.Warn().Err(err).Msg("slack: the task's card was deleted; opening a new one")
@@ -158,7 +160,7 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 	if rec.OpenedBy == it.env.ID {
 		return nil // redelivered after its card was opened: nothing to reply
 	}
-	reply := WithMentions(RenderReply(it.env), s.mentions)
+	reply := slackmsg.WithMentions(slackmsg.RenderReply(it.env), s.mentions)
 	_, _, err = s.postOnce(ctx, rec.thread(), reply, it, partReply)
 	return err
 }
@@ -170,7 +172,7 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 // second one.
 func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev uint64, it *item) error {
 	rec.OpenedBy = it.env.ID
-	card := WithMentions(RenderCard(rec), s.mentions)
+	card := slackmsg.WithMentions(slackmsg.RenderCard(&rec.Card), s.mentions)
 	ch, ts, err := s.postOnce(ctx, rec.Thread, card, it, partCard)
 	if errors.Is(err, errMessageGone) && rec.Thread != "" {
 		it.log.Warn().Err(err).Msg("slack: the grouped message that listed the task was deleted; opening its card at the top level")

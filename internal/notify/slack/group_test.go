@@ -13,22 +13,10 @@ import (
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
-
-// burstTask is task i of a burst, with a name and an id of its own.
-func burstTask(i int, status string) *dcs.Task {
-	t := task(fmt.Sprintf("task-%03d", i), status)
-	t.ID = fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", i)
-	return t
-}
-
-func burstEvent(i int, from, to string) notify.Envelope {
-	return envelope(fmt.Sprintf("ev-%03d-%s", i, to), diff.StatusChanged, burstTask(i, from), burstTask(i, to), time.Minute)
-}
 
 func burst(n int, from, to string) []notify.Envelope {
 	envs := make([]notify.Envelope, n)

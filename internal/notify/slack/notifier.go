@@ -14,7 +14,8 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/retry"
 )
 
@@ -56,7 +57,7 @@ type lane struct {
 	consumer string
 	mentions []string
 	// render writes the lane's messages: its templates, its mentions.
-	render *Renderer
+	render *slackmsg.Renderer
 	kinds  map[diff.Kind]bool
 	router *router
 	pace   *pacer
@@ -138,7 +139,7 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		}
 		l := &lane{
 			js: js, sender: snd, o: lo, name: name, consumer: consumer, mentions: mentions,
-			render: NewRenderer(set, mentions, lo.Logger),
+			render: slackmsg.NewRenderer(set, mentions, lo.Logger),
 			kinds:  kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
 			holder: holder, leaseTTL: leaseTTL,
 		}
@@ -283,9 +284,9 @@ func (n *lane) deliverWhileHeld(ctx context.Context, b buckets, wait time.Durati
 // for discovered the quiet-start rule) and the routes send it here; a
 // late reason is judged as the follow-up of its failure (asFollowUp).
 func (n *lane) posts(d notify.Data) bool {
-	d = asFollowUp(d)
+	d = slackmsg.AsFollowUp(d)
 	if d.Kind == diff.Discovered && n.o.QuietStart {
-		if out, _ := classify(d); out != notify.OutcomeFailed {
+		if out, _ := slackmsg.Classify(d); out != notify.OutcomeFailed {
 			return false
 		}
 	} else if !n.kinds[d.Kind] {

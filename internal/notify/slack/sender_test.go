@@ -14,6 +14,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -83,7 +84,7 @@ func TestWebhookSenderFollowsSlackAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeSlack(t, func(int, slack.WebhookMessage) reply { return tt.reply })
-			msg := Render(statusChanged("e1", "orders-cache-move", "FULLMIGRATING", "INCRMIGEATING"))
+			msg := slackmsg.Render(statusChanged("e1", "orders-cache-move", "FULLMIGRATING", "INCRMIGEATING"))
 			err := WebhookSender{URL: f.url()}.Send(context.Background(), &msg)
 			if got := classifyErr(err); got != tt.want {
 				t.Fatalf("Send error %v classified %d, want %d", err, got, tt.want)
@@ -107,7 +108,7 @@ func TestWebhookSenderFollowsSlackAnswers(t *testing.T) {
 }
 
 func TestWebhookSenderErrorsHideTheURL(t *testing.T) {
-	msg := Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
+	msg := slackmsg.Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
 
 	t.Run("connection refused", func(t *testing.T) {
 		f := newFakeSlack(t, nil)
@@ -175,7 +176,7 @@ func TestConsoleSenderWritesReadableBlocks(t *testing.T) {
 	c := &ConsoleSender{W: &buf}
 	curr := task("orders-cache-move", "FAILED")
 	curr.ErrorMessage = "disk <full> & more"
-	msg := Render(envelope("e1", diff.StatusChanged, task("orders-cache-move", "MIGRATING"), curr, 3*time.Minute+12*time.Second))
+	msg := slackmsg.Render(envelope("e1", diff.StatusChanged, task("orders-cache-move", "MIGRATING"), curr, 3*time.Minute+12*time.Second))
 
 	const senders = 20
 	var wg sync.WaitGroup
@@ -218,7 +219,7 @@ func TestConsoleSenderWritesReadableBlocks(t *testing.T) {
 }
 
 func TestConsoleSenderReportsWriteErrors(t *testing.T) {
-	msg := Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
+	msg := slackmsg.Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
 	err := (&ConsoleSender{W: failingWriter{}}).Send(context.Background(), &msg)
 	if err == nil || !errors.Is(err, errDiskFull) {
 		t.Fatalf("Send to a failing writer: %v, want it wrapped", err)

@@ -1,4 +1,4 @@
-package slack
+package slackmsg
 
 import (
 	"strings"
@@ -9,7 +9,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 )
 
 // Block Kit limits (api.slack.com/reference/block-kit): Slack rejects the

@@ -1,4 +1,4 @@
-package slack
+package slackmsg
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 )
 
 // Renderer writes a destination's messages from its templates (see
@@ -242,7 +242,7 @@ func lastResort(env notify.Envelope) slack.WebhookMessage {
 // (msgtmpl.Escape for mrkdwn, msgtmpl.Plain for plain_text).
 func messageData(env notify.Envelope, esc func(string) string, mentions []string) msgtmpl.MessageData {
 	d := env.Data
-	out, sev := classify(d)
+	out, sev := Classify(d)
 	m := msgtmpl.MessageData{
 		Kind: esc(string(d.Kind)), Scope: esc(d.Scope), Outcome: esc(string(out)), Severity: esc(string(sev)),
 		Emoji: emoji(d), Name: esc(d.Name()), TaskID: esc(d.TaskID), ProjectID: esc(d.ProjectID), Region: esc(d.Region),
