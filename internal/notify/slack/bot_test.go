@@ -12,6 +12,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 	"github.com/dcs-watcher/watcher/internal/testutil/slackapi"
@@ -31,7 +32,7 @@ func newFakeAPI(t *testing.T) *slackapi.Server {
 // botOptions are Options of the bot mode posting to channel through f.
 func botOptions(f *slackapi.Server, channel string) Options {
 	return Options{
-		Bot:         NewBot(secret.Secret(botToken), f.URL(), &http.Client{Timeout: 5 * time.Second}),
+		Bot:         slackwire.NewBot(secret.Secret(botToken), f.URL(), &http.Client{Timeout: 5 * time.Second}),
 		Channel:     channel,
 		CardsBucket: defaults.Slack.CardsBucket,
 	}
@@ -403,7 +404,7 @@ func TestBotLookUpLongThread(t *testing.T) {
 	}
 	lostTS := f.Replies(oncall, card.TS)[replies].TS
 	for _, c := range f.Calls("conversations.replies") {
-		if c.Form["oldest"] == "" || tsTime(c.Form["oldest"]).After(tsTime(lostTS)) {
+		if c.Form["oldest"] == "" || slackwire.TSTime(c.Form["oldest"]).After(slackwire.TSTime(lostTS)) {
 			t.Errorf("look-up from oldest %q: want a bound at or before the lost post's ts %s", c.Form["oldest"], lostTS)
 		}
 	}

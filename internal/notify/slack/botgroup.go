@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
 
 // Bot mode in a burst: a task's first event opens its card, a top-level
@@ -99,7 +100,7 @@ func (s *session) sendGroup(ctx context.Context, p outgoing) error {
 	}
 	for _, it := range p.items {
 		if err := s.listed(ctx, it, ch, ts); err != nil {
-			s.bot.unsure[first.env.ID+"/"+partGroup] = tsTime(ts)
+			s.bot.unsure[first.env.ID+"/"+partGroup] = slackwire.TSTime(ts)
 			return err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -156,7 +157,7 @@ func mustNew(t *testing.T, js jetstream.JetStream, s Sender, o Options) *Notifie
 	t.Helper()
 	o = defaulted(o)
 	if s == nil && len(o.Routes) == 0 && o.Channel == "" {
-		s = &ConsoleSender{W: io.Discard}
+		s = &slackwire.ConsoleSender{W: io.Discard}
 	}
 	n, err := New(js, s, o)
 	if err != nil {

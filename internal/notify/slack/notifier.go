@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/lease"
@@ -18,6 +19,15 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/retry"
 )
+
+// Sender delivers one rendered message. Errors tell the caller what to do:
+// a *slack.RateLimitedError says when to try again, an error wrapping
+// slackwire.ErrPermanent says never to try this message again, an error wrapping
+// slackwire.ErrDeadDestination says no message can get through until someone fixes
+// the destination, any other error is worth a retry.
+type Sender interface {
+	Send(ctx context.Context, msg *slack.WebhookMessage) error
+}
 
 // Notifier is the Slack delivery consumer. It runs one lane per
 // destination (the default one and each route's): a durable consumer of

@@ -7,6 +7,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
 
 // Late reasons (see package slackmsgtest).
@@ -41,8 +42,8 @@ func TestLateReasonWebhook(t *testing.T) {
 	failures, other := newFakeSlack(t, nil), newFakeSlack(t, nil)
 	publish(t, js, failedWithout("ev-failed", "orders"), reasonArrives("ev-reason", "orders"), descrChanged(), recovers("ev-running", "orders"))
 	o := Options{NoGrouping: true, DefaultRoute: "other", Routes: []Route{
-		{Name: "failures", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Severities: []notify.Severity{notify.SeverityCritical}}, Sender: WebhookSender{URL: failures.url()}},
-		{Name: "other", Sender: WebhookSender{URL: other.url()}},
+		{Name: "failures", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Severities: []notify.Severity{notify.SeverityCritical}}, Sender: slackwire.WebhookSender{URL: failures.url()}},
+		{Name: "other", Sender: slackwire.WebhookSender{URL: other.url()}},
 	}}
 	r := startNotifier(t, js, nil, o)
 	r.drained(t)

@@ -7,6 +7,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
 
 var writeTemplate = slackmsgtest.WriteTemplate
@@ -19,11 +20,11 @@ func TestRouteTemplate(t *testing.T) {
 	def, oncall, other := newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil)
 	path := writeTemplate(t, `{{define "header"}}ONCALL {{.Name}} is {{.Outcome}}{{end}}`)
 	o := Options{NoGrouping: true, Routes: []Route{
-		{Name: "oncall", Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}, Sender: WebhookSender{URL: oncall.url()},
+		{Name: "oncall", Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: oncall.url()},
 			Template: path, Mentions: []string{"@here"}, Continue: true},
-		{Name: "other", Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}, Sender: WebhookSender{URL: other.url()}},
+		{Name: "other", Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: other.url()}},
 	}}
-	n := startNotifier(t, js, WebhookSender{URL: def.url()}, o)
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: def.url()}, o)
 	publish(t, js,
 		named("ev-1", "orders", "MIGRATING", "FAILED", diff.StatusChanged),
 		named("ev-2", "billing", "MIGRATING", "SUCCESS", diff.StatusChanged),
@@ -47,7 +48,7 @@ func TestRouteTemplate(t *testing.T) {
 
 	bad := writeTemplate(t, "{{define \"header\"}}{{.Nope}}{{end}}")
 	o.Routes[1].Template = bad
-	if _, err := New(js, WebhookSender{URL: def.url()}, defaulted(o)); err == nil || !strings.Contains(err.Error(), `route "other": template: render `+bad+":1:") {
+	if _, err := New(js, slackwire.WebhookSender{URL: def.url()}, defaulted(o)); err == nil || !strings.Contains(err.Error(), `route "other": template: render `+bad+":1:") {
 		t.Errorf("New with a broken route template: %v", err)
 	}
 }

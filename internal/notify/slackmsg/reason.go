@@ -55,13 +55,3 @@ func what(d notify.Data, esc func(string) string) string {
 	}
 	return d.What(esc)
 }
-
-// reasonShown says whether a task's error message is worth showing: its
-// status is a failure, or one this binary does not know (it may be a
-// failure it has no name for), or it has none. A task that recovered
-// (FAILED -> RUNNING) may still carry the old message; showing it would
-// say the task is failing.
-func reasonShown(d notify.Data) bool {
-	cur, ok := currentStatus(d)
-	return !ok || !cur.known || cur.norm.Outcome() == dcs.OutcomeFailure
-}

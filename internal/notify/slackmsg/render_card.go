@@ -91,10 +91,6 @@ func RenderCard(r *Card) slack.WebhookMessage {
 	return slack.WebhookMessage{Text: clipEscaped(text, maxFallback), Blocks: &slack.Blocks{BlockSet: blocks}}
 }
 
-func md(text string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, text, false, false)
-}
-
 func cardFields(r *Card) []*slack.TextBlockObject {
 	var out []*slack.TextBlockObject
 	add := func(label, value string) {

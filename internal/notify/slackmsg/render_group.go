@@ -32,19 +32,6 @@ type GroupPart struct {
 	Events int
 }
 
-// RenderGroup renders a group of like events (same kind, and the same new
-// status where the kind's news is a status: see GroupKey) as few messages:
-// a header such as ":x: 25 migration tasks -> FAILED", one line per task
-// (name, task id, FROM -> TO, the reason shortened to one line), and a
-// context line with the project and when the changes were seen. A reason
-// every event shares is shown once instead of on every line. A group that
-// does not fit one message (MaxGroupEvents lines, maxGroupText characters)
-// is split in order; each part says which share it lists ("part 2 of 3",
-// "tasks 51-100 of 120"). Every event is listed in exactly one part, and
-// the parts' Events add up to len(envs). Like Render, it holds no password
-// (the snapshot has none) and escapes every text from the API.
-func RenderGroup(envs []notify.Envelope) []GroupPart { return defaultRenderer.RenderGroup(envs) }
-
 // span is the events [from, to) of a group that one message lists.
 type span struct{ from, to int }
 

@@ -1,4 +1,4 @@
-package slack
+package slackwire
 
 import (
 	"bytes"
@@ -21,15 +21,6 @@ import (
 	"github.com/dcs-watcher/watcher/internal/retry"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
-
-// Sender delivers one rendered message. Errors tell the caller what to do:
-// a *slack.RateLimitedError says when to try again, an error wrapping
-// ErrPermanent says never to try this message again, an error wrapping
-// ErrDeadDestination says no message can get through until someone fixes
-// the destination, any other error is worth a retry.
-type Sender interface {
-	Send(ctx context.Context, msg *slack.WebhookMessage) error
-}
 
 // ErrPermanent marks a message Slack refused for good (invalid_blocks,
 // invalid_payload, too_many_attachments, ...): sending it again cannot
