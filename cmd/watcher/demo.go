@@ -21,6 +21,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/sim"
 )
 
@@ -87,7 +88,7 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 	m := metrics.New(nil)
 	a, err := app.Start(ctx, cfg, app.Options{
 		Logger:      log,
-		SlackSender: &slacknotify.ConsoleSender{W: out},
+		SlackSender: &slackwire.ConsoleSender{W: out},
 		Cycled:      m.Cycled,
 		DCSCalled:   m.APICall,
 		Published: func(e notify.Envelope) {

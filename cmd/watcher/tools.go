@@ -17,8 +17,9 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
@@ -120,19 +121,19 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 			return err
 		}
 	}
-	msg := slacknotify.NewRenderer(set, nil, zerolog.Nop()).Render(e)
+	msg := slackmsg.NewRenderer(set, nil, zerolog.Nop()).Render(e)
 	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
-	msg = slacknotify.WithMentions(msg, mentions)
+	msg = slackmsg.WithMentions(msg, mentions)
 	hc := &http.Client{Timeout: cfg.Slack.Timeout}
 	if dest.channel != "" {
-		bot := slacknotify.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, hc)
+		bot := slackwire.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, hc)
 		if _, _, err := bot.Post(ctx, dest.channel, msg); err != nil {
 			return fmt.Errorf("slack did not accept the test message in %s: %w", dest.channel, err)
 		}
 		fmt.Fprintf(env.stdout, "slack accepted the test message in %s\n", dest.channel)
 		return nil
 	}
-	sender := slacknotify.WebhookSender{URL: dest.webhook, HTTPClient: hc}
+	sender := slackwire.WebhookSender{URL: dest.webhook, HTTPClient: hc}
 	answer, err := sender.Post(ctx, &msg)
 	if answer.Status != 0 {
 		// The answer, never the URL (Post redacts it from the body).

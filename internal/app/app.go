@@ -24,6 +24,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/state"
@@ -282,9 +283,9 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 func (a *App) wireSlack(health *notify.Publisher, project string, o Options) error {
 	cfg, log := a.Config, o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
-	var bot *slacknotify.Bot
+	var bot *slackwire.Bot
 	if cfg.Slack.BotToken != "" && o.SlackSender == nil {
-		bot = slacknotify.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, &http.Client{Timeout: cfg.Slack.Timeout})
+		bot = slackwire.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, &http.Client{Timeout: cfg.Slack.Timeout})
 	}
 	kinds := make([]diff.Kind, len(cfg.Slack.Kinds))
 	for i, k := range cfg.Slack.Kinds {
@@ -336,7 +337,7 @@ func slackDestinations(cfg config.Config, replace slacknotify.Sender) ([]slackno
 		if replace != nil {
 			return replace
 		}
-		return slacknotify.WebhookSender{URL: url, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
+		return slackwire.WebhookSender{URL: url, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
 	}
 	routes := make([]slacknotify.Route, len(cfg.Slack.Routes))
 	for i, r := range cfg.Slack.Routes {

@@ -9,13 +9,9 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 )
-
-// mentionPattern is what slack.routes[].mentions accept: a user id (U…,
-// W…), a user group id (S…), @here or @channel. The Slack notifier checks
-// the same (slack.ValidMention); config cannot import it.
-var mentionPattern = regexp.MustCompile(`^([UWS][A-Z0-9]{2,40}|@here|@channel)$`)
 
 // validateRoutes checks slack.routes and slack.default_route, naming the
 // key of every problem.
@@ -38,7 +34,7 @@ func (c Config) validateRoutes(p *problems) {
 		}
 		c.validateDestination(p, key, r)
 		for j, m := range r.Mentions {
-			if !mentionPattern.MatchString(m) {
+			if !slackmsg.ValidMention(m) {
 				p.add(fmt.Sprintf("%s.mentions[%d]", key, j), "invalid mention %q (want a user id U…, a user group id S…, @here or @channel)", m)
 			}
 		}

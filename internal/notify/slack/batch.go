@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/retry"
 )
 
@@ -174,14 +175,14 @@ func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
 			s.revived(ctx, log)
 			s.accepted(ctx, p, log)
 			return posted, nil
-		case errors.Is(err, ErrDeadDestination):
+		case errors.Is(err, slackwire.ErrDeadDestination):
 			s.destinationDead(ctx, p, log, err)
 		case errors.As(err, &rl):
 			s.throttled.Add(1)
 			delay = max(rl.RetryAfter, time.Second)
 			s.pace.hold(delay)
 			s.retrying(log, err, delay)
-		case errors.Is(err, ErrPermanent):
+		case errors.Is(err, slackwire.ErrPermanent):
 			s.revived(ctx, log)
 			return rejected, err
 		default:

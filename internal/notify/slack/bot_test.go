@@ -10,9 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 	"github.com/dcs-watcher/watcher/internal/testutil/slackapi"
@@ -32,21 +32,10 @@ func newFakeAPI(t *testing.T) *slackapi.Server {
 // botOptions are Options of the bot mode posting to channel through f.
 func botOptions(f *slackapi.Server, channel string) Options {
 	return Options{
-		Bot:         NewBot(secret.Secret(botToken), f.URL(), &http.Client{Timeout: 5 * time.Second}),
+		Bot:         slackwire.NewBot(secret.Secret(botToken), f.URL(), &http.Client{Timeout: 5 * time.Second}),
 		Channel:     channel,
 		CardsBucket: defaults.Slack.CardsBucket,
 	}
-}
-
-// move is a status change of task id observed at, after prevFor in from.
-func move(id, taskID, name, from, to string, at time.Time, prevFor time.Duration) notify.Envelope {
-	prev, curr := task(name, from), task(name, to)
-	prev.ID, curr.ID = taskID, taskID
-	if to == "FAILED" {
-		curr.ErrorMessage = "source <unreachable> & auth failed"
-	}
-	m := notify.Meta{Region: "cn-north-4", ProjectID: project, ObservedAt: at, PrevStatusSince: at.Add(-prevFor)}
-	return notify.Build(prefix, diff.Event{ID: id, Kind: diff.StatusChanged, TaskID: taskID, Prev: prev, Curr: curr}, m)
 }
 
 // cardOf is the top-level message of channel whose metadata names event
@@ -348,29 +337,6 @@ func cardsRecord(t *testing.T, js jetstream.JetStream, lane, channel, taskID str
 	return rec
 }
 
-// TestCardTimelineFlapping: a task flapping between two statuses keeps a
-// bounded timeline whose phase totals still add up.
-func TestCardTimelineFlapping(t *testing.T) {
-	r := &cardRecord{}
-	t0 := observed()
-	st := []string{"FULLMIGRATING", "INCRMIGEATING"}
-	for i := range 3 * maxSpans {
-		r.apply(move(fmt.Sprintf("f%d", i), "task-1", "flappy", st[i%2], st[(i+1)%2], t0.Add(time.Duration(i)*time.Minute), time.Minute))
-	}
-	if len(r.Spans) != maxSpans || len(r.Applied) != maxApplied {
-		t.Errorf("spans %d, applied %d; want %d and %d", len(r.Spans), len(r.Applied), maxSpans, maxApplied)
-	}
-	now := t0.Add(time.Duration(3*maxSpans) * time.Minute)
-	totals := r.phaseTotals(now)
-	if want := time.Duration(3*maxSpans+1) * time.Minute; totals[dcs.PhaseActive] != want {
-		t.Errorf("active total = %s, want %s (every minute since the first status)", totals[dcs.PhaseActive], want)
-	}
-	last := fmt.Sprintf("f%d", 3*maxSpans-1)
-	if r.apply(move(last, "task-1", "flappy", st[0], st[1], t0, time.Minute)) {
-		t.Error("an event applied before (its id remembered) was applied again")
-	}
-}
-
 // unescapeJSON is raw JSON with the characters encoding/json escapes put
 // back, for "does it say X" checks.
 func unescapeJSON(b []byte) string {
@@ -438,7 +404,7 @@ func TestBotLookUpLongThread(t *testing.T) {
 	}
 	lostTS := f.Replies(oncall, card.TS)[replies].TS
 	for _, c := range f.Calls("conversations.replies") {
-		if c.Form["oldest"] == "" || tsTime(c.Form["oldest"]).After(tsTime(lostTS)) {
+		if c.Form["oldest"] == "" || slackwire.TSTime(c.Form["oldest"]).After(slackwire.TSTime(lostTS)) {
 			t.Errorf("look-up from oldest %q: want a bound at or before the lost post's ts %s", c.Form["oldest"], lostTS)
 		}
 	}

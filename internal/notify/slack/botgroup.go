@@ -3,7 +3,8 @@ package slack
 import (
 	"context"
 
-	"github.com/slack-go/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
 
 // Bot mode in a burst: a task's first event opens its card, a top-level
@@ -28,7 +29,7 @@ func (s *session) markCardless(ctx context.Context, items []*item) {
 	seen := map[string]bool{}
 	for _, it := range items {
 		d := it.env.Data
-		if !cardEvent(d) || seen[d.TaskID] {
+		if !slackmsg.CardEvent(d) || seen[d.TaskID] {
 			continue
 		}
 		seen[d.TaskID] = true
@@ -50,7 +51,7 @@ func (n *lane) planBot(items []*item) []outgoing {
 	var cardless, cards, rest []*item
 	for _, it := range items {
 		switch {
-		case !cardEvent(it.env.Data):
+		case !slackmsg.CardEvent(it.env.Data):
 			rest = append(rest, it)
 		case it.cardless:
 			cardless = append(cardless, it)
@@ -66,7 +67,7 @@ func (n *lane) planBot(items []*item) []outgoing {
 		}
 		left := group
 		for _, part := range n.render.RenderGroup(envelopes(group)) {
-			posts = append(posts, outgoing{msg: threadNote(part.Msg), items: left[:part.Events], group: true})
+			posts = append(posts, outgoing{msg: slackmsg.ThreadNote(part.Msg), items: left[:part.Events], group: true})
 			left = left[part.Events:]
 		}
 	}
@@ -81,18 +82,6 @@ func cardPosts(items []*item) []outgoing {
 		posts[i] = outgoing{items: []*item{it}, card: true}
 	}
 	return posts
-}
-
-// threadNote adds to a grouped message of tasks without a card where
-// their conversations go on.
-func threadNote(msg slack.WebhookMessage) slack.WebhookMessage {
-	if msg.Blocks == nil || len(msg.Blocks.BlockSet) >= maxBlocks {
-		return msg
-	}
-	note := slack.NewContextBlock("", md("each task's card and later changes follow in this thread"))
-	blocks := append(append([]slack.Block(nil), msg.Blocks.BlockSet...), note)
-	msg.Blocks = &slack.Blocks{BlockSet: blocks}
-	return msg
 }
 
 // sendGroup posts a grouped message of tasks without a card (once: see
@@ -111,7 +100,7 @@ func (s *session) sendGroup(ctx context.Context, p outgoing) error {
 	}
 	for _, it := range p.items {
 		if err := s.listed(ctx, it, ch, ts); err != nil {
-			s.bot.unsure[first.env.ID+"/"+partGroup] = tsTime(ts)
+			s.bot.unsure[first.env.ID+"/"+partGroup] = slackwire.TSTime(ts)
 			return err
 		}
 	}
@@ -130,7 +119,7 @@ func (s *session) listed(ctx context.Context, it *item, channel, ts string) erro
 	if rec == nil {
 		rec = &cardRecord{}
 	}
-	applied := rec.apply(it.env)
+	applied := rec.Apply(it.env)
 	if rec.TS == "" && rec.Thread == "" {
 		rec.Channel, rec.Thread, applied = channel, ts, true
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/testutil/slackapi"
 )
 
@@ -36,7 +37,7 @@ func TestBotBurstGrouped(t *testing.T) {
 			top++
 		}
 	}
-	maxTop := (tasks + maxGroupEvents - 1) / maxGroupEvents
+	maxTop := (tasks + slackmsg.MaxGroupEvents - 1) / slackmsg.MaxGroupEvents
 	t.Logf("%d tasks failing at once: %d top-level posts, %d messages in all", tasks, top, len(f.Messages()))
 	if top > maxTop || len(f.TopLevel(oncall)) != top {
 		t.Errorf("top-level posts = %d (held %d), want at most %d", top, len(f.TopLevel(oncall)), maxTop)

@@ -9,12 +9,36 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
+)
+
+// The bounds of the look-up for a post whose answer was lost (see
+// postOnce).
+const (
+	// slackSkew is how far before the ts Slack last answered the look-up
+	// for a lost post begins: both are Slack's clock, so only its own
+	// servers' drift is allowed for.
+	slackSkew = time.Minute
+	// clockSkew is how far before the event's observation time the look-up
+	// for a post made by an earlier run begins: the observation is this
+	// side's clock, the ts Slack's.
+	clockSkew = time.Hour
+)
+
+// The parts of a task's conversation a post can be.
+const (
+	partCard  = "card"  // the task's live status card, top level
+	partReply = "reply" // a transition, in the card's thread
+	partTop   = "top"   // a message of its own (no card): API, watcher, grouped
+	partGroup = "group" // a grouped message of tasks without a card, their thread's parent
 )
 
 // botDest is a lane's destination in bot-token mode: a channel reached
 // through the Bot. Only the lane's goroutine uses it.
 type botDest struct {
-	bot     *Bot
+	bot     *slackwire.Bot
 	channel string // as configured: an id (C…, G…) or #name
 	// channelID is the id Slack answered with, which the history look-up
 	// needs when the channel is configured by name.
@@ -28,7 +52,7 @@ type botDest struct {
 	answered time.Time
 }
 
-func newBotDest(b *Bot, channel string) *botDest {
+func newBotDest(b *slackwire.Bot, channel string) *botDest {
 	d := &botDest{bot: b, channel: channel, unsure: map[string]time.Time{}}
 	if !strings.HasPrefix(channel, "#") {
 		d.channelID = channel
@@ -70,7 +94,7 @@ func (s *session) postOnce(ctx context.Context, threadTS string, msg slack.Webho
 			s.o.Logger.Warn().Str("event_id", eventID).
 				Msg("slack: cannot look for an earlier post: the channel is configured by name and its id is not known yet; posting (it may show twice)")
 		} else {
-			ts, err := b.bot.find(ctx, b.channelID, threadTS, eventID, part, since)
+			ts, err := b.bot.Find(ctx, b.channelID, threadTS, eventID, part, since)
 			if err != nil {
 				return "", "", fmt.Errorf("look for an earlier post of event %s: %w", eventID, err)
 			}
@@ -81,15 +105,15 @@ func (s *session) postOnce(ctx context.Context, threadTS string, msg slack.Webho
 			}
 		}
 	}
-	ch, ts, err := b.bot.post(ctx, b.channel, threadTS, msg, metadata(eventID, part))
+	ch, ts, err := b.bot.PostPart(ctx, b.channel, threadTS, msg, eventID, part)
 	if err != nil {
-		if ambiguous(err) {
+		if slackwire.Ambiguous(err) {
 			b.unsure[key] = b.answered
 		}
 		return "", "", err
 	}
 	delete(b.unsure, key)
-	if t := tsTime(ts); t.After(b.answered) {
+	if t := slackwire.TSTime(ts); t.After(b.answered) {
 		b.answered = t
 	}
 	if ch != "" {
@@ -133,16 +157,16 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 	if rec == nil {
 		rec = &cardRecord{}
 	}
-	applied := rec.apply(it.env)
+	applied := rec.Apply(it.env)
 	switch {
 	case !applied && rec.TS == "" && rec.Thread != "":
 		return nil // redelivered after its grouped message listed it
 	case rec.TS == "":
 		return s.openCard(ctx, key, rec, rev, it)
 	}
-	card := RenderCard(rec)
-	err = s.bot.bot.update(ctx, rec.Channel, rec.TS, card, metadata(rec.OpenedBy, partCard))
-	if errors.Is(err, errMessageGone) {
+	card := slackmsg.RenderCard(&rec.Card)
+	err = s.bot.bot.Update(ctx, rec.Channel, rec.TS, card, rec.OpenedBy, partCard)
+	if errors.Is(err, slackwire.ErrMessageGone) {
 		it.log.Warn().Err(err).Msg("slack: the task's card was deleted; opening a new one")
 		rec.TS, rec.Channel = "", ""
 		return s.openCard(ctx, key, rec, rev, it)
@@ -158,7 +182,7 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 	if rec.OpenedBy == it.env.ID {
 		return nil // redelivered after its card was opened: nothing to reply
 	}
-	reply := WithMentions(RenderReply(it.env), s.mentions)
+	reply := slackmsg.WithMentions(slackmsg.RenderReply(it.env), s.mentions)
 	_, _, err = s.postOnce(ctx, rec.thread(), reply, it, partReply)
 	return err
 }
@@ -170,9 +194,9 @@ func (s *session) sendCard(ctx context.Context, it *item) error {
 // second one.
 func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev uint64, it *item) error {
 	rec.OpenedBy = it.env.ID
-	card := WithMentions(RenderCard(rec), s.mentions)
+	card := slackmsg.WithMentions(slackmsg.RenderCard(&rec.Card), s.mentions)
 	ch, ts, err := s.postOnce(ctx, rec.Thread, card, it, partCard)
-	if errors.Is(err, errMessageGone) && rec.Thread != "" {
+	if errors.Is(err, slackwire.ErrMessageGone) && rec.Thread != "" {
 		it.log.Warn().Err(err).Msg("slack: the grouped message that listed the task was deleted; opening its card at the top level")
 		rec.Thread = ""
 		ch, ts, err = s.postOnce(ctx, "", card, it, partCard)
@@ -188,7 +212,7 @@ func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("card of task %s written by another replica meanwhile: %w", it.env.Data.TaskID, err)
 		}
-		s.bot.unsure[it.env.ID+"/"+partCard] = tsTime(ts) // taken: the look-up finds it from its own ts
+		s.bot.unsure[it.env.ID+"/"+partCard] = slackwire.TSTime(ts) // taken: the look-up finds it from its own ts
 		return err
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
 
 const (
@@ -55,7 +56,7 @@ type Options struct {
 	// New), and a Route with a Channel posts there through Bot. Each task
 	// gets a live status card per channel, whose records live in
 	// CardsBucket (see docs/slack-delivery.md, "Bot mode").
-	Bot         *Bot
+	Bot         *slackwire.Bot
 	Channel     string
 	CardsBucket string
 	// MinRetryDelay is the first retry delay after a failed send; it
@@ -82,7 +83,7 @@ type Options struct {
 	// waited for, so that it posts before the events behind it (turn.go).
 	Solo bool
 	// DeadRetry is how often the oldest held message probes a destination
-	// found dead (revoked webhook, archived channel: ErrDeadDestination).
+	// found dead (revoked webhook, archived channel: slackwire.ErrDeadDestination).
 	DeadRetry time.Duration
 	// Health publishes the notifier's own watch_degraded / watch_recovered
 	// events (scope slack) when the destination dies and works again; nil:

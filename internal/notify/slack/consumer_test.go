@@ -15,6 +15,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
@@ -45,7 +46,7 @@ func TestNotifierPostsInOrderAndSkipsDiscovered(t *testing.T) {
 		statusChanged("ev-status", "orders-cache-move", "FULLMIGRATING", "INCRMIGEATING"),
 		envelope("ev-removed", diff.Removed, task("orders-cache-move", "INCRMIGEATING"), nil, 0),
 	)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{FilterSubject: prefix + ".>"})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{FilterSubject: prefix + ".>"})
 	n.drained(t)
 
 	if got := eventIDs(f.all()); !equal(got, []string{"ev-status", "ev-removed"}) {
@@ -71,7 +72,7 @@ func TestNotifierRetriesServerErrorsWithBackoff(t *testing.T) {
 	})
 	logger, logs := newLogger()
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "SUCCESS"))
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Logger: logger, MinRetryDelay: 200 * time.Millisecond})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: logger, MinRetryDelay: 200 * time.Millisecond})
 	testutil.EventuallyWithin(t, waitFor, "one accepted post", func() bool { return len(f.accepted()) == 1 })
 	n.drained(t)
 
@@ -109,7 +110,7 @@ func TestNotifierHonoursRetryAfter(t *testing.T) {
 	})
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "SUCCESS"))
 	// A tiny backoff, so only Retry-After can explain a long wait.
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{MinRetryDelay: 10 * time.Millisecond})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{MinRetryDelay: 10 * time.Millisecond})
 	testutil.EventuallyWithin(t, waitFor, "one accepted post", func() bool { return len(f.accepted()) == 1 })
 
 	posts := f.all()
@@ -138,7 +139,7 @@ func TestNotifierTerminatesRefusedMessagesAndGoesOn(t *testing.T) {
 		statusChanged("ev-bad", "bad-blocks", "MIGRATING", "FAILED"),
 		statusChanged("ev-good", "good", "MIGRATING", "SUCCESS"),
 	)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Logger: logger})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: logger})
 	n.drained(t)
 
 	if got := eventIDs(f.all()); !equal(got, []string{"ev-bad", "ev-good"}) {
@@ -166,7 +167,7 @@ func TestNotifierTerminatesMalformedEvents(t *testing.T) {
 		t.Fatalf("publish: %v", err)
 	}
 	publish(t, js, statusChanged("ev-good", "good", "MIGRATING", "SUCCESS"))
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Logger: logger})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: logger})
 	n.drained(t)
 
 	if got := eventIDs(f.all()); !equal(got, []string{"ev-good"}) {
@@ -198,7 +199,7 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 	publish(t, js, first...)
 	// One message per event, so that each post names its event.
 	o := Options{Consumer: "slack-restart", NoGrouping: true}
-	n1 := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
+	n1 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
 	testutil.EventuallyWithin(t, waitFor, "two posts", func() bool { return len(f.all()) >= 2 })
 	n1.stop(t)
 
@@ -215,7 +216,7 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 	}
 	publish(t, js, statusChanged("ev-marked", "t-marked", "MIGRATING", "SUCCESS"), statusChanged("ev-7", "t-7", "MIGRATING", "SUCCESS"))
 
-	n2 := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
+	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
 	testutil.EventuallyWithin(t, waitFor, "all seven new events posted", func() bool { return len(f.all()) >= 7 })
 	n2.drained(t)
 
@@ -245,7 +246,7 @@ func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 	down.srv.Close() // connection refused
 	logger, logs := newLogger()
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "FAILED"))
-	n := startNotifier(t, js, WebhookSender{URL: url}, Options{Logger: logger, MinRetryDelay: 20 * time.Millisecond})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: url}, Options{Logger: logger, MinRetryDelay: 20 * time.Millisecond})
 	testutil.EventuallyWithin(t, waitFor, "two failed attempts", func() bool { return n.Stats().Retried >= 2 })
 	if p, err := n.Pending(context.Background()); err != nil || p != 1 {
 		t.Errorf("Pending while Slack is down = %d, %v; want 1", p, err)
@@ -259,7 +260,7 @@ func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 	gone := newFakeSlack(t, func(int, slack.WebhookMessage) reply {
 		return reply{Status: http.StatusNotFound, Body: "no_service"}
 	})
-	m := startNotifier(t, js, WebhookSender{URL: gone.url()}, Options{Logger: logger})
+	m := startNotifier(t, js, slackwire.WebhookSender{URL: gone.url()}, Options{Logger: logger})
 	testutil.EventuallyWithin(t, waitFor, "the dead destination", func() bool { return m.Stats().Dead == 1 })
 	m.stop(t)
 
@@ -271,7 +272,7 @@ func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 
 func TestPendingBeforeRun(t *testing.T) {
 	t.Parallel()
-	n := mustNew(t, startJetStream(t), &ConsoleSender{W: io.Discard}, Options{})
+	n := mustNew(t, startJetStream(t), &slackwire.ConsoleSender{W: io.Discard}, Options{})
 	if _, err := n.Pending(context.Background()); !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		t.Fatalf("Pending before Run: %v, want ErrConsumerNotFound", err)
 	}

@@ -26,7 +26,7 @@ const noProject = "_watcher"
 const episodeKey = "episode.dead_destination"
 
 // episode is a spell during which Slack answers that the destination is
-// dead (ErrDeadDestination). Its events stay unacked in the stream; the
+// dead (slackwire.ErrDeadDestination). Its events stay unacked in the stream; the
 // oldest message probes every DeadRetry.
 type episode struct {
 	Since time.Time `json:"since"`

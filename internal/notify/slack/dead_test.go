@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
@@ -122,7 +123,7 @@ func TestNotifierHoldsEventsWhileDestinationIsDead(t *testing.T) {
 			}
 			publish(t, js, envs[:3]...)
 			// One message per event, so that each post names its event.
-			n := startNotifier(t, js, WebhookSender{URL: f.url()},
+			n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()},
 				Options{Logger: logger, NoGrouping: true, DeadRetry: deadRetry})
 
 			testutil.EventuallyWithin(t, waitFor, "the watch_degraded event", func() bool {
@@ -205,7 +206,7 @@ func TestNotifierRefusedMessageIsNotADeadDestination(t *testing.T) {
 		statusChanged("ev-bad", "bad-blocks", "MIGRATING", "FAILED"),
 		statusChanged("ev-2", "good-2", "MIGRATING", "SUCCESS"),
 	)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{NoGrouping: true, DeadRetry: time.Hour})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, DeadRetry: time.Hour})
 	n.drained(t)
 
 	if got := eventIDs(f.all()); !equal(got, []string{"ev-1", "ev-bad", "ev-2"}) {
@@ -227,7 +228,7 @@ func TestNotifierResumesDeadEpisodeAfterRestart(t *testing.T) {
 	f := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
 	publish(t, js, statusChanged("ev-1", "t-1", "MIGRATING", "SUCCESS"), statusChanged("ev-2", "t-2", "MIGRATING", "SUCCESS"))
 	o := Options{NoGrouping: true, DeadRetry: deadRetry}
-	n1 := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
+	n1 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
 	testutil.EventuallyWithin(t, waitFor, "the watch_degraded event", func() bool {
 		return healthCounts(t, js)[healthSubject("watch_degraded")] == 1
 	})
@@ -235,7 +236,7 @@ func TestNotifierResumesDeadEpisodeAfterRestart(t *testing.T) {
 
 	logger, logs := newLogger()
 	o.Logger = logger
-	n2 := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
+	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
 	before := len(f.all())
 	testutil.EventuallyWithin(t, waitFor, "the new run to probe twice", func() bool { return len(f.all()) >= before+2 })
 	f.alive.Store(true)
@@ -276,7 +277,7 @@ func TestNotifierRetriesAPostThatTimesOut(t *testing.T) {
 				return reply{Status: http.StatusOK, Body: "ok", Hang: i == 0}
 			})
 			publish(t, js, statusChanged("ev-1", "t-1", "MIGRATING", "SUCCESS"))
-			n := startNotifier(t, js, WebhookSender{URL: f.url(), HTTPClient: c.client},
+			n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url(), HTTPClient: c.client},
 				Options{SendTimeout: c.send, MinRetryDelay: 10 * time.Millisecond})
 			n.drained(t)
 			if got := eventIDs(f.all()); !equal(got, []string{"ev-1", "ev-1"}) {
@@ -301,12 +302,12 @@ func TestNotifierHoldsEventsLongerThanAckWait(t *testing.T) {
 	const ackWait = 300 * time.Millisecond
 	short := func(n *Notifier) { n.lanes[0].ackWait = ackWait }
 	o := Options{NoGrouping: true, DeadRetry: deadRetry}
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, o, short)
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o, short)
 	testutil.EventuallyWithin(t, waitFor, "the first probe", func() bool { return len(f.all()) >= 1 })
 	// A second replica on the same consumer, with a Slack of its own: it
 	// would get the held events if JetStream redelivered them.
 	other := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
-	startNotifier(t, js, WebhookSender{URL: other.url()}, o, short)
+	startNotifier(t, js, slackwire.WebhookSender{URL: other.url()}, o, short)
 	// At least 30 more probes DeadRetry apart: five times AckWait.
 	testutil.EventuallyWithin(t, waitFor, "30 probes", func() bool { return len(f.all()) >= 31 })
 	if got := other.all(); len(got) != 0 {

@@ -1,5 +1,5 @@
 // Package slack posts the watcher's events to Slack: a durable JetStream
-// consumer of the events stream that renders them as Block Kit messages,
+// consumer of the events stream that has them rendered (package slackmsg),
 // paces and groups them, posts them through a Sender (an incoming webhook,
 // or the console in demo mode) and acks an event only once Slack has
 // accepted it and its delivery is marked in KV; a message Slack refuses is

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
@@ -37,7 +38,7 @@ func TestAckedWhenTheMarkCannotBeWritten(t *testing.T) {
 		return reply{Status: 200, Body: "ok"}
 	})
 	log, logs := newLogger()
-	r := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Logger: log})
+	r := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: log})
 	publish(t, js, statusChanged("e1", "task-1", "RUNNING", "FAILED"))
 	<-got
 	testutil.FillDisk(t, dir)

@@ -5,8 +5,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
-	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
 
 // item is one fetched event on its way to Slack.
@@ -34,30 +34,8 @@ type outgoing struct {
 	group bool
 }
 
-// groupKey says which events of a batch may share a grouped message.
-// Where the news is the new status (status_changed, and discovered,
-// changed, task_status_changed when they are posted) it is the kind and
-// the new normalised status: "25 tasks -> FAILED" is one piece of news,
-// "10 -> FAILED, 15 -> SUCCESS" two. For removed, watch_degraded and
-// watch_recovered the status is only the one last seen, not what
-// happened, and one cause (a bulk clean-up, an API outage, expired
-// credentials) hits tasks in every status: the kind alone, so that one
-// incident makes one message; each line still shows the task's status. Late
-// reasons (see lateReason) group apart from other changed events.
-func groupKey(d notify.Data) string {
-	switch d.Kind {
-	case diff.Removed, diff.WatchDegraded, diff.WatchRecovered:
-		return string(d.Kind)
-	}
-	cur, _ := currentStatus(d)
-	if lateReason(d) {
-		return "reason " + string(cur.norm)
-	}
-	return string(d.Kind) + " " + string(cur.norm)
-}
-
 // groups sorts a batch's postable events, walked in stream order, into
-// groups of events with the same groupKey, kept in the order they were
+// groups of events with the same slackmsg.GroupKey, kept in the order they were
 // opened. An event joins the last group opened for its key unless its
 // task's previous event in the batch sits in a later group; then it opens
 // a new group at the end. Groups are sent in order and list their events
@@ -73,7 +51,7 @@ func groups(items []*item) [][]*item {
 	lastOfKey := map[string]int{}  // key -> the last group opened for it
 	lastOfTask := map[string]int{} // task id -> the group of its latest event
 	for _, it := range items {
-		key, task := groupKey(it.env.Data), it.env.Data.TaskID
+		key, task := slackmsg.GroupKey(it.env.Data), it.env.Data.TaskID
 		g, open := lastOfKey[key]
 		if t, seen := lastOfTask[task]; !open || (seen && g < t) {
 			g = len(out)

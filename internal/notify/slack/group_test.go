@@ -13,22 +13,11 @@ import (
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
-
-// burstTask is task i of a burst, with a name and an id of its own.
-func burstTask(i int, status string) *dcs.Task {
-	t := task(fmt.Sprintf("task-%03d", i), status)
-	t.ID = fmt.Sprintf("a1b2c3d4-0000-4000-8000-%012d", i)
-	return t
-}
-
-func burstEvent(i int, from, to string) notify.Envelope {
-	return envelope(fmt.Sprintf("ev-%03d-%s", i, to), diff.StatusChanged, burstTask(i, from), burstTask(i, to), time.Minute)
-}
 
 func burst(n int, from, to string) []notify.Envelope {
 	envs := make([]notify.Envelope, n)
@@ -106,7 +95,7 @@ func TestNotifierGroupsABurst(t *testing.T) {
 	f := newFakeSlack(t, nil)
 	envs := burst(200, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{})
 	n.drained(t)
 
 	// Two batches of GroupMax (100) events, each one run of FAILED split
@@ -161,7 +150,7 @@ func TestNotifierWithinSlacksRate(t *testing.T) {
 		byStatus[statuses[i%3]] = append(byStatus[statuses[i%3]], env)
 	}
 	publish(t, js, envs...)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Rate: defaults.Slack.Rate})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Rate: defaults.Slack.Rate})
 	n.drainedWithin(t, testutil.EventuallyTimeout)
 
 	want := wantReported(append(append(byStatus["FAILED"], byStatus["SUCCESS"]...), byStatus["TERMINATED"]...))
@@ -195,7 +184,7 @@ func TestNotifierGroupingRule(t *testing.T) {
 	i := envelope("ev-009-removed", diff.Removed, burstTask(9, "SUCCESS"), nil, 0)
 	k := burstEvent(10, "MIGRATING", "FULLMIGRATING")
 	publish(t, js, a1, b, e, d, c, f6, a2, g, h, a3, i, k)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{})
 	n.drained(t)
 
 	// FULLMIGRATING: a1, k (two: one message each); FAILED: b, c, g;
@@ -225,7 +214,7 @@ func TestNotifierGroupingOff(t *testing.T) {
 	f := newFakeSlack(t, nil)
 	envs := burst(10, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{NoGrouping: true})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true})
 	n.drained(t)
 
 	posts := f.all()
@@ -266,7 +255,7 @@ func TestNotifierGroupedRestartDeliversEachEventOnce(t *testing.T) {
 	f := newFakeSlack(t, nil)
 	envs := burst(120, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	gate := &gatedSender{Sender: WebhookSender{URL: f.url()}, inFlight: make(chan struct{}), release: make(chan struct{})}
+	gate := &gatedSender{Sender: slackwire.WebhookSender{URL: f.url()}, inFlight: make(chan struct{}), release: make(chan struct{})}
 	o := Options{Consumer: "slack-grouped-restart"}
 	n1 := startNotifier(t, js, gate, o)
 	select {
@@ -278,7 +267,7 @@ func TestNotifierGroupedRestartDeliversEachEventOnce(t *testing.T) {
 	close(gate.release)
 	n1.stop(t)
 
-	n2 := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
+	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
 	n2.drained(t)
 
 	// n1: the first 50 of its batch of 100; n2: the other 50 and the 20
@@ -309,7 +298,7 @@ func TestNotifierRefusedGroupFallsBackToSingleMessages(t *testing.T) {
 	logger, logs := newLogger()
 	envs := burst(5, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{Logger: logger})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: logger})
 	n.drained(t)
 
 	if got := sizes(f.all()); !equalInts(got, []int{5, 1, 1, 1, 1, 1}) {
@@ -337,7 +326,7 @@ func TestNotifierKeepsABatchAlivePastAckWait(t *testing.T) {
 	publish(t, js, envs...)
 	// 11 intervals of 250ms: about three AckWaits.
 	o := Options{Consumer: "slack-keepalive", NoGrouping: true, Rate: 4}
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, o, func(n *Notifier) { n.lanes[0].ackWait = time.Second })
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o, func(n *Notifier) { n.lanes[0].ackWait = time.Second })
 	n.drained(t)
 
 	if got, want := reportedAll(f.all()), wantReported(envs); !equal(got, want) {
@@ -364,7 +353,7 @@ func TestNotifierPacesMessages(t *testing.T) {
 	f := newFakeSlack(t, nil)
 	envs := burst(6, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{NoGrouping: true, Rate: 5})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, Rate: 5})
 	n.drained(t)
 
 	posts := f.all()

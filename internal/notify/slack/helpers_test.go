@@ -7,19 +7,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/config"
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -29,8 +28,8 @@ import (
 const (
 	secretToken = "XXXXSECRETXXXX"
 	secretPath  = "/services/T000/B000/" + secretToken
-	project     = "254d3b7f0a6c4e1f9a8b7c6d5e4f3a2b"
-	prefix      = "dcs.migration"
+	project     = slackmsgtest.Project
+	prefix      = slackmsgtest.Prefix
 	waitFor     = 10 * time.Second
 	// fastRate paces the tests where pacing is not the point, so that
 	// they stay fast.
@@ -158,7 +157,7 @@ func mustNew(t *testing.T, js jetstream.JetStream, s Sender, o Options) *Notifie
 	t.Helper()
 	o = defaulted(o)
 	if s == nil && len(o.Routes) == 0 && o.Channel == "" {
-		s = &ConsoleSender{W: io.Discard}
+		s = &slackwire.ConsoleSender{W: io.Discard}
 	}
 	n, err := New(js, s, o)
 	if err != nil {
@@ -253,102 +252,17 @@ func (r *running) drainedWithin(t *testing.T, d time.Duration) {
 	})
 }
 
-func newLogger() (zerolog.Logger, *testutil.SyncBuffer) {
-	buf := &testutil.SyncBuffer{}
-	return zerolog.New(buf).Level(zerolog.DebugLevel), buf
-}
-
-// Fixtures.
-
-func task(name, status string) *dcs.Task {
-	return &dcs.Task{
-		ID:     "a1b2c3d4-0000-4000-8000-000000000001",
-		Name:   name,
-		Status: status,
-		Source: dcs.Instance{Name: "redis-src", Addrs: "192.168.0.10:6379", PasswordSet: true},
-		Target: dcs.Instance{Name: "redis-dst", Addrs: "192.168.0.20:6379", PasswordSet: true},
-	}
-}
-
-func observed() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
-
-// envelope builds an envelope as the publisher does; prevFor is how long the
-// previous status was seen.
-func envelope(id string, kind diff.Kind, prev, curr *dcs.Task, prevFor time.Duration) notify.Envelope {
-	ev := diff.Event{ID: id, Kind: kind, Prev: prev, Curr: curr}
-	switch {
-	case curr != nil:
-		ev.TaskID = curr.ID
-	case prev != nil:
-		ev.TaskID = prev.ID
-	}
-	m := notify.Meta{Region: "cn-north-4", ProjectID: project, ObservedAt: observed()}
-	if prevFor > 0 {
-		m.PrevStatusSince = observed().Add(-prevFor)
-	}
-	return notify.Build(prefix, ev, m)
-}
-
-func statusChanged(id, name, from, to string) notify.Envelope {
-	return envelope(id, diff.StatusChanged, task(name, from), task(name, to), 3*time.Minute+12*time.Second)
-}
-
-// texts joins every text of a message, for "does it say X" checks.
-func texts(msg slack.WebhookMessage) string {
-	var b strings.Builder
-	b.WriteString(msg.Text)
-	if msg.Blocks == nil {
-		return b.String()
-	}
-	for _, blk := range msg.Blocks.BlockSet {
-		switch v := blk.(type) {
-		case *slack.HeaderBlock:
-			b.WriteString("\n" + v.Text.Text)
-		case *slack.SectionBlock:
-			if v.Text != nil {
-				b.WriteString("\n" + v.Text.Text)
-			}
-			for _, f := range v.Fields {
-				b.WriteString("\n" + f.Text)
-			}
-		case *slack.ContextBlock:
-			for _, el := range v.ContextElements.Elements {
-				if tx, ok := el.(*slack.TextBlockObject); ok {
-					b.WriteString("\n" + tx.Text)
-				}
-			}
-		}
-	}
-	return b.String()
-}
-
-func headerText(msg slack.WebhookMessage) string {
-	if msg.Blocks != nil {
-		for _, blk := range msg.Blocks.BlockSet {
-			if h, ok := blk.(*slack.HeaderBlock); ok {
-				return h.Text.Text
-			}
-		}
-	}
-	return ""
-}
-
-// assertBody checks a rendered message's text (all) and fallback text: it
-// holds every body line, none of notBody nor anything named password, and
-// the fallback text is text when one is given.
-func assertBody(t *testing.T, msg slack.WebhookMessage, all string, body, notBody []string, text string) {
-	t.Helper()
-	for _, want := range body {
-		if !strings.Contains(all, want) {
-			t.Errorf("message lacks %q; it says:\n%s", want, all)
-		}
-	}
-	for _, bad := range append(notBody, "password", "Password") {
-		if strings.Contains(all, bad) {
-			t.Errorf("message holds %q; it says:\n%s", bad, all)
-		}
-	}
-	if text != "" && msg.Text != text {
-		t.Errorf("fallback text %q, want %q", msg.Text, text)
-	}
-}
+// Fixtures (see package slackmsgtest).
+var (
+	task          = slackmsgtest.Task
+	observed      = slackmsgtest.Observed
+	envelope      = slackmsgtest.Envelope
+	statusChanged = slackmsgtest.StatusChanged
+	burstTask     = slackmsgtest.BurstTask
+	burstEvent    = slackmsgtest.BurstEvent
+	newLogger     = slackmsgtest.NewLogger
+	move          = slackmsgtest.Move
+	checkLimits   = slackmsgtest.CheckLimits
+	texts         = slackmsgtest.Texts
+	headerText    = slackmsgtest.HeaderText
+)

@@ -10,13 +10,24 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/retry"
 )
+
+// Sender delivers one rendered message. Errors tell the caller what to do:
+// a *slack.RateLimitedError says when to try again, an error wrapping
+// slackwire.ErrPermanent says never to try this message again, an error wrapping
+// slackwire.ErrDeadDestination says no message can get through until someone fixes
+// the destination, any other error is worth a retry.
+type Sender interface {
+	Send(ctx context.Context, msg *slack.WebhookMessage) error
+}
 
 // Notifier is the Slack delivery consumer. It runs one lane per
 // destination (the default one and each route's): a durable consumer of
@@ -56,7 +67,7 @@ type lane struct {
 	consumer string
 	mentions []string
 	// render writes the lane's messages: its templates, its mentions.
-	render *Renderer
+	render *slackmsg.Renderer
 	kinds  map[diff.Kind]bool
 	router *router
 	pace   *pacer
@@ -138,7 +149,7 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		}
 		l := &lane{
 			js: js, sender: snd, o: lo, name: name, consumer: consumer, mentions: mentions,
-			render: NewRenderer(set, mentions, lo.Logger),
+			render: slackmsg.NewRenderer(set, mentions, lo.Logger),
 			kinds:  kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
 			holder: holder, leaseTTL: leaseTTL,
 		}
@@ -283,9 +294,9 @@ func (n *lane) deliverWhileHeld(ctx context.Context, b buckets, wait time.Durati
 // for discovered the quiet-start rule) and the routes send it here; a
 // late reason is judged as the follow-up of its failure (asFollowUp).
 func (n *lane) posts(d notify.Data) bool {
-	d = asFollowUp(d)
+	d = slackmsg.AsFollowUp(d)
 	if d.Kind == diff.Discovered && n.o.QuietStart {
-		if out, _ := classify(d); out != notify.OutcomeFailed {
+		if out, _ := slackmsg.Classify(d); out != notify.OutcomeFailed {
 			return false
 		}
 	} else if !n.kinds[d.Kind] {

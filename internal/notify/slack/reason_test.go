@@ -1,31 +1,27 @@
 package slack
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
 
-const lateText = "source <refused> the sync"
+// Late reasons (see package slackmsgtest).
+const lateText = slackmsgtest.LateText
+
+var (
+	reasonArrives = slackmsgtest.ReasonArrives
+	descrChanged  = slackmsgtest.DescrChanged
+)
 
 // failedWithout is a FAILED of name whose reason the API had not given yet.
 func failedWithout(id, name string) notify.Envelope {
 	env := statusChanged(id, name, "FULLMIGRATING", "FAILED")
 	env.Data.Snapshot.ErrorMessage = ""
-	return env
-}
-
-// reasonArrives is the changed event that brings the reason of a FAILED
-// reported without one.
-func reasonArrives(id, name string) notify.Envelope {
-	prev, curr := task(name, "FAILED"), task(name, "FAILED")
-	curr.ErrorMessage = lateText
-	env := envelope(id, diff.Changed, prev, curr, 0)
-	env.Data.Changes = []diff.FieldChange{{Field: "error_message", Old: "", New: lateText}}
 	return env
 }
 
@@ -46,8 +42,8 @@ func TestLateReasonWebhook(t *testing.T) {
 	failures, other := newFakeSlack(t, nil), newFakeSlack(t, nil)
 	publish(t, js, failedWithout("ev-failed", "orders"), reasonArrives("ev-reason", "orders"), descrChanged(), recovers("ev-running", "orders"))
 	o := Options{NoGrouping: true, DefaultRoute: "other", Routes: []Route{
-		{Name: "failures", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Severities: []notify.Severity{notify.SeverityCritical}}, Sender: WebhookSender{URL: failures.url()}},
-		{Name: "other", Sender: WebhookSender{URL: other.url()}},
+		{Name: "failures", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Severities: []notify.Severity{notify.SeverityCritical}}, Sender: slackwire.WebhookSender{URL: failures.url()}},
+		{Name: "other", Sender: slackwire.WebhookSender{URL: other.url()}},
 	}}
 	r := startNotifier(t, js, nil, o)
 	r.drained(t)
@@ -106,42 +102,4 @@ func TestLateReasonBot(t *testing.T) {
 	if rec := cardsRecord(t, js, "", oncall, task("orders", "").ID); rec.LastError != "" {
 		t.Errorf("card record keeps last error %q after the recovery", rec.LastError)
 	}
-}
-
-// TestLateReasonIs: which events are a late reason, and how routing
-// judges them.
-func TestLateReasonIs(t *testing.T) {
-	late := reasonArrives("a", "orders").Data
-	if !lateReason(late) {
-		t.Fatal("a reason arriving on a FAILED task is not a late reason")
-	}
-	if d := asFollowUp(late); d.Kind != diff.StatusChanged || d.Outcome != notify.OutcomeFailed || d.Severity != notify.SeverityCritical {
-		t.Errorf("follow-up judged as %s/%s/%s, want status_changed/failed/critical", d.Kind, d.Outcome, d.Severity)
-	}
-	running := reasonArrives("b", "orders").Data
-	running.CurrentStatus = &notify.StatusInfo{Raw: "RUNNING", Normalized: string(dcs.StatusRunning)}
-	cleared := reasonArrives("c", "orders").Data
-	cleared.Changes[0].New = ""
-	for name, d := range map[string]notify.Data{"running": running, "cleared": cleared} {
-		if lateReason(d) || asFollowUp(d).Kind != diff.Changed {
-			t.Errorf("%s: taken for a late reason", name)
-		}
-	}
-	var burst []notify.Envelope
-	for i := range 5 {
-		burst = append(burst, reasonArrives(fmt.Sprintf("r%d", i), fmt.Sprintf("orders-%d", i)))
-	}
-	if keys := groupKey(burst[0].Data); keys == groupKey(descrChanged().Data) {
-		t.Errorf("late reasons group with other changed events (%q)", keys)
-	}
-	parts := RenderGroup(burst)
-	if h := headerText(parts[0].Msg); len(parts) != 1 || h != ":x: reason for the failure of 5 migration tasks" {
-		t.Errorf("grouped late reasons: %d parts, header %q", len(parts), h)
-	}
-}
-
-func descrChanged() notify.Envelope {
-	env := envelope("ev-descr", diff.Changed, task("orders", "FAILED"), task("orders", "FAILED"), 0)
-	env.Data.Changes = []diff.FieldChange{{Field: "description", Old: "", New: "x"}}
-	return env
 }

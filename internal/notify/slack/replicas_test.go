@@ -19,6 +19,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -180,7 +181,7 @@ func TestReplicasKeepEachTasksOrderThroughCrashes(t *testing.T) {
 
 	o := Options{NoGrouping: true, GroupMax: 10}
 	for i := range replicas {
-		startNotifier(t, jss[i], WebhookSender{URL: secret.Secret(fmt.Sprintf("%s/hook/%d", f.srv.URL, i))}, o, shortLease)
+		startNotifier(t, jss[i], slackwire.WebhookSender{URL: secret.Secret(fmt.Sprintf("%s/hook/%d", f.srv.URL, i))}, o, shortLease)
 	}
 
 	// Bursts: round r of every task, then round r+1, ...; the second half
@@ -228,7 +229,7 @@ func TestSoloRestartKeepsEachTasksOrder(t *testing.T) {
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	o := Options{NoGrouping: true, GroupMax: 10, Solo: true}
-	startNotifier(t, js, WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/0")}, o, shortLease)
+	startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/0")}, o, shortLease)
 
 	publishRounds(t, pub, tasks, 0, rounds/2)
 	testutil.EventuallyWithin(t, 30*time.Second, "the crash", func() bool {
@@ -237,7 +238,7 @@ func TestSoloRestartKeepsEachTasksOrder(t *testing.T) {
 		return crashed
 	})
 	publishRounds(t, pub, tasks, rounds/2, rounds)
-	startNotifier(t, js2, WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/1")}, o, shortLease) // the restart
+	startNotifier(t, js2, slackwire.WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/1")}, o, shortLease) // the restart
 	testutil.EventuallyWithin(t, 60*time.Second, "every event in Slack", func() bool {
 		return len(f.posts()) >= tasks*rounds
 	})

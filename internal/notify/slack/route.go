@@ -4,15 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
-	"strings"
-
-	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
 
 // Route sends the events its Match selects to a destination of its own,
@@ -56,12 +53,12 @@ func (m Match) matches(d notify.Data) bool {
 		return false
 	}
 	if len(m.Statuses) > 0 {
-		cur, ok := currentStatus(d)
-		if !ok || !slices.Contains(m.Statuses, cur.norm) {
+		cur, ok := slackmsg.CurrentStatus(d)
+		if !ok || !slices.Contains(m.Statuses, cur) {
 			return false
 		}
 	}
-	out, sev := classify(d)
+	out, sev := slackmsg.Classify(d)
 	if len(m.Outcomes) > 0 && !slices.Contains(m.Outcomes, out) {
 		return false
 	}
@@ -74,19 +71,6 @@ func glob(pattern, s string) bool {
 	}
 	ok, err := path.Match(pattern, s)
 	return err == nil && ok
-}
-
-// classify is the event's outcome and severity: the envelope's, or for an
-// event published before they existed, what this binary reads from it.
-func classify(d notify.Data) (notify.Outcome, notify.Severity) {
-	if d.Outcome != "" && d.Severity != "" {
-		return d.Outcome, d.Severity
-	}
-	var st dcs.Status
-	if cur, ok := currentStatus(d); ok {
-		st = cur.norm
-	}
-	return notify.Classify(d.Kind, st)
 }
 
 // router says which destinations an event goes to.
@@ -118,52 +102,6 @@ func (r *router) destinations(d notify.Data) []string {
 	return out
 }
 
-// mentionPattern is what a mention may be: a user id (U…, W…), a user
-// group id (S…), @here or @channel.
-var mentionPattern = regexp.MustCompile(`^([UWS][A-Z0-9]{2,40}|@here|@channel)$`)
-
-// ValidMention says whether m is a mention Options accepts.
-func ValidMention(m string) bool { return mentionPattern.MatchString(m) }
-
-// mentionText is m in Slack's markup: <@U…>, <!subteam^S…>, <!here>,
-// <!channel>.
-func mentionText(m string) string {
-	switch {
-	case m == "@here":
-		return "<!here>"
-	case m == "@channel":
-		return "<!channel>"
-	case strings.HasPrefix(m, "S"):
-		return "<!subteam^" + m + ">"
-	}
-	return "<@" + m + ">"
-}
-
-// WithMentions is msg with mentions (see Route.Mentions) put in: a section
-// right after the header and the start of the fallback text.
-func WithMentions(msg slack.WebhookMessage, mentions []string) slack.WebhookMessage {
-	if len(mentions) == 0 {
-		return msg
-	}
-	parts := make([]string, len(mentions))
-	for i, m := range mentions {
-		parts[i] = mentionText(m)
-	}
-	line := strings.Join(parts, " ")
-	msg.Text = clipEscaped(line+" "+msg.Text, maxFallback)
-	if msg.Blocks != nil {
-		blocks := slices.Clone(msg.Blocks.BlockSet)
-		at := min(1, len(blocks))
-		sec := slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, line, false, false), nil, nil)
-		blocks = slices.Insert(blocks, at, slack.Block(sec))
-		if len(blocks) > maxBlocks {
-			blocks = blocks[:maxBlocks]
-		}
-		msg.Blocks = &slack.Blocks{BlockSet: blocks}
-	}
-	return msg
-}
-
 // checkRoutes refuses routes that cannot work: no name, a name used twice
 // or not fit for a consumer name, no sender, a bad mention, a default
 // route that is not one of them.
@@ -187,7 +125,7 @@ func (o Options) checkRoutes() []error {
 		}
 		botUsed = botUsed || rt.Channel != ""
 		for _, m := range rt.Mentions {
-			if !ValidMention(m) {
+			if !slackmsg.ValidMention(m) {
 				errs = append(errs, fmt.Errorf("route %q: mention %q: want U…, W…, S…, @here or @channel", rt.Name, m))
 			}
 		}

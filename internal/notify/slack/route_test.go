@@ -12,6 +12,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
@@ -53,14 +54,14 @@ func TestRouting(t *testing.T) {
 	def, db, crit, done := newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil)
 	o := Options{NoGrouping: true, Routes: []Route{
 		{Name: "db", Match: Match{Project: project[:4] + "*", TaskName: "orders-*", Outcomes: []notify.Outcome{notify.OutcomeFailed}},
-			Sender: WebhookSender{URL: db.url()}, Mentions: []string{"S0123ABCD", "@here"}, Continue: true},
+			Sender: slackwire.WebhookSender{URL: db.url()}, Mentions: []string{"S0123ABCD", "@here"}, Continue: true},
 		{Name: "critical", Match: Match{Severities: []notify.Severity{notify.SeverityCritical}},
-			Sender: WebhookSender{URL: crit.url()}, Mentions: []string{"U0AAAA"}},
+			Sender: slackwire.WebhookSender{URL: crit.url()}, Mentions: []string{"U0AAAA"}},
 		// Also matches the failures critical took first: first match wins.
 		{Name: "done", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Statuses: []dcs.Status{dcs.StatusSuccess, dcs.StatusFailed}},
-			Sender: WebhookSender{URL: done.url()}},
+			Sender: slackwire.WebhookSender{URL: done.url()}},
 	}}
-	n := startNotifier(t, js, WebhookSender{URL: def.url()}, o)
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: def.url()}, o)
 	publish(t, js,
 		named("ev-1", "orders-cache", "MIGRATING", "FAILED", diff.StatusChanged),
 		named("ev-2", "billing", "MIGRATING", "MIGRATION_FAILED", diff.StatusChanged),
@@ -109,8 +110,8 @@ func TestRouting(t *testing.T) {
 func TestRoutingGroupsPerDestination(t *testing.T) {
 	js := startJetStream(t)
 	def, db := newFakeSlack(t, nil), newFakeSlack(t, nil)
-	o := Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: WebhookSender{URL: db.url()}, Mentions: []string{"@channel"}}}}
-	n := startNotifier(t, js, WebhookSender{URL: def.url()}, o)
+	o := Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: db.url()}, Mentions: []string{"@channel"}}}}
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: def.url()}, o)
 	var envs []notify.Envelope
 	for i, name := range []string{"orders-a", "other-a", "orders-b", "other-b", "orders-c", "other-c"} {
 		envs = append(envs, named("ev-"+string(rune('a'+i)), name, "MIGRATING", "FAILED", diff.StatusChanged))
@@ -138,7 +139,7 @@ func TestRoutingGroupsPerDestination(t *testing.T) {
 func TestNoRouteNoDefault(t *testing.T) {
 	js := startJetStream(t)
 	db := newFakeSlack(t, nil)
-	n := startNotifier(t, js, nil, Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: WebhookSender{URL: db.url()}}}})
+	n := startNotifier(t, js, nil, Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: db.url()}}}})
 	publish(t, js, named("ev-1", "billing", "MIGRATING", "FAILED", diff.StatusChanged), named("ev-2", "orders-x", "MIGRATING", "FAILED", diff.StatusChanged))
 	n.drained(t)
 	if got := headers(db); len(got) != 1 || !strings.Contains(got[0], "orders-x") {
@@ -152,7 +153,7 @@ func TestQuietStart(t *testing.T) {
 	for _, quiet := range []bool{true, false} {
 		js := startJetStream(t)
 		f := newFakeSlack(t, nil)
-		n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{NoGrouping: true, QuietStart: quiet})
+		n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, QuietStart: quiet})
 		publish(t, js,
 			named("ev-1", "healthy", "", "INCRMIGEATING", diff.Discovered),
 			named("ev-2", "broken", "", "FAILED", diff.Discovered),
@@ -203,7 +204,7 @@ func kindsPosted(f *fakeSlack) []string {
 func TestDegradedWithinDegradedForPostsNothing(t *testing.T) {
 	js := startJetStream(t)
 	f := newFakeSlack(t, nil)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{NoGrouping: true, DegradedFor: time.Hour})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, DegradedFor: time.Hour})
 	now := time.Now()
 	publish(t, js, blind(diff.WatchDegraded, 1, now), blind(diff.WatchRecovered, 1, now.Add(30*time.Second)),
 		named("ev-after", "other", "MIGRATING", "SUCCESS", diff.StatusChanged))
@@ -220,7 +221,7 @@ func TestDegradedWithinDegradedForPostsNothing(t *testing.T) {
 func TestDegradedThatLastsPostsBoth(t *testing.T) {
 	js := startJetStream(t)
 	f := newFakeSlack(t, nil)
-	n := startNotifier(t, js, WebhookSender{URL: f.url()}, Options{NoGrouping: true, DegradedFor: time.Second})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, DegradedFor: time.Second})
 	start := time.Now()
 	publish(t, js, blind(diff.WatchDegraded, 1, start))
 	testutil.EventuallyWithin(t, waitFor, "the degraded event, once due", func() bool { return len(f.accepted()) == 1 })
@@ -251,7 +252,7 @@ func TestDegradedRuleSurvivesRestart(t *testing.T) {
 	js := startJetStream(t)
 	f := newFakeSlack(t, nil)
 	o := Options{NoGrouping: true, DegradedFor: 2 * time.Second}
-	a := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
+	a := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
 	start := time.Now()
 	publish(t, js, blind(diff.WatchDegraded, 1, start))
 	testutil.EventuallyWithin(t, waitFor, "the degraded event held", func() bool {
@@ -259,7 +260,7 @@ func TestDegradedRuleSurvivesRestart(t *testing.T) {
 		return err == nil && p == 1 && len(f.all()) == 0
 	})
 	a.stop(t)
-	b := startNotifier(t, js, WebhookSender{URL: f.url()}, o)
+	b := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
 	testutil.EventuallyWithin(t, waitFor, "the degraded event, once due", func() bool { return len(f.accepted()) == 1 })
 	publish(t, js, blind(diff.WatchRecovered, 1, time.Now()))
 	b.drained(t)

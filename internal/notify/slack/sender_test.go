@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +13,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -36,11 +37,11 @@ func classifyErr(err error) outcome {
 		return delivered
 	case errors.As(err, &rl):
 		return rateLimited
-	case errors.Is(err, ErrPermanent) && errors.Is(err, ErrDeadDestination):
+	case errors.Is(err, slackwire.ErrPermanent) && errors.Is(err, slackwire.ErrDeadDestination):
 		return -1 // never both
-	case errors.Is(err, ErrPermanent):
+	case errors.Is(err, slackwire.ErrPermanent):
 		return permanent
-	case errors.Is(err, ErrDeadDestination):
+	case errors.Is(err, slackwire.ErrDeadDestination):
 		return dead
 	default:
 		return retryable
@@ -57,7 +58,7 @@ func TestWebhookSenderFollowsSlackAnswers(t *testing.T) {
 	}{
 		{"ok", reply{Status: 200, Body: "ok"}, delivered, 0, ""},
 		{"rate limited", reply{Status: 429, Body: "rate_limited", RetryAfter: "7"}, rateLimited, 7 * time.Second, ""},
-		{"rate limited without Retry-After", reply{Status: 429}, rateLimited, defaultRetryAfter, ""},
+		{"rate limited without Retry-After", reply{Status: 429}, rateLimited, 30 * time.Second /* the default */, ""},
 		{"invalid blocks", reply{Status: 400, Body: "invalid_blocks"}, permanent, 0, "HTTP 400 invalid_blocks"},
 		{"invalid payload", reply{Status: 400, Body: "invalid_payload"}, permanent, 0, "invalid_payload"},
 		{"too many attachments", reply{Status: 400, Body: "too_many_attachments"}, permanent, 0, "too_many_attachments"},
@@ -83,8 +84,8 @@ func TestWebhookSenderFollowsSlackAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeSlack(t, func(int, slack.WebhookMessage) reply { return tt.reply })
-			msg := Render(statusChanged("e1", "orders-cache-move", "FULLMIGRATING", "INCRMIGEATING"))
-			err := WebhookSender{URL: f.url()}.Send(context.Background(), &msg)
+			msg := slackmsg.Render(statusChanged("e1", "orders-cache-move", "FULLMIGRATING", "INCRMIGEATING"))
+			err := slackwire.WebhookSender{URL: f.url()}.Send(context.Background(), &msg)
 			if got := classifyErr(err); got != tt.want {
 				t.Fatalf("Send error %v classified %d, want %d", err, got, tt.want)
 			}
@@ -107,13 +108,13 @@ func TestWebhookSenderFollowsSlackAnswers(t *testing.T) {
 }
 
 func TestWebhookSenderErrorsHideTheURL(t *testing.T) {
-	msg := Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
+	msg := slackmsg.Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
 
 	t.Run("connection refused", func(t *testing.T) {
 		f := newFakeSlack(t, nil)
 		url := f.url()
 		f.srv.Close()
-		err := WebhookSender{URL: url}.Send(context.Background(), &msg)
+		err := slackwire.WebhookSender{URL: url}.Send(context.Background(), &msg)
 		if classifyErr(err) != retryable {
 			t.Fatalf("Send to a closed server: %v, want a retryable error", err)
 		}
@@ -130,7 +131,7 @@ func TestWebhookSenderErrorsHideTheURL(t *testing.T) {
 		defer close(release)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		err := WebhookSender{URL: f.url()}.Send(ctx, &msg)
+		err := slackwire.WebhookSender{URL: f.url()}.Send(ctx, &msg)
 		if !errors.Is(err, context.DeadlineExceeded) || classifyErr(err) != retryable {
 			t.Fatalf("Send past its deadline: %v, want a retryable DeadlineExceeded", err)
 		}
@@ -145,7 +146,7 @@ func TestWebhookSenderErrorsHideTheURL(t *testing.T) {
 		"no host":        secretPath,
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := WebhookSender{URL: secret.Secret(bad)}.Send(context.Background(), &msg)
+			err := slackwire.WebhookSender{URL: secret.Secret(bad)}.Send(context.Background(), &msg)
 			// No message can get through: the destination is dead, not
 			// the message bad, so events wait for the fixed config.
 			if classifyErr(err) != dead {
@@ -172,10 +173,10 @@ func assertUnwrapsNoSecret(t *testing.T, err error) {
 
 func TestConsoleSenderWritesReadableBlocks(t *testing.T) {
 	var buf testutil.SyncBuffer
-	c := &ConsoleSender{W: &buf}
+	c := &slackwire.ConsoleSender{W: &buf}
 	curr := task("orders-cache-move", "FAILED")
 	curr.ErrorMessage = "disk <full> & more"
-	msg := Render(envelope("e1", diff.StatusChanged, task("orders-cache-move", "MIGRATING"), curr, 3*time.Minute+12*time.Second))
+	msg := slackmsg.Render(envelope("e1", diff.StatusChanged, task("orders-cache-move", "MIGRATING"), curr, 3*time.Minute+12*time.Second))
 
 	const senders = 20
 	var wg sync.WaitGroup
@@ -218,15 +219,15 @@ func TestConsoleSenderWritesReadableBlocks(t *testing.T) {
 }
 
 func TestConsoleSenderReportsWriteErrors(t *testing.T) {
-	msg := Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
-	err := (&ConsoleSender{W: failingWriter{}}).Send(context.Background(), &msg)
+	msg := slackmsg.Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
+	err := (&slackwire.ConsoleSender{W: failingWriter{}}).Send(context.Background(), &msg)
 	if err == nil || !errors.Is(err, errDiskFull) {
 		t.Fatalf("Send to a failing writer: %v, want it wrapped", err)
 	}
 	var buf bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := (&ConsoleSender{W: &buf}).Send(ctx, &msg); !errors.Is(err, context.Canceled) || buf.Len() != 0 {
+	if err := (&slackwire.ConsoleSender{W: &buf}).Send(ctx, &msg); !errors.Is(err, context.Canceled) || buf.Len() != 0 {
 		t.Fatalf("Send with a cancelled ctx: %v, wrote %d bytes", err, buf.Len())
 	}
 }
@@ -236,25 +237,3 @@ var errDiskFull = errors.New("disk full")
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errDiskFull }
-
-// Slack sends seconds; an HTTP date is legal too; junk gets the default.
-func TestRetryAfter(t *testing.T) {
-	future := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
-	tests := []struct {
-		in       string
-		min, max time.Duration
-	}{
-		{"1", time.Second, time.Second},
-		{" 120 ", 2 * time.Minute, 2 * time.Minute},
-		{"0", 0, 0},
-		{"", defaultRetryAfter, defaultRetryAfter},
-		{"soon", defaultRetryAfter, defaultRetryAfter},
-		{"-5", defaultRetryAfter, defaultRetryAfter},
-		{future, 80 * time.Second, 90 * time.Second},
-	}
-	for _, tt := range tests {
-		if got := retryAfter(tt.in); got < tt.min || got > tt.max {
-			t.Errorf("retryAfter(%q) = %s, want %s..%s", tt.in, got, tt.min, tt.max)
-		}
-	}
-}

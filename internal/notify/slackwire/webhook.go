@@ -1,4 +1,4 @@
-package slack
+package slackwire
 
 import (
 	"bytes"
@@ -16,18 +16,11 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/retry"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
-
-// Sender delivers one rendered message. Errors tell the caller what to do:
-// a *slack.RateLimitedError says when to try again, an error wrapping
-// ErrPermanent says never to try this message again, an error wrapping
-// ErrDeadDestination says no message can get through until someone fixes
-// the destination, any other error is worth a retry.
-type Sender interface {
-	Send(ctx context.Context, msg *slack.WebhookMessage) error
-}
 
 // ErrPermanent marks a message Slack refused for good (invalid_blocks,
 // invalid_payload, too_many_attachments, ...): sending it again cannot
@@ -233,7 +226,7 @@ func printable(b []byte, max int) string {
 		}
 		return ' '
 	}, strings.TrimSpace(string(b)))
-	return clip(s, max)
+	return msgtmpl.Clip(s, max)
 }
 
 // ConsoleSender writes each message as a readable text block, the console
@@ -249,57 +242,11 @@ func (c *ConsoleSender) Send(ctx context.Context, msg *slack.WebhookMessage) err
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("console slack: %w", err)
 	}
-	text := Plain(msg)
+	text := slackmsg.Plain(msg)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, err := io.WriteString(c.W, text); err != nil {
 		return fmt.Errorf("console slack: write: %w", err)
 	}
 	return nil
-}
-
-// unmarkdown turns our own mrkdwn back into plain text for the console.
-var unmarkdown = strings.NewReplacer("```", "", "`", "", "*", "", "&lt;", "<", "&gt;", ">", "&amp;", "&")
-
-// Plain renders a message as text: the header line, one line per field,
-// the other sections indented, the context, and the fallback text.
-func Plain(msg *slack.WebhookMessage) string {
-	var b strings.Builder
-	b.WriteString("── slack ──────────────────────────────────────────\n")
-	if msg.Blocks != nil {
-		for _, blk := range msg.Blocks.BlockSet {
-			plainBlock(&b, blk)
-		}
-	}
-	if msg.Text != "" {
-		fmt.Fprintf(&b, "  text: %s\n", unmarkdown.Replace(msg.Text))
-	}
-	return b.String()
-}
-
-func plainBlock(b *strings.Builder, blk slack.Block) {
-	switch v := blk.(type) {
-	case *slack.HeaderBlock:
-		if v.Text != nil {
-			fmt.Fprintf(b, "%s\n", v.Text.Text)
-		}
-	case *slack.SectionBlock:
-		if v.Text != nil {
-			for _, line := range strings.Split(strings.TrimSpace(unmarkdown.Replace(v.Text.Text)), "\n") {
-				fmt.Fprintf(b, "  %s\n", line)
-			}
-		}
-		for _, f := range v.Fields {
-			label, value, _ := strings.Cut(unmarkdown.Replace(f.Text), "\n")
-			fmt.Fprintf(b, "  %s: %s\n", label, strings.ReplaceAll(value, "\n", " / "))
-		}
-	case *slack.ContextBlock:
-		var parts []string
-		for _, el := range v.ContextElements.Elements {
-			if t, ok := el.(*slack.TextBlockObject); ok {
-				parts = append(parts, unmarkdown.Replace(t.Text))
-			}
-		}
-		fmt.Fprintf(b, "  (%s)\n", strings.Join(parts, " "))
-	}
 }

@@ -1,4 +1,4 @@
-package slack
+package slackmsg
 
 import (
 	"fmt"
@@ -59,7 +59,7 @@ var phases = []dcs.Phase{dcs.PhasePending, dcs.PhaseActive, dcs.PhaseStopping, d
 // last update. Texts from the
 // API are escaped and every Block Kit limit is kept; the fallback text is
 // always set.
-func RenderCard(r *cardRecord) slack.WebhookMessage {
+func RenderCard(r *Card) slack.WebhookMessage {
 	d := notify.Data{Kind: r.Kind, ProjectID: r.Project, TaskID: r.TaskID, TaskName: r.Name,
 		CurrentStatus: &notify.StatusInfo{Raw: r.Status, Normalized: string(r.Norm)}}
 	name := r.Name
@@ -91,11 +91,7 @@ func RenderCard(r *cardRecord) slack.WebhookMessage {
 	return slack.WebhookMessage{Text: clipEscaped(text, maxFallback), Blocks: &slack.Blocks{BlockSet: blocks}}
 }
 
-func md(text string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, text, false, false)
-}
-
-func cardFields(r *cardRecord) []*slack.TextBlockObject {
+func cardFields(r *Card) []*slack.TextBlockObject {
 	var out []*slack.TextBlockObject
 	add := func(label, value string) {
 		if value != "" && len(out) < maxFields {
@@ -113,7 +109,7 @@ func cardFields(r *cardRecord) []*slack.TextBlockObject {
 // timeline is the card's timeline section: the statuses, oldest first,
 // with the time spent in each (the current one: since when), then the
 // total per phase up to the last update. It fits one section.
-func timeline(r *cardRecord) string {
+func timeline(r *Card) string {
 	var b strings.Builder
 	b.WriteString("*Timeline*")
 	if len(r.Folded) > 0 {

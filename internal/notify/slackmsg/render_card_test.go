@@ -1,7 +1,8 @@
-package slack
+package slackmsg
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
 )
 
 // golden compares msg, as the JSON Slack receives (see goldenJSON), with
@@ -35,12 +38,12 @@ func golden(t *testing.T, name string, msg slack.WebhookMessage) {
 	}
 }
 
-func flappingCard() *cardRecord {
-	r := &cardRecord{}
+func flappingCard() *Card {
+	r := &Card{}
 	t0 := observed()
-	r.apply(move("g1", "task-1", "orders-cache", "MIGRATING", "FULLMIGRATING", t0, 2*time.Minute))
-	r.apply(move("g2", "task-1", "orders-cache", "FULLMIGRATING", "INCRMIGEATING", t0.Add(40*time.Minute), 40*time.Minute))
-	r.apply(move("g3", "task-1", "orders-cache", "INCRMIGEATING", "FAILED", t0.Add(65*time.Minute), 25*time.Minute))
+	r.Apply(move("g1", "task-1", "orders-cache", "MIGRATING", "FULLMIGRATING", t0, 2*time.Minute))
+	r.Apply(move("g2", "task-1", "orders-cache", "FULLMIGRATING", "INCRMIGEATING", t0.Add(40*time.Minute), 40*time.Minute))
+	r.Apply(move("g3", "task-1", "orders-cache", "INCRMIGEATING", "FAILED", t0.Add(65*time.Minute), 25*time.Minute))
 	return r
 }
 
@@ -58,13 +61,13 @@ func TestCardEscapesAndLimits(t *testing.T) {
 	env.Data.Snapshot.ErrorMessage = evil
 	env.Data.Snapshot.Source.Name = evil
 	env.Data.Snapshot.Source.Addrs = evil
-	r := &cardRecord{}
+	r := &Card{}
 	for i := range 3 * maxSpans {
 		e := move("f"+strings.Repeat("a", i), "task-1", evil, "FULLMIGRATING", []string{"INCRMIGEATING", "FULLMIGRATING"}[i%2], observed().Add(time.Duration(i)*time.Minute), time.Minute)
 		e.Data.Snapshot.ErrorMessage = evil
-		r.apply(e)
+		r.Apply(e)
 	}
-	r.apply(env)
+	r.Apply(env)
 	for name, msg := range map[string]slack.WebhookMessage{"card": RenderCard(r), "reply": RenderReply(env)} {
 		checkCardLimits(t, name, msg)
 	}
@@ -113,5 +116,28 @@ func checkCardLimits(t *testing.T, name string, msg slack.WebhookMessage) {
 		if strings.Contains(all, bad) {
 			t.Errorf("%s: mrkdwn holds %q unescaped", name, bad)
 		}
+	}
+}
+
+// TestCardTimelineFlapping: a task flapping between two statuses keeps a
+// bounded timeline whose phase totals still add up.
+func TestCardTimelineFlapping(t *testing.T) {
+	r := &Card{}
+	t0 := observed()
+	st := []string{"FULLMIGRATING", "INCRMIGEATING"}
+	for i := range 3 * maxSpans {
+		r.Apply(move(fmt.Sprintf("f%d", i), "task-1", "flappy", st[i%2], st[(i+1)%2], t0.Add(time.Duration(i)*time.Minute), time.Minute))
+	}
+	if len(r.Spans) != maxSpans || len(r.Applied) != maxApplied {
+		t.Errorf("spans %d, applied %d; want %d and %d", len(r.Spans), len(r.Applied), maxSpans, maxApplied)
+	}
+	now := t0.Add(time.Duration(3*maxSpans) * time.Minute)
+	totals := r.phaseTotals(now)
+	if want := time.Duration(3*maxSpans+1) * time.Minute; totals[dcs.PhaseActive] != want {
+		t.Errorf("active total = %s, want %s (every minute since the first status)", totals[dcs.PhaseActive], want)
+	}
+	last := fmt.Sprintf("f%d", 3*maxSpans-1)
+	if r.Apply(move(last, "task-1", "flappy", st[0], st[1], t0, time.Minute)) {
+		t.Error("an event applied before (its id remembered) was applied again")
 	}
 }

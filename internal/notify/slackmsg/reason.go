@@ -1,4 +1,4 @@
-package slack
+package slackmsg
 
 import (
 	"strings"
@@ -32,12 +32,12 @@ func lateReason(d notify.Data) bool {
 	return false
 }
 
-// asFollowUp is d as the kind filter (slack.kinds) and the routes judge it:
+// AsFollowUp is d as the kind filter (slack.kinds) and the routes judge it:
 // a late reason is the follow-up of its failure, so it goes where the
 // FAILED went, as a status_changed to the same status would (its kind,
 // outcome and severity), even though changed events are not posted by
 // default. Every other event is judged as it is.
-func asFollowUp(d notify.Data) notify.Data {
+func AsFollowUp(d notify.Data) notify.Data {
 	if !lateReason(d) {
 		return d
 	}
@@ -54,14 +54,4 @@ func what(d notify.Data, esc func(string) string) string {
 		return "reason for the failure"
 	}
 	return d.What(esc)
-}
-
-// reasonShown says whether a task's error message is worth showing: its
-// status is a failure, or one this binary does not know (it may be a
-// failure it has no name for), or it has none. A task that recovered
-// (FAILED -> RUNNING) may still carry the old message; showing it would
-// say the task is failing.
-func reasonShown(d notify.Data) bool {
-	cur, ok := currentStatus(d)
-	return !ok || !cur.known || cur.norm.Outcome() == dcs.OutcomeFailure
 }

@@ -1,4 +1,4 @@
-package slack
+package slackmsg
 
 import (
 	"strings"
@@ -9,7 +9,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 )
 
 // Block Kit limits (api.slack.com/reference/block-kit): Slack rejects the
@@ -37,16 +37,6 @@ const (
 	emojiRecovered = ":large_green_circle:"
 	emojiRemoved   = ":wastebasket:"
 )
-
-// Render turns an envelope into a Block Kit message with the default
-// templates: a header with a status emoji, the task name and what
-// happened; fields with project, task id, kind, status, source and target
-// (names and addresses: the snapshot holds no password), the time spent in
-// the previous status; the failure reason and the changed fields where
-// there are any; and a plain-text fallback for notifications. Texts that
-// come from the API are escaped and every Block Kit limit is respected.
-// A route's own templates render through its Renderer.
-func Render(env notify.Envelope) slack.WebhookMessage { return defaultRenderer.Render(env) }
 
 // status is a status as the watcher reads it: raw spelling for display,
 // canonical form for the emoji.
@@ -157,3 +147,17 @@ func code(s string, max int) string {
 
 func clip(s string, max int) string        { return msgtmpl.Clip(s, max) }
 func clipEscaped(s string, max int) string { return msgtmpl.ClipEscaped(s, max) }
+
+// reasonShown says whether a task's error message is worth showing: its
+// status is a failure, or one this binary does not know (it may be a
+// failure it has no name for), or it has none. A task that recovered
+// (FAILED -> RUNNING) may still carry the old message; showing it would
+// say the task is failing.
+func reasonShown(d notify.Data) bool {
+	cur, ok := currentStatus(d)
+	return !ok || !cur.known || cur.norm.Outcome() == dcs.OutcomeFailure
+}
+
+func md(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, text, false, false)
+}

@@ -1,4 +1,4 @@
-package slack
+package slackwire
 
 import (
 	"context"
@@ -26,22 +26,6 @@ const (
 	// thread's replies asks for: what Slack recommends; the look-up pages
 	// on with the cursor until it has read everything since its bound.
 	pageSize = 200
-	// slackSkew is how far before the ts Slack last answered the look-up
-	// for a lost post begins: both are Slack's clock, so only its own
-	// servers' drift is allowed for.
-	slackSkew = time.Minute
-	// clockSkew is how far before the event's observation time the look-up
-	// for a post made by an earlier run begins: the observation is this
-	// side's clock, the ts Slack's.
-	clockSkew = time.Hour
-)
-
-// The parts of a task's conversation a post can be.
-const (
-	partCard  = "card"  // the task's live status card, top level
-	partReply = "reply" // a transition, in the card's thread
-	partTop   = "top"   // a message of its own (no card): API, watcher, grouped
-	partGroup = "group" // a grouped message of tasks without a card, their thread's parent
 )
 
 // Bot is the connection of the bot-token mode to Slack's Web API. It is
@@ -85,10 +69,10 @@ func carries(m slack.Message, eventID, part string) bool {
 	return id == eventID && p == part
 }
 
-// post sends msg to channel (in the thread of threadTS when it is set)
-// with metadata, and returns the channel id and the message's ts.
-func (b *Bot) post(ctx context.Context, channel, threadTS string, msg slack.WebhookMessage, md slack.SlackMetadata) (string, string, error) {
-	opts := append(msgOptions(msg), slack.MsgOptionMetadata(md))
+// PostPart sends msg to channel (in the thread of threadTS when it is
+// set) with the metadata naming it the post of eventID as part, and returns the channel id and the message's ts.
+func (b *Bot) PostPart(ctx context.Context, channel, threadTS string, msg slack.WebhookMessage, eventID, part string) (string, string, error) {
+	opts := append(msgOptions(msg), slack.MsgOptionMetadata(metadata(eventID, part)))
 	if threadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(threadTS))
 	}
@@ -99,25 +83,26 @@ func (b *Bot) post(ctx context.Context, channel, threadTS string, msg slack.Webh
 	return ch, ts, nil
 }
 
-// update replaces the message at ts with msg; metadata is kept by Slack
+// Update replaces the message at ts with msg, its metadata naming it
+// the post of eventID as part; metadata is kept by Slack
 // unless given again, and it is given again so that the card still names
 // the event that opened it.
-func (b *Bot) update(ctx context.Context, channel, ts string, msg slack.WebhookMessage, md slack.SlackMetadata) error {
-	opts := append(msgOptions(msg), slack.MsgOptionMetadata(md))
+func (b *Bot) Update(ctx context.Context, channel, ts string, msg slack.WebhookMessage, eventID, part string) error {
+	opts := append(msgOptions(msg), slack.MsgOptionMetadata(metadata(eventID, part)))
 	if _, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts, opts...); err != nil {
 		return botError("chat.update", err)
 	}
 	return nil
 }
 
-// find looks for the post of eventID as part among the channel's
+// Find looks for the post of eventID as part among the channel's
 // messages, or the replies of threadTS when it is set, posted since
 // since (zero: the whole thread or history), and returns its ts ("" when
 // Slack has no such message). It reads page after page with the cursor
 // until the post is found or the range is read to its end, so that a
 // thread of any length is searched whole; the bound keeps that to the
 // few messages posted since the lost attempt.
-func (b *Bot) find(ctx context.Context, channelID, threadTS, eventID, part string, since time.Time) (string, error) {
+func (b *Bot) Find(ctx context.Context, channelID, threadTS, eventID, part string, since time.Time) (string, error) {
 	oldest := ""
 	if !since.IsZero() {
 		oldest = slackTS(since)
@@ -176,8 +161,8 @@ func slackTS(t time.Time) string {
 	return fmt.Sprintf("%d.%06d", us/1_000_000, us%1_000_000)
 }
 
-// tsTime is the time a Slack ts names; zero if it is not one.
-func tsTime(ts string) time.Time {
+// TSTime is the time a Slack ts names; zero if it is not one.
+func TSTime(ts string) time.Time {
 	sec, frac, _ := strings.Cut(ts, ".")
 	s, err := strconv.ParseInt(sec, 10, 64)
 	if err != nil {
@@ -216,8 +201,8 @@ var (
 	botBusyCodes = map[string]bool{"internal_error": true, "fatal_error": true, "service_unavailable": true, "request_timeout": true}
 )
 
-// errMessageGone is a chat.update of a message that no longer exists.
-var errMessageGone = errors.New("message to update is gone")
+// ErrMessageGone is a chat.update (or a reply under a parent) of a message that no longer exists.
+var ErrMessageGone = errors.New("message to update is gone")
 
 // botError sorts a Web API failure into the Sender taxonomy: a 429 is a
 // *slack.RateLimitedError (slack-go's, with Retry-After; ours with
@@ -247,7 +232,7 @@ func botError(method string, err error) error {
 		case botMessageCodes[code]:
 			return fmt.Errorf("slack %s: %s: %w", method, code, ErrPermanent)
 		case botGoneCodes[code]:
-			return fmt.Errorf("slack %s: %s: %w", method, code, errMessageGone)
+			return fmt.Errorf("slack %s: %s: %w", method, code, ErrMessageGone)
 		case botBusyCodes[code]:
 			return &ambiguousError{err: fmt.Errorf("slack %s: %s", method, code)}
 		}
@@ -258,13 +243,15 @@ func botError(method string, err error) error {
 
 // ambiguousError is a failure after which Slack may or may not have taken
 // the post (a timeout, a reset connection, a 5xx): before posting it again
-// the sender looks for it (Bot.find).
+// the sender looks for it (Bot.Find).
 type ambiguousError struct{ err error }
 
 func (e *ambiguousError) Error() string { return e.err.Error() }
 func (e *ambiguousError) Unwrap() error { return e.err }
 
-func ambiguous(err error) bool {
+// Ambiguous says whether Slack may have taken the post that failed with
+// err (see ambiguousError).
+func Ambiguous(err error) bool {
 	var a *ambiguousError
 	return errors.As(err, &a)
 }

@@ -1,4 +1,4 @@
-package slack
+package slackmsg
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ import (
 // most 2 + ceil(maxGroupText / (maxSectionText - maxGroupLine)) + 1 blocks,
 // well under maxBlocks, so nothing ever has to be cut off the end.
 const (
-	maxGroupEvents   = 50    // task lines in one grouped message
+	MaxGroupEvents   = 50    // task lines in one grouped message
 	maxGroupText     = 12000 // characters of task lines in one grouped message
 	maxGroupLine     = 600   // one task's line; the parts below add up to less
 	maxGroupStatus   = 40
@@ -32,31 +32,18 @@ type GroupPart struct {
 	Events int
 }
 
-// RenderGroup renders a group of like events (same kind, and the same new
-// status where the kind's news is a status: see groupKey) as few messages:
-// a header such as ":x: 25 migration tasks -> FAILED", one line per task
-// (name, task id, FROM -> TO, the reason shortened to one line), and a
-// context line with the project and when the changes were seen. A reason
-// every event shares is shown once instead of on every line. A group that
-// does not fit one message (maxGroupEvents lines, maxGroupText characters)
-// is split in order; each part says which share it lists ("part 2 of 3",
-// "tasks 51-100 of 120"). Every event is listed in exactly one part, and
-// the parts' Events add up to len(envs). Like Render, it holds no password
-// (the snapshot has none) and escapes every text from the API.
-func RenderGroup(envs []notify.Envelope) []GroupPart { return defaultRenderer.RenderGroup(envs) }
-
 // span is the events [from, to) of a group that one message lists.
 type span struct{ from, to int }
 
 // splitLines cuts lines, in order, into as few messages as hold them:
-// each takes the next lines while it has fewer than maxGroupEvents and
+// each takes the next lines while it has fewer than MaxGroupEvents and
 // their text stays within maxGroupText.
 func splitLines(lines []string) []span {
 	var spans []span
 	from, size := 0, 0
 	for i, l := range lines {
 		n := utf8.RuneCountInString(l) + 1 // and its newline
-		if i > from && (i-from == maxGroupEvents || size+n > maxGroupText) {
+		if i > from && (i-from == MaxGroupEvents || size+n > maxGroupText) {
 			spans = append(spans, span{from, i})
 			from, size = i, 0
 		}

@@ -1,4 +1,4 @@
-package slack
+package slackmsg
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 )
 
 // Renderer writes a destination's messages from its templates (see
@@ -28,6 +28,29 @@ type Renderer struct {
 	log      zerolog.Logger
 	warned   atomic.Bool
 }
+
+// Render turns an envelope into a Block Kit message with the default
+// templates: a header with a status emoji, the task name and what
+// happened; fields with project, task id, kind, status, source and target
+// (names and addresses: the snapshot holds no password), the time spent in
+// the previous status; the failure reason and the changed fields where
+// there are any; and a plain-text fallback for notifications. Texts that
+// come from the API are escaped and every Block Kit limit is respected.
+// A route's own templates render through its Renderer.
+func Render(env notify.Envelope) slack.WebhookMessage { return defaultRenderer.Render(env) }
+
+// RenderGroup renders a group of like events (same kind, and the same new
+// status where the kind's news is a status: see GroupKey) as few messages:
+// a header such as ":x: 25 migration tasks -> FAILED", one line per task
+// (name, task id, FROM -> TO, the reason shortened to one line), and a
+// context line with the project and when the changes were seen. A reason
+// every event shares is shown once instead of on every line. A group that
+// does not fit one message (MaxGroupEvents lines, maxGroupText characters)
+// is split in order; each part says which share it lists ("part 2 of 3",
+// "tasks 51-100 of 120"). Every event is listed in exactly one part, and
+// the parts' Events add up to len(envs). Like Render, it holds no password
+// (the snapshot has none) and escapes every text from the API.
+func RenderGroup(envs []notify.Envelope) []GroupPart { return defaultRenderer.RenderGroup(envs) }
 
 // defaultRenderer is the default templates with no mentions.
 var defaultRenderer = &Renderer{set: msgtmpl.Default()}
@@ -242,7 +265,7 @@ func lastResort(env notify.Envelope) slack.WebhookMessage {
 // (msgtmpl.Escape for mrkdwn, msgtmpl.Plain for plain_text).
 func messageData(env notify.Envelope, esc func(string) string, mentions []string) msgtmpl.MessageData {
 	d := env.Data
-	out, sev := classify(d)
+	out, sev := Classify(d)
 	m := msgtmpl.MessageData{
 		Kind: esc(string(d.Kind)), Scope: esc(d.Scope), Outcome: esc(string(out)), Severity: esc(string(sev)),
 		Emoji: emoji(d), Name: esc(d.Name()), TaskID: esc(d.TaskID), ProjectID: esc(d.ProjectID), Region: esc(d.Region),

@@ -1,4 +1,4 @@
-package slack
+package slackmsg
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 )
 
 // update rewrites the golden files (testdata/golden/ and the card's under
-// testdata/): go test ./internal/notify/slack -run 'Golden|Card' -update
+// testdata/): go test ./internal/notify/slackmsg -run 'Golden|Card' -update
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // goldenStatus is a status of each outcome, as a task would carry it, and
@@ -147,7 +147,7 @@ func goldenJSON(t *testing.T, msg slack.WebhookMessage) []byte {
 
 // TestGolden compares the rendered payload of every kind x outcome (and a
 // grouped message, and mentions) with testdata/golden, byte for byte.
-// Regenerate with: go test ./internal/notify/slack -run Golden -update
+// Regenerate with: go test ./internal/notify/slackmsg -run Golden -update
 func TestGolden(t *testing.T) {
 	msgs := goldenMessages(t)
 	dir := filepath.Join("testdata", "golden")

@@ -1,0 +1,64 @@
+package slackmsg
+
+import (
+	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
+)
+
+// GroupKey says which events of a batch may share a grouped message.
+// Where the news is the new status (status_changed, and discovered,
+// changed, task_status_changed when they are posted) it is the kind and
+// the new normalised status: "25 tasks -> FAILED" is one piece of news,
+// "10 -> FAILED, 15 -> SUCCESS" two. For removed, watch_degraded and
+// watch_recovered the status is only the one last seen, not what
+// happened, and one cause (a bulk clean-up, an API outage, expired
+// credentials) hits tasks in every status: the kind alone, so that one
+// incident makes one message; each line still shows the task's status. Late
+// reasons (see LateReason) group apart from other changed events.
+func GroupKey(d notify.Data) string {
+	switch d.Kind {
+	case diff.Removed, diff.WatchDegraded, diff.WatchRecovered:
+		return string(d.Kind)
+	}
+	cur, _ := currentStatus(d)
+	if lateReason(d) {
+		return "reason " + string(cur.norm)
+	}
+	return string(d.Kind) + " " + string(cur.norm)
+}
+
+// ThreadNote adds to a grouped message of tasks without a card where
+// their conversations go on.
+func ThreadNote(msg slack.WebhookMessage) slack.WebhookMessage {
+	if msg.Blocks == nil || len(msg.Blocks.BlockSet) >= maxBlocks {
+		return msg
+	}
+	note := slack.NewContextBlock("", md("each task's card and later changes follow in this thread"))
+	blocks := append(append([]slack.Block(nil), msg.Blocks.BlockSet...), note)
+	msg.Blocks = &slack.Blocks{BlockSet: blocks}
+	return msg
+}
+
+// Classify is the event's outcome and severity: the envelope's, or for an
+// event published before they existed, what this binary reads from it.
+func Classify(d notify.Data) (notify.Outcome, notify.Severity) {
+	if d.Outcome != "" && d.Severity != "" {
+		return d.Outcome, d.Severity
+	}
+	var st dcs.Status
+	if cur, ok := currentStatus(d); ok {
+		st = cur.norm
+	}
+	return notify.Classify(d.Kind, st)
+}
+
+// CurrentStatus is the normalised status an event gives its task: the
+// current status it carries, else its snapshot's; ok is false when it
+// gives none.
+func CurrentStatus(d notify.Data) (dcs.Status, bool) {
+	cur, ok := currentStatus(d)
+	return cur.norm, ok
+}
