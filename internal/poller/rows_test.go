@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/poller"
@@ -287,7 +288,7 @@ func TestLateReason(t *testing.T) {
 		t.Errorf("FAILED told with reason %q before the API gave one", late[0].Snapshot.ErrorMessage)
 	}
 	d := late[1]
-	if !hasChange(d.Changes, "error_message", "", reason) || d.Snapshot.ErrorMessage != reason || d.Outcome != notify.OutcomeFailed || d.CurrentStatus.Normalized != "FAILED" {
+	if !hasChange(d.Changes, "error_message", "", reason) || d.Snapshot.ErrorMessage != reason || d.Outcome != dcs.OutcomeFailed || d.CurrentStatus.Normalized != "FAILED" {
 		t.Errorf("late reason: changes %v, reason %q, outcome %s, status %s", d.Changes, d.Snapshot.ErrorMessage, d.Outcome, d.CurrentStatus.Normalized)
 	}
 }

@@ -106,9 +106,9 @@ func emoji(d notify.Data) string {
 		return emojiStopped
 	case dcs.PhaseTerminal:
 		switch cur.norm.Outcome() {
-		case dcs.OutcomeSuccess:
+		case dcs.OutcomeSucceeded:
 			return emojiSuccess
-		case dcs.OutcomeFailure:
+		case dcs.OutcomeFailed:
 			return emojiFailure
 		}
 		return emojiStopped

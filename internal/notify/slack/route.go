@@ -44,7 +44,7 @@ type Match struct {
 	TaskName   string
 	Kinds      []diff.Kind
 	Statuses   []dcs.Status // normalised: the event's current status
-	Outcomes   []notify.Outcome
+	Outcomes   []dcs.Outcome
 	Severities []notify.Severity
 }
 
@@ -78,7 +78,7 @@ func glob(pattern, s string) bool {
 
 // classify is the event's outcome and severity: the envelope's, or for an
 // event published before they existed, what this binary reads from it.
-func classify(d notify.Data) (notify.Outcome, notify.Severity) {
+func classify(d notify.Data) (dcs.Outcome, notify.Severity) {
 	if d.Outcome != "" && d.Severity != "" {
 		return d.Outcome, d.Severity
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
@@ -299,9 +300,9 @@ func TestRouteTemplate(t *testing.T) {
 	def, oncall, other := newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil)
 	path := writeTemplate(t, `{{define "header"}}ONCALL {{.Name}} is {{.Outcome}}{{end}}`)
 	o := Options{NoGrouping: true, Routes: []Route{
-		{Name: "oncall", Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}, Sender: WebhookSender{URL: oncall.url()},
+		{Name: "oncall", Match: Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}, Sender: WebhookSender{URL: oncall.url()},
 			Template: path, Mentions: []string{"@here"}, Continue: true},
-		{Name: "other", Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}, Sender: WebhookSender{URL: other.url()}},
+		{Name: "other", Match: Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}, Sender: WebhookSender{URL: other.url()}},
 	}}
 	n := startNotifier(t, js, WebhookSender{URL: def.url()}, o)
 	publish(t, js,
