@@ -485,7 +485,7 @@ var slackKinds = map[string]bool{"status_changed": true, "removed": true, "watch
 // posted says whether the default Slack settings post e: a kind of
 // slack.kinds, or (quiet start) the first sight of a task already failed.
 func posted(e notify.Envelope) bool {
-	return slackKinds[string(e.Data.Kind)] || e.Data.Kind == "discovered" && e.Data.Outcome == notify.OutcomeFailed
+	return slackKinds[string(e.Data.Kind)] || e.Data.Kind == "discovered" && e.Data.Outcome == dcs.OutcomeFailed
 }
 
 // auditRun compares the stream, the snapshots and the Slack posts with the

@@ -371,7 +371,7 @@ func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
 		m.Statuses = append(m.Statuses, dcs.Normalize(st))
 	}
 	for _, out := range r.Match.Outcome {
-		m.Outcomes = append(m.Outcomes, notify.Outcome(out))
+		m.Outcomes = append(m.Outcomes, dcs.Outcome(out))
 	}
 	for _, sv := range r.Match.Severity {
 		m.Severities = append(m.Severities, notify.Severity(sv))

@@ -48,7 +48,7 @@ func (s *storeLost) report(ctx context.Context, what string, cause error) {
 		diff.Degraded("", StoreClass, reason, nil, seq),
 		diff.Recovered("", StoreClass, nil, seq),
 	} {
-		ev.Scope = notify.ScopeStore
+		ev.Scope = diff.ScopeStore
 		env := s.pub.Envelope(ev.At(s.project, 0), notify.Meta{ProjectID: s.project, ObservedAt: now})
 		if err := s.pub.Publish(ctx, env); err != nil {
 			s.log.Error().Err(err).Str("store", what).Str("kind", string(ev.Kind)).

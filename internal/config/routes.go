@@ -101,7 +101,7 @@ func (c Config) validateMatch(p *problems, key string, m MatchConfig) {
 		}
 	}
 	for j, o := range m.Outcome {
-		if !slices.Contains(notify.Outcomes(), notify.Outcome(o)) {
+		if !slices.Contains(dcs.Outcomes(), dcs.Outcome(o)) {
 			p.add(fmt.Sprintf("%s.outcome[%d]", key, j), "unknown outcome %q (want succeeded, failed, stopped, in_progress or unknown)", o)
 		}
 	}

@@ -39,9 +39,9 @@ type Credentials struct {
 	AK, SK, SecurityToken, AuthToken secret.Secret
 }
 
-// CredentialsFromEnv reads the variables the Huawei Cloud SDKs and tools read:
+// credentialsFromEnv reads the variables the Huawei Cloud SDKs and tools read:
 // HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_SECURITY_TOKEN.
-func CredentialsFromEnv(getenv func(string) string) Credentials {
+func credentialsFromEnv(getenv func(string) string) Credentials {
 	get := func(k string) secret.Secret { return secret.Secret(strings.TrimSpace(getenv(k))) }
 	return Credentials{
 		AK:            get("HUAWEICLOUD_SDK_AK"),
@@ -115,19 +115,19 @@ func Sign(req *http.Request, cred Credentials, now time.Time) error {
 	return nil
 }
 
-// ErrBadSignature is the class of every VerifySignature failure.
-var ErrBadSignature = errors.New("signature rejected")
+// errBadSignature is the class of every VerifySignature failure.
+var errBadSignature = errors.New("signature rejected")
 
 // VerifySignature checks an SDK-HMAC-SHA256 Authorization header the way the
 // API gateway does: the access key must be ak, X-Sdk-Date within maxSkew of
 // now, every signed header present, and the signature equal (constant-time)
 // to the one the SDK's signer computes with sk over the received method,
 // path, query, body and signed headers. A request signed by Sign passes when
-// nothing changed on the way. The error wraps ErrBadSignature and names what
+// nothing changed on the way. The error wraps errBadSignature and names what
 // failed, never a key or a signature.
 func VerifySignature(req *http.Request, ak, sk string, now time.Time, maxSkew time.Duration) error {
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrBadSignature, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s", errBadSignature, fmt.Sprintf(format, args...))
 	}
 	if ak == "" || sk == "" {
 		return fail("verifier has no AK/SK")

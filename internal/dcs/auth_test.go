@@ -184,8 +184,8 @@ func TestVerifySignature(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want ErrBadSignature with %q", err, tt.wantErr)
+			if !errors.Is(err, errBadSignature) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want errBadSignature with %q", err, tt.wantErr)
 			}
 			assertNoSecret(t, "verify error", err.Error())
 		})
@@ -242,13 +242,13 @@ func TestCredentialsFromEnv(t *testing.T) {
 		"HUAWEICLOUD_SDK_SK":             " " + testSK + "\n",
 		"HUAWEICLOUD_SDK_SECURITY_TOKEN": testToken,
 	}
-	got := CredentialsFromEnv(func(k string) string { return env[k] })
+	got := credentialsFromEnv(func(k string) string { return env[k] })
 	want := Credentials{AK: testAK, SK: testSK, SecurityToken: testToken}
 	if got != want {
-		t.Errorf("CredentialsFromEnv = %#v (values hidden); AK ok=%v SK ok=%v token ok=%v",
+		t.Errorf("credentialsFromEnv = %#v (values hidden); AK ok=%v SK ok=%v token ok=%v",
 			got, got.AK == want.AK, got.SK == want.SK, got.SecurityToken == want.SecurityToken)
 	}
-	if !CredentialsFromEnv(func(string) string { return "" }).IsZero() {
+	if !credentialsFromEnv(func(string) string { return "" }).IsZero() {
 		t.Error("empty environment gave credentials")
 	}
 }

@@ -17,9 +17,9 @@ const (
 	opShow = "show"
 	opList = "list"
 
-	// DefaultMaxBodyBytes caps a response body: a detail object is about
+	// defaultMaxBodyBytes caps a response body: a detail object is about
 	// 2 KiB, a full list page of 1000 rows well under 2 MiB.
-	DefaultMaxBodyBytes = 4 << 20
+	defaultMaxBodyBytes = 4 << 20
 	// MaxListLimit is the largest page the list call serves.
 	MaxListLimit = 1000
 
@@ -54,7 +54,7 @@ type Options struct {
 	// The Client uses a copy that never follows redirects, so that no
 	// credential header travels to another host.
 	HTTPClient   *http.Client
-	MaxBodyBytes int64            // default DefaultMaxBodyBytes
+	MaxBodyBytes int64            // default defaultMaxBodyBytes
 	UserAgent    string           // default "dcs-watcher"
 	Now          func() time.Time // default time.Now; dates the signature
 	// Limiter paces every HTTP call, list pages included; nil: no
@@ -131,7 +131,7 @@ func New(o Options) (*Client, error) {
 		account:   o.AccountLimiter,
 	}
 	if c.maxBody == 0 {
-		c.maxBody = DefaultMaxBodyBytes
+		c.maxBody = defaultMaxBodyBytes
 	}
 	if c.userAgent == "" {
 		c.userAgent = defaultUserAgent

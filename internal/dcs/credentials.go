@@ -33,7 +33,7 @@ const (
 	EnvSK              = "HUAWEICLOUD_SDK_SK"
 	EnvSecurityToken   = "HUAWEICLOUD_SDK_SECURITY_TOKEN"
 	EnvCredentialsFile = "HUAWEICLOUD_SDK_CREDENTIALS_FILE"
-	DefaultProfile     = "default"
+	defaultProfile     = "default"
 	// sdkProfileSection is the section the SDK's own profile provider reads
 	// (it names sections by credential type): a file written for the SDK
 	// works as the default profile.
@@ -65,7 +65,7 @@ type ResolveOptions struct {
 	// Getenv reads the SDK's variables (HUAWEICLOUD_SDK_*, HOME); nil reads
 	// nothing.
 	Getenv      func(string) string
-	Profile     string // section of the profile file; "" is DefaultProfile
+	Profile     string // section of the profile file; "" is defaultProfile
 	ProfileFile string // "" is $HUAWEICLOUD_SDK_CREDENTIALS_FILE or ~/.huaweicloud/credentials
 	Metadata    MetadataOptions
 }
@@ -85,7 +85,7 @@ func ResolveCredentials(ctx context.Context, o ResolveOptions) (CredentialSource
 		if !o.Config.IsZero() {
 			return checked(o.Config, SourceConfig)
 		}
-		if env := CredentialsFromEnv(getenv); !env.IsZero() {
+		if env := credentialsFromEnv(getenv); !env.IsZero() {
 			return checked(env, SourceEnv)
 		}
 		path, err := profilePath(o.ProfileFile, getenv)
@@ -102,7 +102,7 @@ func ResolveCredentials(ctx context.Context, o ResolveOptions) (CredentialSource
 		}
 		return checked(o.Config, SourceConfig)
 	case SourceEnv:
-		env := CredentialsFromEnv(getenv)
+		env := credentialsFromEnv(getenv)
 		if env.IsZero() {
 			return nil, "", fmt.Errorf("dcs credentials: dcs.credentials is env but %s and %s are not set", EnvAK, EnvSK)
 		}
@@ -134,7 +134,7 @@ func checked(c Credentials, name string) (CredentialSource, string, error) {
 }
 
 func profile(path, name string) (CredentialSource, string, error) {
-	c, section, err := ReadProfile(path, name)
+	c, section, err := readProfile(path, name)
 	if err != nil {
 		return nil, "", err
 	}
@@ -161,23 +161,23 @@ func profilePath(explicit string, getenv func(string) string) (string, error) {
 	return filepath.Join(home, ".huaweicloud", "credentials"), nil
 }
 
-// ReadProfile reads the credentials of one profile from an INI file in the
+// readProfile reads the credentials of one profile from an INI file in the
 // SDK's format (keys ak, sk, security_token):
 //
 //	[default]
 //	ak = ...
 //	sk = ...
 //
-// name "" is DefaultProfile; the default profile falls back to the SDK's own
+// name "" is defaultProfile; the default profile falls back to the SDK's own
 // [basic] section when the file has no [default]. It returns the section it
 // read. The SDK's ProfileCredentialProvider is not used because it picks the
 // section by credential type ("basic", "global"), so it cannot read
 // [default] or a named profile, and because its errors are the INI parser's,
 // which quote the offending line, secret or not. Errors here name the file,
 // the section and the key, never a value.
-func ReadProfile(path, name string) (Credentials, string, error) {
+func readProfile(path, name string) (Credentials, string, error) {
 	if name == "" {
-		name = DefaultProfile
+		name = defaultProfile
 	}
 	f, err := ini.LoadSources(ini.LoadOptions{Insensitive: false}, path)
 	if err != nil {
@@ -192,7 +192,7 @@ func ReadProfile(path, name string) (Credentials, string, error) {
 		return Credentials{}, "", fmt.Errorf("dcs credentials: profile file %s is not in INI format ([profile] then key = value lines)", path)
 	}
 	section := name
-	if !f.HasSection(section) && name == DefaultProfile && f.HasSection(sdkProfileSection) {
+	if !f.HasSection(section) && name == defaultProfile && f.HasSection(sdkProfileSection) {
 		section = sdkProfileSection
 	}
 	if !f.HasSection(section) {

@@ -10,12 +10,12 @@ import (
 	"time"
 )
 
-// DefaultIAMEndpoint is the global IAM endpoint the SDK defaults to.
-const DefaultIAMEndpoint = "https://iam.myhuaweicloud.com"
+// defaultIAMEndpoint is the global IAM endpoint the SDK defaults to.
+const defaultIAMEndpoint = "https://iam.myhuaweicloud.com"
 
 // ProjectLookup says how to find a region's project id in IAM.
 type ProjectLookup struct {
-	Endpoint   string // default DefaultIAMEndpoint
+	Endpoint   string // default defaultIAMEndpoint
 	Region     string // the project's name is the region's, e.g. cn-north-4
 	Source     CredentialSource
 	HTTPClient *http.Client // default: a 30 s timeout
@@ -31,7 +31,7 @@ type ProjectLookup struct {
 func LookupProjectID(ctx context.Context, o ProjectLookup) (string, error) {
 	base := strings.TrimSpace(o.Endpoint)
 	if base == "" {
-		base = DefaultIAMEndpoint
+		base = defaultIAMEndpoint
 	}
 	u, err := parseEndpoint(base)
 	if err != nil {
@@ -74,7 +74,7 @@ func LookupProjectID(ctx context.Context, o ProjectLookup) (string, error) {
 		return "", fmt.Errorf("iam project lookup at %s: %w", u.Host, scrubURL(err))
 	}
 	defer resp.Body.Close()
-	body, _, err := readLimited(resp.Body, DefaultMaxBodyBytes)
+	body, _, err := readLimited(resp.Body, defaultMaxBodyBytes)
 	if err != nil {
 		return "", fmt.Errorf("iam project lookup at %s: read body: %w", u.Host, err)
 	}

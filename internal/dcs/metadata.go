@@ -18,7 +18,7 @@ import (
 // speaks it: an optional session token (PUT, IMDSv2 style), then the
 // temporary AK/SK of the instance's agency.
 const (
-	DefaultMetadataEndpoint = "http://169.254.169.254"
+	defaultMetadataEndpoint = "http://169.254.169.254"
 	metadataTokenPath       = "/meta-data/latest/api/token"
 	metadataSecurityKeyPath = "/openstack/latest/securitykey"
 	headerMetadataToken     = "X-Metadata-Token"
@@ -27,9 +27,9 @@ const (
 	metadataNoAgency        = "Please configure Cloud Service Agency first"
 	maxMetadataBody         = 64 << 10
 
-	// DefaultRefreshBefore is how long before expiry the credentials are
+	// defaultRefreshBefore is how long before expiry the credentials are
 	// replaced: the SDK's threshold (40 min).
-	DefaultRefreshBefore = 40 * time.Minute
+	defaultRefreshBefore = 40 * time.Minute
 	// minRefreshGap is the least time between two fetches while the
 	// credentials in hand are still valid, so that credentials issued with
 	// less than RefreshBefore to live, or a failing metadata service, do not
@@ -39,9 +39,9 @@ const (
 
 // MetadataOptions configure a Metadata source.
 type MetadataOptions struct {
-	Endpoint      string        // default DefaultMetadataEndpoint
+	Endpoint      string        // default defaultMetadataEndpoint
 	HTTPClient    *http.Client  // default: a 5 s timeout
-	RefreshBefore time.Duration // default DefaultRefreshBefore
+	RefreshBefore time.Duration // default defaultRefreshBefore
 	Now           func() time.Time
 }
 
@@ -75,7 +75,7 @@ type Metadata struct {
 func NewMetadata(o MetadataOptions) (*Metadata, error) {
 	base := strings.TrimRight(strings.TrimSpace(o.Endpoint), "/")
 	if base == "" {
-		base = DefaultMetadataEndpoint
+		base = defaultMetadataEndpoint
 	}
 	if _, err := parseEndpoint(base); err != nil {
 		return nil, fmt.Errorf("metadata credentials: %w", err)
@@ -85,7 +85,7 @@ func NewMetadata(o MetadataOptions) (*Metadata, error) {
 		m.hc = &http.Client{Timeout: 5 * time.Second}
 	}
 	if m.refreshBefore <= 0 {
-		m.refreshBefore = DefaultRefreshBefore
+		m.refreshBefore = defaultRefreshBefore
 	}
 	if m.now == nil {
 		m.now = time.Now

@@ -33,16 +33,25 @@ const (
 	PhaseTerminal Phase = "terminal"
 )
 
-// Outcome says whether a terminal status is good news.
+// Outcome is where a task in a status stands: the last token of an event's
+// NATS subject and its data.outcome.
 type Outcome string
 
-// Outcomes of a status; OutcomeNone for statuses that are not terminal.
+// Outcomes of a status: a failure status failed, a success succeeded,
+// TERMINATED, RELEASED and DELETED stopped, any other known status
+// in_progress, an unknown or missing one unknown.
 const (
-	OutcomeNone    Outcome = ""
-	OutcomeSuccess Outcome = "success"
-	OutcomeFailure Outcome = "failure"
-	OutcomeStopped Outcome = "stopped"
+	OutcomeSucceeded  Outcome = "succeeded"
+	OutcomeFailed     Outcome = "failed"
+	OutcomeStopped    Outcome = "stopped"
+	OutcomeInProgress Outcome = "in_progress"
+	OutcomeUnknown    Outcome = "unknown"
 )
+
+// Outcomes lists every Outcome, for validation and docs.
+func Outcomes() []Outcome {
+	return []Outcome{OutcomeSucceeded, OutcomeFailed, OutcomeStopped, OutcomeInProgress, OutcomeUnknown}
+}
 
 type statusInfo struct {
 	phase   Phase
@@ -53,18 +62,18 @@ type statusInfo struct {
 // (CREATING, ERROR, DELETED, MIGRATION_SUCCESS), so that those are not
 // flagged as unknown.
 var statuses = map[Status]statusInfo{
-	StatusRunning:         {PhasePending, OutcomeNone},
-	"CREATING":            {PhasePending, OutcomeNone},
-	StatusMigrating:       {PhaseActive, OutcomeNone},
-	StatusFullMigrating:   {PhaseActive, OutcomeNone},
-	StatusIncrMigrating:   {PhaseActive, OutcomeNone},
-	StatusTerminating:     {PhaseStopping, OutcomeNone},
+	StatusRunning:         {PhasePending, OutcomeInProgress},
+	"CREATING":            {PhasePending, OutcomeInProgress},
+	StatusMigrating:       {PhaseActive, OutcomeInProgress},
+	StatusFullMigrating:   {PhaseActive, OutcomeInProgress},
+	StatusIncrMigrating:   {PhaseActive, OutcomeInProgress},
+	StatusTerminating:     {PhaseStopping, OutcomeInProgress},
 	StatusTerminated:      {PhaseTerminal, OutcomeStopped},
-	StatusSuccess:         {PhaseTerminal, OutcomeSuccess},
-	"MIGRATION_SUCCESS":   {PhaseTerminal, OutcomeSuccess},
-	StatusFailed:          {PhaseTerminal, OutcomeFailure},
-	StatusMigrationFailed: {PhaseTerminal, OutcomeFailure},
-	"ERROR":               {PhaseTerminal, OutcomeFailure},
+	StatusSuccess:         {PhaseTerminal, OutcomeSucceeded},
+	"MIGRATION_SUCCESS":   {PhaseTerminal, OutcomeSucceeded},
+	StatusFailed:          {PhaseTerminal, OutcomeFailed},
+	StatusMigrationFailed: {PhaseTerminal, OutcomeFailed},
+	"ERROR":               {PhaseTerminal, OutcomeFailed},
 	StatusReleased:        {PhaseTerminal, OutcomeStopped},
 	"DELETED":             {PhaseTerminal, OutcomeStopped},
 }
@@ -101,10 +110,16 @@ func (s Status) Phase() Phase {
 // Terminal reports whether the task will not move on by itself.
 func (s Status) Terminal() bool { return s.Phase() == PhaseTerminal }
 
-// Outcome returns how a terminal status ended, OutcomeNone otherwise.
-func (s Status) Outcome() Outcome { return statuses[s].outcome }
+// Outcome returns where a task in status s (normalised) stands;
+// OutcomeUnknown for a status the watcher does not know, or none.
+func (s Status) Outcome() Outcome {
+	if i, ok := statuses[s]; ok {
+		return i.outcome
+	}
+	return OutcomeUnknown
+}
 
-// HasReason reports whether a failure reason (error_message) belongs to a
+// hasReason reports whether a failure reason (error_message) belongs to a
 // task in status s: a failure status, or one the watcher does not know
 // (it may be a failure the document does not list).
-func (s Status) HasReason() bool { return !s.Known() || s.Outcome() == OutcomeFailure }
+func (s Status) hasReason() bool { return !s.Known() || s.Outcome() == OutcomeFailed }

@@ -6,7 +6,7 @@ import "strings"
 // GET /v2/{project_id}/migration-task/{task_id} with every password replaced
 // by PasswordSet. All values are strings as the API documents them (numbers
 // that arrive as JSON numbers are converted); a missing or null field is "".
-// Times are kept raw; ParseTime reads them.
+// Times are kept raw; parseTime reads them.
 //
 // Task is a value type: copies share nothing but the slices, which nobody
 // modifies after decoding.
@@ -70,10 +70,10 @@ type BackupFile struct {
 func (t *Task) NormStatus() Status { return Normalize(t.Status) }
 
 // DropStaleReason clears error_message unless the status is one a failure
-// reason belongs to (Status.HasReason): the API may keep a failure's
+// reason belongs to (Status.hasReason): the API may keep a failure's
 // message on a task restarted since, and a recovery must not show it.
 func (t *Task) DropStaleReason() {
-	if !t.NormStatus().HasReason() {
+	if !t.NormStatus().hasReason() {
 		t.ErrorMessage = ""
 	}
 }

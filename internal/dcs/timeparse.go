@@ -5,12 +5,12 @@ import (
 	"time"
 )
 
-// ParseTime reads a time as the API writes it: the detail example uses
+// parseTime reads a time as the API writes it: the detail example uses
 // 2019/10/22 14:44:30, the file list documents YYYY-MM-DD HH:MM:SS, the log
 // API uses RFC 3339. Most API times carry no zone; those are taken as UTC,
 // which the API does not document. The result is always in UTC. ok is false
 // for an empty or unreadable value.
-func ParseTime(raw string) (t time.Time, ok bool) {
+func parseTime(raw string) (t time.Time, ok bool) {
 	// time.Parse accepts a fractional second after the seconds even when the
 	// layout has none, so these cover "...:05.123" too.
 	layouts := [...]string{

@@ -29,12 +29,12 @@ func TestParseTime(t *testing.T) {
 		{"1571755470", time.Time{}, false},
 	}
 	for _, tt := range tests {
-		got, ok := ParseTime(tt.in)
+		got, ok := parseTime(tt.in)
 		if ok != tt.wantOK || !got.Equal(tt.want) {
-			t.Errorf("ParseTime(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			t.Errorf("parseTime(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
 		}
 		if ok && got.Location() != time.UTC {
-			t.Errorf("ParseTime(%q) location %v, want UTC", tt.in, got.Location())
+			t.Errorf("parseTime(%q) location %v, want UTC", tt.in, got.Location())
 		}
 	}
 }

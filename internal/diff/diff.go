@@ -12,7 +12,7 @@ import (
 // nothing a user wants to hear about.
 const noiseField = "updated_at"
 
-// Fields flattens t into JSON path -> value, with the paths of dcs.Task's JSON
+// fields flattens t into JSON path -> value, with the paths of dcs.Task's JSON
 // tags ("source_instance.task_status", "backup_files.files[0].size"). Every
 // scalar field is present, empty or not, so that a field that empties shows
 // as a change to ""; booleans are "true"/"false"; supported_features is joined
@@ -21,7 +21,7 @@ const noiseField = "updated_at"
 // It is written out field by field rather than with reflection: it runs for
 // every task that changed, and a forgotten field is caught by a test that
 // walks dcs.Task with reflection instead.
-func Fields(t *dcs.Task) map[string]string {
+func fields(t *dcs.Task) map[string]string {
 	if t == nil {
 		return map[string]string{}
 	}
@@ -80,7 +80,7 @@ func addInstance(m map[string]string, prefix string, in *dcs.Instance) {
 }
 
 // Equal reports whether a and b hold the same values, nil-safe. A nil slice
-// equals an empty one and a nil BackupFiles equals an empty one, as Fields
+// equals an empty one and a nil BackupFiles equals an empty one, as fields
 // sees them, so a snapshot is not rewritten for a difference nobody can see.
 // It allocates nothing: the poller calls it for every task on every poll.
 func Equal(a, b *dcs.Task) bool {
@@ -185,7 +185,7 @@ func Diff(prev, curr *dcs.Task) []Event {
 // present on one side only (a backup file that came or went) reads as "" on
 // the other.
 func fieldChanges(prev, curr *dcs.Task) []FieldChange {
-	a, b := Fields(prev), Fields(curr)
+	a, b := fields(prev), fields(curr)
 	if prev.NormStatus() == curr.NormStatus() {
 		delete(a, "status") // one status, two spellings
 		delete(b, "status")

@@ -269,7 +269,7 @@ func TestDiffOtherFields(t *testing.T) {
 			[]FieldChange{{"backup_files.files[0].file_name", "", "a.rdb"}, {"backup_files.files[0].size", "", "10"}}},
 		{"only updated_at", nil, func(t *dcs.Task) { t.UpdatedAt = t2 }, nil},
 		{"nothing", nil, func(t *dcs.Task) {}, nil},
-		{"a difference Fields cannot show, plus updated_at", nil,
+		{"a difference fields cannot show, plus updated_at", nil,
 			func(t *dcs.Task) { t.SupportedFeatures, t.UpdatedAt = []string{"bandwidth_limit,resume"}, t2 }, nil},
 		{"empty instead of nil slices and backup files",
 			func(t *dcs.Task) { t.SupportedFeatures = nil },
@@ -386,17 +386,17 @@ func fullTask(t *testing.T) (*dcs.Task, []leaf) {
 // show up as exactly that change, under its JSON path.
 func TestEveryFieldIsSeen(t *testing.T) {
 	base, leaves := fullTask(t)
-	fields := Fields(base)
-	if len(fields) != len(leaves) {
-		t.Errorf("Fields has %d entries, dcs.Task has %d scalars", len(fields), len(leaves))
+	flat := fields(base)
+	if len(flat) != len(leaves) {
+		t.Errorf("Fields has %d entries, dcs.Task has %d scalars", len(flat), len(leaves))
 	}
 	for i, l := range leaves {
 		t.Run(l.path, func(t *testing.T) {
-			if _, ok := fields[l.path]; !ok {
+			if _, ok := flat[l.path]; !ok {
 				t.Fatalf("Fields has no %q", l.path)
 			}
 			curr, cl := fullTask(t)
-			old := fields[l.path]
+			old := flat[l.path]
 			if cl[i].v.Kind() == reflect.Bool {
 				cl[i].v.SetBool(true)
 			} else {
@@ -406,7 +406,7 @@ func TestEveryFieldIsSeen(t *testing.T) {
 				t.Fatal("Equal ignores the change")
 			}
 			changes := fieldChanges(base, curr)
-			want := []FieldChange{{l.path, old, Fields(curr)[l.path]}}
+			want := []FieldChange{{l.path, old, fields(curr)[l.path]}}
 			if !reflect.DeepEqual(changes, want) {
 				t.Fatalf("changes = %v, want %v", changes, want)
 			}
@@ -427,7 +427,7 @@ func TestFields(t *testing.T) {
 		t.BackupFiles = &dcs.BackupFiles{BucketName: "b", Files: []dcs.BackupFile{{Name: "x.rdb", Size: "1"}, {Name: "y.rdb", Size: "2048"}}}
 		t.Target.PasswordSet = false
 	})
-	f := Fields(task)
+	f := fields(task)
 	want := map[string]string{
 		"status":                       "RUNNING",
 		"task_status":                  "",
@@ -446,8 +446,8 @@ func TestFields(t *testing.T) {
 			}
 		})
 	}
-	if len(Fields(nil)) != 0 {
-		t.Errorf("Fields(nil) = %v, want empty", Fields(nil))
+	if len(fields(nil)) != 0 {
+		t.Errorf("fields(nil) = %v, want empty", fields(nil))
 	}
 }
 

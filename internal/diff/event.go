@@ -23,11 +23,21 @@ func Kinds() []Kind {
 	return []Kind{Discovered, StatusChanged, TaskStatusChanged, Changed, Removed, WatchDegraded, WatchRecovered}
 }
 
-// Scopes of a TaskStatusChanged event.
+// Scopes of an event: what it is about, beyond its task.
 const (
+	// ScopeTask, ScopeSource and ScopeTarget say whose task_status a
+	// TaskStatusChanged event is about: the task's or an instance's.
 	ScopeTask   = "task"
 	ScopeSource = "source_instance"
 	ScopeTarget = "target_instance"
+	// ScopeSlack is the scope of the WatchDegraded / WatchRecovered events
+	// about the watcher's Slack delivery (a revoked webhook), not about a
+	// task or the API.
+	ScopeSlack = "slack"
+	// ScopeStore is the scope of the WatchDegraded / WatchRecovered pair
+	// that reports a JetStream store (the events stream, the snapshot
+	// bucket) found missing under the running watcher and recreated.
+	ScopeStore = "store"
 )
 
 // FieldChange is one field that differs between two snapshots. Field is the

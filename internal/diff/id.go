@@ -68,9 +68,9 @@ func (e Event) At(project string, revision uint64) Event {
 	return e
 }
 
-// canonicalJSON is the JSON object of t's non-empty Fields; encoding/json
+// canonicalJSON is the JSON object of t's non-empty fields; encoding/json
 // writes map keys sorted, so equal content gives equal bytes. It is built
-// from Fields rather than from the struct so that the ID depends neither on
+// from fields rather than from the struct so that the ID depends neither on
 // the order of dcs.Task's fields nor on nil-versus-empty, and so that adding
 // a string field to dcs.Task leaves the IDs of tasks that do not use it
 // unchanged (a restart across an upgrade still deduplicates). Task strings come from a
@@ -80,7 +80,7 @@ func canonicalJSON(t *dcs.Task) []byte {
 	if t == nil {
 		return []byte("null")
 	}
-	m := Fields(t)
+	m := fields(t)
 	for k, v := range m {
 		if v == "" {
 			delete(m, k)

@@ -8,28 +8,21 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
-// SpecVersion and the content type of every envelope.
+// specVersion and the content type of every envelope.
 const (
-	SpecVersion     = "1.0"
-	DataContentType = "application/json"
+	specVersion     = "1.0"
+	dataContentType = "application/json"
 	typePrefix      = "com.huaweicloud.dcs.migration."
 	typeSuffix      = ".v1"
 	// NoTask is the task token of events about the API as a whole.
 	NoTask = "_api"
-	// ScopeSlack is the scope of watch_degraded / watch_recovered events
-	// about the watcher's Slack delivery (a revoked webhook), not about a
-	// task or the API; SlackTask is their task token, so that
-	// "<prefix>.*._slack.>" selects them.
-	ScopeSlack = "slack"
-	SlackTask  = "_slack"
-	// ScopeStore is the scope of the watch_degraded / watch_recovered pair
-	// that reports a JetStream store (the events stream, the snapshot
-	// bucket) found missing under the running watcher and recreated;
-	// StoreTask is their task token.
-	ScopeStore = "store"
-	StoreTask  = "_store"
-	// NoStatus is the status token when there is no known status.
-	NoStatus = "NONE"
+	// SlackTask is the task token of events of scope diff.ScopeSlack, so
+	// that "<prefix>.*._slack.>" selects them; StoreTask that of scope
+	// diff.ScopeStore.
+	SlackTask = "_slack"
+	StoreTask = "_store"
+	// noStatus is the status token when there is no known status.
+	noStatus = "NONE"
 )
 
 // Envelope is a CloudEvents 1.0 event in structured JSON mode: the message
@@ -58,13 +51,13 @@ type Data struct {
 	// Outcome and Severity are Classify's reading of the kind and the
 	// status (see the README's table); Outcome is also the subject's last
 	// token. Always set by this version; absent from older events.
-	Outcome   Outcome  `json:"outcome,omitempty"`
-	Severity  Severity `json:"severity,omitempty"`
-	Scope     string   `json:"scope,omitempty"`
-	Region    string   `json:"region,omitempty"`
-	ProjectID string   `json:"project_id"`
-	TaskID    string   `json:"task_id"`
-	TaskName  string   `json:"task_name,omitempty"`
+	Outcome   dcs.Outcome `json:"outcome,omitempty"`
+	Severity  Severity    `json:"severity,omitempty"`
+	Scope     string      `json:"scope,omitempty"`
+	Region    string      `json:"region,omitempty"`
+	ProjectID string      `json:"project_id"`
+	TaskID    string      `json:"task_id"`
+	TaskName  string      `json:"task_name,omitempty"`
 	// PreviousStatus is absent on first sight; CurrentStatus is the last
 	// known status for removed and watch_* events.
 	PreviousStatus *StatusInfo        `json:"previous_status,omitempty"`
@@ -94,6 +87,25 @@ type StatusInfo struct {
 	Normalized string    `json:"normalized"`
 	Phase      dcs.Phase `json:"phase"`
 	Known      bool      `json:"known"`
+}
+
+// Read reads si as this binary's status model does: raw is the status as
+// the API spelled it (its canonical form when only that is there), norm
+// its canonical form, whose Known and Phase are judged here, not taken
+// from the envelope; ok is false when si holds no status.
+func (si *StatusInfo) Read() (raw string, norm dcs.Status, ok bool) {
+	if si == nil || (si.Raw == "" && si.Normalized == "") {
+		return "", "", false
+	}
+	norm = dcs.Status(si.Normalized)
+	if norm == "" {
+		norm = dcs.Normalize(si.Raw)
+	}
+	raw = si.Raw
+	if raw == "" {
+		raw = string(norm)
+	}
+	return raw, norm, true
 }
 
 func statusInfo(t *dcs.Task) *StatusInfo {
@@ -157,28 +169,28 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 		d.PreviousStatusSeconds = &s
 	}
 	return Envelope{
-		SpecVersion:     SpecVersion,
+		SpecVersion:     specVersion,
 		ID:              ev.ID,
-		Source:          Source(m.Region, m.ProjectID),
-		Type:            Type(ev.Kind),
+		Source:          source(m.Region, m.ProjectID),
+		Type:            eventType(ev.Kind),
 		Subject:         taskToken(ev),
 		NATSSubject:     NATSSubject(prefix, m.ProjectID, ev),
 		Time:            m.ObservedAt.UTC(),
-		DataContentType: DataContentType,
+		DataContentType: dataContentType,
 		Data:            d,
 	}
 }
 
-// Source is the CloudEvents source of a project's events.
-func Source(region, project string) string {
+// source is the CloudEvents source of a project's events.
+func source(region, project string) string {
 	if region == "" {
 		region = "unknown"
 	}
 	return "dcs://" + region + "/projects/" + project
 }
 
-// Type is the CloudEvents type of an event kind.
-func Type(k diff.Kind) string { return typePrefix + string(k) + typeSuffix }
+// eventType is the CloudEvents type of an event kind.
+func eventType(k diff.Kind) string { return typePrefix + string(k) + typeSuffix }
 
 // NATSSubject is the subject an event is published on:
 //
@@ -195,7 +207,7 @@ func Type(k diff.Kind) string { return typePrefix + string(k) + typeSuffix }
 func NATSSubject(prefix, project string, ev diff.Event) string {
 	task := taskToken(ev)
 	s := subjectStatus(ev)
-	status := NoStatus
+	status := noStatus
 	if s != "" {
 		status = string(s)
 	}
@@ -221,9 +233,9 @@ func taskToken(ev diff.Event) string {
 	switch {
 	case ev.TaskID != "":
 		return ev.TaskID
-	case ev.Scope == ScopeSlack:
+	case ev.Scope == diff.ScopeSlack:
 		return SlackTask
-	case ev.Scope == ScopeStore:
+	case ev.Scope == diff.ScopeStore:
 		return StoreTask
 	}
 	return NoTask

@@ -362,7 +362,7 @@ func instance(m map[string]any, which string) map[string]any {
 func TestBuildSlackHealth(t *testing.T) {
 	sch := compileSchema(t)
 	for _, kind := range []diff.Kind{diff.WatchDegraded, diff.WatchRecovered} {
-		ev := diff.Event{ID: "0123456789abcdef0123456789abcdef", Kind: kind, Scope: notify.ScopeSlack,
+		ev := diff.Event{ID: "0123456789abcdef0123456789abcdef", Kind: kind, Scope: diff.ScopeSlack,
 			Reason: "slack webhook: HTTP 404 no_service"}
 		env := notify.Build(prefix, ev, notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Now()})
 		if want := prefix + "." + project + "._slack." + string(kind) + ".NONE.unknown"; env.NATSSubject != want {
@@ -382,28 +382,28 @@ func TestClassify(t *testing.T) {
 	tests := []struct {
 		kind     diff.Kind
 		status   dcs.Status
-		outcome  notify.Outcome
+		outcome  dcs.Outcome
 		severity notify.Severity
 	}{
-		{diff.StatusChanged, "FAILED", notify.OutcomeFailed, notify.SeverityCritical},
-		{diff.StatusChanged, "MIGRATION_FAILED", notify.OutcomeFailed, notify.SeverityCritical},
-		{diff.StatusChanged, "ERROR", notify.OutcomeFailed, notify.SeverityCritical},
-		{diff.Discovered, "FAILED", notify.OutcomeFailed, notify.SeverityCritical},
-		{diff.StatusChanged, "SUCCESS", notify.OutcomeSucceeded, notify.SeverityInfo},
-		{diff.StatusChanged, "MIGRATION_SUCCESS", notify.OutcomeSucceeded, notify.SeverityInfo},
-		{diff.StatusChanged, "TERMINATED", notify.OutcomeStopped, notify.SeverityWarning},
-		{diff.StatusChanged, "RELEASED", notify.OutcomeStopped, notify.SeverityWarning},
-		{diff.StatusChanged, "INCRMIGEATING", notify.OutcomeInProgress, notify.SeverityInfo},
-		{diff.StatusChanged, "TERMINATING", notify.OutcomeInProgress, notify.SeverityInfo},
-		{diff.Discovered, "RUNNING", notify.OutcomeInProgress, notify.SeverityInfo},
-		{diff.StatusChanged, "WEIRD_NEW_STATE", notify.OutcomeUnknown, notify.SeverityWarning},
-		{diff.StatusChanged, "", notify.OutcomeUnknown, notify.SeverityWarning},
-		{diff.Changed, "FAILED", notify.OutcomeFailed, notify.SeverityInfo},
-		{diff.TaskStatusChanged, "MIGRATING", notify.OutcomeInProgress, notify.SeverityInfo},
-		{diff.Removed, "SUCCESS", notify.OutcomeSucceeded, notify.SeverityWarning},
-		{diff.Removed, "", notify.OutcomeUnknown, notify.SeverityWarning},
-		{diff.WatchDegraded, "FAILED", notify.OutcomeUnknown, notify.SeverityWarning},
-		{diff.WatchRecovered, "MIGRATING", notify.OutcomeUnknown, notify.SeverityInfo},
+		{diff.StatusChanged, "FAILED", dcs.OutcomeFailed, notify.SeverityCritical},
+		{diff.StatusChanged, "MIGRATION_FAILED", dcs.OutcomeFailed, notify.SeverityCritical},
+		{diff.StatusChanged, "ERROR", dcs.OutcomeFailed, notify.SeverityCritical},
+		{diff.Discovered, "FAILED", dcs.OutcomeFailed, notify.SeverityCritical},
+		{diff.StatusChanged, "SUCCESS", dcs.OutcomeSucceeded, notify.SeverityInfo},
+		{diff.StatusChanged, "MIGRATION_SUCCESS", dcs.OutcomeSucceeded, notify.SeverityInfo},
+		{diff.StatusChanged, "TERMINATED", dcs.OutcomeStopped, notify.SeverityWarning},
+		{diff.StatusChanged, "RELEASED", dcs.OutcomeStopped, notify.SeverityWarning},
+		{diff.StatusChanged, "INCRMIGEATING", dcs.OutcomeInProgress, notify.SeverityInfo},
+		{diff.StatusChanged, "TERMINATING", dcs.OutcomeInProgress, notify.SeverityInfo},
+		{diff.Discovered, "RUNNING", dcs.OutcomeInProgress, notify.SeverityInfo},
+		{diff.StatusChanged, "WEIRD_NEW_STATE", dcs.OutcomeUnknown, notify.SeverityWarning},
+		{diff.StatusChanged, "", dcs.OutcomeUnknown, notify.SeverityWarning},
+		{diff.Changed, "FAILED", dcs.OutcomeFailed, notify.SeverityInfo},
+		{diff.TaskStatusChanged, "MIGRATING", dcs.OutcomeInProgress, notify.SeverityInfo},
+		{diff.Removed, "SUCCESS", dcs.OutcomeSucceeded, notify.SeverityWarning},
+		{diff.Removed, "", dcs.OutcomeUnknown, notify.SeverityWarning},
+		{diff.WatchDegraded, "FAILED", dcs.OutcomeUnknown, notify.SeverityWarning},
+		{diff.WatchRecovered, "MIGRATING", dcs.OutcomeUnknown, notify.SeverityInfo},
 	}
 	for _, tt := range tests {
 		o, s := notify.Classify(tt.kind, tt.status)

@@ -89,24 +89,25 @@ func (p *Publisher) Envelope(ev diff.Event, m Meta) Envelope {
 // Publish sends env and returns once JetStream has stored it (or recognised
 // it as a duplicate of an id it already holds, which is success too).
 func (p *Publisher) Publish(ctx context.Context, env Envelope) error {
-	_, err := p.Send(ctx, env)
+	body, err := json.Marshal(env)
+	if err != nil {
+		return fmt.Errorf("notify: encode event %s: %w", env.ID, err)
+	}
+	_, err = p.SendStored(ctx, env.NATSSubject, env.ID, body)
 	return err
 }
 
-// Send is Publish that also says whether JetStream already held the id
-// (duplicate: stored before, by this process whose ack was lost or by
-// another replica).
-func (p *Publisher) Send(ctx context.Context, env Envelope) (duplicate bool, err error) {
-	body, err := json.Marshal(env)
-	if err != nil {
-		return false, fmt.Errorf("notify: encode event %s: %w", env.ID, err)
+// SendStored publishes the JSON body of an envelope encoded earlier (an
+// outbox stores it so), as it is, on subject with id as its Nats-Msg-Id,
+// and says whether JetStream already held the id (duplicate: stored
+// before, by this process whose ack was lost or by another replica).
+func (p *Publisher) SendStored(ctx context.Context, subject, id string, body []byte) (duplicate bool, err error) {
+	if subject == "" {
+		return false, fmt.Errorf("notify: event %s has no NATS subject", id)
 	}
-	if env.NATSSubject == "" {
-		return false, fmt.Errorf("notify: event %s has no NATS subject", env.ID)
-	}
-	duplicate, err = p.send(ctx, env.NATSSubject, body, env.ID)
+	duplicate, err = p.send(ctx, subject, body, id)
 	if err != nil {
-		return false, fmt.Errorf("notify: publish event %s on %s: %w", env.ID, env.NATSSubject, err)
+		return false, fmt.Errorf("notify: publish event %s on %s: %w", id, subject, err)
 	}
 	return duplicate, nil
 }

@@ -3,7 +3,6 @@ package notify
 import (
 	"fmt"
 
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
@@ -17,9 +16,9 @@ func (d Data) Name() string {
 		return d.Snapshot.Name
 	case d.TaskID != "":
 		return d.TaskID
-	case d.Scope == ScopeStore:
+	case d.Scope == diff.ScopeStore:
 		return "watcher store"
-	case d.Scope == ScopeSlack:
+	case d.Scope == diff.ScopeSlack:
 		return "Slack delivery"
 	default:
 		return "DCS API"
@@ -38,11 +37,11 @@ func (d Data) What(esc func(string) string) string {
 		esc = func(s string) string { return s }
 	}
 	label := func(si *StatusInfo) string {
-		raw, known, ok := readStatus(si)
+		raw, norm, ok := si.Read()
 		switch {
 		case !ok:
 			return "?"
-		case !known:
+		case !norm.Known():
 			return esc(raw) + " (unknown status)"
 		}
 		return esc(raw)
@@ -51,7 +50,7 @@ func (d Data) What(esc func(string) string) string {
 	if cur == nil {
 		cur = statusInfo(d.Snapshot)
 	}
-	_, _, hasCur := readStatus(cur)
+	_, _, hasCur := cur.Read()
 	switch d.Kind {
 	case diff.StatusChanged:
 		return label(d.PreviousStatus) + " -> " + label(cur)
@@ -67,9 +66,9 @@ func (d Data) What(esc func(string) string) string {
 		return "removed"
 	case diff.WatchDegraded:
 		switch d.Scope {
-		case ScopeStore:
+		case diff.ScopeStore:
 			return "watcher's JetStream store was missing: recreated; unread events may be lost"
-		case ScopeSlack:
+		case diff.ScopeSlack:
 			return "Slack destination is dead: events held until it works again"
 		}
 		if d.TaskID == "" {
@@ -78,9 +77,9 @@ func (d Data) What(esc func(string) string) string {
 		return "watcher cannot see the task"
 	case diff.WatchRecovered:
 		switch d.Scope {
-		case ScopeStore:
+		case diff.ScopeStore:
 			return "watcher's JetStream store is back"
-		case ScopeSlack:
+		case diff.ScopeSlack:
 			return "Slack destination works again"
 		}
 		if d.TaskID == "" {
@@ -106,23 +105,6 @@ func (d Data) What(esc func(string) string) string {
 		return fmt.Sprintf("%d fields changed", len(d.Changes))
 	}
 	return esc(string(d.Kind))
-}
-
-// readStatus reads si; known is judged by this binary's status model, not
-// taken from the envelope.
-func readStatus(si *StatusInfo) (raw string, known, ok bool) {
-	if si == nil || (si.Raw == "" && si.Normalized == "") {
-		return "", false, false
-	}
-	n := dcs.Status(si.Normalized)
-	if n == "" {
-		n = dcs.Normalize(si.Raw)
-	}
-	raw = si.Raw
-	if raw == "" {
-		raw = string(n)
-	}
-	return raw, n.Known(), true
 }
 
 func change(c diff.FieldChange, esc func(string) string) string {

@@ -53,7 +53,7 @@ func TestRowIsFirstSnapshot(t *testing.T) {
 `)
 	e := newEnv(t, sc, nil)
 	// 1 call/s over a 5 s interval: 4 calls a cycle, 1 of them the list.
-	w := e.newWatcher(poller.Options{Discover: true, Auto: true, RateLimit: 1, Interval: 5 * time.Second})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 1, Interval: 5 * time.Second})
 
 	before := e.sim.Calls()
 	st, err := w.cycleAt(0)
@@ -96,7 +96,7 @@ func TestAutoReadsSmallFleetInFull(t *testing.T) {
     steps: [{at: 0s, status: INCRMIGEATING, task_status: SYNCING}, {at: 10s, task_status: EXCHANGING}]
 `)
 	e := newEnv(t, sc, nil)
-	w := e.newWatcher(poller.Options{Discover: true, Auto: true, RateLimit: 20, Interval: 30 * time.Second, RefreshActive: time.Hour})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 20, Interval: 30 * time.Second, RefreshActive: time.Hour})
 	for _, at := range []time.Duration{0, 5 * time.Second, 11 * time.Second} {
 		before := e.sim.Calls().Detail
 		st, err := w.cycleAt(at)
@@ -135,7 +135,7 @@ func TestAutoBudgetHoldsLargeFleet(t *testing.T) {
 		fmt.Fprintf(&b, "  - id: %s\n    steps: [{at: 0s, status: %s}]\n", taskID(i), status)
 	}
 	e := newEnv(t, b.String(), nil)
-	w := e.newWatcher(poller.Options{Discover: true, Auto: true, RateLimit: 20, Interval: 30 * time.Second, RefreshActive: 30 * time.Second})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 20, Interval: 30 * time.Second, RefreshActive: 30 * time.Second})
 	var refreshed []int
 	for i := range 4 {
 		before := e.sim.Calls()
@@ -182,7 +182,7 @@ func TestAutoBudgetUnderThrottling(t *testing.T) {
 	const rate = 5
 	e := newEnv(t, detailedFleet(50, "faults:\n  - {at: 3s, for: 5s, kind: throttle, task: \"\"}\n"), nil)
 	// Two cycles a second: each may make rate*0.45 calls (2).
-	w := e.newWatcher(poller.Options{Discover: true, Auto: true, RateLimit: rate, Interval: 500 * time.Millisecond, Concurrency: 4})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: rate, Interval: 500 * time.Millisecond, Concurrency: 4})
 	var perSecond []int64
 	paused := 0
 	for ms := 0; ms < 15000; ms += 500 {

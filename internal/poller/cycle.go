@@ -9,34 +9,30 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
 
-// cycle applies one cycle's observations to the stored snapshots. Every
-// change follows the same order (a transactional outbox): derive the events
-// against the stored record and its revision, write the new record together
-// with the events it owes (compare-and-swap), publish them, then clear them
-// from the record. A crash or an outage anywhere in between leaves either
-// the old record (the change is detected again, at the same revision, so
-// with the same event ids) or the events still owed, which are published
-// again with the same ids before the task is diffed again.
+// cycle applies one cycle's observations to the stored snapshots, through
+// the outbox (outbox.go): derive the events against the stored record and
+// its revision, then commit the new record with them.
 //
 // A cycle's workers run these methods concurrently, each on its own task:
-// mu guards the poller's maps and the stats they share; the store and the
-// publisher are safe for concurrent use.
+// mu guards the cycle's facts and the poller's maps they share; the store,
+// the outbox and the publisher are safe for concurrent use.
 type cycle struct {
 	p     *Poller
+	box   *outbox
 	now   time.Time
 	stats *Stats
+	// apiWasBlind: the API was blind when the cycle started.
+	apiWasBlind bool
 	// batch: the API was blind when the cycle started, so the answers are
 	// collected and applied after the API's recovery is decided.
 	batch  bool
 	listed map[string]*dcs.Task // read-only during the cycle
 
 	fetched atomic.Int64 // successful detail calls
-	// staleN counts the poller's stale records: while none is, load
-	// takes no lock.
-	staleN atomic.Int64
 
 	mu          sync.Mutex
 	apiErr      error // the cycle's API-wide failure, if any
@@ -54,6 +50,10 @@ type cycle struct {
 	replaying bool
 }
 
+// errHeld: the cycle journals its observations; records are not read or
+// written.
+var errHeld = errors.New("held while the store is unreachable")
+
 func (c *cycle) addErr(err error) {
 	if err == nil || errors.Is(err, errHeld) {
 		return // held: said once, by hold
@@ -63,98 +63,20 @@ func (c *cycle) addErr(err error) {
 	c.mu.Unlock()
 }
 
-// tally counts a detail call's outcome and logs its failure; an outage
-// fails every call the same way, so only its first failure is logged in
-// full and the rest are counted.
-func (c *cycle) tally(r result) {
-	switch {
-	case r.skipped:
-		return
-	case r.err == nil:
-		// The common case, on every worker: no lock.
-		c.fetched.Add(1)
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case errors.Is(r.err, dcs.ErrGone):
-		// Not a failure: the task is reported removed, once.
-		c.p.o.Logger.Debug().Str("task_id", r.id).Msg("task not found (DCS.4133)")
-	case apiWide(r.err):
-		c.stats.Failed++
-		c.apiFailures++
-		if c.apiFailures == 1 {
-			c.p.logCallErr(r.err, r.id, r.info, "show task")
-		}
-		if c.apiErr == nil || stopsCycle(r.err) {
-			c.apiErr = r.err
-		}
-	default:
-		c.stats.Failed++
-		c.p.logCallErr(r.err, r.id, r.info, "show task")
-	}
-}
-
-// apply commits what one detail call says about its task.
-func (c *cycle) apply(ctx context.Context, r result) {
-	switch {
-	case r.skipped:
-	case r.err == nil:
-		rowp, listedNow := c.listed[r.id]
-		err := c.observe(ctx, r.at, r.task, rowp, r.info.Nulls)
-		switch {
-		case err != nil:
-			c.addErr(err)
-		case listedNow && !c.p.o.EveryCycle:
-			c.mu.Lock()
-			c.p.plan.done(*rowp, r.at)
-			c.mu.Unlock()
-		case !listedNow && c.listed != nil:
-			c.mu.Lock()
-			c.p.absent[r.id] = r.at // missing from the list, yet it answers
-			c.mu.Unlock()
-		}
-	case errors.Is(r.err, dcs.ErrGone):
-		c.addErr(c.remove(ctx, r.at, r.id, "the API answers: task not found"))
-	case apiWide(r.err):
-		if !c.batch {
-			c.apiDown(ctx)
-		}
-	default:
-		c.addErr(c.blind(ctx, r.at, r.id, r.err))
-	}
-}
-
-// apiDown commits the API's blindness as soon as the cycle meets it, once:
-// the events of the tasks seen meanwhile are already out.
-func (c *cycle) apiDown(ctx context.Context) {
-	c.apiMu.Lock()
-	defer c.apiMu.Unlock()
-	if c.apiReported {
-		return
-	}
-	c.apiReported = true
-	c.mu.Lock()
-	err := c.apiErr
-	c.mu.Unlock()
-	c.addErr(c.api(ctx, c.p.o.Now(), err, false))
-}
-
-// observe handles a successful detail call; row is the task's list row,
-// nil when the list did not show it; nulls are the fields the answer sent
-// as null, which keep their previous values.
-func (c *cycle) observe(ctx context.Context, at time.Time, t dcs.Task, row *dcs.Task, nulls []string) error {
+// load returns a task's entry once its outbox is empty (outbox.load);
+// errHeld while the cycle is held.
+func (c *cycle) load(ctx context.Context, task string) (state.Entry, error) {
 	if c.held.Load() {
-		return c.keep(at, t, row, nulls)
+		return state.Entry{}, errHeld
 	}
-	answer := t
-	ent, err := c.load(ctx, t.ID)
-	if err == nil {
-		c.prepare(&t, ent.Task, row, nulls)
-		err = c.record(ctx, at, t, ent, c.gap(t.ID, ent))
-	}
-	return c.keepOn(ctx, err, at, answer, row, nulls)
+	return c.box.load(ctx, task)
+}
+
+// commit commits rec and the events against prev through the outbox; at
+// is when the answer that shows the change came, gap why the task may
+// have gone unobserved before it.
+func (c *cycle) commit(ctx context.Context, at time.Time, task string, prev state.Entry, rec state.Record, events []diff.Event, gap string) error {
+	return c.box.commit(ctx, task, prev, rec, events, notify.Meta{ObservedAt: at, Gap: gap, Delayed: c.replaying})
 }
 
 // prepare completes a detail answer t with what its list row row and the
@@ -223,7 +145,7 @@ func (c *cycle) gap(task string, ent state.Entry) string {
 	switch {
 	case ent.Task == nil:
 		return ""
-	case ent.Blind != nil || c.p.apiWasBlind:
+	case ent.Blind != nil || c.apiWasBlind:
 		return "watcher was blind"
 	case c.p.dropped(task):
 		return gapDropped

@@ -85,14 +85,14 @@ func TestConfiguredTaskMissing(t *testing.T) {
 // call), so a wrapper answers the list with 500 DCS.5000 while failList is set.
 func TestListFails(t *testing.T) {
 	t.Run("every cycle", func(t *testing.T) {
-		testListFails(t, true, 2, []string{"_api:watch_degraded", "moving:status_changed"}, []string{"_api:watch_recovered"})
+		testListFails(t, poller.DetailEveryCycle, 2, []string{"_api:watch_degraded", "moving:status_changed"}, []string{"_api:watch_recovered"})
 	})
 	t.Run("list-driven", func(t *testing.T) {
-		testListFails(t, false, 0, []string{"_api:watch_degraded"}, []string{"_api:watch_recovered", "moving:status_changed"})
+		testListFails(t, poller.DetailOnChange, 0, []string{"_api:watch_degraded"}, []string{"_api:watch_recovered", "moving:status_changed"})
 	})
 }
 
-func testListFails(t *testing.T, every bool, fetched int, during, after []string) {
+func testListFails(t *testing.T, detail poller.Detail, fetched int, during, after []string) {
 	var failList atomic.Bool
 	wrap := func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +106,7 @@ func testListFails(t *testing.T, every bool, fetched int, during, after []string
 		})
 	}
 	e := newEnv(t, twoTasks, wrap)
-	w := e.newWatcher(poller.Options{Discover: true, EveryCycle: every})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: detail})
 
 	if _, err := w.cycleAt(0); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
@@ -35,7 +34,7 @@ tasks:
 // in the file path ("" memory), told by its connection when it is down.
 func (e *env) journaled(path string) *watcher {
 	e.t.Helper()
-	return e.journaledWith(path, poller.Options{TaskIDs: []string{outageTask}, EveryCycle: true})
+	return e.journaledWith(path, poller.Options{TaskIDs: []string{outageTask}, Detail: poller.DetailEveryCycle})
 }
 
 // journaledWith is journaled with the poller's options o.
@@ -60,7 +59,7 @@ func (e *env) journaledWith(path string, o poller.Options) *watcher {
 // the journal; the outage's FAILED is still published after it.
 func TestJournalOnAnyStoreFailure(t *testing.T) {
 	e := newEnv(t, outageScenario, nil)
-	w := e.newWatcher(poller.Options{TaskIDs: []string{outageTask}, EveryCycle: true})
+	w := e.newWatcher(poller.Options{TaskIDs: []string{outageTask}, Detail: poller.DetailEveryCycle})
 	restart := e.outageAt(w, 10, 20)
 	restart()
 	testutil.Eventually(t, "the watcher's connection back", w.nc.IsConnected)
@@ -183,7 +182,7 @@ func TestStatusWithinNATSOutageIsPublished(t *testing.T) {
 func TestRowToldStatusWithinOutageIsPublished(t *testing.T) {
 	e := newEnv(t, outageScenario, nil)
 	w := e.journaledWith(filepath.Join(t.TempDir(), "p.jsonl"),
-		poller.Options{Discover: true, Auto: true, RateLimit: 1, Interval: time.Second})
+		poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 1, Interval: time.Second})
 	restart := e.outage(w)
 	restart()
 	testutil.Eventually(t, "the watcher's connection back", w.nc.IsConnected)
@@ -202,8 +201,12 @@ type ackLost struct {
 	hit  bool
 }
 
-func (a *ackLost) Send(ctx context.Context, env notify.Envelope) (bool, error) {
-	dup, err := a.Publisher.Send(ctx, env)
+func (a *ackLost) SendStored(ctx context.Context, subject, id string, body []byte) (bool, error) {
+	env, err := stored(subject, body)
+	if err != nil {
+		return false, err
+	}
+	dup, err := a.Publisher.SendStored(ctx, subject, id, body)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err == nil && !a.hit && env.Data.Delayed && env.Data.CurrentStatus != nil && env.Data.CurrentStatus.Normalized == a.kind {
@@ -230,7 +233,7 @@ func TestJournalSurvivesRestarts(t *testing.T) {
 	// The second watcher: a new process on the same file.
 	lost := &ackLost{kind: "RUNNING"}
 	w2 := e.newWatcherWith(poller.Options{
-		TaskIDs: []string{outageTask}, EveryCycle: true, Journal: poller.JournalOptions{Path: path},
+		TaskIDs: []string{outageTask}, Detail: poller.DetailEveryCycle, Journal: poller.JournalOptions{Path: path},
 	}, func(p poller.Publisher) poller.Publisher { lost.Publisher = p; return lost })
 	if n := w2.p.Journaled(); n != 2 {
 		t.Fatalf("the restarted watcher found %d journaled observations, want 2", n)
@@ -240,7 +243,7 @@ func TestJournalSurvivesRestarts(t *testing.T) {
 	}
 
 	w3 := e.newWatcher(poller.Options{
-		TaskIDs: []string{outageTask}, EveryCycle: true, Journal: poller.JournalOptions{Path: path},
+		TaskIDs: []string{outageTask}, Detail: poller.DetailEveryCycle, Journal: poller.JournalOptions{Path: path},
 	})
 	if n := w3.p.Journaled(); n != 1 {
 		t.Fatalf("the third watcher found %d journaled observations, want 1 (the one whose marker the crash beat)", n)

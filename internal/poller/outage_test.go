@@ -15,7 +15,7 @@ import (
 func TestOutageDoesNotFloodLogs(t *testing.T) {
 	const n = 40
 	e := newEnv(t, fleet(n, "  - {at: 10s, for: 30s, kind: server_error, task: \"\"}\n"), nil)
-	w := e.newWatcher(poller.Options{Discover: true, EveryCycle: true, Concurrency: 8})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailEveryCycle, Concurrency: 8})
 	if _, err := w.cycleAt(0); err != nil {
 		t.Fatal(err)
 	}

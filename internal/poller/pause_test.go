@@ -21,7 +21,7 @@ func TestAuthFailurePauses(t *testing.T) {
 		o    poller.Options
 	}{
 		{"configured ids", poller.Options{TaskIDs: ids(n), Concurrency: conc}},
-		{"discovery", poller.Options{Discover: true, EveryCycle: true, Concurrency: conc}},
+		{"discovery", poller.Options{Discover: true, Detail: poller.DetailEveryCycle, Concurrency: conc}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, fleet(n, "  - {at: 0s, for: 45s, kind: auth, task: \"\"}\n"), nil)
@@ -107,7 +107,7 @@ func TestAuthFailurePauses(t *testing.T) {
 func TestThrottlingPauses(t *testing.T) {
 	const n = 10
 	e := newEnv(t, fleet(n, "  - {at: 1s, for: 1s, kind: throttle, task: \"\"}\n"), nil)
-	w := e.newWatcher(poller.Options{Discover: true, EveryCycle: true, Concurrency: 4})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailEveryCycle, Concurrency: 4})
 
 	if _, err := w.cycleAt(0); err != nil {
 		t.Fatal(err)

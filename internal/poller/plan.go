@@ -40,7 +40,7 @@ type rowSeen struct {
 	print uint64
 	last  time.Time // last successful detail call (on a restart: the first sight)
 	// since is when this process first listed the task; fetched its last
-	// successful detail call by this process, zero if none: what Auto's
+	// successful detail call by this process, zero if none: what DetailAuto's
 	// priority and the staleness go by.
 	since, fetched time.Time
 }
@@ -100,7 +100,7 @@ func (p *plan) first(row dcs.Task, now time.Time) {
 	p.seen[row.ID] = rowSeen{print: rowPrint(row), since: now}
 }
 
-// candidate is a listed task Auto may spend a refresh on.
+// candidate is a listed task DetailAuto may spend a refresh on.
 type candidate struct {
 	id    string
 	class int
@@ -118,7 +118,7 @@ func (p *plan) candidate(row dcs.Task, told bool) candidate {
 	return candidate{id: row.ID, class: class, last: p.seen[row.ID].fetched}
 }
 
-// priority orders the classes of Auto's refreshes: the incremental phase
+// priority orders the classes of DetailAuto's refreshes: the incremental phase
 // first (task_status moves there: EXCHANGING, the switch-over), then other
 // active or stopping tasks, pending, and finished tasks last.
 func priority(st dcs.Status) int {
@@ -214,6 +214,35 @@ func rowMatches(row dcs.Task, snap *dcs.Task) bool {
 		row.ReleasedAt == snap.ReleasedAt && row.Name == snap.Name &&
 		row.Description == snap.Description &&
 		row.Source.Status == snap.Source.Status && row.Target.Status == snap.Target.Status
+}
+
+// movedInRow reports whether a list row shows a status change of a known
+// task that the row itself reports (moveFromRow): not of a task reported
+// removed or blind, whose own detail call decides.
+func movedInRow(row *dcs.Task, ent *dcs.Task, removed, blind bool) bool {
+	return ent != nil && !removed && !blind && row.NormStatus() != ent.NormStatus()
+}
+
+// rowBase is t with the fields a list row carries taken from row: the
+// fields the watcher compares a list row on (rowMatches: status, failure
+// reason, release, name, description, the instances' statuses). Everything
+// else (task_status, the instances' task_status, bandwidth, backup files,
+// addresses as the detail call spells them...) is t's.
+//
+// With t a detail answer and row a row snapshot, it is what the row
+// snapshot says of the task, completed by t, so only a change the row
+// could show is one; with t a snapshot and row a newer list row, it is the
+// snapshot the row's status change makes.
+func rowBase(row, t *dcs.Task) *dcs.Task {
+	b := *t
+	b.Status = row.Status
+	b.ErrorMessage = row.ErrorMessage
+	b.ReleasedAt = row.ReleasedAt
+	b.Name = row.Name
+	b.Description = row.Description
+	b.Source.Status = row.Source.Status
+	b.Target.Status = row.Target.Status
+	return &b
 }
 
 // rowPrint is a fingerprint of every field of a list row.

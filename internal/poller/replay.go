@@ -8,7 +8,6 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
-	"github.com/dcs-watcher/watcher/internal/state"
 )
 
 // How a cycle meets a store that does not take its writes (journal.go):
@@ -23,52 +22,8 @@ import (
 // committed like a fresh one, its events marked delayed with their
 // observation time; only then does it diff anything new.
 
-var (
-	// errHeld: the cycle journals its observations; records are not read
-	// or written.
-	errHeld = errors.New("held while the store is unreachable")
-	// errOffline: Options.Offline says the connection is down.
-	errOffline = errors.New("NATS connection down")
-)
-
-// fencedError is a fence's refusal: never journaled, the cycle stops.
-type fencedError struct{ err error }
-
-func (f fencedError) Error() string { return f.err.Error() }
-func (f fencedError) Unwrap() error { return f.err }
-
-// unwritten marks a failure of the store that left an observation
-// uncommitted.
-type unwritten struct{ err error }
-
-func (u unwritten) Error() string { return u.err.Error() }
-func (u unwritten) Unwrap() error { return u.err }
-
-// storeFailure marks err as the store's failure to take a write (or to be
-// read before one), unless it is a fence's refusal, a compare-and-swap
-// conflict (the change is detected again against the other writer's
-// record) or the end of the run (ctx cancelled: the change is detected
-// again by the next run).
-func storeFailure(ctx context.Context, err error) error {
-	var f fencedError
-	if err == nil || errors.Is(ctx.Err(), context.Canceled) || errors.As(err, &f) || errors.Is(err, state.ErrConflict) {
-		return err
-	}
-	return unwritten{err}
-}
-
-func uncommitted(err error) bool {
-	var u unwritten
-	return errors.As(err, &u)
-}
-
-// DropJournal discards the observations the journal holds, with an error
-// line counting them: the project's lease went to another replica, whose
-// snapshots stand (replaying older observations over them would be wrong).
-func (p *Poller) DropJournal(why string) { p.j.drop(why) }
-
-// Journaled is how many observations wait in the journal.
-func (p *Poller) Journaled() int { return p.j.pending() }
+// errOffline: Options.Offline says the connection is down.
+var errOffline = errors.New("NATS connection down")
 
 // hold makes the rest of the cycle journal its observations; the first
 // call says why, once.
@@ -85,7 +40,7 @@ func (c *cycle) resume(ctx context.Context) error {
 		c.hold(errOffline)
 		return nil
 	}
-	err := c.settleAll(ctx)
+	err := c.box.settleAll(ctx)
 	if err == nil {
 		err = c.replay(ctx)
 	}
@@ -169,11 +124,4 @@ func (c *cycle) keep(at time.Time, t dcs.Task, row *dcs.Task, nulls []string) er
 	}
 	c.p.observe(t.ID)
 	return nil
-}
-
-// dropped reports whether the journal could not keep some of the task's
-// observations, since its last commit.
-func (p *Poller) dropped(task string) bool {
-	_, ok := p.jgap.Load(task)
-	return ok
 }

@@ -28,23 +28,23 @@ tasks:
 func TestRestartKeepsState(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		every   bool
+		detail  poller.Detail
 		fetched int // detail calls of the restarted watcher's first cycle
 	}{
 		// List-driven, the stored snapshots stand in for the rows seen
 		// before the restart: a restart costs no detail call per task.
-		{"list-driven", false, 0},
-		{"every cycle", true, 2},
+		{"list-driven", poller.DetailOnChange, 0},
+		{"every cycle", poller.DetailEveryCycle, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			testRestartKeepsState(t, tc.every, tc.fetched)
+			testRestartKeepsState(t, tc.detail, tc.fetched)
 		})
 	}
 }
 
-func testRestartKeepsState(t *testing.T, every bool, fetched int) {
+func testRestartKeepsState(t *testing.T, detail poller.Detail, fetched int) {
 	e := newEnv(t, twoTasks, nil)
-	first := e.newWatcher(poller.Options{Discover: true, EveryCycle: every})
+	first := e.newWatcher(poller.Options{Discover: true, Detail: detail})
 	if _, err := first.cycleAt(0); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func testRestartKeepsState(t *testing.T, every bool, fetched int) {
 		t.Fatalf("first watcher published %d events, want 2 discoveries", got)
 	}
 
-	second := e.newWatcher(poller.Options{Discover: true, EveryCycle: every})
+	second := e.newWatcher(poller.Options{Discover: true, Detail: detail})
 	st, err := second.cycleAt(time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -78,13 +78,6 @@ func (c *cycle) discover(ctx context.Context, row dcs.Task) error {
 	return nil
 }
 
-// movedInRow reports whether a list row shows a status change of a known
-// task that the row itself reports (moveFromRow): not of a task reported
-// removed or blind, whose own detail call decides.
-func movedInRow(row *dcs.Task, ent *dcs.Task, removed, blind bool) bool {
-	return ent != nil && !removed && !blind && row.NormStatus() != ent.NormStatus()
-}
-
 // moveFromRow reports a status change a list row shows at once, with the
 // row's failure reason, instead of waiting for the task's detail call: a
 // burst of failures is told in the cycle that lists it, not at the rate
@@ -124,28 +117,6 @@ func (c *cycle) moveFromRow(ctx context.Context, row dcs.Task) error {
 	c.stats.Moved++
 	c.mu.Unlock()
 	return nil
-}
-
-// rowBase is t with the fields a list row carries taken from row: the
-// fields the watcher compares a list row on (rowMatches: status, failure
-// reason, release, name, description, the instances' statuses). Everything
-// else (task_status, the instances' task_status, bandwidth, backup files,
-// addresses as the detail call spells them...) is t's.
-//
-// With t a detail answer and row a row snapshot, it is what the row
-// snapshot says of the task, completed by t, so only a change the row
-// could show is one; with t a snapshot and row a newer list row, it is the
-// snapshot the row's status change makes.
-func rowBase(row, t *dcs.Task) *dcs.Task {
-	b := *t
-	b.Status = row.Status
-	b.ErrorMessage = row.ErrorMessage
-	b.ReleasedAt = row.ReleasedAt
-	b.Name = row.Name
-	b.Description = row.Description
-	b.Source.Status = row.Source.Status
-	b.Target.Status = row.Target.Status
-	return &b
 }
 
 // keepRow journals the snapshot a row's status change makes of the task's

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/poller"
@@ -55,8 +56,8 @@ var modes = []struct {
 	o    poller.Options
 }{
 	{"on_change", poller.Options{Discover: true}},
-	{"every_cycle", poller.Options{Discover: true, EveryCycle: true}},
-	{"auto", poller.Options{Discover: true, Auto: true, RateLimit: 20, Interval: time.Second}},
+	{"every_cycle", poller.Options{Discover: true, Detail: poller.DetailEveryCycle}},
+	{"auto", poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 20, Interval: time.Second}},
 }
 
 // TestDuplicateRowWithOtherContent: a list answer that holds one task
@@ -160,7 +161,7 @@ faults:
 		t.Run(m, func(t *testing.T) {
 			o := poller.Options{Discover: true}
 			if m == "auto" {
-				o = poller.Options{Discover: true, Auto: true, RateLimit: 20, Interval: time.Second}
+				o = poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 20, Interval: time.Second}
 			}
 			e := newEnv(t, sc, nil)
 			w := e.newWatcher(o)
@@ -287,7 +288,7 @@ func TestLateReason(t *testing.T) {
 		t.Errorf("FAILED told with reason %q before the API gave one", late[0].Snapshot.ErrorMessage)
 	}
 	d := late[1]
-	if !hasChange(d.Changes, "error_message", "", reason) || d.Snapshot.ErrorMessage != reason || d.Outcome != notify.OutcomeFailed || d.CurrentStatus.Normalized != "FAILED" {
+	if !hasChange(d.Changes, "error_message", "", reason) || d.Snapshot.ErrorMessage != reason || d.Outcome != dcs.OutcomeFailed || d.CurrentStatus.Normalized != "FAILED" {
 		t.Errorf("late reason: changes %v, reason %q, outcome %s, status %s", d.Changes, d.Snapshot.ErrorMessage, d.Outcome, d.CurrentStatus.Normalized)
 	}
 }
@@ -309,7 +310,7 @@ func TestRowAheadSurvivesRestart(t *testing.T) {
 	}
 	e := newEnv(t, b.String(), nil)
 	// 1 call/s on 5 s: 4 calls a cycle, the list and 3 detail calls.
-	o := poller.Options{Discover: true, Auto: true, RateLimit: 1, Interval: 5 * time.Second}
+	o := poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 1, Interval: 5 * time.Second}
 	w := e.newWatcher(o)
 	for _, at := range []time.Duration{0, 5 * time.Second} { // discovered, then completed
 		if _, err := w.cycleAt(at); err != nil {
@@ -372,7 +373,7 @@ func TestBurstOf500FailuresWithinTwoCycles(t *testing.T) {
 	}
 	e := newEnvWith(t, sc, nil)
 	e.limiter = rate.NewLimiter(20, 20) // dcs.rate_limit's default, as the app builds it
-	w := e.newWatcher(poller.Options{Discover: true, Auto: true, RateLimit: 20, Interval: time.Second})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 20, Interval: time.Second})
 
 	failed := func() []notify.Data {
 		var out []notify.Data

@@ -45,7 +45,7 @@ func TestUnknownStatus(t *testing.T) {
 // change of spelling makes no event at all.
 func TestSpellingVariant(t *testing.T) {
 	e := newEnv(t, oneTask("[{at: 0s, status: INCRMIGEATING}, {at: 5s, status: INCRMIGRATING}, {at: 10s, status: INCRMIGEATING}, {at: 15s, status: incrmigrating}]"), nil)
-	w := e.newWatcher(poller.Options{Discover: true, EveryCycle: true})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailEveryCycle})
 	for _, at := range []time.Duration{0, 5 * time.Second, 10 * time.Second, 15 * time.Second} {
 		if _, err := w.cycleAt(at); err != nil {
 			t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 type targets struct {
 	fetch []string // detail calls to make: new and changed tasks first, then suspects, then refreshes
 	// rows are the list rows of listed tasks without a snapshot that get
-	// no detail call this cycle (Auto, beyond the budget): each becomes its
+	// no detail call this cycle (DetailAuto, beyond the budget): each becomes its
 	// task's first snapshot before any detail call. A new task with a
 	// detail call is discovered from its answer.
 	rows []*dcs.Task
@@ -26,40 +26,18 @@ type targets struct {
 	listed    map[string]*dcs.Task
 	watched   int // tasks watched
 	refreshes int // calls in fetch made only because a refresh was due
-	budget    int // Auto: the calls the cycle may make; 0: no budget
+	budget    int // DetailAuto: the calls the cycle may make; 0: no budget
 	// refreshFrom is the index in fetch where the refreshes start, and
-	// deadline (with Auto) when they stop being worth starting: a cycle
+	// deadline (with DetailAuto) when they stop being worth starting: a cycle
 	// that runs into the next tick has that tick skipped.
 	refreshFrom int
 	deadline    time.Time
 }
 
-func (p *Poller) interval(now time.Time) time.Duration {
-	iv := p.o.Interval
-	if iv <= 0 && p.sched != nil {
-		next := p.sched.Next(now)
-		iv = p.sched.Next(next).Sub(next)
-	}
-	return iv
-}
-
-// budget is Auto's calls per cycle and the time a cycle starting at now
-// should end by; 0 when no interval or rate is known.
-func (p *Poller) budget(now time.Time) (int, time.Time) {
-	iv := p.interval(now)
-	if !p.o.Auto || iv <= 0 || p.o.RateLimit <= 0 {
-		return 0, time.Time{}
-	}
-	share := time.Duration(float64(iv) * budgetShare)
-	return max(1, int(p.o.RateLimit*share.Seconds())), now.Add(share)
-}
-
-// listPages is what the list call costs for n rows.
-func listPages(n int) int { return max(1, (n+dcs.MaxListLimit-1)/dcs.MaxListLimit) }
-
 // targets lists the tasks (with discovery) and decides which need a detail
-// call: every watched task with EveryCycle, else only those the plan picks
-// (plus configured tasks the list does not show), within Auto's budget.
+// call: every watched task with DetailEveryCycle, else only those the plan
+// picks (plus configured tasks the list does not show), within
+// DetailAuto's budget.
 func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	var tg targets
 	set := map[string]bool{}
@@ -78,7 +56,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		// tasks whose detail call still works. List-driven, not when the
 		// API as a whole fails: that would fail every detail call alike, at
 		// one call per task.
-		if p.o.EveryCycle || !apiWide(err) {
+		if p.o.Detail == DetailEveryCycle || !apiWide(err) {
 			for _, e := range p.st.Tasks(p.o.ProjectID) {
 				if !e.Removed {
 					set[e.Task.ID] = true
@@ -101,7 +79,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		delete(p.absent, id)
 	}
 	suspects, unlisted := p.suspects(tg.listed, set, now)
-	if p.o.EveryCycle {
+	if p.o.Detail == DetailEveryCycle {
 		for id, row := range tg.listed {
 			set[id] = true
 			if ent, _ := p.st.Get(p.o.ProjectID, id); movedInRow(row, ent.Task, ent.Removed, ent.Blind != nil) {
@@ -115,96 +93,105 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		return tg, nil
 	}
 	p.plan.keep(tg.listed)
-	var later []string    // on_change: refreshes that came due
-	var cands []candidate // Auto: every listed task not called anyway
-	var news []*dcs.Task  // Auto: listed tasks without a snapshot
+	auto := p.o.Detail == DetailAuto
+	var later []string    // DetailOnChange: refreshes that came due
+	var cands []candidate // DetailAuto: every listed task not called anyway
+	var news []*dcs.Task  // DetailAuto: listed tasks without a snapshot
 	for _, id := range sortedKeys(tg.listed) {
 		delete(set, id)
-		rowp := tg.listed[id]
-		row := *rowp
-		ent, _ := p.st.Get(p.o.ProjectID, id)
-		if ent.Task == nil && !ent.Removed {
-			// First sight: the detail call discovers it (on_change: this
-			// cycle; Auto: before any refresh, within the budget; beyond
-			// the budget the row is the first snapshot, at once).
-			p.plan.first(row, now)
-			if p.o.Auto {
-				news = append(news, rowp)
-			} else {
-				tg.fetch = append(tg.fetch, id)
-			}
-			continue
-		}
-		why := p.plan.reason(row, ent, now)
-		if why == changed && movedInRow(rowp, ent.Task, ent.Removed, ent.Blind != nil) {
-			// Told from the row now; the detail call completes the
-			// snapshot (on_change: this cycle; Auto: before any refresh,
-			// within the budget).
-			tg.moved = append(tg.moved, rowp)
-			if p.o.Auto {
-				cands = append(cands, p.plan.candidate(row, true))
-			} else {
-				tg.fetch = append(tg.fetch, id)
-			}
-			continue
-		}
-		switch why {
-		case skip:
-			p.observe(id) // the row shows the snapshot's state
-			if p.o.Auto {
-				cands = append(cands, p.plan.candidate(row, false))
-			}
-		case refresh:
-			p.observe(id)
-			if p.o.Auto {
-				cands = append(cands, p.plan.candidate(row, false))
-			} else {
-				later = append(later, id)
-			}
-		case incomplete:
-			p.observe(id)
-			if p.o.Auto {
-				cands = append(cands, p.plan.candidate(row, ent.RowAhead))
-			} else {
-				tg.fetch = append(tg.fetch, id)
-			}
-		default:
+		row := tg.listed[id]
+		n, told := p.need(&tg, row, now)
+		switch {
+		case n == needFirst && auto:
+			news = append(news, row)
+		case n == needCall || !auto && (n == needFirst || n == needOwed):
 			tg.fetch = append(tg.fetch, id)
+		case auto:
+			cands = append(cands, p.plan.candidate(*row, told))
+		case n == needRefresh:
+			later = append(later, id)
 		}
 	}
 	tg.fetch = append(tg.fetch, sortedKeys(set)...) // configured, not listed
 	tg.fetch = append(tg.fetch, suspects...)
 	tg.refreshFrom = len(tg.fetch)
-	if p.o.Auto {
-		tg.budget, tg.deadline = p.budget(now)
-		left := len(cands) + len(news)
-		if tg.budget > 0 {
-			left = max(0, tg.budget-listPages(len(tg.listed))-len(tg.fetch))
-		}
-		// New tasks first, by priority; those beyond the budget are known
-		// from their rows.
-		newc := make([]candidate, len(news))
-		for i, row := range news {
-			newc[i] = p.plan.candidate(*row, false)
-		}
-		first := pick(newc, left)
-		tg.fetch = append(tg.fetch, first...)
-		called := make(map[string]bool, len(first))
-		for _, id := range first {
-			called[id] = true
-		}
-		for _, row := range news {
-			if !called[row.ID] {
-				tg.rows = append(tg.rows, row)
-			}
-		}
-		tg.refreshFrom = len(tg.fetch)
-		later = pick(cands, left-len(first))
+	if auto {
+		later = p.spend(&tg, news, cands, now)
 	}
 	tg.fetch = append(tg.fetch, later...)
 	tg.watched = len(tg.listed) + len(set) + unlisted
 	tg.refreshes = len(later)
 	return tg, nil
+}
+
+// spend is DetailAuto's budget: what the list pages and tg.fetch leave of
+// it goes to the new tasks first, by priority (those beyond it are known
+// from their rows: tg.rows), then to cands, whose ids it returns.
+func (p *Poller) spend(tg *targets, news []*dcs.Task, cands []candidate, now time.Time) []string {
+	tg.budget, tg.deadline = p.budget(now)
+	left := len(cands) + len(news)
+	if tg.budget > 0 {
+		left = max(0, tg.budget-listPages(len(tg.listed))-len(tg.fetch))
+	}
+	newc := make([]candidate, len(news))
+	for i, row := range news {
+		newc[i] = p.plan.candidate(*row, false)
+	}
+	first := pick(newc, left)
+	tg.fetch = append(tg.fetch, first...)
+	called := make(map[string]bool, len(first))
+	for _, id := range first {
+		called[id] = true
+	}
+	for _, row := range news {
+		if !called[row.ID] {
+			tg.rows = append(tg.rows, row)
+		}
+	}
+	tg.refreshFrom = len(tg.fetch)
+	return pick(cands, left-len(first))
+}
+
+// What a listed task with its stored entry needs of a list-driven cycle.
+type need int
+
+const (
+	needNothing need = iota // the row shows the snapshot's state
+	needCall                // a detail call this cycle: back after removal, changed, blind
+	needFirst               // no snapshot yet: its detail call discovers it
+	needOwed                // the detail call that completes its snapshot
+	needRefresh             // its refresh came due
+)
+
+// need says what the task of a list row needs (plan.reason); a status
+// change the row shows is told from the row (tg.moved) and the detail call
+// that completes the snapshot is owed: told says so, for DetailAuto's
+// priority. DetailOnChange makes the calls owed this cycle; DetailAuto
+// before any refresh, within the budget (beyond the budget, a new task's
+// row is its first snapshot, at once).
+func (p *Poller) need(tg *targets, row *dcs.Task, now time.Time) (n need, told bool) {
+	ent, _ := p.st.Get(p.o.ProjectID, row.ID)
+	if ent.Task == nil && !ent.Removed {
+		p.plan.first(*row, now)
+		return needFirst, false
+	}
+	why := p.plan.reason(*row, ent, now)
+	if why == changed && movedInRow(row, ent.Task, ent.Removed, ent.Blind != nil) {
+		tg.moved = append(tg.moved, row)
+		return needOwed, true
+	}
+	switch why {
+	case skip:
+		p.observe(row.ID)
+		return needNothing, false
+	case refresh:
+		p.observe(row.ID)
+		return needRefresh, false
+	case incomplete:
+		p.observe(row.ID)
+		return needOwed, ent.RowAhead
+	}
+	return needCall, false
 }
 
 // suspects are the known tasks (not removed, not configured) that the list
@@ -239,13 +226,4 @@ func (p *Poller) suspects(listed map[string]*dcs.Task, configured map[string]boo
 		p.absentFrom = due[len(due)-1]
 	}
 	return due, unlisted
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

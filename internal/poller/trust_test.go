@@ -78,7 +78,7 @@ func TestBadListAnswersRemoveNothing(t *testing.T) {
 		{"nulls", "fields: [migration_tasks]", true},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
-			for _, detail := range []bool{false, true} {
+			for _, detail := range []poller.Detail{poller.DetailOnChange, poller.DetailEveryCycle} {
 				// Instances with their own statuses and a failure reason:
 				// what only the list rows carry.
 				sc := fleet(20, fmt.Sprintf("  - {at: 10s, for: 20s, kind: %s, %s}\n", tc.kind, tc.fields))
@@ -88,29 +88,29 @@ func TestBadListAnswersRemoveNothing(t *testing.T) {
 				sc = strings.ReplaceAll(sc, "    migration_type: online_migration\n",
 					"    migration_type: online_migration\n    source: {name: old, addrs: '10.0.0.1:6379', status: RUNNING}\n    target: {name: new, addrs: '10.0.0.2:6379', status: RUNNING}\n")
 				e := newEnv(t, sc, nil)
-				w := e.newWatcher(poller.Options{Discover: true, EveryCycle: detail})
+				w := e.newWatcher(poller.Options{Discover: true, Detail: detail})
 				for _, at := range []time.Duration{0, 12 * time.Second, 16 * time.Second, 20 * time.Second, 31 * time.Second, 32 * time.Second} {
 					_, _ = w.cycleAt(at) // an unusable list is an error of the cycle
 				}
 				evs := e.streamEvents()
 				if n := countKind(evs, "removed"); n != 0 {
-					t.Errorf("every_cycle=%v: %d removed events for tasks that exist, want 0", detail, n)
+					t.Errorf("%s: %d removed events for tasks that exist, want 0", detail, n)
 				}
 				if n := countKind(evs, "discovered"); n != 20 {
-					t.Errorf("every_cycle=%v: %d discovered events, want 20 (no rediscovery)", detail, n)
+					t.Errorf("%s: %d discovered events, want 20 (no rediscovery)", detail, n)
 				}
 				if got := transitions(evs, "task-0003"); !slices.Equal(got, []string{"RUNNING->FAILED"}) {
-					t.Errorf("every_cycle=%v: task-0003 transitions %v, want RUNNING->FAILED", detail, got)
+					t.Errorf("%s: task-0003 transitions %v, want RUNNING->FAILED", detail, got)
 				}
 				if n := countKind(evs, "changed"); n != 0 {
-					t.Errorf("every_cycle=%v: %d changed events (list-only fields blanked?), want 0", detail, n)
+					t.Errorf("%s: %d changed events (list-only fields blanked?), want 0", detail, n)
 				}
 				wantBlind := 0
 				if tc.unusable {
 					wantBlind = 1
 				}
 				if d, r := countKind(evs, "watch_degraded"), countKind(evs, "watch_recovered"); d != wantBlind || r != wantBlind {
-					t.Errorf("every_cycle=%v: %d degraded, %d recovered, want %d each", detail, d, r, wantBlind)
+					t.Errorf("%s: %d degraded, %d recovered, want %d each", detail, d, r, wantBlind)
 				}
 			}
 		})
@@ -194,7 +194,7 @@ tasks:
 // snapshots: content alone would give them one id.
 func TestFlapGivesEveryTransition(t *testing.T) {
 	e := newEnv(t, oneTask("[{at: 0s, status: FULLMIGRATING}, {at: 5s, status: INCRMIGEATING}, {at: 10s, status: FULLMIGRATING}, {at: 15s, status: INCRMIGEATING}]"), withoutUpdatedAt)
-	w := e.newWatcher(poller.Options{Discover: true, EveryCycle: true})
+	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailEveryCycle})
 	for _, at := range []time.Duration{0, 5 * time.Second, 10 * time.Second, 15 * time.Second} {
 		if _, err := w.cycleAt(at); err != nil {
 			t.Fatal(err)
@@ -233,13 +233,13 @@ type lossyPublisher struct {
 	loseAfter func() // called after a publish the ack of which is lost; nil: acks arrive
 }
 
-func (l *lossyPublisher) Send(ctx context.Context, env notify.Envelope) (bool, error) {
-	dup, err := l.Publisher.Send(ctx, env)
+func (l *lossyPublisher) SendStored(ctx context.Context, subject, id string, body []byte) (bool, error) {
+	dup, err := l.Publisher.SendStored(ctx, subject, id, body)
 	if err == nil && l.loseAfter != nil {
 		f := l.loseAfter
 		l.loseAfter = nil
 		f()
-		return false, fmt.Errorf("publish %s: %w", env.ID, context.DeadlineExceeded)
+		return false, fmt.Errorf("publish %s: %w", id, context.DeadlineExceeded)
 	}
 	return dup, err
 }
@@ -252,7 +252,7 @@ func TestLostAckResolvedBeforeNextDiff(t *testing.T) {
 	e := newEnv(t, oneTask("[{at: 0s, status: INCRMIGEATING}, {at: 5s, status: FULLMIGRATING}, {at: 8s, status: INCRMIGEATING}]"), nil)
 	srv, restart := e.externalNATS()
 	lossy := &lossyPublisher{}
-	w := e.newWatcherWith(poller.Options{Discover: true, EveryCycle: true}, func(p poller.Publisher) poller.Publisher {
+	w := e.newWatcherWith(poller.Options{Discover: true, Detail: poller.DetailEveryCycle}, func(p poller.Publisher) poller.Publisher {
 		lossy.Publisher = p
 		return lossy
 	})
@@ -299,7 +299,7 @@ func TestLostAckResolvedBeforeNextDiff(t *testing.T) {
 func TestCrashAfterOutboxWrite(t *testing.T) {
 	e := newEnv(t, oneTask("[{at: 0s, status: INCRMIGEATING}, {at: 5s, status: FULLMIGRATING}]"), nil)
 	crash := errors.New("process killed")
-	w := e.newWatcherWith(poller.Options{Discover: true, EveryCycle: true}, func(p poller.Publisher) poller.Publisher {
+	w := e.newWatcherWith(poller.Options{Discover: true, Detail: poller.DetailEveryCycle}, func(p poller.Publisher) poller.Publisher {
 		return &failingPublisher{Publisher: p, fail: func(env notify.Envelope) error {
 			if env.Data.Kind == "status_changed" {
 				return crash
@@ -314,7 +314,7 @@ func TestCrashAfterOutboxWrite(t *testing.T) {
 		t.Fatalf("cycle at 5s: %v, want the crash", err)
 	}
 	// A new process on the same store.
-	w2 := e.newWatcher(poller.Options{Discover: true, EveryCycle: true})
+	w2 := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailEveryCycle})
 	for _, at := range []time.Duration{6 * time.Second, 7 * time.Second} {
 		if _, err := w2.cycleAt(at); err != nil {
 			t.Fatal(err)
@@ -331,11 +331,26 @@ type failingPublisher struct {
 	fail func(notify.Envelope) error
 }
 
-func (f *failingPublisher) Send(ctx context.Context, env notify.Envelope) (bool, error) {
+func (f *failingPublisher) SendStored(ctx context.Context, subject, id string, body []byte) (bool, error) {
+	env, err := stored(subject, body)
+	if err != nil {
+		return false, err
+	}
 	if err := f.fail(env); err != nil {
 		return false, err
 	}
-	return f.Publisher.Send(ctx, env)
+	return f.Publisher.SendStored(ctx, subject, id, body)
+}
+
+// stored is the envelope an outbox stored as body, to be published on
+// subject.
+func stored(subject string, body []byte) (notify.Envelope, error) {
+	var env notify.Envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return env, fmt.Errorf("stored event on %s: %w", subject, err)
+	}
+	env.NATSSubject = subject
+	return env, nil
 }
 
 // A task that went through several statuses while no watcher ran is one

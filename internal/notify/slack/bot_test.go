@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
@@ -230,7 +231,7 @@ func TestBotRoutingMentions(t *testing.T) {
 	f := newFakeAPI(t)
 	o := botOptions(f, oncall)
 	o.Routes = []Route{{Name: "failures", Channel: "#failures", Mentions: []string{"@here", "S0DBTEAM"},
-		Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}}}
+		Match: Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}}}
 	publish(t, js,
 		move("c1", "task-1", "orders-cache", "MIGRATING", "FAILED", observed(), time.Minute),
 		move("d1", "task-2", "users-cache", "MIGRATING", "FULLMIGRATING", observed(), time.Minute))

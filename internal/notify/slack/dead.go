@@ -132,7 +132,7 @@ func (s *session) announce(ctx context.Context, kind diff.Kind, reason string) e
 	if project == "" {
 		project = noProject
 	}
-	ev := diff.Event{ID: s.healthID(kind), Kind: kind, Scope: notify.ScopeSlack, Reason: reason}
+	ev := diff.Event{ID: s.healthID(kind), Kind: kind, Scope: diff.ScopeSlack, Reason: reason}
 	env := s.o.Health.Envelope(ev, notify.Meta{ProjectID: project, ObservedAt: s.o.Now()})
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
@@ -150,4 +150,4 @@ func (s *session) healthID(kind diff.Kind) string {
 
 // ownHealth says whether an event is the Slack delivery's own health
 // event: never posted, it would only go to the destination it is about.
-func ownHealth(d notify.Data) bool { return d.Scope == notify.ScopeSlack }
+func ownHealth(d notify.Data) bool { return d.Scope == diff.ScopeSlack }

@@ -15,6 +15,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/testutil"
@@ -167,10 +168,10 @@ func TestNotifierHoldsEventsWhileDestinationIsDead(t *testing.T) {
 			}
 			deg := lastHealth(t, js, healthSubject("watch_degraded"))
 			rec := lastHealth(t, js, healthSubject("watch_recovered"))
-			if deg.Data.Scope != notify.ScopeSlack || !strings.Contains(deg.Data.Reason, dead.Body) || deg.Data.ProjectID != project {
+			if deg.Data.Scope != diff.ScopeSlack || !strings.Contains(deg.Data.Reason, dead.Body) || deg.Data.ProjectID != project {
 				t.Errorf("watch_degraded data = %+v, want scope slack, the reason %s, the project", deg.Data, dead.Body)
 			}
-			if rec.Data.Scope != notify.ScopeSlack || rec.ID == deg.ID {
+			if rec.Data.Scope != diff.ScopeSlack || rec.ID == deg.ID {
 				t.Errorf("watch_recovered data = %+v, id %s (degraded %s)", rec.Data, rec.ID, deg.ID)
 			}
 			st = n.Stats()

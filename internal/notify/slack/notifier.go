@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -296,7 +297,7 @@ func (n *lane) deliverWhileHeld(ctx context.Context, b buckets, wait time.Durati
 func (n *lane) posts(d notify.Data) bool {
 	d = slackmsg.AsFollowUp(d)
 	if d.Kind == diff.Discovered && n.o.QuietStart {
-		if out, _ := slackmsg.Classify(d); out != notify.OutcomeFailed {
+		if out, _ := slackmsg.Classify(d); out != dcs.OutcomeFailed {
 			return false
 		}
 	} else if !n.kinds[d.Kind] {

@@ -58,7 +58,7 @@ type blindRecord struct {
 // is tried again with backoff; the error is returned only when ctx ends.
 func (s *session) quiet(ctx context.Context, it *item) (verdict, error) {
 	d := it.env.Data
-	if s.o.DegradedFor <= 0 || (d.Kind != diff.WatchDegraded && d.Kind != diff.WatchRecovered) || d.Scope == notify.ScopeStore {
+	if s.o.DegradedFor <= 0 || (d.Kind != diff.WatchDegraded && d.Kind != diff.WatchRecovered) || d.Scope == diff.ScopeStore {
 		return send, nil
 	}
 	key := s.blindKey(d)

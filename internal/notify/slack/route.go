@@ -41,7 +41,7 @@ type Match struct {
 	TaskName   string
 	Kinds      []diff.Kind
 	Statuses   []dcs.Status // normalised: the event's current status
-	Outcomes   []notify.Outcome
+	Outcomes   []dcs.Outcome
 	Severities []notify.Severity
 }
 

@@ -53,7 +53,7 @@ func TestRouting(t *testing.T) {
 	js := startJetStream(t)
 	def, db, crit, done := newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil)
 	o := Options{NoGrouping: true, Routes: []Route{
-		{Name: "db", Match: Match{Project: project[:4] + "*", TaskName: "orders-*", Outcomes: []notify.Outcome{notify.OutcomeFailed}},
+		{Name: "db", Match: Match{Project: project[:4] + "*", TaskName: "orders-*", Outcomes: []dcs.Outcome{dcs.OutcomeFailed}},
 			Sender: slackwire.WebhookSender{URL: db.url()}, Mentions: []string{"S0123ABCD", "@here"}, Continue: true},
 		{Name: "critical", Match: Match{Severities: []notify.Severity{notify.SeverityCritical}},
 			Sender: slackwire.WebhookSender{URL: crit.url()}, Mentions: []string{"U0AAAA"}},

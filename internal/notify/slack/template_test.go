@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
-	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
@@ -20,9 +20,9 @@ func TestRouteTemplate(t *testing.T) {
 	def, oncall, other := newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil)
 	path := writeTemplate(t, `{{define "header"}}ONCALL {{.Name}} is {{.Outcome}}{{end}}`)
 	o := Options{NoGrouping: true, Routes: []Route{
-		{Name: "oncall", Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: oncall.url()},
+		{Name: "oncall", Match: Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: oncall.url()},
 			Template: path, Mentions: []string{"@here"}, Continue: true},
-		{Name: "other", Match: Match{Outcomes: []notify.Outcome{notify.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: other.url()}},
+		{Name: "other", Match: Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: other.url()}},
 	}}
 	n := startNotifier(t, js, slackwire.WebhookSender{URL: def.url()}, o)
 	publish(t, js,

@@ -24,15 +24,15 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // goldenStatus is a status of each outcome, as a task would carry it, and
 // the error message a failed task shows.
 var goldenStatus = []struct {
-	outcome notify.Outcome
+	outcome dcs.Outcome
 	status  string
 	err     string
 }{
-	{notify.OutcomeSucceeded, "SUCCESS", ""},
-	{notify.OutcomeFailed, "FAILED", "source instance unreachable: connection reset by peer"},
-	{notify.OutcomeStopped, "TERMINATED", ""},
-	{notify.OutcomeInProgress, "INCRMIGEATING", ""},
-	{notify.OutcomeUnknown, "PAUSED", ""},
+	{dcs.OutcomeSucceeded, "SUCCESS", ""},
+	{dcs.OutcomeFailed, "FAILED", "source instance unreachable: connection reset by peer"},
+	{dcs.OutcomeStopped, "TERMINATED", ""},
+	{dcs.OutcomeInProgress, "INCRMIGEATING", ""},
+	{dcs.OutcomeUnknown, "PAUSED", ""},
 }
 
 // goldenMessages are the messages the golden files hold, by file name
@@ -79,9 +79,9 @@ func goldenMessages(t *testing.T) map[string]slack.WebhookMessage {
 		"watch_degraded_unknown_task": {ID: "ev-degraded-task", Kind: diff.WatchDegraded, TaskID: task("", "").ID,
 			Prev: task("orders-cache-move", "INCRMIGEATING"), Reason: "throttled: APIGW.0308 the API is throttled"},
 		"watch_degraded_unknown_api": {ID: "ev-degraded-api", Kind: diff.WatchDegraded, Reason: "unavailable: HTTP 500 DCS.5000 internal error"},
-		"watch_degraded_unknown_slack": {ID: "ev-degraded-slack", Kind: diff.WatchDegraded, Scope: notify.ScopeSlack,
+		"watch_degraded_unknown_slack": {ID: "ev-degraded-slack", Kind: diff.WatchDegraded, Scope: diff.ScopeSlack,
 			Reason: "slack answered 404 no_service: the webhook was revoked"},
-		"watch_degraded_unknown_store": {ID: "ev-degraded-store", Kind: diff.WatchDegraded, Scope: notify.ScopeStore,
+		"watch_degraded_unknown_store": {ID: "ev-degraded-store", Kind: diff.WatchDegraded, Scope: diff.ScopeStore,
 			Reason: "stream DCS_MIGRATION not found; recreated"},
 		"watch_recovered_unknown_task": {ID: "ev-recovered-task", Kind: diff.WatchRecovered, TaskID: task("", "").ID,
 			Curr: task("orders-cache-move", "INCRMIGEATING"), Reason: "throttled: APIGW.0308 the API is throttled"},

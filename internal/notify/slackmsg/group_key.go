@@ -44,7 +44,7 @@ func ThreadNote(msg slack.WebhookMessage) slack.WebhookMessage {
 
 // Classify is the event's outcome and severity: the envelope's, or for an
 // event published before they existed, what this binary reads from it.
-func Classify(d notify.Data) (notify.Outcome, notify.Severity) {
+func Classify(d notify.Data) (dcs.Outcome, notify.Severity) {
 	if d.Outcome != "" && d.Severity != "" {
 		return d.Outcome, d.Severity
 	}

@@ -21,7 +21,7 @@ func lateReason(d notify.Data) bool {
 	if d.Kind != diff.Changed {
 		return false
 	}
-	if cur, ok := currentStatus(d); !ok || !cur.known || cur.norm.Outcome() != dcs.OutcomeFailure {
+	if cur, ok := currentStatus(d); !ok || !cur.known || cur.norm.Outcome() != dcs.OutcomeFailed {
 		return false
 	}
 	for _, c := range d.Changes {

@@ -22,7 +22,7 @@ func TestLateReasonIs(t *testing.T) {
 	if !lateReason(late) {
 		t.Fatal("a reason arriving on a FAILED task is not a late reason")
 	}
-	if d := AsFollowUp(late); d.Kind != diff.StatusChanged || d.Outcome != notify.OutcomeFailed || d.Severity != notify.SeverityCritical {
+	if d := AsFollowUp(late); d.Kind != diff.StatusChanged || d.Outcome != dcs.OutcomeFailed || d.Severity != notify.SeverityCritical {
 		t.Errorf("follow-up judged as %s/%s/%s, want status_changed/failed/critical", d.Kind, d.Outcome, d.Severity)
 	}
 	running := reasonArrives("b", "orders").Data

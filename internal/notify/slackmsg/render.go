@@ -96,9 +96,9 @@ func emoji(d notify.Data) string {
 		return emojiStopped
 	case dcs.PhaseTerminal:
 		switch cur.norm.Outcome() {
-		case dcs.OutcomeSuccess:
+		case dcs.OutcomeSucceeded:
 			return emojiSuccess
-		case dcs.OutcomeFailure:
+		case dcs.OutcomeFailed:
 			return emojiFailure
 		}
 		return emojiStopped
@@ -155,7 +155,7 @@ func clipEscaped(s string, max int) string { return msgtmpl.ClipEscaped(s, max) 
 // say the task is failing.
 func reasonShown(d notify.Data) bool {
 	cur, ok := currentStatus(d)
-	return !ok || !cur.known || cur.norm.Outcome() == dcs.OutcomeFailure
+	return !ok || !cur.known || cur.norm.Outcome() == dcs.OutcomeFailed
 }
 
 func md(text string) *slack.TextBlockObject {
