@@ -84,10 +84,7 @@ func cmdValidate(env cmdEnv, args []string) error {
 	if cfg.NATS.URL != "" {
 		nats = "external NATS"
 	}
-	slack := "off"
-	if cfg.Slack.Enabled {
-		slack = "webhook"
-	}
+	slack := app.SlackMode(cfg)
 	projects := cfg.Projects()
 	if len(cfg.DCS.Projects) == 0 {
 		fmt.Fprintf(env.stdout, "config ok: project %s, schedule %q, watching %s, %s, slack %s\n",

@@ -100,7 +100,7 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	defer a.Stop()
-	attachMetrics(m, a)
+	a.AttachMetrics(m)
 	hs, err := startHTTP(cfg.HTTP, m)
 	if err != nil {
 		return err

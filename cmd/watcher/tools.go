@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
@@ -19,7 +18,6 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
 	"github.com/dcs-watcher/watcher/internal/notify/slack/msgtmpl"
-	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // cmdTail prints the events of a running watcher as they are published:
@@ -96,11 +94,11 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	dest, err := testDestination(cfg, *routeName)
+	dest, err := app.SlackDestinationOf(cfg, *routeName)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
-	mentions, tmpl := dest.mentions, dest.template
+	mentions, tmpl := dest.Mentions, dest.Template
 	prev := &dcs.Task{ID: "00000000000000000000000000000000", Name: "watcher notify-test", Status: string(dcs.StatusFullMigrating),
 		Source: dcs.Instance{Name: "source-redis", Addrs: "192.0.2.1:6379"}, Target: dcs.Instance{Name: "target-redis", Addrs: "192.0.2.2:6379"}}
 	curr := *prev
@@ -124,15 +122,15 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
 	msg = slacknotify.WithMentions(msg, mentions)
 	hc := &http.Client{Timeout: cfg.Slack.Timeout}
-	if dest.channel != "" {
+	if dest.Channel != "" {
 		bot := slacknotify.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, hc)
-		if _, _, err := bot.Post(ctx, dest.channel, msg); err != nil {
-			return fmt.Errorf("slack did not accept the test message in %s: %w", dest.channel, err)
+		if _, _, err := bot.Post(ctx, dest.Channel, msg); err != nil {
+			return fmt.Errorf("slack did not accept the test message in %s: %w", dest.Channel, err)
 		}
-		fmt.Fprintf(env.stdout, "slack accepted the test message in %s\n", dest.channel)
+		fmt.Fprintf(env.stdout, "slack accepted the test message in %s\n", dest.Channel)
 		return nil
 	}
-	sender := slacknotify.WebhookSender{URL: dest.webhook, HTTPClient: hc}
+	sender := slacknotify.WebhookSender{URL: dest.Webhook, HTTPClient: hc}
 	answer, err := sender.Post(ctx, &msg)
 	if answer.Status != 0 {
 		// The answer, never the URL (Post redacts it from the body).
@@ -143,40 +141,4 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	fmt.Fprintln(env.stdout, "slack accepted the test message")
 	return nil
-}
-
-// testDest is where notify-test posts: a webhook, or a channel of the
-// bot-token mode.
-type testDest struct {
-	webhook  secret.Secret
-	channel  string
-	mentions []string
-	template string
-}
-
-// testDestination is the destination notify-test posts to: the named
-// route's, or the default destination's (slack.default_route, else
-// slack.channel in bot mode, else slack.webhook_url).
-func testDestination(cfg config.Config, name string) (testDest, error) {
-	if name == "" {
-		name = cfg.Slack.DefaultRoute
-		if name == "" {
-			switch {
-			case cfg.Slack.Channel != "":
-				return testDest{channel: cfg.Slack.Channel, template: cfg.Slack.Template}, nil
-			case cfg.Slack.WebhookURL == "":
-				return testDest{}, usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL), and no slack.default_route nor slack.channel")}
-			}
-			return testDest{webhook: cfg.Slack.WebhookURL, template: cfg.Slack.Template}, nil
-		}
-	}
-	var names []string
-	for _, r := range cfg.Slack.Routes {
-		if r.Name == name {
-			// Validation ensures a channel route has the bot token.
-			return testDest{webhook: r.WebhookURL, channel: r.Channel, mentions: r.Mentions, template: r.Template}, nil
-		}
-		names = append(names, r.Name)
-	}
-	return testDest{}, usageError{fmt.Errorf("--route %q: no such route in slack.routes (routes: %s)", name, strings.Join(names, ", "))}
 }
