@@ -54,7 +54,7 @@ func TestConfigErrorsFailFast(t *testing.T) {
 				path := writeFile(t, "watcher.yaml", tc.yaml)
 				var out, errb bytes.Buffer
 				start := time.Now()
-				code := run([]string{cmd, "-c", path}, &out, &errb, envOf(tc.env))
+				code := runCLI([]string{cmd, "-c", path}, &out, &errb, envOf(tc.env))
 				if code != exitUsage {
 					t.Fatalf("exit code %d, want %d; stderr: %s", code, exitUsage, errb.String())
 				}
@@ -73,7 +73,7 @@ func TestConfigErrorsFailFast(t *testing.T) {
 func TestValidateGoodConfig(t *testing.T) {
 	path := writeFile(t, "watcher.yaml", "poll:\n  schedule: \"*/5 * * * *\"\n")
 	var out, errb bytes.Buffer
-	code := run([]string{"validate", "-c", path}, &out, &errb, envOf(map[string]string{
+	code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(map[string]string{
 		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project,
 	}))
 	if code != exitOK || !strings.Contains(out.String(), "config ok") || !strings.Contains(out.String(), project) {
@@ -101,7 +101,7 @@ func TestValidatePrintsSlackMode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, "watcher.yaml", tc.slack)
 			var out, errb bytes.Buffer
-			if code := run([]string{"validate", "-c", path}, &out, &errb, envOf(creds)); code != exitOK {
+			if code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(creds)); code != exitOK {
 				t.Fatalf("exit %d, stderr %q", code, errb.String())
 			}
 			if !strings.HasSuffix(out.String(), tc.want) {
@@ -118,7 +118,7 @@ func TestValidatePrintsSlackMode(t *testing.T) {
 
 func TestUnknownCommand(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"frobnicate"}, &out, &errb, envOf(nil)); code != exitUsage || !strings.Contains(errb.String(), "unknown command") {
+	if code := runCLI([]string{"frobnicate"}, &out, &errb, envOf(nil)); code != exitUsage || !strings.Contains(errb.String(), "unknown command") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }
@@ -171,7 +171,7 @@ func TestOnce(t *testing.T) {
 func runOnce(t *testing.T, path string, env func(string) string) []notify.Envelope {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run([]string{"once", "-c", path}, &out, &errb, env); code != exitOK {
+	if code := runCLI([]string{"once", "-c", path}, &out, &errb, env); code != exitOK {
 		t.Fatalf("once: exit %d: %s", code, errb.String())
 	}
 	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})

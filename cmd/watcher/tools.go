@@ -63,7 +63,7 @@ func cmdTail(ctx context.Context, env cmdEnv, args []string) error {
 				fmt.Fprintf(env.stdout, "%s  (not an event: %v)\n", m.Subject, err)
 				continue
 			}
-			fmt.Fprintf(env.stdout, "%s  %-19s %s\n", e.Time.Local().Format(time.DateTime), e.Data.Kind, line(e.Data))
+			fmt.Fprintf(env.stdout, "%s  %-19s %s\n", e.Time.Local().Format(time.DateTime), e.Data.Kind, eventLine(e.Data))
 		}
 	}
 	return nil
@@ -142,3 +142,7 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	fmt.Fprintln(env.stdout, "slack accepted the test message")
 	return nil
 }
+
+// eventLine is an event for the console: the task's name in a column, then
+// what happened.
+func eventLine(d notify.Data) string { return fmt.Sprintf("%-20s %s", d.Name(), d.What(nil)) }
