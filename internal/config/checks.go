@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -8,6 +9,23 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 )
+
+// FieldError is one problem found by Validate. Key is the YAML key path
+// ("poll.task_ids[1]"); Msg never holds a secret value.
+type FieldError struct {
+	Key string
+	Msg string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+// problems collects every FieldError, so that one run of the validate command
+// shows them all instead of one per edit.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
 
 // checkHTTPURL checks a base URL that is not a secret but might carry one in
 // its user-info part; such a value is refused without being echoed.
@@ -140,4 +158,21 @@ func kindList() string {
 		names = append(names, string(k))
 	}
 	return strings.Join(names, ", ")
+}
+
+// checkTaskIDs checks a list of task ids written at key.
+func checkTaskIDs(p *problems, key string, ids []string) {
+	seen := make(map[string]int, len(ids))
+	for i, id := range ids {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if !isToken(id, false) {
+			p.add(k, "invalid task id %q (letters, digits and - only)", id)
+			continue
+		}
+		if j, dup := seen[id]; dup {
+			p.add(k, "duplicate task id %q (also %s[%d])", id, key, j)
+			continue
+		}
+		seen[id] = i
+	}
 }

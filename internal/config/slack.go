@@ -6,6 +6,16 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
+// Limits of the slack section.
+const (
+	// slackRateCeiling is far above what an incoming webhook accepts (about
+	// 1 per second per channel): beyond it a rate is a typo.
+	slackRateCeiling = 10
+	// slackGroupMaxCeiling is also the Slack consumer's MaxAckPending, the
+	// events one replica holds unacked while it paces them out.
+	slackGroupMaxCeiling = 1000
+)
+
 // validateSlack checks the slack section: the default destination, the
 // kinds posted, the buckets, the bot-token mode, the delays and the pace;
 // the routes are checked in routes.go.

@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -17,30 +16,7 @@ const (
 	// apiRateCeiling is the DCS API's documented limit per account, in calls
 	// per second; a client-side rate above it only earns throttling errors.
 	apiRateCeiling = 200
-	// slackRateCeiling is far above what an incoming webhook accepts (about
-	// 1 per second per channel): beyond it a rate is a typo.
-	slackRateCeiling = 10
-	// slackGroupMaxCeiling is also the Slack consumer's MaxAckPending, the
-	// events one replica holds unacked while it paces them out.
-	slackGroupMaxCeiling = 1000
 )
-
-// FieldError is one problem found by Validate. Key is the YAML key path
-// ("poll.task_ids[1]"); Msg never holds a secret value.
-type FieldError struct {
-	Key string
-	Msg string
-}
-
-func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
-
-// problems collects every FieldError, so that one run of the validate command
-// shows them all instead of one per edit.
-type problems []error
-
-func (p *problems) add(key, format string, args ...any) {
-	*p = append(*p, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-}
 
 // Validate checks the whole configuration and returns every problem found,
 // joined with errors.Join (each a *FieldError), or nil.
@@ -179,23 +155,6 @@ func (c Config) validatePoll(p *problems) {
 	}
 	if len(c.DCS.Projects) == 0 && !c.Poll.Discover && c.Poll.NameFilter != "" {
 		p.add("poll.name_filter", "only used with poll.discover: true")
-	}
-}
-
-// checkTaskIDs checks a list of task ids written at key.
-func checkTaskIDs(p *problems, key string, ids []string) {
-	seen := make(map[string]int, len(ids))
-	for i, id := range ids {
-		k := fmt.Sprintf("%s[%d]", key, i)
-		if !isToken(id, false) {
-			p.add(k, "invalid task id %q (letters, digits and - only)", id)
-			continue
-		}
-		if j, dup := seen[id]; dup {
-			p.add(k, "duplicate task id %q (also %s[%d])", id, key, j)
-			continue
-		}
-		seen[id] = i
 	}
 }
 
