@@ -11,9 +11,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/config"
@@ -53,26 +50,6 @@ type Project struct {
 	Poller *poller.Poller
 	client *dcs.Client
 	pub    *notify.Publisher
-}
-
-// Options are what a command changes of the wiring beyond the config.
-type Options struct {
-	Logger zerolog.Logger
-	// NoSlack leaves the Slack notifier out even when the config enables it
-	// (once: a durable consumer delivers to Slack, once only publishes).
-	NoSlack bool
-	// SlackSender replaces the webhook (the demo's console sink).
-	SlackSender slacknotify.Sender
-	// Published hears of each event once JetStream has stored it.
-	Published func(notify.Envelope)
-	// Cycled hears of each cycle the poller's Run makes (the bench times them).
-	Cycled func(poller.Stats, error)
-	// DCSCalled hears of each DCS API call when it ends (metrics).
-	DCSCalled func(call, outcome string, took time.Duration)
-	Now       func() time.Time
-	// Getenv reads the SDK's region endpoint override
-	// (HUAWEICLOUD_SDK_REGION_DCS_<REGION>); nil reads nothing.
-	Getenv func(string) string
 }
 
 // Start wires the watcher from a validated config. Nothing polls until Run.
@@ -159,7 +136,8 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
-	return a.wireSlack(lost.pub, healthProject, o)
+	a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o)
+	return err
 }
 
 // Run polls every project on the configured schedule, each with its own

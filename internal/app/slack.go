@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
@@ -13,10 +15,10 @@ import (
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
-// wireSlack starts the one Slack notifier, a consumer of every project's
-// events; health is where it announces a dead destination.
-func (a *App) wireSlack(health *notify.Publisher, project string, o Options) error {
-	cfg, log := a.Config, o.Logger
+// newSlack makes the one Slack notifier, a consumer on js of every
+// project's events; health is where it announces a dead destination.
+func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, o Options) (*slacknotify.Notifier, error) {
+	log := o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
 	var bot *slacknotify.Bot
 	if cfg.Slack.BotToken != "" && o.SlackSender == nil {
@@ -26,8 +28,7 @@ func (a *App) wireSlack(health *notify.Publisher, project string, o Options) err
 	for i, k := range cfg.Slack.Kinds {
 		kinds[i] = diff.Kind(k)
 	}
-	var err error
-	a.Slack, err = slacknotify.New(a.Broker.JS, sender, slacknotify.Options{
+	return slacknotify.New(js, sender, slacknotify.Options{
 		Stream:        cfg.NATS.Stream,
 		Consumer:      cfg.Slack.Consumer,
 		FilterSubject: cfg.NATS.SubjectPrefix + ".>",
@@ -59,7 +60,6 @@ func (a *App) wireSlack(health *notify.Publisher, project string, o Options) err
 		Logger:       log.With().Str("component", "slack").Logger(),
 		Now:          o.Now,
 	})
-	return err
 }
 
 // slackDestinations are the routes of slack.routes and the default
