@@ -15,7 +15,7 @@ import (
 // line it is given instead of the tests.
 func TestMain(m *testing.M) {
 	if os.Getenv(bench.ChildEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+		os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 	}
 	code := m.Run()
 	removeBinary() // the watcher built by the tests that run it as a child
@@ -29,7 +29,7 @@ func TestBenchQuick(t *testing.T) {
 		t.Skip("the quick bench runs for about a minute")
 	}
 	var out, errb bytes.Buffer
-	if code := run([]string{"bench", "--quick"}, &out, &errb, envOf(nil)); code != exitOK {
+	if code := runCLI([]string{"bench", "--quick"}, &out, &errb, envOf(nil)); code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
 	report := out.String()
@@ -86,7 +86,7 @@ func TestBenchFlags(t *testing.T) {
 		{"--only", "raw", "--tasks", "0"},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(append([]string{"bench"}, args...), &out, &errb, envOf(nil)); code != exitUsage {
+		if code := runCLI(append([]string{"bench"}, args...), &out, &errb, envOf(nil)); code != exitUsage {
 			t.Errorf("bench %v: exit %d, want %d; stderr %s", args, code, exitUsage, errb.String())
 		}
 	}
@@ -105,7 +105,7 @@ func TestSimulateFleetFlags(t *testing.T) {
 		{"--fleet", "3", "--start", "yesterday"},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(append([]string{"simulate", "--listen", "127.0.0.1:0"}, args...), &out, &errb, envOf(nil)); code != exitUsage {
+		if code := runCLI(append([]string{"simulate", "--listen", "127.0.0.1:0"}, args...), &out, &errb, envOf(nil)); code != exitUsage {
 			t.Errorf("simulate %v: exit %d, want %d; stderr %s", args, code, exitUsage, errb.String())
 		}
 	}

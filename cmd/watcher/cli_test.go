@@ -54,7 +54,7 @@ func TestConfigErrorsFailFast(t *testing.T) {
 				path := writeFile(t, "watcher.yaml", tc.yaml)
 				var out, errb bytes.Buffer
 				start := time.Now()
-				code := run([]string{cmd, "-c", path}, &out, &errb, envOf(tc.env))
+				code := runCLI([]string{cmd, "-c", path}, &out, &errb, envOf(tc.env))
 				if code != exitUsage {
 					t.Fatalf("exit code %d, want %d; stderr: %s", code, exitUsage, errb.String())
 				}
@@ -73,7 +73,7 @@ func TestConfigErrorsFailFast(t *testing.T) {
 func TestValidateGoodConfig(t *testing.T) {
 	path := writeFile(t, "watcher.yaml", "poll:\n  schedule: \"*/5 * * * *\"\n")
 	var out, errb bytes.Buffer
-	code := run([]string{"validate", "-c", path}, &out, &errb, envOf(map[string]string{
+	code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(map[string]string{
 		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project,
 	}))
 	if code != exitOK || !strings.Contains(out.String(), "config ok") || !strings.Contains(out.String(), project) {
@@ -81,9 +81,44 @@ func TestValidateGoodConfig(t *testing.T) {
 	}
 }
 
+// TestValidatePrintsSlackMode: validate says how the watcher will post to
+// Slack: a webhook, a bot channel (not "webhook" for a bot-token config),
+// routes in order and then the default destination; never a webhook URL
+// nor the bot token.
+func TestValidatePrintsSlackMode(t *testing.T) {
+	const hook, token = "https://hooks.slack.example/services/T0/B0/validateSECRETpath", "xoxb-validate-secret-token"
+	creds := map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project}
+	for _, tc := range []struct{ name, slack, want string }{
+		{"off", "slack: {enabled: false}\n", "slack off\n"},
+		{"webhook", "slack: {enabled: true, webhook_url: " + hook + "}\n", "slack webhook\n"},
+		{"bot channel", "slack: {enabled: true, bot_token: " + token + ", channel: \"#deploys\"}\n", "slack bot channel #deploys\n"},
+		{"routes", "slack:\n  enabled: true\n  bot_token: " + token + "\n  channel: \"#deploys\"\n  routes:\n" +
+			"    - {name: pager, channel: \"#oncall\", match: {outcome: [failed]}}\n    - {name: team, webhook_url: " + hook + "}\n",
+			"slack routes (pager: bot channel #oncall; team: webhook), bot channel #deploys\n"},
+		{"default route", "slack:\n  enabled: true\n  default_route: team\n  routes:\n    - {name: team, webhook_url: " + hook + "}\n",
+			"slack routes (team: webhook), default route team\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "watcher.yaml", tc.slack)
+			var out, errb bytes.Buffer
+			if code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(creds)); code != exitOK {
+				t.Fatalf("exit %d, stderr %q", code, errb.String())
+			}
+			if !strings.HasSuffix(out.String(), tc.want) {
+				t.Errorf("stdout %q does not end with %q", out.String(), tc.want)
+			}
+			for _, secret := range []string{"validateSECRETpath", token} {
+				if strings.Contains(out.String()+errb.String(), secret) {
+					t.Errorf("output holds a secret: %s%s", out.String(), errb.String())
+				}
+			}
+		})
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"frobnicate"}, &out, &errb, envOf(nil)); code != exitUsage || !strings.Contains(errb.String(), "unknown command") {
+	if code := runCLI([]string{"frobnicate"}, &out, &errb, envOf(nil)); code != exitUsage || !strings.Contains(errb.String(), "unknown command") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }
@@ -136,7 +171,7 @@ func TestOnce(t *testing.T) {
 func runOnce(t *testing.T, path string, env func(string) string) []notify.Envelope {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run([]string{"once", "-c", path}, &out, &errb, env); code != exitOK {
+	if code := runCLI([]string{"once", "-c", path}, &out, &errb, env); code != exitOK {
 		t.Fatalf("once: exit %d: %s", code, errb.String())
 	}
 	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})

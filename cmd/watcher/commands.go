@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcs-watcher/watcher/configs"
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -84,10 +85,7 @@ func cmdValidate(env cmdEnv, args []string) error {
 	if cfg.NATS.URL != "" {
 		nats = "external NATS"
 	}
-	slack := "off"
-	if cfg.Slack.Enabled {
-		slack = "webhook"
-	}
+	slack := app.SlackMode(cfg)
 	projects := cfg.Projects()
 	if len(cfg.DCS.Projects) == 0 {
 		fmt.Fprintf(env.stdout, "config ok: project %s, schedule %q, watching %s, %s, slack %s\n",
@@ -245,4 +243,16 @@ func (r *rateFlag) Set(v string) error {
 	}
 	*r = rateFlag(f)
 	return nil
+}
+
+// loadScenario reads a scenario file, or with path "" the built-in demo one.
+func loadScenario(path string) (*sim.Scenario, error) {
+	if path == "" {
+		sc, err := sim.ParseScenario(configs.DemoScenario)
+		if err != nil {
+			return nil, fmt.Errorf("built-in demo scenario: %w", err)
+		}
+		return sc, nil
+	}
+	return sim.LoadScenario(path)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/dcs-watcher/watcher/configs"
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/config"
@@ -31,17 +30,6 @@ const (
 	demoAK = "DEMOACCESSKEY0000000"
 	demoSK = "demo-secret-key-not-a-real-one"
 )
-
-func loadScenario(path string) (*sim.Scenario, error) {
-	if path == "" {
-		sc, err := sim.ParseScenario(configs.DemoScenario)
-		if err != nil {
-			return nil, fmt.Errorf("built-in demo scenario: %w", err)
-		}
-		return sc, nil
-	}
-	return sim.LoadScenario(path)
-}
 
 // cmdDemo runs the simulator on a scenario, the embedded NATS, the watcher
 // polling every second and the Slack notifier with a console sink; it prints
@@ -94,14 +82,14 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 		Published: func(e notify.Envelope) {
 			m.Published(e)
 			tally.add(e)
-			fmt.Fprintf(out, "%s  NATS  %-19s %s\n", e.Time.Local().Format(time.TimeOnly), e.Data.Kind, line(e.Data))
+			fmt.Fprintf(out, "%s  NATS  %-19s %s\n", e.Time.Local().Format(time.TimeOnly), e.Data.Kind, eventLine(e.Data))
 		},
 	})
 	if err != nil {
 		return err
 	}
 	defer a.Stop()
-	attachMetrics(m, a)
+	a.AttachMetrics(m)
 	hs, err := startHTTP(cfg.HTTP, m)
 	if err != nil {
 		return err
@@ -170,10 +158,6 @@ func waitDemo(ctx context.Context, srv *sim.Server, n *slacknotify.Notifier) err
 		}
 	}
 }
-
-// line is an event for the console: the task's name in a column, then
-// what happened.
-func line(d notify.Data) string { return fmt.Sprintf("%-20s %s", d.Name(), d.What(nil)) }
 
 type lockedWriter struct {
 	mu sync.Mutex

@@ -51,10 +51,10 @@ Usage:
 Run 'watcher COMMAND -h' for the flags of a command.
 `
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
+func main() { os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
 
-// run dispatches a command line; it is main without the process, for tests.
-func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// runCLI dispatches a command line; it is main without the process, for tests.
+func runCLI(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -101,15 +101,3 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	return exitFailure
 }
-
-// cmdEnv is what a command may touch of the process.
-type cmdEnv struct {
-	stdout, stderr io.Writer
-	getenv         func(string) string
-}
-
-// usageError marks errors in flags or config: exit code 2.
-type usageError struct{ err error }
-
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }

@@ -9,12 +9,9 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/httpserver"
 	"github.com/dcs-watcher/watcher/internal/metrics"
-	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
 )
 
 // startHTTP serves the operational endpoints of m.
@@ -22,40 +19,6 @@ func startHTTP(c config.HTTPConfig, m *metrics.Metrics) (*httpserver.Server, err
 	return httpserver.Start(c.Listen, httpserver.Handler(httpserver.Options{
 		Registry: m.Registry, Ready: m.Ready, Live: m.Live, PProf: c.PProf,
 	}))
-}
-
-// attachMetrics points m at a's snapshots, Slack notifier and NATS
-// connection, and at its schedule.
-func attachMetrics(m *metrics.Metrics, a *app.App) {
-	s := metrics.Sources{
-		Statuses: func() []dcs.Status {
-			var out []dcs.Status
-			for i, p := range a.Projects {
-				if !a.Leads(i) {
-					continue // another replica polls it: its snapshots here are not kept current
-				}
-				for _, e := range a.Snaps.Tasks(p.ProjectID) {
-					if !e.Removed {
-						out = append(out, dcs.Normalize(e.Task.Status))
-					}
-				}
-			}
-			return out
-		},
-		NATSConnected: a.Broker.Conn.IsConnected,
-	}
-	if a.Broker.Embedded() {
-		s.Store, s.StoreStuck = a.Broker.StoreErr, a.Broker.StoreStuck
-	}
-	if a.Leases != nil {
-		s.Leases = a.LeaseCounts
-	}
-	if a.Slack != nil {
-		slack := a.Slack
-		s.Slack = func() slacknotify.Stats { return slack.Stats() }
-	}
-	m.Attach(s)
-	_ = m.SetSchedule(a.Config.Poll.Schedule) // validated with the config
 }
 
 // cmdVersion prints the module version, the VCS commit and time the binary

@@ -287,7 +287,7 @@ func TestPartialConfigs(t *testing.T) {
 	dir := t.TempDir()
 	tailCfg := writeFile(t, "tail.yaml", fmt.Sprintf("data_dir: %q\nnats: {listen: \"127.0.0.1:1\"}\n", dir))
 	var out, errb bytes.Buffer
-	code := run([]string{"tail", "-c", tailCfg, "--count", "1"}, &out, &errb, envOf(nil))
+	code := runCLI([]string{"tail", "-c", tailCfg, "--count", "1"}, &out, &errb, envOf(nil))
 	if code != exitFailure || strings.Contains(errb.String(), "dcs.") {
 		t.Errorf("tail without DCS keys: exit %d (want %d: no watcher to tail), stderr %s", code, exitFailure, errb.String())
 	}
@@ -304,14 +304,14 @@ func TestPartialConfigs(t *testing.T) {
 	env := envOf(map[string]string{"WATCHER_SLACK_BOT_TOKEN": "xoxb-test-token"})
 	out.Reset()
 	errb.Reset()
-	if code := run([]string{"notify-test", "-c", nt, "--route", "pager"}, &out, &errb, env); code != exitOK {
+	if code := runCLI([]string{"notify-test", "-c", nt, "--route", "pager"}, &out, &errb, env); code != exitOK {
 		t.Fatalf("notify-test --route pager: exit %d: %s%s", code, out.String(), errb.String())
 	}
 	msgs := api.TopLevel("C0ONCALL")
 	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Test message") {
 		t.Errorf("bot route: channel holds %+v", msgs)
 	}
-	if code := run([]string{"notify-test", "-c", nt, "--route", "team"}, &out, &errb, env); code != exitOK {
+	if code := runCLI([]string{"notify-test", "-c", nt, "--route", "team"}, &out, &errb, env); code != exitOK {
 		t.Fatalf("notify-test --route team: exit %d: %s%s", code, out.String(), errb.String())
 	}
 	if len(hook.all()) != 1 {

@@ -51,7 +51,7 @@ func TestValidatePrintsEveryProject(t *testing.T) {
     - {name: eu, region: eu-west-101, project_id: `+projectEU+`, discover: false, task_ids: [`+taskEU+`]}
 `)
 	var out, errb bytes.Buffer
-	code := run([]string{"validate", "-c", path}, &out, &errb, envOf(map[string]string{
+	code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(map[string]string{
 		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK,
 	}))
 	if code != exitOK {

@@ -148,7 +148,7 @@ func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, en
 	if err != nil {
 		return nil, err
 	}
-	attachMetrics(m, a)
+	a.AttachMetrics(m)
 	ids := make([]string, len(a.Projects))
 	for i, p := range a.Projects {
 		ids[i] = p.ProjectID

@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
@@ -20,7 +19,6 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
-	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // cmdTail prints the events of a running watcher as they are published:
@@ -66,7 +64,7 @@ func cmdTail(ctx context.Context, env cmdEnv, args []string) error {
 				fmt.Fprintf(env.stdout, "%s  (not an event: %v)\n", m.Subject, err)
 				continue
 			}
-			fmt.Fprintf(env.stdout, "%s  %-19s %s\n", e.Time.Local().Format(time.DateTime), e.Data.Kind, line(e.Data))
+			fmt.Fprintf(env.stdout, "%s  %-19s %s\n", e.Time.Local().Format(time.DateTime), e.Data.Kind, eventLine(e.Data))
 		}
 	}
 	return nil
@@ -97,11 +95,11 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	dest, err := testDestination(cfg, *routeName)
+	dest, err := app.SlackDestinationOf(cfg, *routeName)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
-	mentions, tmpl := dest.mentions, dest.template
+	mentions, tmpl := dest.Mentions, dest.Template
 	prev := &dcs.Task{ID: "00000000000000000000000000000000", Name: "watcher notify-test", Status: string(dcs.StatusFullMigrating),
 		Source: dcs.Instance{Name: "source-redis", Addrs: "192.0.2.1:6379"}, Target: dcs.Instance{Name: "target-redis", Addrs: "192.0.2.2:6379"}}
 	curr := *prev
@@ -125,15 +123,15 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	msg.Text = "Test message from the DCS migration watcher. " + msg.Text
 	msg = slackmsg.WithMentions(msg, mentions)
 	hc := &http.Client{Timeout: cfg.Slack.Timeout}
-	if dest.channel != "" {
+	if dest.Channel != "" {
 		bot := slackwire.NewBot(cfg.Slack.BotToken, cfg.Slack.APIURL, hc)
-		if _, _, err := bot.Post(ctx, dest.channel, msg); err != nil {
-			return fmt.Errorf("slack did not accept the test message in %s: %w", dest.channel, err)
+		if _, _, err := bot.Post(ctx, dest.Channel, msg); err != nil {
+			return fmt.Errorf("slack did not accept the test message in %s: %w", dest.Channel, err)
 		}
-		fmt.Fprintf(env.stdout, "slack accepted the test message in %s\n", dest.channel)
+		fmt.Fprintf(env.stdout, "slack accepted the test message in %s\n", dest.Channel)
 		return nil
 	}
-	sender := slackwire.WebhookSender{URL: dest.webhook, HTTPClient: hc}
+	sender := slackwire.WebhookSender{URL: dest.Webhook, HTTPClient: hc}
 	answer, err := sender.Post(ctx, &msg)
 	if answer.Status != 0 {
 		// The answer, never the URL (Post redacts it from the body).
@@ -146,38 +144,6 @@ func cmdNotifyTest(ctx context.Context, env cmdEnv, args []string) error {
 	return nil
 }
 
-// testDest is where notify-test posts: a webhook, or a channel of the
-// bot-token mode.
-type testDest struct {
-	webhook  secret.Secret
-	channel  string
-	mentions []string
-	template string
-}
-
-// testDestination is the destination notify-test posts to: the named
-// route's, or the default destination's (slack.default_route, else
-// slack.channel in bot mode, else slack.webhook_url).
-func testDestination(cfg config.Config, name string) (testDest, error) {
-	if name == "" {
-		name = cfg.Slack.DefaultRoute
-		if name == "" {
-			switch {
-			case cfg.Slack.Channel != "":
-				return testDest{channel: cfg.Slack.Channel, template: cfg.Slack.Template}, nil
-			case cfg.Slack.WebhookURL == "":
-				return testDest{}, usageError{errors.New("slack.webhook_url: not set (or set WATCHER_SLACK_WEBHOOK_URL), and no slack.default_route nor slack.channel")}
-			}
-			return testDest{webhook: cfg.Slack.WebhookURL, template: cfg.Slack.Template}, nil
-		}
-	}
-	var names []string
-	for _, r := range cfg.Slack.Routes {
-		if r.Name == name {
-			// Validation ensures a channel route has the bot token.
-			return testDest{webhook: r.WebhookURL, channel: r.Channel, mentions: r.Mentions, template: r.Template}, nil
-		}
-		names = append(names, r.Name)
-	}
-	return testDest{}, usageError{fmt.Errorf("--route %q: no such route in slack.routes (routes: %s)", name, strings.Join(names, ", "))}
-}
+// eventLine is an event for the console: the task's name in a column, then
+// what happened.
+func eventLine(d notify.Data) string { return fmt.Sprintf("%-20s %s", d.Name(), d.What(nil)) }

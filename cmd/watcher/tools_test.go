@@ -33,7 +33,7 @@ func TestTail(t *testing.T) {
 			env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
 			out, errb := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 			done := make(chan int, 1)
-			go func() { done <- run([]string{"tail", "-c", path, "--count", "3"}, out, errb, env) }()
+			go func() { done <- runCLI([]string{"tail", "-c", path, "--count", "3"}, out, errb, env) }()
 			testutil.Eventually(t, "tail to subscribe", func() bool {
 				select {
 				case code := <-done:
@@ -68,7 +68,7 @@ func TestTailWithoutWatcher(t *testing.T) {
 	path := writeFile(t, "watcher.yaml", "nats:\n  url: nats://127.0.0.1:1\n")
 	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
 	var out, errb bytes.Buffer
-	if code := run([]string{"tail", "-c", path}, &out, &errb, env); code != exitFailure || !strings.Contains(errb.String(), "is the watcher running?") {
+	if code := runCLI([]string{"tail", "-c", path}, &out, &errb, env); code != exitFailure || !strings.Contains(errb.String(), "is the watcher running?") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }
@@ -83,7 +83,7 @@ func TestNotifyTest(t *testing.T) {
 	})
 	path := writeFile(t, "watcher.yaml", "slack:\n  enabled: true\n")
 	var out, errb bytes.Buffer
-	if code := run([]string{"notify-test", "-c", path}, &out, &errb, env); code != exitOK {
+	if code := runCLI([]string{"notify-test", "-c", path}, &out, &errb, env); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	texts := slack.texts()
@@ -96,7 +96,7 @@ func TestNotifyTest(t *testing.T) {
 	slack.mu.Unlock()
 	out.Reset()
 	errb.Reset()
-	if code := run([]string{"notify-test", "-c", path}, &out, &errb, env); code != exitFailure {
+	if code := runCLI([]string{"notify-test", "-c", path}, &out, &errb, env); code != exitFailure {
 		t.Fatalf("a refused test message: exit %d, want %d", code, exitFailure)
 	}
 	if !strings.Contains(errb.String(), "did not accept") {
@@ -113,7 +113,7 @@ func TestNotifyTestRoute(t *testing.T) {
 	path := writeFile(t, "watcher.yaml", "slack:\n  enabled: true\n  routes:\n"+
 		"    - name: db\n      webhook_url: "+slack.URL+"/services/T0001/B0002/"+webhookSecret+"\n      mentions: [S0123ABCD, \"@here\"]\n")
 	var out, errb bytes.Buffer
-	if code := run([]string{"notify-test", "-c", path, "--route", "db"}, &out, &errb, env); code != exitOK {
+	if code := runCLI([]string{"notify-test", "-c", path, "--route", "db"}, &out, &errb, env); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	texts := slack.texts()
@@ -126,7 +126,7 @@ func TestNotifyTestRoute(t *testing.T) {
 
 	out.Reset()
 	errb.Reset()
-	if code := run([]string{"notify-test", "-c", path, "--route", "nope"}, &out, &errb, env); code == exitOK || !strings.Contains(errb.String(), `--route "nope": no such route`) {
+	if code := runCLI([]string{"notify-test", "-c", path, "--route", "nope"}, &out, &errb, env); code == exitOK || !strings.Contains(errb.String(), `--route "nope": no such route`) {
 		t.Errorf("an unknown route: exit %d, stderr %q", code, errb.String())
 	}
 	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
@@ -141,7 +141,7 @@ func TestNotifyTestRouteTemplate(t *testing.T) {
 	path := writeFile(t, "watcher.yaml", "slack:\n  enabled: true\n  routes:\n"+
 		"    - name: db\n      webhook_url: "+slack.URL+"/services/T0001/B0002/"+webhookSecret+"\n      template: "+tmpl+"\n")
 	var out, errb bytes.Buffer
-	if code := run([]string{"notify-test", "-c", path, "--route", "db"}, &out, &errb, env); code != exitOK {
+	if code := runCLI([]string{"notify-test", "-c", path, "--route", "db"}, &out, &errb, env); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	if texts := slack.texts(); len(texts) != 1 || texts[0] != "Test message from the DCS migration watcher. ONCALL watcher notify-test is in_progress" {

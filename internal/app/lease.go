@@ -137,18 +137,20 @@ func (a *App) lead(ctx context.Context, i int, spec string) error {
 	return nil
 }
 
-// tenure runs project i's poller while this replica holds h, renewing it
-// every third of the TTL (every second while renewals fail). It stops the
-// poller (cancelling the cycle in flight) the moment the lease is found
-// lost, and releases the lease on exit or when this replica holds more than
-// its share.
+// tenure runs project i's poller while this replica holds h, under the
+// lease package's renewals (lease.Store.Hold): the poller stops
+// (cancelling the cycle in flight) the moment the lease is found lost, and
+// the lease is released on exit or when this replica holds more than its
+// share.
 //
-// An outage of NATS does not stop the poller: nobody can take a lease over
-// in a bucket nobody reaches, so the holder keeps polling past its local
-// expiry, its observations journaled (the poller's journal), and the lease
-// record decides when NATS answers again: still this replica's (the
-// revision it wrote) and the lease is renewed and the journal replayed;
-// another replica's and the journal is dropped, polling stopped.
+// An outage of NATS does not stop the poller (lease.Tenure.RideThrough):
+// nobody can take a lease over in a bucket nobody reaches, so the holder
+// keeps polling past its local expiry, its observations journaled (the
+// poller's journal), and the lease record decides when NATS answers again:
+// still this replica's (the revision it wrote) and the lease is renewed and
+// the journal replayed; another replica's and the journal is dropped,
+// polling stopped. At shutdown the lease is kept while observations are
+// journaled, for the next run of this replica to replay them.
 func (a *App) tenure(ctx context.Context, i int, h *lease.Held, spec string, log zerolog.Logger) error {
 	a.held.Add(1)
 	a.leads[i].Store(true)
@@ -167,71 +169,49 @@ func (a *App) tenure(ctx context.Context, i int, h *lease.Held, spec string, log
 		a.release(h, "snapshots not reloaded", log)
 		return nil
 	}
-	pctx, stop := context.WithCancel(ctx)
-	defer stop()
 	prev, _, _ := h.Previous()
 	// A journal left in the data dir is replayed only when its writer held
 	// the lease last: nobody led the project since.
 	journal := a.journal(p.Project, a.Leases.Identity(), func(writer string) bool { return writer != "" && writer == prev })
 	pl := a.poller(p.Project, p.client, p.pub, a.opts, func(ctx context.Context) error { return a.fence(ctx, h) }, journal)
-	done := make(chan error, 1)
-	go func() { done <- pl.Run(pctx, spec) }()
-	halt := func() error { stop(); return <-done }
-	every := a.Leases.TTL() / 3
-	renew := time.NewTicker(every)
-	defer renew.Stop()
-	expired := false
-	for {
-		var expiry <-chan time.Time
-		timer := time.NewTimer(time.Until(h.Expires()))
-		if !expired {
-			expiry = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			err := halt()
-			if n := pl.Journaled(); n > 0 {
-				log.Warn().Int("journaled", n).Msg("lease kept at shutdown: the next run of this replica replays the journal, unless another replica takes the lease first")
-				return err
-			}
-			a.release(h, "shutting down", log)
-			return err
-		case err := <-done:
-			timer.Stop()
-			a.release(h, "poller stopped", log)
-			return err
-		case <-expiry:
-			expired = true
-			log.Warn().Time("expired", h.Expires()).Msg("lease expired unrenewed, NATS unreachable: polling goes on and journals what it sees; the lease record decides when NATS answers")
-		case <-renew.C:
-			timer.Stop()
-			err := a.Leases.Renew(ctx, h)
+	share := 0
+	end, err := a.Leases.Hold(ctx, h, lease.Tenure{
+		RideThrough: true,
+		Failed: func(err error) {
 			switch {
 			case errors.Is(err, lease.ErrLost):
 				log.Warn().Err(err).Msg("lease lost: polling stopped")
-				err := halt()
-				pl.DropJournal("lease lost: another replica polled the project meanwhile, its snapshots stand")
-				return err
-			case err != nil:
+			case errors.Is(err, lease.ErrExpired):
+				log.Warn().Time("expired", h.Expires()).Msg("lease expired unrenewed, NATS unreachable: polling goes on and journals what it sees; the lease record decides when NATS answers")
+			default:
 				log.Warn().Err(err).Time("expires", h.Expires()).Msg("lease not renewed")
-				renew.Reset(min(every, time.Second))
-				continue
 			}
-			renew.Reset(every)
-			if expired {
-				expired = false
+		},
+		Renewed: func(lapsed bool) bool {
+			if lapsed {
 				log.Info().Uint64("revision", h.Revision()).Msg("lease renewed after its expiry: nobody took it over, the journal is replayed")
 			}
-			share := int64(a.share())
-			if n := a.held.Load(); n > share && a.held.CompareAndSwap(n, n-1) {
-				handed = true
-				err := halt()
-				a.release(h, fmt.Sprintf("more than this replica's share (%d)", share), log)
-				return err
-			}
+			share = a.share()
+			n := a.held.Load()
+			handed = n > int64(share) && a.held.CompareAndSwap(n, n-1)
+			return !handed
+		},
+	}, func(ctx context.Context) error { return pl.Run(ctx, spec) })
+	switch end {
+	case lease.Lost:
+		pl.DropJournal("lease lost: another replica polled the project meanwhile, its snapshots stand")
+	case lease.Stopped:
+		if n := pl.Journaled(); n > 0 {
+			log.Warn().Int("journaled", n).Msg("lease kept at shutdown: the next run of this replica replays the journal, unless another replica takes the lease first")
+			return err
 		}
+		a.release(h, "shutting down", log)
+	case lease.Yielded:
+		a.release(h, fmt.Sprintf("more than this replica's share (%d)", share), log)
+	default:
+		a.release(h, "poller stopped", log)
 	}
+	return err
 }
 
 // fence is the poller's check under lease h. The lease key at another

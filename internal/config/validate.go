@@ -2,17 +2,11 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"math"
-	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
-
-	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
 // Limits checked by Validate.
@@ -22,30 +16,7 @@ const (
 	// apiRateCeiling is the DCS API's documented limit per account, in calls
 	// per second; a client-side rate above it only earns throttling errors.
 	apiRateCeiling = 200
-	// slackRateCeiling is far above what an incoming webhook accepts (about
-	// 1 per second per channel): beyond it a rate is a typo.
-	slackRateCeiling = 10
-	// slackGroupMaxCeiling is also the Slack consumer's MaxAckPending, the
-	// events one replica holds unacked while it paces them out.
-	slackGroupMaxCeiling = 1000
 )
-
-// FieldError is one problem found by Validate. Key is the YAML key path
-// ("poll.task_ids[1]"); Msg never holds a secret value.
-type FieldError struct {
-	Key string
-	Msg string
-}
-
-func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
-
-// problems collects every FieldError, so that one run of the validate command
-// shows them all instead of one per edit.
-type problems []error
-
-func (p *problems) add(key, format string, args ...any) {
-	*p = append(*p, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-}
 
 // Validate checks the whole configuration and returns every problem found,
 // joined with errors.Join (each a *FieldError), or nil.
@@ -187,23 +158,6 @@ func (c Config) validatePoll(p *problems) {
 	}
 }
 
-// checkTaskIDs checks a list of task ids written at key.
-func checkTaskIDs(p *problems, key string, ids []string) {
-	seen := make(map[string]int, len(ids))
-	for i, id := range ids {
-		k := fmt.Sprintf("%s[%d]", key, i)
-		if !isToken(id, false) {
-			p.add(k, "invalid task id %q (letters, digits and - only)", id)
-			continue
-		}
-		if j, dup := seen[id]; dup {
-			p.add(k, "duplicate task id %q (also %s[%d])", id, key, j)
-			continue
-		}
-		seen[id] = i
-	}
-}
-
 // checkSchedule uses cron.ParseStandard, the poller's own parser, so that a
 // spec accepted here is one the poller accepts.
 func checkSchedule(p *problems, key, spec string) {
@@ -268,228 +222,4 @@ func (c Config) validateNATS(p *problems) {
 	case n.Replicas > 1 && embedded:
 		p.add("nats.replicas", "must be 1 with the embedded server (nats.url empty): it is a single node")
 	}
-}
-
-func (c Config) validateSlack(p *problems) {
-	s := c.Slack
-	switch {
-	case s.Enabled && s.WebhookURL == "" && s.Channel == "" && len(s.Routes) == 0:
-		p.add("slack.webhook_url", "required when slack.enabled is true and there are no slack.routes nor slack.channel (or set %s)", EnvSlackWebhook)
-	case s.WebhookURL != "" && !isHTTPURL(s.WebhookURL.Reveal()):
-		// The URL is the credential: never echo it, nor url.Parse's error,
-		// which quotes its input.
-		p.add("slack.webhook_url", "not an http(s) URL")
-	}
-	for i, k := range s.Kinds {
-		if !knownKind(k) {
-			p.add(fmt.Sprintf("slack.kinds[%d]", i), "unknown kind %q (want one of %s)", k, kindList())
-		}
-		if k == string(diff.Discovered) && s.QuietStart {
-			p.add(fmt.Sprintf("slack.kinds[%d]", i), "discovered is governed by slack.quiet_start (true: only a task failed at first sight posts); set slack.quiet_start: false to post every discovered")
-		}
-	}
-	if s.Enabled && len(s.Kinds) == 0 {
-		p.add("slack.kinds", "empty, so nothing would be posted: list at least one kind, or set slack.enabled: false")
-	}
-	checkName(p, "slack.consumer", s.Consumer)
-	checkName(p, "slack.marks_bucket", s.MarksBucket)
-	c.validateBot(p)
-	if s.MarksBucket != "" && s.MarksBucket == c.NATS.KVBucket {
-		p.add("slack.marks_bucket", "must differ from nats.kv_bucket: delivery marks and snapshots would share keys")
-	}
-	switch {
-	case s.MinRetryDelay <= 0:
-		p.add("slack.min_retry_delay", "must be positive, got %s", s.MinRetryDelay)
-	case s.MaxRetryDelay < s.MinRetryDelay:
-		p.add("slack.max_retry_delay", "must be at least slack.min_retry_delay (%s), got %s", s.MinRetryDelay, s.MaxRetryDelay)
-	}
-	if s.Timeout <= 0 {
-		p.add("slack.timeout", "must be positive, got %s", s.Timeout)
-	}
-	if s.DeadRetry <= 0 {
-		p.add("slack.dead_retry", "must be positive, got %s", s.DeadRetry)
-	}
-	c.validateSlackPace(p)
-	if s.DegradedFor < 0 {
-		p.add("slack.degraded_for", "must be 0 (post at once) or above, got %s", s.DegradedFor)
-	}
-	c.validateRoutes(p)
-}
-
-// validateBot checks the bot-token mode's keys: a channel needs the
-// token, the default destination is a webhook or a channel, not both, and
-// the cards bucket is a bucket of its own.
-func (c Config) validateBot(p *problems) {
-	s := c.Slack
-	if s.Channel != "" {
-		switch {
-		case !isChannel(s.Channel):
-			p.add("slack.channel", "invalid channel %q (want #name or a channel id C…/G…)", s.Channel)
-		case s.BotToken == "":
-			p.add("slack.channel", "a channel needs the bot-token mode: set slack.bot_token (or %s)", EnvSlackBotToken)
-		case s.WebhookURL != "":
-			p.add("slack.channel", "set either slack.webhook_url or slack.channel as the default destination, not both")
-		}
-	}
-	if s.BotToken == "" {
-		return
-	}
-	if !isHTTPURL(s.APIURL) {
-		p.add("slack.api_url", "not an http(s) URL: %q", s.APIURL)
-	}
-	checkName(p, "slack.cards_bucket", s.CardsBucket)
-	if s.CardsBucket != "" && (s.CardsBucket == s.MarksBucket || s.CardsBucket == c.NATS.KVBucket) {
-		p.add("slack.cards_bucket", "must differ from slack.marks_bucket and nats.kv_bucket")
-	}
-}
-
-func (c Config) validateSlackPace(p *problems) {
-	s := c.Slack
-	if !(s.Rate > 0) || s.Rate > slackRateCeiling {
-		p.add("slack.rate", "must be above 0 and at most %d messages per second, got %v", slackRateCeiling, s.Rate)
-	}
-	groupMaxOK := s.GroupMax >= 1 && s.GroupMax <= slackGroupMaxCeiling
-	if !groupMaxOK {
-		p.add("slack.group_max", "must be between 1 and %d, got %d", slackGroupMaxCeiling, s.GroupMax)
-	}
-	switch {
-	case s.GroupMin < 0 || s.GroupMin == 1:
-		p.add("slack.group_min", "must be 0 (grouping off) or at least 2, got %d", s.GroupMin)
-	case groupMaxOK && s.GroupMin > s.GroupMax:
-		// A group is at most group_max events, so grouping would never happen.
-		p.add("slack.group_min", "%d exceeds slack.group_max %d: no group could be that large (0 turns grouping off)", s.GroupMin, s.GroupMax)
-	}
-}
-
-// checkHTTPURL checks a base URL that is not a secret but might carry one in
-// its user-info part; such a value is refused without being echoed.
-func checkHTTPURL(p *problems, key, raw string) {
-	if strings.Contains(raw, "@") {
-		p.add(key, "must not carry credentials (user:password@)")
-		return
-	}
-	if !isHTTPURL(raw) {
-		p.add(key, "invalid URL %q: want http(s)://host[:port]", raw)
-	}
-}
-
-func isHTTPURL(raw string) bool {
-	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-}
-
-// isLocalSimulator reports whether endpoint is a plain-HTTP URL on a loopback
-// host: the DCS simulator of demo and tests, never the real API (HTTPS only).
-func isLocalSimulator(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Scheme != "http" {
-		return false
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// checkNATSURL checks a comma-separated list of servers, as nats.Connect takes
-// it. Credentials belong in nats.token or nats.creds_file, which are redacted;
-// a URL is a plain string and would show in every dump, so user-info is refused.
-func checkNATSURL(p *problems, key, raw string) {
-	for i, s := range strings.Split(raw, ",") {
-		s = strings.TrimSpace(s)
-		if strings.Contains(s, "@") {
-			p.add(key, "server %d must not carry credentials (user:password@): use nats.token or nats.creds_file", i+1)
-			continue
-		}
-		full := s
-		if !strings.Contains(s, "://") {
-			full = "nats://" + s // as nats.go does
-		}
-		u, err := url.Parse(full)
-		if err != nil || u.Host == "" || !oneOf(u.Scheme, "nats", "tls", "ws", "wss") {
-			p.add(key, "invalid server URL %q (want nats://host:port, comma-separated for a cluster)", s)
-		}
-	}
-}
-
-func checkListen(p *problems, key, addr string) {
-	_, port, err := net.SplitHostPort(addr)
-	if err == nil {
-		_, err = strconv.ParseUint(port, 10, 16)
-	}
-	if err != nil {
-		p.add(key, "invalid address %q: want host:port (port 0 picks a free port)", addr)
-	}
-}
-
-// checkSubjectPrefix requires dot-separated tokens that can be published to:
-// no empty token, no wildcard, no whitespace.
-func checkSubjectPrefix(p *problems, key, prefix string) {
-	if prefix == "" {
-		p.add(key, "required (e.g. dcs.migration)")
-		return
-	}
-	for _, tok := range strings.Split(prefix, ".") {
-		if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
-			p.add(key, "invalid subject prefix %q: dot-separated tokens, none empty, no *, > or whitespace", prefix)
-			return
-		}
-	}
-}
-
-// checkName applies the strictest of the JetStream rules for stream, consumer
-// and KV bucket names, so one rule fits all three.
-func checkName(p *problems, key, name string) {
-	if name == "" {
-		p.add(key, "required")
-		return
-	}
-	if !isToken(name, true) {
-		p.add(key, "invalid name %q (letters, digits, - and _ only)", name)
-	}
-}
-
-// isToken reports whether s is non-empty and made of ASCII letters, digits,
-// '-' and, when underscore is true, '_'.
-func isToken(s string, underscore bool) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-':
-		case r == '_' && underscore:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func oneOf(s string, allowed ...string) bool {
-	for _, a := range allowed {
-		if s == a {
-			return true
-		}
-	}
-	return false
-}
-
-func knownKind(k string) bool {
-	for _, known := range diff.Kinds() {
-		if k == string(known) {
-			return true
-		}
-	}
-	return false
-}
-
-func kindList() string {
-	names := make([]string, 0, len(diff.Kinds()))
-	for _, k := range diff.Kinds() {
-		names = append(names, string(k))
-	}
-	return strings.Join(names, ", ")
 }

@@ -134,7 +134,7 @@ func checked(c Credentials, name string) (CredentialSource, string, error) {
 }
 
 func profile(path, name string) (CredentialSource, string, error) {
-	c, section, err := readProfile(path, name)
+	c, section, err := ReadProfile(path, name)
 	if err != nil {
 		return nil, "", err
 	}
@@ -161,7 +161,7 @@ func profilePath(explicit string, getenv func(string) string) (string, error) {
 	return filepath.Join(home, ".huaweicloud", "credentials"), nil
 }
 
-// readProfile reads the credentials of one profile from an INI file in the
+// ReadProfile reads the credentials of one profile from an INI file in the
 // SDK's format (keys ak, sk, security_token):
 //
 //	[default]
@@ -175,7 +175,7 @@ func profilePath(explicit string, getenv func(string) string) (string, error) {
 // [default] or a named profile, and because its errors are the INI parser's,
 // which quote the offending line, secret or not. Errors here name the file,
 // the section and the key, never a value.
-func readProfile(path, name string) (Credentials, string, error) {
+func ReadProfile(path, name string) (Credentials, string, error) {
 	if name == "" {
 		name = defaultProfile
 	}

@@ -2,9 +2,13 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The fields a nulls fault without Fields sets to null: the optional ones a
@@ -181,4 +185,58 @@ func setNull(m map[string]any, path string) {
 	if o, ok := m[parent].(map[string]any); ok {
 		o[child] = nil
 	}
+}
+
+// faultFor returns the first fault active at elapsed for this call: the
+// task's own faults first, then those on every call.
+func (s *Server) faultFor(rt route, elapsed time.Duration) *Fault {
+	if rt.kind == routeDetail {
+		for i := range s.taskFaults[rt.taskID] {
+			if f := &s.taskFaults[rt.taskID][i]; f.active(elapsed) {
+				return f
+			}
+		}
+	}
+	for i := range s.globalFaults {
+		if f := &s.globalFaults[i]; f.active(elapsed) {
+			return f
+		}
+	}
+	return nil
+}
+
+// serveFault answers the faults that replace or delay the answer. It
+// reports whether the request is done (answered, or abandoned by the client).
+func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f *Fault, reqID string) bool {
+	switch f.Kind {
+	case FaultServerError:
+		s.faults.Add(1)
+		writeJSON(w, http.StatusInternalServerError, errInternal())
+		return true
+	case FaultThrottle:
+		s.faults.Add(1)
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, gatewayError{ErrorCode: "APIGW.0308", ErrorMsg: msgThrottled, RequestID: reqID})
+		return true
+	case FaultAuth:
+		s.faults.Add(1)
+		writeJSON(w, http.StatusUnauthorized, gatewayError{ErrorCode: "APIGW.0301", ErrorMsg: msgAuthFailed, RequestID: reqID})
+		return true
+	case FaultSlow:
+		s.faults.Add(1)
+		t := time.NewTimer(f.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return false
+		case <-r.Context().Done():
+			// The client gave up (nobody reads an answer), or Serve is
+			// shutting down: say so rather than drop the connection.
+			if errors.Is(context.Cause(r.Context()), errShuttingDown) {
+				writeJSON(w, http.StatusServiceUnavailable, errUnavailable())
+			}
+			return true
+		}
+	}
+	return false
 }

@@ -251,13 +251,10 @@ func (n *lane) run(ctx context.Context) {
 	wait := time.Second
 	for ctx.Err() == nil {
 		b, err := n.buckets(ctx)
-		var h *held
 		if err == nil {
-			h, err = n.acquire(ctx, b.marks)
+			err = n.whileHeld(ctx, b.marks, func(ctx context.Context) { wait = n.deliverWhileHeld(ctx, b, wait) })
 		}
 		if err == nil {
-			wait = n.deliverWhileHeld(h.ctx, b, wait)
-			h.release(n)
 			continue
 		}
 		if ctx.Err() != nil {

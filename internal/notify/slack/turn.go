@@ -45,29 +45,15 @@ func (n *lane) leases(kv jetstream.KeyValue) *lease.Store {
 	return lease.New(kv, lease.Options{TTL: n.leaseTTL, Identity: n.holder, Skew: leaseSkew})
 }
 
-// held is a lease this lane holds: ctx ends when it is lost (not renewed
-// in time, or taken by another) or when Run's ctx ends.
-type held struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	store  *lease.Store
-	lease  *lease.Held
-	// lost belongs to the renewing goroutine until done is closed.
-	lost bool
-}
-
 // acquire waits until this lane holds its delivery lease, and returns it
-// renewed in the background. When it took the lease over from a holder
-// that did not release it (lease.Held.Previous: crashed), the batch that
-// holder kept unacked is redelivered only AckWait after its last
-// keep-alive, which came before its expiry: acquire waits until that
-// expiry plus leaseSkew plus AckWait, so that the first fetch gets those
-// events before anything behind them. A released lease (the holder handed
-// its batch back) is taken at once. It returns an error only when ctx
-// ends.
-func (n *lane) acquire(ctx context.Context, kv jetstream.KeyValue) (*held, error) {
-	store := n.leases(kv)
+// with when its first fetch may come. When it took the lease over from a
+// holder that did not release it (lease.Held.Previous: crashed), the batch
+// that holder kept unacked is redelivered only AckWait after its last
+// keep-alive, which came before its expiry: the first fetch waits until
+// that expiry plus leaseSkew plus AckWait, so that it gets those events
+// before anything behind them. A released lease (the holder handed its
+// batch back) is taken at once. It returns an error only when ctx ends.
+func (n *lane) acquire(ctx context.Context, store *lease.Store) (*lease.Held, time.Time, error) {
 	var lastErr string
 	for {
 		take := store.Acquire
@@ -78,7 +64,7 @@ func (n *lane) acquire(ctx context.Context, kv jetstream.KeyValue) (*held, error
 		// but whose answer was dropped would leave the lease held by no
 		// one who knows it, and the next lane (a reload's) would take it
 		// for a crashed holder's and wait for a redelivery that never
-		// comes. Taken too late, it is released below (h.ctx has ended).
+		// comes. Taken too late, it is released by hold (nothing ran).
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		l, err := take(tctx, n.leaseKey())
 		cancel()
@@ -97,76 +83,57 @@ func (n *lane) acquire(ctx context.Context, kv jetstream.KeyValue) (*held, error
 					Msg("slack: took delivery over from a replica that stopped without handing its batch back; waiting for its redelivery")
 			}
 			n.o.Logger.Info().Str("holder", n.holder).Msg("slack: this replica delivers to the destination")
-			h := n.hold(ctx, store, l)
-			if err := retry.SleepUntil(h.ctx, ready); err != nil {
-				h.release(n)
-				return nil, fmt.Errorf("slack notifier: wait for a redelivery: %w", err)
-			}
-			return h, nil
+			return l, ready, nil
 		}
 		if err != nil && err.Error() != lastErr && ctx.Err() == nil {
 			n.o.Logger.Warn().Err(err).Msg("slack: cannot take the delivery lease; trying again")
 			lastErr = err.Error()
 		}
 		if err := retry.SleepUntil(ctx, time.Now().Add(n.leaseTTL/3)); err != nil {
-			return nil, fmt.Errorf("slack notifier: wait for the delivery lease: %w", err)
+			return nil, time.Time{}, fmt.Errorf("slack notifier: wait for the delivery lease: %w", err)
 		}
 	}
 }
 
-// hold renews the lease every leaseTTL/3 until h.ctx ends. The lease is
-// lost, and h.ctx cancelled, when a renewal finds another holder or none
-// succeeds before the lease's expiry: the holder stops by then, by its own
-// clock, so that the next one (which waits for the recorded expiry plus
-// leaseSkew) never overlaps with it.
-func (n *lane) hold(ctx context.Context, store *lease.Store, l *lease.Held) *held {
-	hctx, cancel := context.WithCancel(ctx)
-	h := &held{ctx: hctx, cancel: cancel, done: make(chan struct{}), store: store, lease: l}
-	go func() {
-		defer close(h.done)
-		lose := func(why string, err error) {
-			h.lost = true
-			n.o.Logger.Warn().Err(err).Msg("slack: delivery lease lost (" + why + "); handing the batch back")
-			cancel()
-		}
-		for {
-			select {
-			case <-hctx.Done():
-				return
-			case <-time.After(min(time.Until(l.Expires()), n.leaseTTL/3)):
-			}
-			deadline := l.Expires()
-			if !time.Now().Before(deadline) {
-				lose("not renewed in time", nil)
-				return
-			}
-			rctx, rcancel := context.WithDeadline(hctx, deadline)
-			err := store.Renew(rctx, l)
-			rcancel()
-			switch {
-			case errors.Is(err, lease.ErrLost):
-				lose("another replica took it", err)
-				return
-			case hctx.Err() != nil:
-				return
-			}
-		}
-	}()
-	return h
+// whileHeld takes the lane's delivery lease (acquire) and runs deliver
+// under it (hold). It returns an error only when ctx ends before the lease
+// is taken.
+func (n *lane) whileHeld(ctx context.Context, kv jetstream.KeyValue, deliver func(ctx context.Context)) error {
+	store := n.leases(kv)
+	l, ready, err := n.acquire(ctx, store)
+	if err != nil {
+		return err
+	}
+	n.hold(ctx, store, l, ready, deliver)
+	return nil
 }
 
-// release stops renewing and, unless the lease was lost, releases it: the
-// batch was handed back before (handle naks what it did not finish), so
-// the next holder may start at once.
-func (h *held) release(n *lane) {
-	h.cancel()
-	<-h.done
-	if h.lost {
-		return
+// hold runs deliver from ready on (the redelivery wait, see acquire) while
+// the lease package renews the lease every leaseTTL/3 (lease.Store.Hold).
+// deliver's ctx ends when ctx does or the lease is lost: a renewal finds
+// another holder, or none succeeds before the lease's expiry: the holder
+// stops by then, by its own clock, so that the next one (which waits for
+// the recorded expiry plus leaseSkew) never overlaps with it. Unless lost,
+// the lease is then released: the batch was handed back (handle naks what
+// it did not finish), so the next holder may start at once.
+func (n *lane) hold(ctx context.Context, store *lease.Store, l *lease.Held, ready time.Time, deliver func(ctx context.Context)) lease.End {
+	end, _ := store.Hold(ctx, l, lease.Tenure{Ready: ready, Failed: func(err error) {
+		why := "another replica took it"
+		switch {
+		case errors.Is(err, lease.ErrExpired):
+			why = "not renewed in time"
+		case !errors.Is(err, lease.ErrLost):
+			return // tried again until the expiry
+		}
+		n.o.Logger.Warn().Err(err).Msg("slack: delivery lease lost (" + why + "); handing the batch back")
+	}}, func(ctx context.Context) error { deliver(ctx); return nil })
+	if end == lease.Lost || end == lease.Lapsed {
+		return end
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
-	if err := h.store.Release(ctx, h.lease); err != nil {
+	if err := store.Release(ctx, l); err != nil {
 		n.o.Logger.Warn().Err(err).Msg("slack: could not release the delivery lease; another replica takes over when it lapses")
 	}
+	return end
 }

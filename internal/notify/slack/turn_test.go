@@ -81,15 +81,28 @@ func TestDeliveryLeaseHolderStopsByItsDeadline(t *testing.T) {
 			if err != nil || hl == nil {
 				t.Fatalf("acquire: %v %v", hl, err)
 			}
-			h := l.hold(context.Background(), store, hl)
-			defer h.cancel()
-			if c.cutOff {
-				conn.Close()
-			}
-			testutil.EventuallyWithin(t, waitFor, "the held ctx to end", func() bool { return h.ctx.Err() != nil })
-			h.release(l)
-			if !h.lost {
-				t.Error("not marked lost")
+			hctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			ended := make(chan lease.End, 1)
+			go func() {
+				ended <- l.hold(hctx, store, hl, time.Time{}, func(ctx context.Context) {
+					if c.cutOff {
+						conn.Close()
+					}
+					<-ctx.Done()
+				})
+			}()
+			var end lease.End
+			testutil.EventuallyWithin(t, waitFor, "the held ctx to end", func() bool {
+				select {
+				case end = <-ended:
+					return true
+				default:
+					return false
+				}
+			})
+			if end != lease.Lapsed {
+				t.Errorf("tenure ended %s, want lapsed (not renewed in time: lost)", end)
 			}
 			okv, err := other.KeyValue(ctx, l.o.MarksBucket)
 			if err != nil {
@@ -140,9 +153,10 @@ func TestDeliveryLeaseTakenAsTheLaneStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	lctx, stop := context.WithCancel(ctx)
-	if h, err := l.acquire(lctx, answerLost{KeyValue: kv, stop: stop}); err == nil {
-		h.release(l)
-		t.Fatal("acquire returned a lease after its ctx ended")
+	if err := l.whileHeld(lctx, answerLost{KeyValue: kv, stop: stop}, func(context.Context) {
+		t.Error("the lane delivered after its ctx ended")
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if e, err := kv.Get(ctx, l.leaseKey()); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Fatalf("lease record left by the stopped lane: %v, %v", e, err)

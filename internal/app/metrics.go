@@ -1,0 +1,47 @@
+package app
+
+import (
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/metrics"
+	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+)
+
+// AttachMetrics points m at the app's snapshots, Slack notifier, NATS
+// connection and leases, and at its schedule: what m reads at scrape time
+// and what /readyz judges.
+func (a *App) AttachMetrics(m *metrics.Metrics) {
+	s := metrics.Sources{
+		Statuses:      a.statuses,
+		NATSConnected: a.Broker.Conn.IsConnected,
+	}
+	if a.Broker.Embedded() {
+		s.Store, s.StoreStuck = a.Broker.StoreErr, a.Broker.StoreStuck
+	}
+	if a.Leases != nil {
+		s.Leases = a.LeaseCounts
+	}
+	if a.Slack != nil {
+		slack := a.Slack
+		s.Slack = func() slacknotify.Stats { return slack.Stats() }
+	}
+	m.Attach(s)
+	_ = m.SetSchedule(a.Config.Poll.Schedule) // validated with the config
+}
+
+// statuses are the statuses of the tasks this replica keeps current: those
+// of the projects it polls (another replica's snapshots here are not kept
+// current).
+func (a *App) statuses() []dcs.Status {
+	var out []dcs.Status
+	for i, p := range a.Projects {
+		if !a.Leads(i) {
+			continue
+		}
+		for _, e := range a.Snaps.Tasks(p.ProjectID) {
+			if !e.Removed {
+				out = append(out, dcs.Normalize(e.Task.Status))
+			}
+		}
+	}
+	return out
+}

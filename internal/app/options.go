@@ -1,0 +1,31 @@
+package app
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dcs-watcher/watcher/internal/notify"
+	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/poller"
+)
+
+// Options are what a command changes of the wiring beyond the config.
+type Options struct {
+	Logger zerolog.Logger
+	// NoSlack leaves the Slack notifier out even when the config enables it
+	// (once: a durable consumer delivers to Slack, once only publishes).
+	NoSlack bool
+	// SlackSender replaces the webhook (the demo's console sink).
+	SlackSender slacknotify.Sender
+	// Published hears of each event once JetStream has stored it.
+	Published func(notify.Envelope)
+	// Cycled hears of each cycle the poller's Run makes (the bench times them).
+	Cycled func(poller.Stats, error)
+	// DCSCalled hears of each DCS API call when it ends (metrics).
+	DCSCalled func(call, outcome string, took time.Duration)
+	Now       func() time.Time
+	// Getenv reads the SDK's region endpoint override
+	// (HUAWEICLOUD_SDK_REGION_DCS_<REGION>); nil reads nothing.
+	Getenv func(string) string
+}
