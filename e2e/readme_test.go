@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"os"
@@ -16,7 +16,7 @@ import (
 // readmeBlock returns the first fenced sh block after heading in README.md.
 func readmeBlock(t *testing.T, heading string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
