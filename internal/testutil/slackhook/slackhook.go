@@ -93,7 +93,8 @@ type Options struct {
 	PerChannel rate.Limit
 	// Respond, if set, answers post n (every well-formed post, from 0)
 	// when no queued reply does; a zero Reply leaves the answer to the
-	// pacing, then OK.
+	// pacing, then OK. It is called under the hook's lock, one post at a
+	// time, so it must not call the hook's methods.
 	Respond func(n int, p Post) Reply
 }
 
