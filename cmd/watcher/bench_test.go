@@ -17,9 +17,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(bench.ChildEnv) == "1" {
 		os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 	}
-	code := m.Run()
-	removeBinary() // the watcher built by the tests that run it as a child
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
 // TestBenchQuick runs every phase of `watcher bench --quick` and checks

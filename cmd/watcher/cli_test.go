@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,16 +12,8 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/sim"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/fixture"
 )
-
-func writeFile(t *testing.T, name, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -51,7 +42,7 @@ func TestConfigErrorsFailFast(t *testing.T) {
 	for _, tc := range cases {
 		for _, cmd := range []string{"validate", "run", "once"} {
 			t.Run(tc.name+"/"+cmd, func(t *testing.T) {
-				path := writeFile(t, "watcher.yaml", tc.yaml)
+				path := testutil.WriteFile(t, "watcher.yaml", tc.yaml)
 				var out, errb bytes.Buffer
 				start := time.Now()
 				code := runCLI([]string{cmd, "-c", path}, &out, &errb, envOf(tc.env))
@@ -64,14 +55,14 @@ func TestConfigErrorsFailFast(t *testing.T) {
 				if time.Since(start) > 5*time.Second {
 					t.Errorf("took %s: a bad config must fail before anything starts", time.Since(start))
 				}
-				assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
+				fixture.AssertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
 			})
 		}
 	}
 }
 
 func TestValidateGoodConfig(t *testing.T) {
-	path := writeFile(t, "watcher.yaml", "poll:\n  schedule: \"*/5 * * * *\"\n")
+	path := testutil.WriteFile(t, "watcher.yaml", "poll:\n  schedule: \"*/5 * * * *\"\n")
 	var out, errb bytes.Buffer
 	code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(map[string]string{
 		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project,
@@ -99,7 +90,7 @@ func TestValidatePrintsSlackMode(t *testing.T) {
 			"slack routes (team: webhook), default route team\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, "watcher.yaml", tc.slack)
+			path := testutil.WriteFile(t, "watcher.yaml", tc.slack)
 			var out, errb bytes.Buffer
 			if code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(creds)); code != exitOK {
 				t.Fatalf("exit %d, stderr %q", code, errb.String())
@@ -135,7 +126,7 @@ func TestOnce(t *testing.T) {
 	}
 	api := httptest.NewServer(sim.New(sc, sim.Options{AK: plantedAK, SK: plantedSK, Clock: clk.Now, Start: t0}))
 	defer api.Close()
-	path := writeFile(t, "watcher.yaml", "data_dir: "+filepath.Join(t.TempDir(), "data")+"\ndcs:\n  endpoint: "+api.URL+
+	path := testutil.WriteFile(t, "watcher.yaml", "data_dir: "+filepath.Join(t.TempDir(), "data")+"\ndcs:\n  endpoint: "+api.URL+
 		"\nnats:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n")
 	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project})
 
@@ -146,7 +137,7 @@ func TestOnce(t *testing.T) {
 	}
 	for _, e := range first {
 		if e.Data.Kind != "discovered" {
-			t.Errorf("first once: %s", summary(e))
+			t.Errorf("first once: %s", fixture.Summary(e))
 		}
 	}
 	// Only the simulator's clock moves (the CLI signs with the real one; the
@@ -155,7 +146,7 @@ func TestOnce(t *testing.T) {
 	second := once()
 	var got []string
 	for _, e := range second {
-		got = append(got, summary(e))
+		got = append(got, fixture.Summary(e))
 	}
 	want := []string{
 		"status_changed " + taskA + " FULLMIGRATING",
@@ -174,7 +165,7 @@ func runOnce(t *testing.T, path string, env func(string) string) []notify.Envelo
 	if code := runCLI([]string{"once", "-c", path}, &out, &errb, env); code != exitOK {
 		t.Fatalf("once: exit %d: %s", code, errb.String())
 	}
-	assertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
+	fixture.AssertNoSecrets(t, map[string]string{"stdout": out.String(), "stderr": errb.String()})
 	var es []notify.Envelope
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		if line == "" {
@@ -198,7 +189,7 @@ func TestRegionEndpointOverride(t *testing.T) {
 	}
 	api := httptest.NewServer(sim.New(sc, sim.Options{AK: plantedAK, SK: plantedSK}))
 	defer api.Close()
-	path := writeFile(t, "watcher.yaml", "data_dir: "+filepath.Join(t.TempDir(), "data")+
+	path := testutil.WriteFile(t, "watcher.yaml", "data_dir: "+filepath.Join(t.TempDir(), "data")+
 		"\ndcs:\n  region: xx-test-1\nnats:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n")
 	env := envOf(map[string]string{
 		"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project,

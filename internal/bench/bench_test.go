@@ -1,17 +1,13 @@
 package bench_test
 
 import (
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/bench"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/sim"
-	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
@@ -104,65 +100,6 @@ func TestMatchChanges(t *testing.T) {
 	}
 	if m.Missing[0].TaskID != "a" || m.Missing[0].Status != "RUNNING" || m.Missing[1].TaskID != "c" {
 		t.Errorf("missing = %+v, want a->RUNNING and c->FAILED", m.Missing)
-	}
-}
-
-func TestSlackSinkEnforcesOneMessagePerSecondPerChannel(t *testing.T) {
-	clock := testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	sink := bench.NewSlackSink(clock.Now)
-	hs := httptest.NewServer(sink)
-	t.Cleanup(hs.Close)
-	post := func(path, body string) (int, string, string) {
-		t.Helper()
-		resp, err := http.Post(hs.URL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(answer), resp.Header.Get("Retry-After")
-	}
-	const a, b = "/services/T0/B0/a", "/services/T0/B0/b"
-	if code, body, _ := post(a, `{"text":"one"}`); code != 200 || body != "ok" {
-		t.Fatalf("first message: %d %q, want 200 ok", code, body)
-	}
-	clock.Set(clock.Now().Add(900 * time.Millisecond))
-	if code, body, ra := post(a, `{"text":"two"}`); code != 429 || body != "rate_limited" || ra != "1" {
-		t.Fatalf("second message within the second: %d %q Retry-After %q, want 429 rate_limited 1", code, body, ra)
-	}
-	if code, _, _ := post(b, `{"text":"elsewhere"}`); code != 200 {
-		t.Fatalf("another channel in the same second: %d, want 200", code)
-	}
-	clock.Set(clock.Now().Add(100 * time.Millisecond))
-	if code, _, _ := post(a, `{"text":"three"}`); code != 200 {
-		t.Fatalf("a second after the first: %d, want 200", code)
-	}
-	if code, _, _ := post(a, `not json`); code != 400 {
-		t.Fatalf("malformed payload: %d, want 400", code)
-	}
-	acc := sink.Accepted()
-	if len(acc) != 3 || sink.RateLimited() != 1 || len(sink.Attempts()) != 4 {
-		t.Fatalf("%d accepted, %d rate limited, %d attempts; want 3, 1, 4", len(acc), sink.RateLimited(), len(sink.Attempts()))
-	}
-	if string(acc[2].Body) != `{"text":"three"}` || acc[2].Channel != a {
-		t.Errorf("last accepted = %s on %s", acc[2].Body, acc[2].Channel)
-	}
-}
-
-func TestSlackSinkServe(t *testing.T) {
-	sink := bench.NewSlackSink(nil)
-	url, stop, err := sink.Serve(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	resp, err := http.Post(url, "application/json", strings.NewReader(`{"text":"hi"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 || len(sink.Accepted()) != 1 {
-		t.Fatalf("POST to the served sink: %d, %d accepted", resp.StatusCode, len(sink.Accepted()))
 	}
 }
 

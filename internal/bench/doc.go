@@ -6,7 +6,8 @@
 // parts: the raw loop that measures what the simulator can serve to a bare
 // client (the limit a watcher is compared with), latency percentiles and the
 // matching of observed events to planned changes, the process's own CPU
-// time, RSS and Go heap, a Slack incoming-webhook sink that enforces Slack's
-// rate of one message per second per channel, and the child processes. The
+// time, RSS and Go heap, the coverage of a Slack burst by the messages a
+// fake webhook (internal/testutil/slackhook, pacing at Slack's rate of one
+// message per second per channel) accepted, and the child processes. The
 // command (cmd/watcher) parses and checks the flags into Options.
 package bench

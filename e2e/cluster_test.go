@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -125,7 +125,7 @@ poll: {schedule: "@every 1s", discover: true, detail: on_change}
 nats: {url: %q, duplicate_window: 1h, replicas: %d, lease_ttl: 3s}
 slack: {enabled: true, group_min: 0, rate: 10, min_retry_delay: 200ms, max_retry_delay: 2s, timeout: 5s}
 `, t.TempDir(), dcsLine, natsURL, replicas)
-	return writeFile(t, "watcher.yaml", cfg)
+	return testutil.WriteFile(t, "watcher.yaml", cfg)
 }
 
 var holderPID = regexp.MustCompile(`-(\d+)-[0-9a-f]+$`)
@@ -472,7 +472,7 @@ func TestStandbyReady(t *testing.T) {
 		text := strings.Replace(opsConfig(t.TempDir(), s.url, srv.ClientURL(), "@every 1s"),
 			"nats: {url: ", "nats: {lease_ttl: 2s, url: ", 1)
 		logs := &testutil.SyncBuffer{}
-		ws = append(ws, startWatcher(t, bin, writeFile(t, "watcher.yaml", text), env, logs))
+		ws = append(ws, startWatcher(t, bin, testutil.WriteFile(t, "watcher.yaml", text), env, logs))
 		addrs = append(addrs, httpAddr(t, logs))
 	}
 	held := func(i int) float64 {

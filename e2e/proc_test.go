@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -40,7 +40,8 @@ var (
 	binErr  error
 )
 
-// watcherBinary builds ./cmd/watcher once per test run; TestMain removes it.
+// watcherBinary builds ./cmd/watcher once per test run, when a test first
+// needs it; TestMain removes it.
 func watcherBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -54,7 +55,7 @@ func watcherBinary(t *testing.T) string {
 			binErr = fmt.Errorf("the go tool is not on PATH: %w", err)
 			return
 		}
-		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-o", binPath, "github.com/dcs-watcher/watcher/cmd/watcher").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build ./cmd/watcher: %w\n%s", err, out)
 		}
@@ -187,7 +188,7 @@ poll: {schedule: "@every 1s", discover: true, detail: on_change}
 nats: {url: %q, listen: "127.0.0.1:0", duplicate_window: 1h}
 slack: {enabled: true, group_min: 0, rate: 10, min_retry_delay: 200ms, max_retry_delay: 2s, timeout: 5s}
 `, dataDir, endpoint, sim.FleetProjectID, natsURL)
-	return writeFile(t, "watcher.yaml", cfg)
+	return testutil.WriteFile(t, "watcher.yaml", cfg)
 }
 
 func watcherEnv(slackURL string) []string {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -25,7 +25,7 @@ const (
 // at 9 s, 429s at 17 s); every change is at least a second away from a
 // blip, so that each is seen.
 func botScenario(t *testing.T) string {
-	return writeFile(t, "scenario.yaml", botTasksYAML(func(i int) string {
+	return testutil.WriteFile(t, "scenario.yaml", botTasksYAML(func(i int) string {
 		var b strings.Builder
 		switch {
 		case i < 3:
@@ -76,7 +76,7 @@ poll: {schedule: "@every 1s", discover: true, detail: on_change}
 nats: {listen: "127.0.0.1:0", duplicate_window: 1h}
 slack: {enabled: true, channel: %s, api_url: %q, rate: 10, min_retry_delay: 200ms, max_retry_delay: 2s, timeout: 5s}
 `, data, simURL, botProject, botChannel, fake.URL())
-	cfgPath := writeFile(t, "watcher.yaml", cfg)
+	cfgPath := testutil.WriteFile(t, "watcher.yaml", cfg)
 	env := childEnv("HUAWEICLOUD_SDK_AK="+plantedAK, "HUAWEICLOUD_SDK_SK="+plantedSK, "WATCHER_SLACK_BOT_TOKEN="+botSecret)
 	logs := &testutil.SyncBuffer{}
 	w := startWatcher(t, bin, cfgPath, env, logs)
@@ -176,7 +176,7 @@ func TestBotModeBurst(t *testing.T) {
 	})
 	bin := watcherBinary(t)
 	fake := slackapi.New(t, botSecret, map[string]string{"#oncall": botChannel})
-	simURL := startSimChild(t, bin, "--scenario", writeFile(t, "scenario.yaml", scenario))
+	simURL := startSimChild(t, bin, "--scenario", testutil.WriteFile(t, "scenario.yaml", scenario))
 	cfg := fmt.Sprintf(`log: {level: info, format: json}
 data_dir: %q
 dcs: {endpoint: %q, project_id: %q, rate_limit: 1000, concurrency: 8, timeout: 5s}
@@ -186,7 +186,7 @@ slack: {enabled: true, channel: %s, api_url: %q, rate: 1, timeout: 5s}
 `, t.TempDir(), simURL, botProject, botChannel, fake.URL())
 	env := childEnv("HUAWEICLOUD_SDK_AK="+plantedAK, "HUAWEICLOUD_SDK_SK="+plantedSK, "WATCHER_SLACK_BOT_TOKEN="+botSecret)
 	logs := &testutil.SyncBuffer{}
-	w := startWatcher(t, bin, writeFile(t, "watcher.yaml", cfg), env, logs)
+	w := startWatcher(t, bin, testutil.WriteFile(t, "watcher.yaml", cfg), env, logs)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("top level %d; logs:\n%s", len(fake.TopLevel(botChannel)), tail(logs.String(), 4000))

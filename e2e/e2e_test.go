@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -16,48 +16,8 @@ import (
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/fixture"
 )
-
-const (
-	project  = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-	taskA    = "a1000000000000000000000000000001"
-	taskB    = "b2000000000000000000000000000002"
-	taskC    = "c3000000000000000000000000000003"
-	failText = "Failed to import sessions.rdb: not a valid RDB file"
-)
-
-var e2eScenario = fmt.Sprintf(`
-project_id: %[1]s
-tasks:
-  - id: %[2]s
-    name: orders-move
-    migration_type: online_migration
-    migration_method: incremental_migration
-    source: {id: src-1, name: orders-old, addrs: "10.0.0.1:6379", ip: 10.0.0.1, port: "6379", db: "0", password: %[5]s}
-    target: {id: dst-1, name: orders-new, addrs: "10.0.0.2:6379", ip: 10.0.0.2, port: "6379", db: "0", password: %[6]s}
-    steps:
-      - {at: 0s, status: RUNNING}
-      - {at: 10s, status: FULLMIGRATING, source_task_status: RUNNING, target_task_status: RUNNING}
-      - {at: 20s, status: INCRMIGEATING}
-      - {at: 40s, status: TERMINATING}
-      - {at: 50s, status: TERMINATED, source_task_status: "", target_task_status: ""}
-  - id: %[3]s
-    name: sessions-import
-    migration_type: backupfile_import
-    target: {id: dst-2, name: sessions, addrs: "10.0.0.3:6379", password: %[7]s}
-    backup_files: {file_source: self_build_obs, bucket_name: dumps, files: [{file_name: sessions.rdb, size: "1048576", update_at: "2026-02-28 02:00:00"}]}
-    steps:
-      - {at: 0s, status: MIGRATING}
-      - {at: 30s, status: FAILED, error_message: %[8]q}
-  - id: %[4]s
-    name: old-task
-    migration_type: online_migration
-    steps:
-      - {at: 0s, status: SUCCESS}
-    removed_at: 45s
-faults:
-  - {at: 25s, for: 5s, kind: server_error, task: ""}
-`, project, taskA, taskB, taskC, srcPassword, dstPassword, importPassword, failText)
 
 // TestEndToEnd drives simulator -> watcher -> embedded NATS -> Slack through
 // a scenario with an API outage and checks the exact events and Slack
@@ -101,7 +61,7 @@ func TestEndToEnd(t *testing.T) {
 		cycle := h.published()[before:]
 		slices.SortStableFunc(cycle, func(a, b notify.Envelope) int { return strings.Compare(a.Data.TaskID, b.Data.TaskID) })
 		for _, e := range cycle {
-			got = append(got, summary(e))
+			got = append(got, fixture.Summary(e))
 		}
 	}
 
@@ -130,7 +90,7 @@ func TestEndToEnd(t *testing.T) {
 	// valid against the published JSON Schema.
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	schema, err := c.Compile("../../docs/event.schema.json")
+	schema, err := c.Compile("../docs/event.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,26 +194,10 @@ func TestEndToEnd(t *testing.T) {
 	for i, err := range h.cycleErrors() {
 		outputs[fmt.Sprintf("cycle error %d", i)] = err.Error()
 	}
-	assertNoSecrets(t, outputs)
+	fixture.AssertNoSecrets(t, outputs)
 	if len(outputs) < 1+len(want)+len(wantSlack) {
 		t.Fatalf("leak scan covered only %d outputs", len(outputs))
 	}
-}
-
-func summary(e notify.Envelope) string {
-	task := e.Data.TaskID
-	if task == "" {
-		task = "_api"
-	}
-	status := "NONE"
-	if e.Data.CurrentStatus != nil && e.Data.TaskID != "" {
-		status = e.Data.CurrentStatus.Normalized
-	}
-	s := fmt.Sprintf("%s %s %s", e.Data.Kind, task, status)
-	if e.Data.Scope != "" {
-		s += " " + e.Data.Scope
-	}
-	return s
 }
 
 func kvValues(t *testing.T, h *harness) map[string]string {
@@ -278,15 +222,4 @@ func kvValues(t *testing.T, h *harness) map[string]string {
 		t.Fatal("no snapshots stored")
 	}
 	return out
-}
-
-func assertNoSecrets(t *testing.T, outputs map[string]string) {
-	t.Helper()
-	for name, text := range outputs {
-		for _, s := range plantedSecrets() {
-			if strings.Contains(text, s) {
-				t.Errorf("%s contains the planted secret %q", name, s)
-			}
-		}
-	}
 }

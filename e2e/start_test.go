@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ func TestStartBeforeNATS(t *testing.T) {
 	s := startSim(t, bin, sim.FleetOptions{Tasks: 5, Seed: 6}, time.Now())
 	slack := newSlackServer(t)
 	port := freePort(t)
-	cfg := writeFile(t, "watcher.yaml", opsConfig(t.TempDir(), s.url, fmt.Sprintf("nats://127.0.0.1:%d", port), "@every 1s"))
+	cfg := testutil.WriteFile(t, "watcher.yaml", opsConfig(t.TempDir(), s.url, fmt.Sprintf("nats://127.0.0.1:%d", port), "@every 1s"))
 	logs := &testutil.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func TestFailedWithinExternalNATSOutage(t *testing.T) {
 	port := srv.Addr().(*net.TCPAddr).Port
 
 	start := time.Now().Add(2 * time.Second)
-	scenario := writeFile(t, "outage.yaml", fmt.Sprintf(`project_id: %s
+	scenario := testutil.WriteFile(t, "outage.yaml", fmt.Sprintf(`project_id: %s
 tasks:
   - id: %s
     name: move-through-outage

@@ -1,13 +1,8 @@
-package main
+package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,101 +17,6 @@ import (
 	"github.com/dcs-watcher/watcher/internal/sim"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
-
-// Planted secrets: every test that runs the pipeline scans its outputs for them.
-const (
-	plantedAK      = "PLANTEDAKZZ9F3Q7W2E1"
-	plantedSK      = "planted-sk-Qx7dW2vB9nM4kL1p"
-	webhookSecret  = "PLANTEDwebhookTOKENxYz123"
-	srcPassword    = "PLANTED-src-Pa55-7x"
-	dstPassword    = "PLANTED-dst-Pa55-9y"
-	importPassword = "PLANTED-imp-Pa55-3z"
-)
-
-func plantedSecrets() []string {
-	return []string{plantedAK, plantedSK, webhookSecret, srcPassword, dstPassword, importPassword}
-}
-
-// slackServer speaks Slack's incoming-webhook protocol and records what it
-// accepted, and when it answered each post. failNext, when set, decides
-// answers before a post is accepted.
-type slackServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	posts    []slackPost
-	failNext []int // status codes to answer before accepting
-}
-
-// slackPost is one message the webhook accepted.
-type slackPost struct {
-	at   time.Time // when the answer was written
-	ids  []string  // event ids in its context blocks
-	text string
-	raw  string // the body as posted
-}
-
-var eventIDRe = regexp.MustCompile("event `([^`]+)`")
-
-func newSlackServer(t *testing.T) *slackServer {
-	s := &slackServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, webhookSecret) {
-			http.Error(w, "no_service", http.StatusNotFound)
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if len(s.failNext) > 0 {
-			code := s.failNext[0]
-			s.failNext = s.failNext[1:]
-			if code == http.StatusTooManyRequests {
-				w.Header().Set("Retry-After", "1")
-			}
-			http.Error(w, "rollup_error", code)
-			return
-		}
-		var m struct {
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal(body, &m); err != nil {
-			http.Error(w, "invalid_payload", http.StatusBadRequest)
-			return
-		}
-		p := slackPost{text: m.Text, raw: string(body)}
-		for _, sm := range eventIDRe.FindAllStringSubmatch(p.raw, -1) {
-			p.ids = append(p.ids, sm[1])
-		}
-		_, _ = io.WriteString(w, "ok")
-		p.at = time.Now()
-		s.posts = append(s.posts, p)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-// all is every post accepted so far.
-func (s *slackServer) all() []slackPost {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]slackPost(nil), s.posts...)
-}
-
-func (s *slackServer) texts() []string {
-	var out []string
-	for _, p := range s.all() {
-		out = append(out, p.text)
-	}
-	return out
-}
-
-func (s *slackServer) bodies() []string {
-	var out []string
-	for _, p := range s.all() {
-		out = append(out, p.raw)
-	}
-	return out
-}
 
 // harness runs the real watcher (embedded NATS, KV, publisher, poller,
 // Slack notifier) against the simulator on an injected clock.

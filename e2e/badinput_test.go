@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
+	"github.com/dcs-watcher/watcher/internal/testutil/fixture"
 )
 
 // badInputScenario has one task that changes status at 55 s, with a fault
@@ -117,13 +118,13 @@ func testBadInput(t *testing.T, fault, detail string, mutate func(*config.Config
 	if got := summaries(h.published()[n1:]); !slices.Equal(got, want) {
 		t.Errorf("events after the fault = %q, want %q", got, want)
 	}
-	assertNoSecrets(t, map[string]string{"logs": h.logs.String()})
+	fixture.AssertNoSecrets(t, map[string]string{"logs": h.logs.String()})
 }
 
 func summaries(es []notify.Envelope) []string {
 	var out []string
 	for _, e := range es {
-		out = append(out, summary(e))
+		out = append(out, fixture.Summary(e))
 	}
 	return out
 }

@@ -1,0 +1,19 @@
+package e2e
+
+import "github.com/dcs-watcher/watcher/internal/testutil/fixture"
+
+// The shared fixture (planted secrets, the end-to-end scenario and its
+// ids), as these tests name it.
+const (
+	plantedAK     = fixture.AK
+	plantedSK     = fixture.SK
+	webhookSecret = fixture.WebhookToken
+	srcPassword   = fixture.SrcPassword
+	dstPassword   = fixture.DstPassword
+	project       = fixture.Project
+	taskA         = fixture.TaskA
+	taskB         = fixture.TaskB
+	taskC         = fixture.TaskC
+)
+
+var e2eScenario = fixture.Scenario
