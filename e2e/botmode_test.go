@@ -62,9 +62,7 @@ func botTasksYAML(steps func(i int) string) string {
 // transition, nothing for the API blips (degraded_for 2m), nothing for the
 // 196 quiet tasks.
 func TestBotModeAcceptance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary for about 30 s")
-	}
+	testutil.Long(t, "runs the binary for about 30 s")
 	bin := watcherBinary(t)
 	fake := slackapi.New(t, botSecret, map[string]string{"#oncall": botChannel})
 	simURL := startSimChild(t, bin, "--scenario", botScenario(t))

@@ -198,9 +198,7 @@ func (r *replicaSet) byPID(pid int) int {
 // unbroken chains; Slack every event once (outside kill windows); and the
 // woken leader must have published nothing.
 func TestReplicasOnCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs three watchers on a NATS cluster for about two minutes")
-	}
+	testutil.Long(t, "runs three watchers on a NATS cluster for about two minutes")
 	bin := watcherBinary(t)
 	nc := startCluster(t)
 	o := sim.FleetOptions{Tasks: 100, Seed: 21, ChangeRate: 4, ChangeFrom: 3 * time.Second, ChangeTo: 75 * time.Second}

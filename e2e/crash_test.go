@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/sim"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // TestKillNineRun kills the watcher with SIGKILL at random moments while a
@@ -18,9 +19,7 @@ import (
 // event once (a double is tolerated only when a kill fell right after
 // Slack's answer: the documented window before the delivery mark).
 func TestKillNineRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary for about 100 s")
-	}
+	testutil.Long(t, "runs the binary for about 100 s")
 	bin := watcherBinary(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill schedule seed %d", seed)

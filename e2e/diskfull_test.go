@@ -26,9 +26,7 @@ import (
 // observations while the store cannot be written (a journal) and replays
 // them after: that assertion is reported on its own.
 func TestDiskFullRecovers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary for about 80 s")
-	}
+	testutil.Long(t, "runs the binary for about 80 s")
 	dataDir := testutil.SmallDisk(t, "size=8m")
 	bin := watcherBinary(t)
 	o := sim.FleetOptions{Tasks: 60, Seed: 21, ChangeRate: 4, ChangeFrom: 3 * time.Second, ChangeTo: 50 * time.Second}

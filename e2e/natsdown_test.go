@@ -15,9 +15,7 @@ import (
 // the API's status (snapshots too), nothing doubled, every change that
 // held for a while outside the outage; Slack every event once.
 func TestExternalNATSDown20s(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary for about 70 s")
-	}
+	testutil.Long(t, "runs the binary for about 70 s")
 	bin := watcherBinary(t)
 	storeDir := t.TempDir()
 	srv := testutil.RunJetStream(t, -1, storeDir)

@@ -18,9 +18,7 @@ import (
 // after NATS returns the stream holds both, in order, once, marked
 // delayed with the time each was seen, and Slack has posted both.
 func TestFailedWithinExternalNATSOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary for about 45 s")
-	}
+	testutil.Long(t, "runs the binary for about 45 s")
 	const task = "0e000000000000000000000000000001"
 	const failAt, runAt = 15 * time.Second, 21 * time.Second
 	bin := watcherBinary(t)

@@ -72,9 +72,7 @@ func TestReloadFallback(t *testing.T) {
 // again (it delivers, posts arrive); once Slack has caught up, every
 // task's posts are in stream order, none missing, none doubled.
 func TestReloadStormSlackOrder(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary for about two minutes")
-	}
+	testutil.Long(t, "runs the binary for about two minutes")
 	t.Run("embedded", func(t *testing.T) { reloadStorms(t, false) })
 	t.Run("external", func(t *testing.T) { reloadStorms(t, true) })
 }

@@ -76,9 +76,7 @@ var startErrRe = regexp.MustCompile(`"error":"([^"]*)".*"message":"watcher not s
 // so starts fail and are tried again; none exits, and one of them leads
 // and polls (the fleet is discovered on the stream).
 func TestReplicasStartTogether(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three watchers on a fresh NATS cluster")
-	}
+	testutil.Long(t, "starts three watchers on a fresh NATS cluster")
 	bin := watcherBinary(t)
 	s := startSim(t, bin, sim.FleetOptions{Tasks: 10, Seed: 9}, time.Now())
 	nc := startClusterNodes(t)

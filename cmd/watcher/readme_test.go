@@ -128,10 +128,10 @@ var runBy = map[string]string{
 
 // notRun lists the sh blocks no test here runs, by their first line, and why.
 var notRun = map[string]string{
-	"go run ./cmd/watcher demo     # the whole pipeline on embedded defaults; ends by itself in ~25 s":                        "CI (.ci/run) runs the demo; go test ./... is the run this test is part of",
-	". data/nats/reader.env                                           # or: nats --context data/nats/reader.context.json ...": "needs the nats CLI, which the project does not depend on; TestReaderCannotWrite checks the reader's rights with the Go client",
-	"go run ./cmd/watcher bench           # every phase at full size: about 15 minutes on 2 cores":                            "TestBenchQuick runs bench --quick; the full bench takes 15 minutes",
-	"gofmt -l . && go vet ./... && go test -race ./...   # what CI runs (.ci/run), plus the demo":                             "CI (.ci/run) runs these; docker is not needed by the tests",
+	"go run ./cmd/watcher demo     # the whole pipeline on embedded defaults; ends by itself in ~25 s":                              "CI (.ci/run) runs the demo; go test ./... is the run this test is part of",
+	". data/nats/reader.env                                           # or: nats --context data/nats/reader.context.json ...":       "needs the nats CLI, which the project does not depend on; TestReaderCannotWrite checks the reader's rights with the Go client",
+	"go run ./cmd/watcher bench           # every phase at full size: about 15 minutes on 2 cores":                                  "TestBenchQuick runs bench --quick; the full bench takes 15 minutes",
+	"gofmt -l . && go vet ./... && WATCHER_LONG_TESTS=1 go test -race -timeout 40m ./...   # what CI runs (.ci/run), plus the demo": "CI (.ci/run) runs these; docker is not needed by the tests",
 }
 
 // TestReadmeSnippetsAccounted fails on a block of README.md or docs/*.md
