@@ -16,7 +16,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/testutil"
-	"github.com/dcs-watcher/watcher/internal/testutil/fixture"
+	"github.com/dcs-watcher/watcher/e2e/fixture"
 )
 
 // TestEndToEnd drives simulator -> watcher -> embedded NATS -> Slack through

@@ -1,6 +1,6 @@
 package main
 
-import "github.com/dcs-watcher/watcher/internal/testutil/fixture"
+import "github.com/dcs-watcher/watcher/e2e/fixture"
 
 // The shared fixture (planted secrets, the end-to-end scenario and its
 // ids), as these tests name it.

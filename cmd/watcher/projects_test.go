@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/dcs-watcher/watcher/internal/testutil"
-	"github.com/dcs-watcher/watcher/internal/testutil/fixture"
+	"github.com/dcs-watcher/watcher/e2e/fixture"
 )
 
 // TestValidatePrintsEveryProject: validate lists each project of

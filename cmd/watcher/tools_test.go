@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/dcs-watcher/watcher/internal/testutil"
-	"github.com/dcs-watcher/watcher/internal/testutil/fixture"
+	"github.com/dcs-watcher/watcher/e2e/fixture"
 	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
