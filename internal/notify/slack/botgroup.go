@@ -111,13 +111,9 @@ func (s *session) sendGroup(ctx context.Context, p outgoing) error {
 // task's conversation is in that message's thread, unless it has one
 // already (another replica, or an earlier run, opened it meanwhile).
 func (s *session) listed(ctx context.Context, it *item, channel, ts string) error {
-	key := cardKey(s.name, s.bot.channel, it.env.Data)
-	rec, rev, err := s.cards.read(ctx, key)
+	key, rec, rev, err := s.cardOf(ctx, it)
 	if err != nil {
 		return err
-	}
-	if rec == nil {
-		rec = &cardRecord{}
 	}
 	applied := rec.Apply(it.env)
 	if rec.TS == "" && rec.Thread == "" {

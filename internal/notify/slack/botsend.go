@@ -149,13 +149,9 @@ func (d *botDest) lookFrom(key string, it *item) (time.Time, bool) {
 // made exactly once by postOnce. The event that opens the card gets no
 // reply: the card says it.
 func (s *session) sendCard(ctx context.Context, it *item) error {
-	key := cardKey(s.name, s.bot.channel, it.env.Data)
-	rec, rev, err := s.cards.read(ctx, key)
+	key, rec, rev, err := s.cardOf(ctx, it)
 	if err != nil {
 		return err
-	}
-	if rec == nil {
-		rec = &cardRecord{}
 	}
 	applied := rec.Apply(it.env)
 	switch {
@@ -216,4 +212,18 @@ func (s *session) openCard(ctx context.Context, key string, rec *cardRecord, rev
 		return err
 	}
 	return nil
+}
+
+// cardOf reads the card record of it's task (an empty one when it has
+// none yet) with its key and revision.
+func (s *session) cardOf(ctx context.Context, it *item) (string, *cardRecord, uint64, error) {
+	key := cardKey(s.name, s.bot.channel, it.env.Data)
+	rec, rev, err := s.cards.read(ctx, key)
+	if err != nil {
+		return key, nil, 0, err
+	}
+	if rec == nil {
+		rec = &cardRecord{}
+	}
+	return key, rec, rev, nil
 }
