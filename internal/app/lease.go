@@ -54,6 +54,10 @@ import (
 // not wait for its own dead lease to expire.
 
 // openLeases opens the lease bucket and names this replica.
+
+// handOverTimeout bounds the hand-over of a journal after a lost lease.
+const handOverTimeout = 30 * time.Second
+
 func openLeases(ctx context.Context, b *broker.Broker, cfg config.Config, log zerolog.Logger) (*lease.Store, error) {
 	id := lease.NewIdentity()
 	s, err := lease.Open(ctx, b.JS, lease.Options{
@@ -199,7 +203,10 @@ func (a *App) tenure(ctx context.Context, i int, h *lease.Held, spec string, log
 	}, func(ctx context.Context) error { return pl.Run(ctx, spec) })
 	switch end {
 	case lease.Lost:
-		pl.DropJournal("lease lost: another replica polled the project meanwhile, its snapshots stand")
+		// Renewal reached NATS to learn it: the store answers again.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
+		pl.HandOver(hctx)
+		cancel()
 	case lease.Stopped:
 		if n := pl.Journaled(); n > 0 {
 			log.Warn().Int("journaled", n).Msg("lease kept at shutdown: the next run of this replica replays the journal, unless another replica takes the lease first")

@@ -235,19 +235,6 @@ func (j *journal) finish() map[string]int {
 	return dropped
 }
 
-// drop discards what the journal holds (the lease went to another
-// replica) and says how much.
-func (j *journal) drop(why string) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if n := len(j.obs) - j.done; n > 0 {
-		j.log.Error().Int("dropped", n).Str("why", why).
-			Msg("journal dropped: its observations are not published")
-	}
-	j.reset()
-	j.remove()
-}
-
 // write appends a line and syncs it; on failure the journal goes on in
 // memory and the file is removed, so that no replay ever starts from a
 // file that lacks the end of the journal.

@@ -256,3 +256,73 @@ func TestJournalSurvivesRestarts(t *testing.T) {
 	}
 	e.delayedChain(true, true)
 }
+
+// TestHandOverAfterLostLease: the watcher journaled the outage's changes,
+// and when NATS answers again its lease has gone to another replica (in a
+// cluster, only its NATS node went away). Tasks the new leader has not
+// written since are handed over: their journaled changes are published,
+// delayed, in order; a task the new leader wrote keeps its record and the
+// journal's observations of it are dropped (no transition backwards).
+func TestHandOverAfterLostLease(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		newLeaderRuns bool
+	}{{"untouched", false}, {"written by the new leader", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, outageScenario, nil)
+			var lost sync.Mutex
+			leads := true
+			w := e.journaledWith(filepath.Join(t.TempDir(), "p.jsonl"), poller.Options{
+				TaskIDs: []string{outageTask}, Detail: poller.DetailEveryCycle,
+				Fence: func(context.Context) error {
+					lost.Lock()
+					defer lost.Unlock()
+					if !leads {
+						return errors.New("lease lost (test)")
+					}
+					return nil
+				},
+			})
+			restart := e.outage(w)
+			restart()
+			testutil.Eventually(t, "the watcher's connection back", w.nc.IsConnected)
+			lost.Lock()
+			leads = false
+			lost.Unlock()
+			if _, err := w.cycleAt(26 * time.Second); err == nil {
+				t.Fatal("a cycle without the lease ran")
+			}
+			if tc.newLeaderRuns {
+				// The new leader sees RUNNING (the task's status at 26 s)
+				// against FULLMIGRATING and writes it.
+				nl := e.newWatcher(poller.Options{TaskIDs: []string{outageTask}, Detail: poller.DetailEveryCycle})
+				if _, err := nl.cycleAt(26 * time.Second); err != nil {
+					t.Fatalf("new leader's cycle: %v", err)
+				}
+			}
+			committed, dropped := w.p.HandOver(e.ctx)
+			if w.p.Journaled() != 0 {
+				t.Fatalf("%d observations left in the journal", w.p.Journaled())
+			}
+			if !tc.newLeaderRuns {
+				if committed != 2 || dropped != 0 {
+					t.Fatalf("handed over %d, dropped %d; want 2, 0", committed, dropped)
+				}
+				e.delayedChain(true, true)
+				return
+			}
+			if committed != 0 || dropped != 2 {
+				t.Fatalf("handed over %d, dropped %d; want 0, 2 (the new leader wrote the task)", committed, dropped)
+			}
+			var got []string
+			for _, env := range e.streamEvents() {
+				if env.Data.TaskID == outageTask && env.Data.Kind == "status_changed" {
+					got = append(got, env.Data.PreviousStatus.Normalized+"->"+env.Data.CurrentStatus.Normalized)
+				}
+			}
+			if !slices.Equal(got, []string{"FULLMIGRATING->RUNNING"}) {
+				t.Fatalf("stream's status changes %v, want the new leader's FULLMIGRATING->RUNNING alone", got)
+			}
+		})
+	}
+}

@@ -32,6 +32,9 @@ type outbox struct {
 	pub       Publisher
 	project   string
 	fenced    func(ctx context.Context) error // Options.Fence; nil: always leads
+	// handingOver: HandOver commits a journal after the lease moved; its
+	// writes are guarded by compare-and-swap alone.
+	handingOver atomic.Bool
 	published func(notify.Envelope)           // Options.Published
 	log       zerolog.Logger
 
@@ -69,7 +72,7 @@ type owedEvent struct {
 
 // fence asks Options.Fence, when set, whether this replica still leads.
 func (b *outbox) fence(ctx context.Context) error {
-	if b.fenced == nil {
+	if b.fenced == nil || b.handingOver.Load() {
 		return nil
 	}
 	if err := b.fenced(ctx); err != nil {

@@ -85,10 +85,5 @@ func (p *Poller) dropped(task string) bool {
 	return ok
 }
 
-// DropJournal discards the observations the journal holds, with an error
-// line counting them: the project's lease went to another replica, whose
-// snapshots stand (replaying older observations over them would be wrong).
-func (p *Poller) DropJournal(why string) { p.j.drop(why) }
-
 // Journaled is how many observations wait in the journal.
 func (p *Poller) Journaled() int { return p.j.pending() }

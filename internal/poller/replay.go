@@ -67,11 +67,7 @@ func (c *cycle) replay(ctx context.Context) error {
 		if !ok {
 			break
 		}
-		ent, err := c.load(ctx, ob.Task.ID)
-		if err == nil {
-			err = c.record(ctx, ob.At, ob.Task, ent, ob.Gap)
-		}
-		if err != nil {
+		if err := c.replayOne(ctx, ob); err != nil {
 			return fmt.Errorf("journal replay stopped after %d observation(s), at %s's of %s: %w",
 				n, displayID(ob.Task.ID), ob.At.UTC().Format(time.RFC3339Nano), err)
 		}
@@ -124,4 +120,62 @@ func (c *cycle) keep(at time.Time, t dcs.Task, row *dcs.Task, nulls []string) er
 	}
 	c.p.observe(t.ID)
 	return nil
+}
+
+// HandOver commits what the journal holds after the project's lease went
+// to another replica while this one could not reach the store (in a
+// cluster, its NATS node went away while the others stayed). A task's
+// observations are committed only while its stored record is still the
+// one this replica last knew, the new leader having written nothing of it
+// since, and with compare-and-swap on that record's revision: the new
+// leader's next write of the task then loses on the revision and settles
+// what the record owes, as for any writer that has just lost its lease. A
+// task the new leader wrote meanwhile keeps its record; its observations
+// are dropped, counted in one log line. The cycles must have stopped.
+func (p *Poller) HandOver(ctx context.Context) (committed, dropped int) {
+	if p.j.pending() == 0 {
+		return 0, 0
+	}
+	p.box.handingOver.Store(true)
+	defer p.box.handingOver.Store(false)
+	c := &cycle{p: p, box: p.box, now: p.o.Now(), stats: &Stats{}, replaying: true}
+	checked, gone := map[string]bool{}, map[string]bool{}
+	for {
+		ob, ok := p.j.next()
+		if !ok {
+			break
+		}
+		id := ob.Task.ID
+		if !checked[id] {
+			checked[id] = true
+			known, _ := p.st.Get(p.o.ProjectID, id)
+			now, err := p.st.Refresh(ctx, p.o.ProjectID, id)
+			gone[id] = err != nil || now.Revision != known.Revision
+		}
+		if !gone[id] {
+			if err := c.replayOne(ctx, ob); err != nil {
+				p.o.Logger.Warn().Err(err).Str("task_id", id).Msg("journal hand-over: observation not committed; the new leader's record stands")
+				gone[id] = true
+			}
+		}
+		if gone[id] {
+			dropped++
+		} else {
+			committed++
+		}
+		p.j.replayed()
+	}
+	p.j.finish()
+	p.o.Logger.Warn().Int("committed", committed).Int("dropped", dropped).
+		Msg("journal handed over after the lease moved: observations of tasks the new leader had not written are published, marked delayed; the rest dropped")
+	return committed, dropped
+}
+
+// replayOne commits one journaled observation against the stored record.
+func (c *cycle) replayOne(ctx context.Context, ob observation) error {
+	ent, err := c.load(ctx, ob.Task.ID)
+	if err != nil {
+		return err
+	}
+	return c.record(ctx, ob.At, ob.Task, ent, ob.Gap)
 }
