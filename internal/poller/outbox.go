@@ -28,15 +28,15 @@ import (
 // which may not be what the cache says; it is safe for concurrent use by a
 // cycle's workers, each on its own task.
 type outbox struct {
-	st        Store
-	pub       Publisher
-	project   string
-	fenced    func(ctx context.Context) error // Options.Fence; nil: always leads
+	st      Store
+	pub     Publisher
+	project string
+	fenced  func(ctx context.Context) error // Options.Fence; nil: always leads
 	// handingOver: HandOver commits a journal after the lease moved; its
 	// writes are guarded by compare-and-swap alone.
 	handingOver atomic.Bool
-	published func(notify.Envelope)           // Options.Published
-	log       zerolog.Logger
+	published   func(notify.Envelope) // Options.Published
+	log         zerolog.Logger
 
 	// events and writes count the events this process published and the
 	// snapshots it wrote: a cycle's Stats are what they grew by.
