@@ -47,20 +47,10 @@ type status struct {
 }
 
 func statusOf(si *notify.StatusInfo) (status, bool) {
-	if si == nil || (si.Raw == "" && si.Normalized == "") {
-		return status{}, false
-	}
-	n := dcs.Status(si.Normalized)
-	if n == "" {
-		n = dcs.Normalize(si.Raw)
-	}
-	raw := si.Raw
-	if raw == "" {
-		raw = string(n)
-	}
+	raw, n, ok := si.Read()
 	// Judged here, not taken from the envelope: the emoji must agree with
 	// the status model this binary knows.
-	return status{raw: raw, norm: n, known: n.Known()}, true
+	return status{raw: raw, norm: n, known: n.Known()}, ok
 }
 
 func currentStatus(d notify.Data) (status, bool) {
