@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcs-watcher/watcher/e2e/fixture"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
-	"github.com/dcs-watcher/watcher/e2e/fixture"
 )
 
 // badInputScenario has one task that changes status at 55 s, with a fault

@@ -13,10 +13,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/dcs-watcher/watcher/e2e/fixture"
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/testutil"
-	"github.com/dcs-watcher/watcher/e2e/fixture"
 )
 
 // TestEndToEnd drives simulator -> watcher -> embedded NATS -> Slack through

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcs-watcher/watcher/e2e/fixture"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/sim"
 	"github.com/dcs-watcher/watcher/internal/testutil"
-	"github.com/dcs-watcher/watcher/e2e/fixture"
 )
 
 // euScenario is a second project, in another region, whose task fails.

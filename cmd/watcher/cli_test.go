@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcs-watcher/watcher/e2e/fixture"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/sim"
 	"github.com/dcs-watcher/watcher/internal/testutil"
-	"github.com/dcs-watcher/watcher/e2e/fixture"
 )
 
 func envOf(m map[string]string) func(string) string {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dcs-watcher/watcher/internal/testutil"
 	"github.com/dcs-watcher/watcher/e2e/fixture"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
 // TestValidatePrintsEveryProject: validate lists each project of

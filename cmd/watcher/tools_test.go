@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dcs-watcher/watcher/internal/testutil"
 	"github.com/dcs-watcher/watcher/e2e/fixture"
+	"github.com/dcs-watcher/watcher/internal/testutil"
 	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
