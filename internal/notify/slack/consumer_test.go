@@ -16,11 +16,13 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
 // eventIDs are the event ids of posts, read from the message's context line.
-func eventIDs(posts []post) []string {
+func eventIDs(posts []slackhook.Post) []string {
 	var ids []string
 	for _, p := range posts {
 		all := texts(p.Msg)
@@ -40,19 +42,19 @@ func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, 
 func TestNotifierPostsInOrderAndSkipsDiscovered(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	publish(t, js,
 		envelope("ev-discovered", diff.Discovered, nil, task("orders-cache-move", "RUNNING"), 0),
 		statusChanged("ev-status", "orders-cache-move", "FULLMIGRATING", "INCRMIGEATING"),
 		envelope("ev-removed", diff.Removed, task("orders-cache-move", "INCRMIGEATING"), nil, 0),
 	)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{FilterSubject: prefix + ".>"})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{FilterSubject: prefix + ".>"})
 	n.drained(t)
 
-	if got := eventIDs(f.all()); !equal(got, []string{"ev-status", "ev-removed"}) {
+	if got := eventIDs(f.Posts()); !equal(got, []string{"ev-status", "ev-removed"}) {
 		t.Fatalf("Slack received %v, want [ev-status ev-removed]", got)
 	}
-	posts := f.all()
+	posts := f.Posts()
 	if h := headerText(posts[0].Msg); !strings.Contains(h, "FULLMIGRATING -> INCRMIGEATING") {
 		t.Errorf("first post header %q", h)
 	}
@@ -64,19 +66,19 @@ func TestNotifierPostsInOrderAndSkipsDiscovered(t *testing.T) {
 func TestNotifierRetriesServerErrorsWithBackoff(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, func(i int, _ slack.WebhookMessage) reply {
+	f := newHook(t, func(i int, _ slack.WebhookMessage) slackhook.Reply {
 		if i < 2 {
-			return reply{Status: http.StatusInternalServerError, Body: "rollup_error"}
+			return slackhook.Reply{Status: http.StatusInternalServerError, Body: "rollup_error"}
 		}
-		return reply{Status: http.StatusOK, Body: "ok"}
+		return slackhook.Reply{Status: http.StatusOK, Body: "ok"}
 	})
 	logger, logs := newLogger()
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "SUCCESS"))
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: logger, MinRetryDelay: 200 * time.Millisecond})
-	testutil.EventuallyWithin(t, waitFor, "one accepted post", func() bool { return len(f.accepted()) == 1 })
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{Logger: logger, MinRetryDelay: 200 * time.Millisecond})
+	testutil.EventuallyWithin(t, waitFor, "one accepted post", func() bool { return len(f.Accepted()) == 1 })
 	n.drained(t)
 
-	posts := f.all()
+	posts := f.Posts()
 	if len(posts) != 3 {
 		t.Fatalf("Slack saw %d attempts, want 3 (500, 500, 200)", len(posts))
 	}
@@ -102,18 +104,18 @@ func TestNotifierRetriesServerErrorsWithBackoff(t *testing.T) {
 func TestNotifierHonoursRetryAfter(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, func(i int, _ slack.WebhookMessage) reply {
+	f := newHook(t, func(i int, _ slack.WebhookMessage) slackhook.Reply {
 		if i == 0 {
-			return reply{Status: http.StatusTooManyRequests, Body: "rate_limited", RetryAfter: "1"}
+			return slackhook.Reply{Status: http.StatusTooManyRequests, Body: "rate_limited", RetryAfter: "1"}
 		}
-		return reply{Status: http.StatusOK, Body: "ok"}
+		return slackhook.Reply{Status: http.StatusOK, Body: "ok"}
 	})
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "SUCCESS"))
 	// A tiny backoff, so only Retry-After can explain a long wait.
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{MinRetryDelay: 10 * time.Millisecond})
-	testutil.EventuallyWithin(t, waitFor, "one accepted post", func() bool { return len(f.accepted()) == 1 })
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{MinRetryDelay: 10 * time.Millisecond})
+	testutil.EventuallyWithin(t, waitFor, "one accepted post", func() bool { return len(f.Accepted()) == 1 })
 
-	posts := f.all()
+	posts := f.Posts()
 	if len(posts) != 2 || posts[0].Status != http.StatusTooManyRequests {
 		t.Fatalf("Slack saw %d attempts, want a 429 then a 200", len(posts))
 	}
@@ -128,21 +130,21 @@ func TestNotifierHonoursRetryAfter(t *testing.T) {
 func TestNotifierTerminatesRefusedMessagesAndGoesOn(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, func(_ int, m slack.WebhookMessage) reply {
+	f := newHook(t, func(_ int, m slack.WebhookMessage) slackhook.Reply {
 		if strings.Contains(m.Text, "bad-blocks") {
-			return reply{Status: http.StatusBadRequest, Body: "invalid_blocks"}
+			return slackhook.Reply{Status: http.StatusBadRequest, Body: "invalid_blocks"}
 		}
-		return reply{Status: http.StatusOK, Body: "ok"}
+		return slackhook.Reply{Status: http.StatusOK, Body: "ok"}
 	})
 	logger, logs := newLogger()
 	publish(t, js,
 		statusChanged("ev-bad", "bad-blocks", "MIGRATING", "FAILED"),
 		statusChanged("ev-good", "good", "MIGRATING", "SUCCESS"),
 	)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: logger})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{Logger: logger})
 	n.drained(t)
 
-	if got := eventIDs(f.all()); !equal(got, []string{"ev-bad", "ev-good"}) {
+	if got := eventIDs(f.Posts()); !equal(got, []string{"ev-bad", "ev-good"}) {
 		t.Fatalf("Slack saw %v, want ev-bad once (refused, not retried) then ev-good", got)
 	}
 	if want := (Stats{Sent: 1, Events: 1, Failed: 1}); n.Stats() != want {
@@ -156,7 +158,7 @@ func TestNotifierTerminatesRefusedMessagesAndGoesOn(t *testing.T) {
 func TestNotifierTerminatesMalformedEvents(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	logger, logs := newLogger()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -167,10 +169,10 @@ func TestNotifierTerminatesMalformedEvents(t *testing.T) {
 		t.Fatalf("publish: %v", err)
 	}
 	publish(t, js, statusChanged("ev-good", "good", "MIGRATING", "SUCCESS"))
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: logger})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{Logger: logger})
 	n.drained(t)
 
-	if got := eventIDs(f.all()); !equal(got, []string{"ev-good"}) {
+	if got := eventIDs(f.Posts()); !equal(got, []string{"ev-good"}) {
 		t.Fatalf("Slack saw %v, want only ev-good", got)
 	}
 	if want := (Stats{Sent: 1, Events: 1, Failed: 2}); n.Stats() != want {
@@ -188,9 +190,9 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 	js := startJetStream(t)
 	// Slow enough that the first Notifier is stopped in the middle of the
 	// stream, with messages buffered and one in flight.
-	f := newFakeSlack(t, func(int, slack.WebhookMessage) reply {
+	f := newHook(t, func(int, slack.WebhookMessage) slackhook.Reply {
 		time.Sleep(50 * time.Millisecond)
-		return reply{Status: http.StatusOK, Body: "ok"}
+		return slackhook.Reply{Status: http.StatusOK, Body: "ok"}
 	})
 	var first []notify.Envelope
 	for _, id := range []string{"ev-1", "ev-2", "ev-3", "ev-4", "ev-5", "ev-6"} {
@@ -199,8 +201,8 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 	publish(t, js, first...)
 	// One message per event, so that each post names its event.
 	o := Options{Consumer: "slack-restart", NoGrouping: true}
-	n1 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
-	testutil.EventuallyWithin(t, waitFor, "two posts", func() bool { return len(f.all()) >= 2 })
+	n1 := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o)
+	testutil.EventuallyWithin(t, waitFor, "two posts", func() bool { return len(f.Posts()) >= 2 })
 	n1.stop(t)
 
 	// A crash after Slack accepted ev-marked but before the ack: the mark
@@ -216,12 +218,12 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 	}
 	publish(t, js, statusChanged("ev-marked", "t-marked", "MIGRATING", "SUCCESS"), statusChanged("ev-7", "t-7", "MIGRATING", "SUCCESS"))
 
-	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
-	testutil.EventuallyWithin(t, waitFor, "all seven new events posted", func() bool { return len(f.all()) >= 7 })
+	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o)
+	testutil.EventuallyWithin(t, waitFor, "all seven new events posted", func() bool { return len(f.Posts()) >= 7 })
 	n2.drained(t)
 
 	want := []string{"ev-1", "ev-2", "ev-3", "ev-4", "ev-5", "ev-6", "ev-7"}
-	if got := eventIDs(f.all()); !equal(got, want) {
+	if got := eventIDs(f.Posts()); !equal(got, want) {
 		t.Fatalf("Slack saw %v, want each of %v once, in order, and not ev-marked", got, want)
 	}
 	if n2.Stats().Skipped != 1 {
@@ -241,9 +243,9 @@ func TestNotifierRestartDeliversEachEventOnce(t *testing.T) {
 func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	down := newFakeSlack(t, nil)
-	url := down.url()
-	down.srv.Close() // connection refused
+	down := newHook(t, nil)
+	url := secret.Secret(down.WebhookURL())
+	down.Close() // connection refused
 	logger, logs := newLogger()
 	publish(t, js, statusChanged("ev-1", "orders-cache-move", "MIGRATING", "FAILED"))
 	n := startNotifier(t, js, slackwire.WebhookSender{URL: url}, Options{Logger: logger, MinRetryDelay: 20 * time.Millisecond})
@@ -257,10 +259,10 @@ func TestNotifierLeaksNoWebhookURL(t *testing.T) {
 	n.stop(t)
 
 	// A hook that is gone: 404 no_service, a dead destination.
-	gone := newFakeSlack(t, func(int, slack.WebhookMessage) reply {
-		return reply{Status: http.StatusNotFound, Body: "no_service"}
+	gone := newHook(t, func(int, slack.WebhookMessage) slackhook.Reply {
+		return slackhook.Reply{Status: http.StatusNotFound, Body: "no_service"}
 	})
-	m := startNotifier(t, js, slackwire.WebhookSender{URL: gone.url()}, Options{Logger: logger})
+	m := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(gone.WebhookURL())}, Options{Logger: logger})
 	testutil.EventuallyWithin(t, waitFor, "the dead destination", func() bool { return m.Stats().Dead == 1 })
 	m.stop(t)
 

@@ -18,7 +18,9 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
 // deadRetry is the probe interval of these tests: short, so that several
@@ -27,16 +29,16 @@ const deadRetry = 50 * time.Millisecond
 
 // switchable is a fake Slack that answers dead until revive.
 type switchable struct {
-	*fakeSlack
+	*slackhook.Server
 	alive atomic.Bool
 }
 
-func newSwitchable(t *testing.T, dead reply) *switchable {
+func newSwitchable(t *testing.T, dead slackhook.Reply) *switchable {
 	t.Helper()
 	s := &switchable{}
-	s.fakeSlack = newFakeSlack(t, func(int, slack.WebhookMessage) reply {
+	s.Server = newHook(t, func(int, slack.WebhookMessage) slackhook.Reply {
 		if s.alive.Load() {
-			return reply{Status: http.StatusOK, Body: "ok"}
+			return slackhook.Reply{Status: http.StatusOK, Body: "ok"}
 		}
 		return dead
 	})
@@ -105,7 +107,7 @@ func lastHealth(t *testing.T, js jetstream.JetStream, subject string) notify.Env
 // and one watch_recovered event.
 func TestNotifierHoldsEventsWhileDestinationIsDead(t *testing.T) {
 	t.Parallel()
-	for _, dead := range []reply{
+	for _, dead := range []slackhook.Reply{
 		{Status: http.StatusNotFound, Body: "no_service"},
 		{Status: http.StatusGone, Body: "channel_is_archived"},
 		{Status: http.StatusForbidden, Body: "invalid_token"},
@@ -124,7 +126,7 @@ func TestNotifierHoldsEventsWhileDestinationIsDead(t *testing.T) {
 			}
 			publish(t, js, envs[:3]...)
 			// One message per event, so that each post names its event.
-			n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()},
+			n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())},
 				Options{Logger: logger, NoGrouping: true, DeadRetry: deadRetry})
 
 			testutil.EventuallyWithin(t, waitFor, "the watch_degraded event", func() bool {
@@ -132,7 +134,7 @@ func TestNotifierHoldsEventsWhileDestinationIsDead(t *testing.T) {
 			})
 			// Events that arrive while it is dead wait behind the others.
 			publish(t, js, envs[3:]...)
-			testutil.EventuallyWithin(t, waitFor, "several probes", func() bool { return len(f.all()) >= 4 })
+			testutil.EventuallyWithin(t, waitFor, "several probes", func() bool { return len(f.Posts()) >= 4 })
 
 			st := n.Stats()
 			if st.Sent != 0 || st.Events != 0 || st.Failed != 0 || st.Dead != 1 {
@@ -143,23 +145,23 @@ func TestNotifierHoldsEventsWhileDestinationIsDead(t *testing.T) {
 			if p, err := n.Pending(context.Background()); err != nil || p != 7 {
 				t.Fatalf("Pending while dead = %d, %v; want 7 (6 events + watch_degraded)", p, err)
 			}
-			for i, p := range f.all() {
-				if id := eventIDs([]post{p})[0]; id != "ev-1" {
+			for i, p := range f.Posts() {
+				if id := eventIDs([]slackhook.Post{p})[0]; id != "ev-1" {
 					t.Fatalf("probe %d posted %s, want the oldest event ev-1", i, id)
 				}
 			}
 			if c := strings.Count(logs.String(), `"level":"error"`); c != 1 {
-				t.Errorf("%d error lines for %d probes, want 1:\n%s", c, len(f.all()), logs)
+				t.Errorf("%d error lines for %d probes, want 1:\n%s", c, len(f.Posts()), logs)
 			}
 			if !strings.Contains(logs.String(), dead.Body) {
 				t.Errorf("the error line should name %s:\n%s", dead.Body, logs)
 			}
 
-			probes := len(f.all())
+			probes := len(f.Posts())
 			f.alive.Store(true)
 			n.drained(t)
 
-			if got := eventIDs(f.accepted()); !equal(got, want) {
+			if got := eventIDs(f.Accepted()); !equal(got, want) {
 				t.Fatalf("Slack accepted %v, want %v: each once, in stream order", got, want)
 			}
 			counts := healthCounts(t, js)
@@ -196,21 +198,21 @@ func TestNotifierHoldsEventsWhileDestinationIsDead(t *testing.T) {
 func TestNotifierRefusedMessageIsNotADeadDestination(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, func(_ int, m slack.WebhookMessage) reply {
+	f := newHook(t, func(_ int, m slack.WebhookMessage) slackhook.Reply {
 		if strings.Contains(m.Text, "bad-blocks") {
-			return reply{Status: http.StatusBadRequest, Body: "invalid_blocks"}
+			return slackhook.Reply{Status: http.StatusBadRequest, Body: "invalid_blocks"}
 		}
-		return reply{Status: http.StatusOK, Body: "ok"}
+		return slackhook.Reply{Status: http.StatusOK, Body: "ok"}
 	})
 	publish(t, js,
 		statusChanged("ev-1", "good-1", "MIGRATING", "SUCCESS"),
 		statusChanged("ev-bad", "bad-blocks", "MIGRATING", "FAILED"),
 		statusChanged("ev-2", "good-2", "MIGRATING", "SUCCESS"),
 	)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, DeadRetry: time.Hour})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{NoGrouping: true, DeadRetry: time.Hour})
 	n.drained(t)
 
-	if got := eventIDs(f.all()); !equal(got, []string{"ev-1", "ev-bad", "ev-2"}) {
+	if got := eventIDs(f.Posts()); !equal(got, []string{"ev-1", "ev-bad", "ev-2"}) {
 		t.Fatalf("Slack saw %v, want ev-1, ev-bad once, ev-2", got)
 	}
 	if want := (Stats{Sent: 2, Events: 2, Failed: 1}); n.Stats() != want {
@@ -226,10 +228,10 @@ func TestNotifierRefusedMessageIsNotADeadDestination(t *testing.T) {
 func TestNotifierResumesDeadEpisodeAfterRestart(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
+	f := newSwitchable(t, slackhook.Reply{Status: http.StatusNotFound, Body: "no_service"})
 	publish(t, js, statusChanged("ev-1", "t-1", "MIGRATING", "SUCCESS"), statusChanged("ev-2", "t-2", "MIGRATING", "SUCCESS"))
 	o := Options{NoGrouping: true, DeadRetry: deadRetry}
-	n1 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
+	n1 := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o)
 	testutil.EventuallyWithin(t, waitFor, "the watch_degraded event", func() bool {
 		return healthCounts(t, js)[healthSubject("watch_degraded")] == 1
 	})
@@ -237,13 +239,13 @@ func TestNotifierResumesDeadEpisodeAfterRestart(t *testing.T) {
 
 	logger, logs := newLogger()
 	o.Logger = logger
-	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
-	before := len(f.all())
-	testutil.EventuallyWithin(t, waitFor, "the new run to probe twice", func() bool { return len(f.all()) >= before+2 })
+	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o)
+	before := len(f.Posts())
+	testutil.EventuallyWithin(t, waitFor, "the new run to probe twice", func() bool { return len(f.Posts()) >= before+2 })
 	f.alive.Store(true)
 	n2.drained(t)
 
-	if got := eventIDs(f.accepted()); !equal(got, []string{"ev-1", "ev-2"}) {
+	if got := eventIDs(f.Accepted()); !equal(got, []string{"ev-1", "ev-2"}) {
 		t.Fatalf("Slack accepted %v, want ev-1, ev-2", got)
 	}
 	counts := healthCounts(t, js)
@@ -274,14 +276,14 @@ func TestNotifierRetriesAPostThatTimesOut(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			js := startJetStream(t)
-			f := newFakeSlack(t, func(i int, _ slack.WebhookMessage) reply {
-				return reply{Status: http.StatusOK, Body: "ok", Hang: i == 0}
+			f := newHook(t, func(i int, _ slack.WebhookMessage) slackhook.Reply {
+				return slackhook.Reply{Status: http.StatusOK, Body: "ok", Hang: i == 0}
 			})
 			publish(t, js, statusChanged("ev-1", "t-1", "MIGRATING", "SUCCESS"))
-			n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url(), HTTPClient: c.client},
+			n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL()), HTTPClient: c.client},
 				Options{SendTimeout: c.send, MinRetryDelay: 10 * time.Millisecond})
 			n.drained(t)
-			if got := eventIDs(f.all()); !equal(got, []string{"ev-1", "ev-1"}) {
+			if got := eventIDs(f.Posts()); !equal(got, []string{"ev-1", "ev-1"}) {
 				t.Fatalf("Slack saw %v, want ev-1 timed out, then ev-1 again", got)
 			}
 			if st := n.Stats(); st.Sent != 1 || st.Retried != 1 || st.Failed != 0 {
@@ -298,28 +300,28 @@ func TestNotifierRetriesAPostThatTimesOut(t *testing.T) {
 func TestNotifierHoldsEventsLongerThanAckWait(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
+	f := newSwitchable(t, slackhook.Reply{Status: http.StatusNotFound, Body: "no_service"})
 	publish(t, js, statusChanged("ev-1", "t-1", "MIGRATING", "SUCCESS"), statusChanged("ev-2", "t-2", "MIGRATING", "SUCCESS"))
 	const ackWait = 300 * time.Millisecond
 	short := func(n *Notifier) { n.lanes[0].ackWait = ackWait }
 	o := Options{NoGrouping: true, DeadRetry: deadRetry}
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o, short)
-	testutil.EventuallyWithin(t, waitFor, "the first probe", func() bool { return len(f.all()) >= 1 })
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o, short)
+	testutil.EventuallyWithin(t, waitFor, "the first probe", func() bool { return len(f.Posts()) >= 1 })
 	// A second replica on the same consumer, with a Slack of its own: it
 	// would get the held events if JetStream redelivered them.
-	other := newSwitchable(t, reply{Status: http.StatusNotFound, Body: "no_service"})
-	startNotifier(t, js, slackwire.WebhookSender{URL: other.url()}, o, short)
+	other := newSwitchable(t, slackhook.Reply{Status: http.StatusNotFound, Body: "no_service"})
+	startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(other.WebhookURL())}, o, short)
 	// At least 30 more probes DeadRetry apart: five times AckWait.
-	testutil.EventuallyWithin(t, waitFor, "30 probes", func() bool { return len(f.all()) >= 31 })
-	if got := other.all(); len(got) != 0 {
+	testutil.EventuallyWithin(t, waitFor, "30 probes", func() bool { return len(f.Posts()) >= 31 })
+	if got := other.Posts(); len(got) != 0 {
 		t.Fatalf("the other replica posted %v: the held events were redelivered", eventIDs(got))
 	}
 	f.alive.Store(true)
 	n.drained(t)
-	if got := eventIDs(f.accepted()); !equal(got, []string{"ev-1", "ev-2"}) {
+	if got := eventIDs(f.Accepted()); !equal(got, []string{"ev-1", "ev-2"}) {
 		t.Fatalf("Slack accepted %v, want ev-1, ev-2", got)
 	}
-	if got := other.all(); len(got) != 0 {
+	if got := other.Posts(); len(got) != 0 {
 		t.Errorf("the other replica posted %v", eventIDs(got))
 	}
 }

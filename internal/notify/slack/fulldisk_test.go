@@ -11,7 +11,9 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
 // TestAckedWhenTheMarkCannotBeWritten: Slack takes an event just as the
@@ -30,15 +32,15 @@ func TestAckedWhenTheMarkCannotBeWritten(t *testing.T) {
 		t.Fatalf("create stream: %v", err)
 	}
 	got, full := make(chan struct{}), make(chan struct{})
-	f := newFakeSlack(t, func(n int, _ slack.WebhookMessage) reply {
+	f := newHook(t, func(n int, _ slack.WebhookMessage) slackhook.Reply {
 		if n == 0 {
 			close(got)
 			<-full // answered once the disk is full
 		}
-		return reply{Status: 200, Body: "ok"}
+		return slackhook.Reply{Status: 200, Body: "ok"}
 	})
 	log, logs := newLogger()
-	r := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: log})
+	r := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{Logger: log})
 	publish(t, js, statusChanged("e1", "task-1", "RUNNING", "FAILED"))
 	<-got
 	testutil.FillDisk(t, dir)

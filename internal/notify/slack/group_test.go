@@ -16,7 +16,9 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
 func burst(n int, from, to string) []notify.Envelope {
@@ -58,7 +60,7 @@ func reported(msg slack.WebhookMessage) []string {
 	return []string{"? " + h}
 }
 
-func reportedAll(posts []post) []string {
+func reportedAll(posts []slackhook.Post) []string {
 	var out []string
 	for _, p := range posts {
 		out = append(out, reported(p.Msg)...)
@@ -67,7 +69,7 @@ func reportedAll(posts []post) []string {
 }
 
 // sizes is how many events each post reports.
-func sizes(posts []post) []int {
+func sizes(posts []slackhook.Post) []int {
 	out := make([]int, len(posts))
 	for i, p := range posts {
 		out[i] = len(reported(p.Msg))
@@ -92,15 +94,15 @@ func assertMarked(t *testing.T, n *running, envs []notify.Envelope) {
 func TestNotifierGroupsABurst(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	envs := burst(200, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{})
 	n.drained(t)
 
 	// Two batches of GroupMax (100) events, each one run of FAILED split
 	// into two messages of maxGroupEvents (50) lines.
-	posts := f.all()
+	posts := f.Posts()
 	if got := sizes(posts); !equalInts(got, []int{50, 50, 50, 50}) {
 		t.Fatalf("Slack got messages of %v events, want [50 50 50 50]", got)
 	}
@@ -131,13 +133,13 @@ func TestNotifierWithinSlacksRate(t *testing.T) {
 	js := startJetStream(t)
 	bucket := rate.NewLimiter(1, 1)
 	var throttled atomic.Uint64
-	f := newFakeSlack(t, func(i int, _ slack.WebhookMessage) reply {
+	f := newHook(t, func(i int, _ slack.WebhookMessage) slackhook.Reply {
 		// The first post finds the bucket cold, so the 429 path is always taken.
 		if i == 0 || !bucket.Allow() {
 			throttled.Add(1)
-			return reply{Status: http.StatusTooManyRequests, Body: "rate_limited", RetryAfter: "1"}
+			return slackhook.Reply{Status: http.StatusTooManyRequests, Body: "rate_limited", RetryAfter: "1"}
 		}
-		return reply{Status: http.StatusOK, Body: "ok"}
+		return slackhook.Reply{Status: http.StatusOK, Body: "ok"}
 	})
 	// 30 tasks, their new statuses interleaved as in a real burst: three
 	// grouped messages of ten.
@@ -150,11 +152,11 @@ func TestNotifierWithinSlacksRate(t *testing.T) {
 		byStatus[statuses[i%3]] = append(byStatus[statuses[i%3]], env)
 	}
 	publish(t, js, envs...)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Rate: defaults.Slack.Rate})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{Rate: defaults.Slack.Rate})
 	n.drainedWithin(t, testutil.EventuallyTimeout)
 
 	want := wantReported(append(append(byStatus["FAILED"], byStatus["SUCCESS"]...), byStatus["TERMINATED"]...))
-	if got := reportedAll(f.accepted()); !equal(got, want) {
+	if got := reportedAll(f.Accepted()); !equal(got, want) {
 		t.Errorf("Slack accepted, in order:\n%v\nwant each event once:\n%v", got, want)
 	}
 	st := n.Stats()
@@ -170,7 +172,7 @@ func TestNotifierWithinSlacksRate(t *testing.T) {
 func TestNotifierGroupingRule(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	a1 := burstEvent(1, "MIGRATING", "FULLMIGRATING")
 	b := burstEvent(2, "FULLMIGRATING", "FAILED")
 	e := burstEvent(5, "INCRMIGEATING", "SUCCESS")
@@ -184,13 +186,13 @@ func TestNotifierGroupingRule(t *testing.T) {
 	i := envelope("ev-009-removed", diff.Removed, burstTask(9, "SUCCESS"), nil, 0)
 	k := burstEvent(10, "MIGRATING", "FULLMIGRATING")
 	publish(t, js, a1, b, e, d, c, f6, a2, g, h, a3, i, k)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{})
 	n.drained(t)
 
 	// FULLMIGRATING: a1, k (two: one message each); FAILED: b, c, g;
 	// SUCCESS: e, f6, h; A's INCRMIGEATING; A's FAILED, which cannot join
 	// the FAILED group before it; the removal.
-	posts := f.all()
+	posts := f.Posts()
 	if got := sizes(posts); !equalInts(got, []int{1, 1, 3, 3, 1, 1, 1}) {
 		t.Fatalf("Slack got messages of %v events, want [1 1 3 3 1 1 1]", got)
 	}
@@ -211,13 +213,13 @@ func TestNotifierGroupingRule(t *testing.T) {
 func TestNotifierGroupingOff(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	envs := burst(10, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{NoGrouping: true})
 	n.drained(t)
 
-	posts := f.all()
+	posts := f.Posts()
 	if got := sizes(posts); !equalInts(got, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}) {
 		t.Fatalf("Slack got messages of %v events, want 10 of 1", got)
 	}
@@ -252,10 +254,10 @@ func (g *gatedSender) Send(ctx context.Context, msg *slack.WebhookMessage) error
 func TestNotifierGroupedRestartDeliversEachEventOnce(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	envs := burst(120, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	gate := &gatedSender{Sender: slackwire.WebhookSender{URL: f.url()}, inFlight: make(chan struct{}), release: make(chan struct{})}
+	gate := &gatedSender{Sender: slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, inFlight: make(chan struct{}), release: make(chan struct{})}
 	o := Options{Consumer: "slack-grouped-restart"}
 	n1 := startNotifier(t, js, gate, o)
 	select {
@@ -267,15 +269,15 @@ func TestNotifierGroupedRestartDeliversEachEventOnce(t *testing.T) {
 	close(gate.release)
 	n1.stop(t)
 
-	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
+	n2 := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o)
 	n2.drained(t)
 
 	// n1: the first 50 of its batch of 100; n2: the other 50 and the 20
 	// behind them, one run of 70.
-	if got := sizes(f.all()); !equalInts(got, []int{50, 50, 20}) {
+	if got := sizes(f.Posts()); !equalInts(got, []int{50, 50, 20}) {
 		t.Fatalf("Slack got messages of %v events, want [50 50 20]", got)
 	}
-	if got, want := reportedAll(f.all()), wantReported(envs); !equal(got, want) {
+	if got, want := reportedAll(f.Posts()), wantReported(envs); !equal(got, want) {
 		t.Errorf("Slack reported:\n%v\nwant each event once:\n%v", got, want)
 	}
 	if s1, s2 := n1.Stats(), n2.Stats(); s1.Events != 50 || s2.Events != 70 || s2.Skipped != 0 {
@@ -289,23 +291,23 @@ func TestNotifierGroupedRestartDeliversEachEventOnce(t *testing.T) {
 func TestNotifierRefusedGroupFallsBackToSingleMessages(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, func(_ int, m slack.WebhookMessage) reply {
+	f := newHook(t, func(_ int, m slack.WebhookMessage) slackhook.Reply {
 		if strings.Contains(m.Text, "task-002") {
-			return reply{Status: http.StatusBadRequest, Body: "invalid_blocks"}
+			return slackhook.Reply{Status: http.StatusBadRequest, Body: "invalid_blocks"}
 		}
-		return reply{Status: http.StatusOK, Body: "ok"}
+		return slackhook.Reply{Status: http.StatusOK, Body: "ok"}
 	})
 	logger, logs := newLogger()
 	envs := burst(5, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{Logger: logger})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{Logger: logger})
 	n.drained(t)
 
-	if got := sizes(f.all()); !equalInts(got, []int{5, 1, 1, 1, 1, 1}) {
+	if got := sizes(f.Posts()); !equalInts(got, []int{5, 1, 1, 1, 1, 1}) {
 		t.Fatalf("Slack got messages of %v events, want the group of 5 then 5 single ones", got)
 	}
 	want := wantReported([]notify.Envelope{envs[0], envs[1], envs[3], envs[4]})
-	if got := reportedAll(f.accepted()); !equal(got, want) {
+	if got := reportedAll(f.Accepted()); !equal(got, want) {
 		t.Errorf("Slack accepted %v, want %v", got, want)
 	}
 	if want := (Stats{Sent: 4, Events: 4, Failed: 1}); n.Stats() != want {
@@ -321,15 +323,15 @@ func TestNotifierRefusedGroupFallsBackToSingleMessages(t *testing.T) {
 func TestNotifierKeepsABatchAlivePastAckWait(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	envs := burst(12, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
 	// 11 intervals of 250ms: about three AckWaits.
 	o := Options{Consumer: "slack-keepalive", NoGrouping: true, Rate: 4}
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o, func(n *Notifier) { n.lanes[0].ackWait = time.Second })
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o, func(n *Notifier) { n.lanes[0].ackWait = time.Second })
 	n.drained(t)
 
-	if got, want := reportedAll(f.all()), wantReported(envs); !equal(got, want) {
+	if got, want := reportedAll(f.Posts()), wantReported(envs); !equal(got, want) {
 		t.Errorf("Slack reported:\n%v\nwant each event once:\n%v", got, want)
 	}
 	ctx := testutil.Context(t, waitFor)
@@ -350,13 +352,13 @@ func TestNotifierKeepsABatchAlivePastAckWait(t *testing.T) {
 func TestNotifierPacesMessages(t *testing.T) {
 	t.Parallel()
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	envs := burst(6, "FULLMIGRATING", "FAILED")
 	publish(t, js, envs...)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, Rate: 5})
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{NoGrouping: true, Rate: 5})
 	n.drained(t)
 
-	posts := f.all()
+	posts := f.Posts()
 	if len(posts) != len(envs) {
 		t.Fatalf("Slack got %d messages, want %d", len(posts), len(envs))
 	}

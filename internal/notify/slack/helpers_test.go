@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +16,8 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
-	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
 // secretPath is a planted webhook path: it must never show up in a log line
@@ -36,86 +33,17 @@ const (
 	fastRate = 50
 )
 
-// post is one request the fake Slack received.
-type post struct {
-	At     time.Time
-	Status int
-	Msg    slack.WebhookMessage
-}
-
-// reply is what the fake Slack answers to one post.
-type reply struct {
-	Status     int
-	Body       string
-	RetryAfter string
-	// Hang answers nothing until the client has given up (its timeout).
-	Hang bool
-}
-
-// fakeSlack speaks the incoming-webhook protocol: JSON POST to the hook's
-// path, 200 "ok", or an error status with a short error code as the body.
-type fakeSlack struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	posts   []post
-	respond func(n int, msg slack.WebhookMessage) reply // n counts posts from 0
-}
-
-func newFakeSlack(t *testing.T, respond func(n int, msg slack.WebhookMessage) reply) *fakeSlack {
+// newHook is the fake Slack webhook of the tests (package slackhook) on
+// secretPath; respond, if set, answers post n (from 0) from its message
+// (a zero Reply: OK). It runs under the hook's lock: it must not call the
+// hook.
+func newHook(t *testing.T, respond func(n int, msg slack.WebhookMessage) slackhook.Reply) *slackhook.Server {
 	t.Helper()
-	f := &fakeSlack{respond: respond}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != secretPath {
-		http.Error(w, "no_service", http.StatusNotFound)
-		return
+	o := slackhook.Options{Path: secretPath}
+	if respond != nil {
+		o.Respond = func(n int, p slackhook.Post) slackhook.Reply { return respond(n, p.Msg) }
 	}
-	body, _ := io.ReadAll(r.Body)
-	var msg slack.WebhookMessage
-	if r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &msg) != nil {
-		http.Error(w, "invalid_payload", http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	n := len(f.posts)
-	rep := reply{Status: http.StatusOK, Body: "ok"}
-	if f.respond != nil {
-		rep = f.respond(n, msg)
-	}
-	f.posts = append(f.posts, post{At: time.Now(), Status: rep.Status, Msg: msg})
-	f.mu.Unlock()
-	if rep.Hang {
-		<-r.Context().Done()
-	}
-	if rep.RetryAfter != "" {
-		w.Header().Set("Retry-After", rep.RetryAfter)
-	}
-	w.Header().Set("Content-Type", "text/html")
-	w.WriteHeader(rep.Status)
-	_, _ = io.WriteString(w, rep.Body)
-}
-
-func (f *fakeSlack) url() secret.Secret { return secret.Secret(f.srv.URL + secretPath) }
-
-func (f *fakeSlack) all() []post {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]post(nil), f.posts...)
-}
-
-// accepted are the posts answered with 200.
-func (f *fakeSlack) accepted() []post {
-	var ok []post
-	for _, p := range f.all() {
-		if p.Status == http.StatusOK {
-			ok = append(ok, p)
-		}
-	}
-	return ok
+	return slackhook.Start(t, o)
 }
 
 // startJetStream runs an embedded nats-server with JetStream and creates

@@ -8,6 +8,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
+	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // Late reasons (see package slackmsgtest).
@@ -39,19 +40,19 @@ func recovers(id, name string) notify.Envelope {
 // failed task is not; a recovery does not show the old reason.
 func TestLateReasonWebhook(t *testing.T) {
 	js := startJetStream(t)
-	failures, other := newFakeSlack(t, nil), newFakeSlack(t, nil)
+	failures, other := newHook(t, nil), newHook(t, nil)
 	publish(t, js, failedWithout("ev-failed", "orders"), reasonArrives("ev-reason", "orders"), descrChanged(), recovers("ev-running", "orders"))
 	o := Options{NoGrouping: true, DefaultRoute: "other", Routes: []Route{
-		{Name: "failures", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Severities: []notify.Severity{notify.SeverityCritical}}, Sender: slackwire.WebhookSender{URL: failures.url()}},
-		{Name: "other", Sender: slackwire.WebhookSender{URL: other.url()}},
+		{Name: "failures", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Severities: []notify.Severity{notify.SeverityCritical}}, Sender: slackwire.WebhookSender{URL: secret.Secret(failures.WebhookURL())}},
+		{Name: "other", Sender: slackwire.WebhookSender{URL: secret.Secret(other.WebhookURL())}},
 	}}
 	r := startNotifier(t, js, nil, o)
 	r.drained(t)
 
-	if got := eventIDs(failures.all()); !equal(got, []string{"ev-failed", "ev-reason"}) {
+	if got := eventIDs(failures.Posts()); !equal(got, []string{"ev-failed", "ev-reason"}) {
 		t.Fatalf("failures route received %v, want [ev-failed ev-reason]: the reason follows its FAILED", got)
 	}
-	msg := failures.all()[1].Msg
+	msg := failures.Posts()[1].Msg
 	all := texts(msg)
 	if h := headerText(msg); h != ":x: orders: reason for the failure" {
 		t.Errorf("header %q", h)
@@ -64,10 +65,10 @@ func TestLateReasonWebhook(t *testing.T) {
 	if strings.Contains(all, "Changed fields") {
 		t.Errorf("reason message lists the change as well:\n%s", all)
 	}
-	if got := eventIDs(other.all()); !equal(got, []string{"ev-running"}) {
+	if got := eventIDs(other.Posts()); !equal(got, []string{"ev-running"}) {
 		t.Fatalf("other route received %v, want [ev-running] (the description change is not posted)", got)
 	}
-	if all := texts(other.all()[0].Msg); strings.Contains(all, "refused") || strings.Contains(all, "Failure reason") {
+	if all := texts(other.Posts()[0].Msg); strings.Contains(all, "refused") || strings.Contains(all, "Failure reason") {
 		t.Errorf("the recovery shows the old reason:\n%s", all)
 	}
 }

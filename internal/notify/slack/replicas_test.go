@@ -2,74 +2,75 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/slack-go/slack"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
 // crashingSlack is one Slack channel reached by several replicas, each
 // through a webhook path of its own (/hook/<replica>), so that it knows
-// who posted. crash, called under its lock when a post arrives, may kill
-// the poster: that post and every later one from it are answered 500 and
-// not recorded, as if the process had died before sending.
-type crashingSlack struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	ok      []replicaPost
-	crashed map[int]bool
-	crash   func(replica int, accepted int) bool
-}
+// who posted. crash, called under the hook's lock when a post arrives
+// with the number of posts taken so far, may kill the poster: that post
+// and every later one from it are answered 500, as if the process had
+// died before sending.
+type crashingSlack struct{ *slackhook.Server }
 
 type replicaPost struct {
 	replica int
 	id      string
 }
 
-func (f *crashingSlack) serve(w http.ResponseWriter, r *http.Request) {
-	replica, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/hook/"))
-	body, _ := io.ReadAll(r.Body)
-	var msg slack.WebhookMessage
-	if err != nil || json.Unmarshal(body, &msg) != nil {
-		http.Error(w, "invalid_payload", http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	if !f.crashed[replica] && f.crash(replica, len(f.ok)) {
-		f.crashed[replica] = true
-	}
-	dead := f.crashed[replica]
-	if !dead {
-		f.ok = append(f.ok, replicaPost{replica: replica, id: eventIDs([]post{{Msg: msg}})[0]})
-	}
-	f.mu.Unlock()
-	if dead {
-		http.Error(w, "internal_error", http.StatusInternalServerError)
-		return
-	}
-	_, _ = io.WriteString(w, "ok")
+func newCrashingSlack(t *testing.T, crash func(replica int, accepted int) bool) crashingSlack {
+	t.Helper()
+	crashed, accepted := map[int]bool{}, 0 // under the hook's lock
+	return crashingSlack{slackhook.Start(t, slackhook.Options{Respond: func(_ int, p slackhook.Post) slackhook.Reply {
+		replica, err := replicaOf(p)
+		if err != nil {
+			return slackhook.Refusal(http.StatusBadRequest)
+		}
+		if !crashed[replica] && crash(replica, accepted) {
+			crashed[replica] = true
+		}
+		if crashed[replica] {
+			return slackhook.Reply{Status: http.StatusInternalServerError, Body: "internal_error"}
+		}
+		accepted++
+		return slackhook.OK
+	}})}
 }
 
-func (f *crashingSlack) posts() []replicaPost {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]replicaPost(nil), f.ok...)
+// replicaOf is the replica that sent p, from its path.
+func replicaOf(p slackhook.Post) (int, error) {
+	return strconv.Atoi(strings.TrimPrefix(p.Channel, "/hook/"))
+}
+
+// url is replica's webhook.
+func (f crashingSlack) url(replica int) secret.Secret {
+	return secret.Secret(fmt.Sprintf("%s/hook/%d", f.URL, replica))
+}
+
+// posts are the posts taken, in arrival order.
+func (f crashingSlack) posts() []replicaPost {
+	var out []replicaPost
+	for _, p := range f.Accepted() {
+		replica, _ := replicaOf(p)
+		out = append(out, replicaPost{replica: replica, id: eventIDs([]slackhook.Post{p})[0]})
+	}
+	return out
 }
 
 // orderStream starts a server with the events' stream, and returns it and
@@ -166,32 +167,25 @@ func TestReplicasKeepEachTasksOrderThroughCrashes(t *testing.T) {
 	// The deliverer dies on the post that arrives after 3 accepted ones,
 	// and the next on the one after 15: with GroupMax 10 each holds
 	// unacked events whose tasks have later events in the stream.
-	f := &crashingSlack{crashed: map[int]bool{}}
-	var crashes int
-	f.crash = func(replica, accepted int) bool {
-		if (crashes == 0 && accepted >= 3) || (crashes == 1 && accepted >= 15) {
-			crashes++
+	var crashes atomic.Int32
+	f := newCrashingSlack(t, func(replica, accepted int) bool {
+		if n := crashes.Load(); (n == 0 && accepted >= 3) || (n == 1 && accepted >= 15) {
+			crashes.Add(1)
 			conns[replica].Close()
 			return true
 		}
 		return false
-	}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	})
 
 	o := Options{NoGrouping: true, GroupMax: 10}
 	for i := range replicas {
-		startNotifier(t, jss[i], slackwire.WebhookSender{URL: secret.Secret(fmt.Sprintf("%s/hook/%d", f.srv.URL, i))}, o, shortLease)
+		startNotifier(t, jss[i], slackwire.WebhookSender{URL: f.url(i)}, o, shortLease)
 	}
 
 	// Bursts: round r of every task, then round r+1, ...; the second half
 	// after the first crash.
 	publishRounds(t, pub, tasks, 0, rounds/2)
-	testutil.EventuallyWithin(t, 30*time.Second, "the first crash", func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return crashes >= 1
-	})
+	testutil.EventuallyWithin(t, 30*time.Second, "the first crash", func() bool { return crashes.Load() >= 1 })
 	publishRounds(t, pub, tasks, rounds/2, rounds)
 	testutil.EventuallyWithin(t, 60*time.Second, "every event in Slack", func() bool {
 		return len(f.posts()) >= tasks*rounds
@@ -201,8 +195,8 @@ func TestReplicasKeepEachTasksOrderThroughCrashes(t *testing.T) {
 	if len(who) != replicas {
 		t.Errorf("posts came from replicas %v, want all %d (delivery moved at each crash)", who, replicas)
 	}
-	if crashes != 2 {
-		t.Errorf("%d crashes, want 2", crashes)
+	if n := crashes.Load(); n != 2 {
+		t.Errorf("%d crashes, want 2", n)
 	}
 }
 
@@ -216,29 +210,22 @@ func TestSoloRestartKeepsEachTasksOrder(t *testing.T) {
 	const tasks, rounds = 4, 8
 	conn, js := testutil.Connect(t, srv.ClientURL())
 	_, js2 := testutil.Connect(t, srv.ClientURL()) // the restarted run's
-	f := &crashingSlack{crashed: map[int]bool{}}
-	var crashed bool
-	f.crash = func(replica, accepted int) bool {
+	var crashed atomic.Bool
+	f := newCrashingSlack(t, func(replica, accepted int) bool {
 		if replica == 0 && accepted >= 3 {
-			crashed = true
+			crashed.Store(true)
 			conn.Close()
 			return true
 		}
 		return false
-	}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+	})
 	o := Options{NoGrouping: true, GroupMax: 10, Solo: true}
-	startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/0")}, o, shortLease)
+	startNotifier(t, js, slackwire.WebhookSender{URL: f.url(0)}, o, shortLease)
 
 	publishRounds(t, pub, tasks, 0, rounds/2)
-	testutil.EventuallyWithin(t, 30*time.Second, "the crash", func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return crashed
-	})
+	testutil.EventuallyWithin(t, 30*time.Second, "the crash", func() bool { return crashed.Load() })
 	publishRounds(t, pub, tasks, rounds/2, rounds)
-	startNotifier(t, js2, slackwire.WebhookSender{URL: secret.Secret(f.srv.URL + "/hook/1")}, o, shortLease) // the restart
+	startNotifier(t, js2, slackwire.WebhookSender{URL: f.url(1)}, o, shortLease) // the restart
 	testutil.EventuallyWithin(t, 60*time.Second, "every event in Slack", func() bool {
 		return len(f.posts()) >= tasks*rounds
 	})

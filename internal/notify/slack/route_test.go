@@ -13,7 +13,9 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
 // named is an event about a task of its own (id from name), so that
@@ -28,9 +30,9 @@ func named(id, name, from, to string, kind diff.Kind) notify.Envelope {
 }
 
 // headers are the header texts of the posts a fake Slack accepted.
-func headers(f *fakeSlack) []string {
+func headers(f *slackhook.Server) []string {
 	var out []string
-	for _, p := range f.accepted() {
+	for _, p := range f.Accepted() {
 		out = append(out, headerText(p.Msg))
 	}
 	return out
@@ -51,17 +53,17 @@ func mentionSection(msg slack.WebhookMessage) string {
 // each destination gets its mentions.
 func TestRouting(t *testing.T) {
 	js := startJetStream(t)
-	def, db, crit, done := newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil), newFakeSlack(t, nil)
+	def, db, crit, done := newHook(t, nil), newHook(t, nil), newHook(t, nil), newHook(t, nil)
 	o := Options{NoGrouping: true, Routes: []Route{
 		{Name: "db", Match: Match{Project: project[:4] + "*", TaskName: "orders-*", Outcomes: []dcs.Outcome{dcs.OutcomeFailed}},
-			Sender: slackwire.WebhookSender{URL: db.url()}, Mentions: []string{"S0123ABCD", "@here"}, Continue: true},
+			Sender: slackwire.WebhookSender{URL: secret.Secret(db.WebhookURL())}, Mentions: []string{"S0123ABCD", "@here"}, Continue: true},
 		{Name: "critical", Match: Match{Severities: []notify.Severity{notify.SeverityCritical}},
-			Sender: slackwire.WebhookSender{URL: crit.url()}, Mentions: []string{"U0AAAA"}},
+			Sender: slackwire.WebhookSender{URL: secret.Secret(crit.WebhookURL())}, Mentions: []string{"U0AAAA"}},
 		// Also matches the failures critical took first: first match wins.
 		{Name: "done", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Statuses: []dcs.Status{dcs.StatusSuccess, dcs.StatusFailed}},
-			Sender: slackwire.WebhookSender{URL: done.url()}},
+			Sender: slackwire.WebhookSender{URL: secret.Secret(done.WebhookURL())}},
 	}}
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: def.url()}, o)
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(def.WebhookURL())}, o)
 	publish(t, js,
 		named("ev-1", "orders-cache", "MIGRATING", "FAILED", diff.StatusChanged),
 		named("ev-2", "billing", "MIGRATING", "MIGRATION_FAILED", diff.StatusChanged),
@@ -75,7 +77,7 @@ func TestRouting(t *testing.T) {
 	n.drained(t)
 
 	want := map[string]struct {
-		f     *fakeSlack
+		f     *slackhook.Server
 		heads []string
 	}{
 		"db":       {db, []string{":x: orders-cache: MIGRATING -> FAILED", ":wastebasket: orders-gone: removed (last seen FAILED)"}},
@@ -88,17 +90,17 @@ func TestRouting(t *testing.T) {
 			t.Errorf("%s received %q, want %q", name, got, w.heads)
 		}
 	}
-	if p := db.accepted(); len(p) > 0 {
+	if p := db.Accepted(); len(p) > 0 {
 		if !strings.HasPrefix(p[0].Msg.Text, "<!subteam^S0123ABCD> <!here> ") || mentionSection(p[0].Msg) != "<!subteam^S0123ABCD> <!here>" {
 			t.Errorf("db's message: text %q, section %q; want the mentions in both", p[0].Msg.Text, mentionSection(p[0].Msg))
 		}
 	}
-	for _, p := range crit.accepted() {
+	for _, p := range crit.Accepted() {
 		if !strings.HasPrefix(p.Msg.Text, "<@U0AAAA> ") {
 			t.Errorf("critical's message text %q lacks its mention", p.Msg.Text)
 		}
 	}
-	for _, p := range def.accepted() {
+	for _, p := range def.Accepted() {
 		if strings.Contains(texts(p.Msg), "<@") || strings.Contains(texts(p.Msg), "<!") {
 			t.Errorf("the default destination's message mentions someone: %q", texts(p.Msg))
 		}
@@ -109,25 +111,25 @@ func TestRouting(t *testing.T) {
 // a grouped message lists the mentions once.
 func TestRoutingGroupsPerDestination(t *testing.T) {
 	js := startJetStream(t)
-	def, db := newFakeSlack(t, nil), newFakeSlack(t, nil)
-	o := Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: db.url()}, Mentions: []string{"@channel"}}}}
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: def.url()}, o)
+	def, db := newHook(t, nil), newHook(t, nil)
+	o := Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: secret.Secret(db.WebhookURL())}, Mentions: []string{"@channel"}}}}
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(def.WebhookURL())}, o)
 	var envs []notify.Envelope
 	for i, name := range []string{"orders-a", "other-a", "orders-b", "other-b", "orders-c", "other-c"} {
 		envs = append(envs, named("ev-"+string(rune('a'+i)), name, "MIGRATING", "FAILED", diff.StatusChanged))
 	}
 	publish(t, js, envs...)
 	n.drained(t)
-	for name, f := range map[string]*fakeSlack{"db": db, "default": def} {
+	for name, f := range map[string]*slackhook.Server{"db": db, "default": def} {
 		events := 0
-		for _, p := range f.accepted() {
+		for _, p := range f.Accepted() {
 			events += strings.Count(texts(p.Msg), "• *")
 		}
-		if events != 3 && len(f.accepted()) != 3 {
-			t.Errorf("%s got %d posts listing %d grouped events, want its 3 events", name, len(f.accepted()), events)
+		if events != 3 && len(f.Accepted()) != 3 {
+			t.Errorf("%s got %d posts listing %d grouped events, want its 3 events", name, len(f.Accepted()), events)
 		}
 	}
-	for _, p := range db.accepted() {
+	for _, p := range db.Accepted() {
 		if c := strings.Count(texts(p.Msg), "<!channel>"); c != 2 { // the section and the fallback text
 			t.Errorf("db's message holds the mention %d times, want once in the section and once in the text:\n%s", c, texts(p.Msg))
 		}
@@ -138,8 +140,8 @@ func TestRoutingGroupsPerDestination(t *testing.T) {
 // route takes is not posted (and acked).
 func TestNoRouteNoDefault(t *testing.T) {
 	js := startJetStream(t)
-	db := newFakeSlack(t, nil)
-	n := startNotifier(t, js, nil, Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: db.url()}}}})
+	db := newHook(t, nil)
+	n := startNotifier(t, js, nil, Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: secret.Secret(db.WebhookURL())}}}})
 	publish(t, js, named("ev-1", "billing", "MIGRATING", "FAILED", diff.StatusChanged), named("ev-2", "orders-x", "MIGRATING", "FAILED", diff.StatusChanged))
 	n.drained(t)
 	if got := headers(db); len(got) != 1 || !strings.Contains(got[0], "orders-x") {
@@ -152,8 +154,8 @@ func TestNoRouteNoDefault(t *testing.T) {
 func TestQuietStart(t *testing.T) {
 	for _, quiet := range []bool{true, false} {
 		js := startJetStream(t)
-		f := newFakeSlack(t, nil)
-		n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, QuietStart: quiet})
+		f := newHook(t, nil)
+		n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{NoGrouping: true, QuietStart: quiet})
 		publish(t, js,
 			named("ev-1", "healthy", "", "INCRMIGEATING", diff.Discovered),
 			named("ev-2", "broken", "", "FAILED", diff.Discovered),
@@ -182,9 +184,9 @@ func blind(kind diff.Kind, episode uint64, at time.Time) notify.Envelope {
 	return notify.Build(prefix, ev, notify.Meta{Region: "cn-north-4", ProjectID: project, ObservedAt: at})
 }
 
-func kindsPosted(f *fakeSlack) []string {
+func kindsPosted(f *slackhook.Server) []string {
 	var out []string
-	for _, p := range f.accepted() {
+	for _, p := range f.Accepted() {
 		h := headerText(p.Msg)
 		switch {
 		case strings.Contains(texts(p.Msg), "watch_degraded"):
@@ -203,12 +205,12 @@ func kindsPosted(f *fakeSlack) []string {
 // the events behind them are not held up.
 func TestDegradedWithinDegradedForPostsNothing(t *testing.T) {
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, DegradedFor: time.Hour})
+	f := newHook(t, nil)
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{NoGrouping: true, DegradedFor: time.Hour})
 	now := time.Now()
 	publish(t, js, blind(diff.WatchDegraded, 1, now), blind(diff.WatchRecovered, 1, now.Add(30*time.Second)),
 		named("ev-after", "other", "MIGRATING", "SUCCESS", diff.StatusChanged))
-	testutil.EventuallyWithin(t, waitFor, "the event behind the episode", func() bool { return len(f.accepted()) >= 1 })
+	testutil.EventuallyWithin(t, waitFor, "the event behind the episode", func() bool { return len(f.Accepted()) >= 1 })
 	testutil.EventuallyWithin(t, waitFor, "the recovered event dropped", func() bool { return n.Stats().Quiet >= 1 })
 	if got := kindsPosted(f); !slices.Equal(got, []string{":white_check_mark: other: MIGRATING -> SUCCESS"}) {
 		t.Errorf("posted %q, want only the status change", got)
@@ -220,24 +222,24 @@ func TestDegradedWithinDegradedForPostsNothing(t *testing.T) {
 // hold), then its watch_recovered.
 func TestDegradedThatLastsPostsBoth(t *testing.T) {
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
-	n := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, Options{NoGrouping: true, DegradedFor: time.Second})
+	f := newHook(t, nil)
+	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, Options{NoGrouping: true, DegradedFor: time.Second})
 	start := time.Now()
 	publish(t, js, blind(diff.WatchDegraded, 1, start))
-	testutil.EventuallyWithin(t, waitFor, "the degraded event, once due", func() bool { return len(f.accepted()) == 1 })
+	testutil.EventuallyWithin(t, waitFor, "the degraded event, once due", func() bool { return len(f.Accepted()) == 1 })
 	publish(t, js, blind(diff.WatchRecovered, 1, time.Now()))
 	n.drained(t)
 	if got := kindsPosted(f); !slices.Equal(got, []string{"degraded", "recovered"}) {
 		t.Errorf("posted %q, want degraded then recovered", got)
 	}
-	if at := f.accepted()[0].At; at.Sub(start) < time.Second {
+	if at := f.Accepted()[0].At; at.Sub(start) < time.Second {
 		t.Errorf("degraded posted %s after the blindness began, before degraded_for (1s)", at.Sub(start))
 	}
 	// A second episode of the same task is held again, not posted at once
 	// on the first one's record.
 	publish(t, js, blind(diff.WatchDegraded, 2, time.Now()), blind(diff.WatchRecovered, 2, time.Now()),
 		named("ev-after", "other", "MIGRATING", "SUCCESS", diff.StatusChanged))
-	testutil.EventuallyWithin(t, waitFor, "the event behind the second episode", func() bool { return len(f.accepted()) == 3 })
+	testutil.EventuallyWithin(t, waitFor, "the event behind the second episode", func() bool { return len(f.Accepted()) == 3 })
 	testutil.EventuallyWithin(t, waitFor, "the second episode dropped", func() bool { return n.Stats().Quiet >= 2 })
 	if got := kindsPosted(f); len(got) != 3 || got[2] == "degraded" || got[2] == "recovered" {
 		t.Errorf("posted %q, want the second, short episode silent", got)
@@ -250,18 +252,18 @@ func TestDegradedThatLastsPostsBoth(t *testing.T) {
 // is in the marks bucket).
 func TestDegradedRuleSurvivesRestart(t *testing.T) {
 	js := startJetStream(t)
-	f := newFakeSlack(t, nil)
+	f := newHook(t, nil)
 	o := Options{NoGrouping: true, DegradedFor: 2 * time.Second}
-	a := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
+	a := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o)
 	start := time.Now()
 	publish(t, js, blind(diff.WatchDegraded, 1, start))
 	testutil.EventuallyWithin(t, waitFor, "the degraded event held", func() bool {
 		p, err := a.Pending(context.Background())
-		return err == nil && p == 1 && len(f.all()) == 0
+		return err == nil && p == 1 && len(f.Posts()) == 0
 	})
 	a.stop(t)
-	b := startNotifier(t, js, slackwire.WebhookSender{URL: f.url()}, o)
-	testutil.EventuallyWithin(t, waitFor, "the degraded event, once due", func() bool { return len(f.accepted()) == 1 })
+	b := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}, o)
+	testutil.EventuallyWithin(t, waitFor, "the degraded event, once due", func() bool { return len(f.Accepted()) == 1 })
 	publish(t, js, blind(diff.WatchRecovered, 1, time.Now()))
 	b.drained(t)
 	if got := kindsPosted(f); !slices.Equal(got, []string{"degraded", "recovered"}) {

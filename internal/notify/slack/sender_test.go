@@ -17,6 +17,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 	"github.com/dcs-watcher/watcher/internal/testutil"
+	"github.com/dcs-watcher/watcher/internal/testutil/slackhook"
 )
 
 // outcome is how a caller must treat a Send error.
@@ -51,41 +52,41 @@ func classifyErr(err error) outcome {
 func TestWebhookSenderFollowsSlackAnswers(t *testing.T) {
 	tests := []struct {
 		name       string
-		reply      reply
+		reply      slackhook.Reply
 		want       outcome
 		retryAfter time.Duration
 		errHas     string
 	}{
-		{"ok", reply{Status: 200, Body: "ok"}, delivered, 0, ""},
-		{"rate limited", reply{Status: 429, Body: "rate_limited", RetryAfter: "7"}, rateLimited, 7 * time.Second, ""},
-		{"rate limited without Retry-After", reply{Status: 429}, rateLimited, 30 * time.Second /* the default */, ""},
-		{"invalid blocks", reply{Status: 400, Body: "invalid_blocks"}, permanent, 0, "HTTP 400 invalid_blocks"},
-		{"invalid payload", reply{Status: 400, Body: "invalid_payload"}, permanent, 0, "invalid_payload"},
-		{"too many attachments", reply{Status: 400, Body: "too_many_attachments"}, permanent, 0, "too_many_attachments"},
-		{"payload too large", reply{Status: 413}, permanent, 0, "HTTP 413 Request Entity Too Large"},
-		{"unknown 400 code", reply{Status: 400, Body: "something_new"}, permanent, 0, "HTTP 400 something_new"},
+		{"ok", slackhook.Reply{Status: 200, Body: "ok"}, delivered, 0, ""},
+		{"rate limited", slackhook.Reply{Status: 429, Body: "rate_limited", RetryAfter: "7"}, rateLimited, 7 * time.Second, ""},
+		{"rate limited without Retry-After", slackhook.Reply{Status: 429}, rateLimited, 30 * time.Second /* the default */, ""},
+		{"invalid blocks", slackhook.Reply{Status: 400, Body: "invalid_blocks"}, permanent, 0, "HTTP 400 invalid_blocks"},
+		{"invalid payload", slackhook.Reply{Status: 400, Body: "invalid_payload"}, permanent, 0, "invalid_payload"},
+		{"too many attachments", slackhook.Reply{Status: 400, Body: "too_many_attachments"}, permanent, 0, "too_many_attachments"},
+		{"payload too large", slackhook.Reply{Status: 413}, permanent, 0, "HTTP 413 Request Entity Too Large"},
+		{"unknown 400 code", slackhook.Reply{Status: 400, Body: "something_new"}, permanent, 0, "HTTP 400 something_new"},
 		// The destination is dead: every message would get the same answer.
-		{"no service", reply{Status: 404, Body: "no_service"}, dead, 0, "HTTP 404 no_service"},
-		{"invalid token", reply{Status: 403, Body: "invalid_token"}, dead, 0, "HTTP 403 invalid_token"},
-		{"action prohibited", reply{Status: 403, Body: "action_prohibited"}, dead, 0, "HTTP 403 action_prohibited"},
-		{"channel not found", reply{Status: 404, Body: "channel_not_found"}, dead, 0, "channel_not_found"},
-		{"archived", reply{Status: 410, Body: "channel_is_archived"}, dead, 0, "HTTP 410 channel_is_archived"},
-		{"no team", reply{Status: 404, Body: "no_team"}, dead, 0, "no_team"},
-		{"team disabled", reply{Status: 403, Body: "team_disabled"}, dead, 0, "team_disabled"},
-		{"gone, no body", reply{Status: 410}, dead, 0, "HTTP 410 Gone"},
-		{"a dead code under 400", reply{Status: 400, Body: "no_service"}, dead, 0, "HTTP 400 no_service"},
-		{"a message code under 404", reply{Status: 404, Body: "invalid_blocks"}, permanent, 0, "HTTP 404 invalid_blocks"},
-		{"server error", reply{Status: 500, Body: "rollup_error"}, retryable, 0, "HTTP 500 rollup_error"},
-		{"unavailable, no body", reply{Status: 503}, retryable, 0, "HTTP 503 Service Unavailable"},
-		{"request timeout", reply{Status: 408}, retryable, 0, "HTTP 408"},
+		{"no service", slackhook.Reply{Status: 404, Body: "no_service"}, dead, 0, "HTTP 404 no_service"},
+		{"invalid token", slackhook.Reply{Status: 403, Body: "invalid_token"}, dead, 0, "HTTP 403 invalid_token"},
+		{"action prohibited", slackhook.Reply{Status: 403, Body: "action_prohibited"}, dead, 0, "HTTP 403 action_prohibited"},
+		{"channel not found", slackhook.Reply{Status: 404, Body: "channel_not_found"}, dead, 0, "channel_not_found"},
+		{"archived", slackhook.Reply{Status: 410, Body: "channel_is_archived"}, dead, 0, "HTTP 410 channel_is_archived"},
+		{"no team", slackhook.Reply{Status: 404, Body: "no_team"}, dead, 0, "no_team"},
+		{"team disabled", slackhook.Reply{Status: 403, Body: "team_disabled"}, dead, 0, "team_disabled"},
+		{"gone, no body", slackhook.Reply{Status: 410}, dead, 0, "HTTP 410 Gone"},
+		{"a dead code under 400", slackhook.Reply{Status: 400, Body: "no_service"}, dead, 0, "HTTP 400 no_service"},
+		{"a message code under 404", slackhook.Reply{Status: 404, Body: "invalid_blocks"}, permanent, 0, "HTTP 404 invalid_blocks"},
+		{"server error", slackhook.Reply{Status: 500, Body: "rollup_error"}, retryable, 0, "HTTP 500 rollup_error"},
+		{"unavailable, no body", slackhook.Reply{Status: 503}, retryable, 0, "HTTP 503 Service Unavailable"},
+		{"request timeout", slackhook.Reply{Status: 408}, retryable, 0, "HTTP 408"},
 		// A server that quotes the request path must not leak it either.
-		{"echoed path", reply{Status: 404, Body: "no_service " + secretPath}, dead, 0, "no_service <webhook>"},
+		{"echoed path", slackhook.Reply{Status: 404, Body: "no_service " + secretPath}, dead, 0, "no_service <webhook>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeSlack(t, func(int, slack.WebhookMessage) reply { return tt.reply })
+			f := newHook(t, func(int, slack.WebhookMessage) slackhook.Reply { return tt.reply })
 			msg := slackmsg.Render(statusChanged("e1", "orders-cache-move", "FULLMIGRATING", "INCRMIGEATING"))
-			err := slackwire.WebhookSender{URL: f.url()}.Send(context.Background(), &msg)
+			err := slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}.Send(context.Background(), &msg)
 			if got := classifyErr(err); got != tt.want {
 				t.Fatalf("Send error %v classified %d, want %d", err, got, tt.want)
 			}
@@ -99,7 +100,7 @@ func TestWebhookSenderFollowsSlackAnswers(t *testing.T) {
 				}
 				assertNoSecret(t, "error", err.Error())
 			}
-			posts := f.all()
+			posts := f.Posts()
 			if len(posts) != 1 || headerText(posts[0].Msg) != headerText(msg) {
 				t.Fatalf("Slack received %d posts, want the rendered message once", len(posts))
 			}
@@ -111,9 +112,9 @@ func TestWebhookSenderErrorsHideTheURL(t *testing.T) {
 	msg := slackmsg.Render(statusChanged("e1", "t", "MIGRATING", "SUCCESS"))
 
 	t.Run("connection refused", func(t *testing.T) {
-		f := newFakeSlack(t, nil)
-		url := f.url()
-		f.srv.Close()
+		f := newHook(t, nil)
+		url := secret.Secret(f.WebhookURL())
+		f.Close()
 		err := slackwire.WebhookSender{URL: url}.Send(context.Background(), &msg)
 		if classifyErr(err) != retryable {
 			t.Fatalf("Send to a closed server: %v, want a retryable error", err)
@@ -127,11 +128,11 @@ func TestWebhookSenderErrorsHideTheURL(t *testing.T) {
 
 	t.Run("timeout", func(t *testing.T) {
 		release := make(chan struct{})
-		f := newFakeSlack(t, func(int, slack.WebhookMessage) reply { <-release; return reply{Status: 200} })
+		f := newHook(t, func(int, slack.WebhookMessage) slackhook.Reply { <-release; return slackhook.Reply{Status: 200} })
 		defer close(release)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		err := slackwire.WebhookSender{URL: f.url()}.Send(ctx, &msg)
+		err := slackwire.WebhookSender{URL: secret.Secret(f.WebhookURL())}.Send(ctx, &msg)
 		if !errors.Is(err, context.DeadlineExceeded) || classifyErr(err) != retryable {
 			t.Fatalf("Send past its deadline: %v, want a retryable DeadlineExceeded", err)
 		}
