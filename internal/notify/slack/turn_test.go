@@ -20,14 +20,7 @@ import (
 // the redelivery wait is for.
 func TestDeliveryLeaseSkewAndCrash(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
-	_, js := testutil.Connect(t, srv.ClientURL())
-	ctx := testutil.Context(t, waitFor)
-	l := mustNew(t, js, nil, Options{}).lanes[0]
-	kv, err := l.marksBucket(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ctx, l, kv := laneOnServer(t)
 	leave := func(expires time.Time) {
 		t.Helper()
 		b, _ := json.Marshal(lease.Record{Holder: "other", Expires: expires})
@@ -144,14 +137,7 @@ func (a answerLost) Create(ctx context.Context, key string, value []byte, opts .
 // reload logged "watcher running" and its lane did not deliver).
 func TestDeliveryLeaseTakenAsTheLaneStops(t *testing.T) {
 	t.Parallel()
-	srv := testutil.RunJetStream(t, -1, t.TempDir())
-	_, js := testutil.Connect(t, srv.ClientURL())
-	ctx := testutil.Context(t, waitFor)
-	l := mustNew(t, js, nil, Options{}).lanes[0]
-	kv, err := l.marksBucket(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, ctx, l, kv := laneOnServer(t)
 	lctx, stop := context.WithCancel(ctx)
 	if err := l.whileHeld(lctx, answerLost{KeyValue: kv, stop: stop}, func(context.Context) {
 		t.Error("the lane delivered after its ctx ended")
@@ -169,4 +155,19 @@ func TestDeliveryLeaseTakenAsTheLaneStops(t *testing.T) {
 	if holder, _, crashed := h.Previous(); crashed {
 		t.Errorf("the next lane took the lease over from %q, a crashed holder's, and would wait for its redelivery", holder)
 	}
+}
+
+// laneOnServer is a lane of a notifier on a fresh server, with its marks
+// bucket (where its delivery lease lives).
+func laneOnServer(t *testing.T) (jetstream.JetStream, context.Context, *lane, jetstream.KeyValue) {
+	t.Helper()
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	_, js := testutil.Connect(t, srv.ClientURL())
+	ctx := testutil.Context(t, waitFor)
+	l := mustNew(t, js, nil, Options{}).lanes[0]
+	kv, err := l.marksBucket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, ctx, l, kv
 }
