@@ -98,7 +98,7 @@ func slackDestinations(cfg config.Config, replace slacknotify.Sender) ([]slackno
 
 // SlackRoute is a route of the config as the Slack notifier takes it.
 func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
-	m := slacknotify.Match{Project: r.Match.Project, TaskID: r.Match.TaskID, TaskName: r.Match.TaskName}
+	m := notify.Match{Project: r.Match.Project, TaskID: r.Match.TaskID, TaskName: r.Match.TaskName}
 	for _, k := range r.Match.Kinds {
 		m.Kinds = append(m.Kinds, diff.Kind(k))
 	}

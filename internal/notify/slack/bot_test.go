@@ -231,7 +231,7 @@ func TestBotRoutingMentions(t *testing.T) {
 	f := newFakeAPI(t)
 	o := botOptions(f, oncall)
 	o.Routes = []Route{{Name: "failures", Channel: "#failures", Mentions: []string{"@here", "S0DBTEAM"},
-		Match: Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}}}
+		Match: notify.Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}}}
 	publish(t, js,
 		move("c1", "task-1", "orders-cache", "MIGRATING", "FAILED", observed(), time.Minute),
 		move("d1", "task-2", "users-cache", "MIGRATING", "FULLMIGRATING", observed(), time.Minute))

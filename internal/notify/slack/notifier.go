@@ -294,7 +294,7 @@ func (n *lane) deliverWhileHeld(ctx context.Context, b buckets, wait time.Durati
 func (n *lane) posts(d notify.Data) bool {
 	d = slackmsg.AsFollowUp(d)
 	if d.Kind == diff.Discovered && n.o.QuietStart {
-		if out, _ := slackmsg.Classify(d); out != dcs.OutcomeFailed {
+		if out, _ := d.Classified(); out != dcs.OutcomeFailed {
 			return false
 		}
 	} else if !n.kinds[d.Kind] {

@@ -43,7 +43,7 @@ func TestLateReasonWebhook(t *testing.T) {
 	failures, other := newHook(t, nil), newHook(t, nil)
 	publish(t, js, failedWithout("ev-failed", "orders"), reasonArrives("ev-reason", "orders"), descrChanged(), recovers("ev-running", "orders"))
 	o := Options{NoGrouping: true, DefaultRoute: "other", Routes: []Route{
-		{Name: "failures", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Severities: []notify.Severity{notify.SeverityCritical}}, Sender: slackwire.WebhookSender{URL: secret.Secret(failures.WebhookURL())}},
+		{Name: "failures", Match: notify.Match{Kinds: []diff.Kind{diff.StatusChanged}, Severities: []notify.Severity{notify.SeverityCritical}}, Sender: slackwire.WebhookSender{URL: secret.Secret(failures.WebhookURL())}},
 		{Name: "other", Sender: slackwire.WebhookSender{URL: secret.Secret(other.WebhookURL())}},
 	}}
 	r := startNotifier(t, js, nil, o)

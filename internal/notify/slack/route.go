@@ -3,11 +3,7 @@ package slack
 import (
 	"errors"
 	"fmt"
-	"path"
-	"slices"
 
-	"github.com/dcs-watcher/watcher/internal/dcs"
-	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
@@ -18,7 +14,7 @@ type Route struct {
 	// Name names the route's destination: its consumer (<consumer>_<name>),
 	// its delivery marks and its log lines. Letters, digits, - and _.
 	Name   string
-	Match  Match
+	Match  notify.Match
 	Sender Sender
 	// Channel, in bot-token mode, is the destination instead of Sender:
 	// an id (C…, G…) or #name, reached through Options.Bot.
@@ -30,47 +26,6 @@ type Route struct {
 	// replace the default templates for this route's messages; "" for the
 	// defaults.
 	Template string
-}
-
-// Match selects events; an empty field matches every event. The globs are
-// path.Match patterns ('*' stops at '/'); the lists match when the event's
-// value is one of them.
-type Match struct {
-	Project    string
-	TaskID     string
-	TaskName   string
-	Kinds      []diff.Kind
-	Statuses   []dcs.Status // normalised: the event's current status
-	Outcomes   []dcs.Outcome
-	Severities []notify.Severity
-}
-
-func (m Match) matches(d notify.Data) bool {
-	if !glob(m.Project, d.ProjectID) || !glob(m.TaskID, d.TaskID) || !glob(m.TaskName, d.TaskName) {
-		return false
-	}
-	if len(m.Kinds) > 0 && !slices.Contains(m.Kinds, d.Kind) {
-		return false
-	}
-	if len(m.Statuses) > 0 {
-		cur, ok := slackmsg.CurrentStatus(d)
-		if !ok || !slices.Contains(m.Statuses, cur) {
-			return false
-		}
-	}
-	out, sev := slackmsg.Classify(d)
-	if len(m.Outcomes) > 0 && !slices.Contains(m.Outcomes, out) {
-		return false
-	}
-	return len(m.Severities) == 0 || slices.Contains(m.Severities, sev)
-}
-
-func glob(pattern, s string) bool {
-	if pattern == "" {
-		return true
-	}
-	ok, err := path.Match(pattern, s)
-	return err == nil && ok
 }
 
 // router says which destinations an event goes to.
@@ -88,7 +43,7 @@ type router struct {
 func (r *router) destinations(d notify.Data) []string {
 	var out []string
 	for _, rt := range r.routes {
-		if !rt.Match.matches(d) {
+		if !rt.Match.Matches(d) {
 			continue
 		}
 		out = append(out, rt.Name)

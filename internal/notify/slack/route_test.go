@@ -55,12 +55,12 @@ func TestRouting(t *testing.T) {
 	js := startJetStream(t)
 	def, db, crit, done := newHook(t, nil), newHook(t, nil), newHook(t, nil), newHook(t, nil)
 	o := Options{NoGrouping: true, Routes: []Route{
-		{Name: "db", Match: Match{Project: project[:4] + "*", TaskName: "orders-*", Outcomes: []dcs.Outcome{dcs.OutcomeFailed}},
+		{Name: "db", Match: notify.Match{Project: project[:4] + "*", TaskName: "orders-*", Outcomes: []dcs.Outcome{dcs.OutcomeFailed}},
 			Sender: slackwire.WebhookSender{URL: secret.Secret(db.WebhookURL())}, Mentions: []string{"S0123ABCD", "@here"}, Continue: true},
-		{Name: "critical", Match: Match{Severities: []notify.Severity{notify.SeverityCritical}},
+		{Name: "critical", Match: notify.Match{Severities: []notify.Severity{notify.SeverityCritical}},
 			Sender: slackwire.WebhookSender{URL: secret.Secret(crit.WebhookURL())}, Mentions: []string{"U0AAAA"}},
 		// Also matches the failures critical took first: first match wins.
-		{Name: "done", Match: Match{Kinds: []diff.Kind{diff.StatusChanged}, Statuses: []dcs.Status{dcs.StatusSuccess, dcs.StatusFailed}},
+		{Name: "done", Match: notify.Match{Kinds: []diff.Kind{diff.StatusChanged}, Statuses: []dcs.Status{dcs.StatusSuccess, dcs.StatusFailed}},
 			Sender: slackwire.WebhookSender{URL: secret.Secret(done.WebhookURL())}},
 	}}
 	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(def.WebhookURL())}, o)
@@ -112,7 +112,7 @@ func TestRouting(t *testing.T) {
 func TestRoutingGroupsPerDestination(t *testing.T) {
 	js := startJetStream(t)
 	def, db := newHook(t, nil), newHook(t, nil)
-	o := Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: secret.Secret(db.WebhookURL())}, Mentions: []string{"@channel"}}}}
+	o := Options{Routes: []Route{{Name: "db", Match: notify.Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: secret.Secret(db.WebhookURL())}, Mentions: []string{"@channel"}}}}
 	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(def.WebhookURL())}, o)
 	var envs []notify.Envelope
 	for i, name := range []string{"orders-a", "other-a", "orders-b", "other-b", "orders-c", "other-c"} {
@@ -141,7 +141,7 @@ func TestRoutingGroupsPerDestination(t *testing.T) {
 func TestNoRouteNoDefault(t *testing.T) {
 	js := startJetStream(t)
 	db := newHook(t, nil)
-	n := startNotifier(t, js, nil, Options{Routes: []Route{{Name: "db", Match: Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: secret.Secret(db.WebhookURL())}}}})
+	n := startNotifier(t, js, nil, Options{Routes: []Route{{Name: "db", Match: notify.Match{TaskName: "orders-*"}, Sender: slackwire.WebhookSender{URL: secret.Secret(db.WebhookURL())}}}})
 	publish(t, js, named("ev-1", "billing", "MIGRATING", "FAILED", diff.StatusChanged), named("ev-2", "orders-x", "MIGRATING", "FAILED", diff.StatusChanged))
 	n.drained(t)
 	if got := headers(db); len(got) != 1 || !strings.Contains(got[0], "orders-x") {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/slackmsgtest"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
@@ -22,9 +23,9 @@ func TestRouteTemplate(t *testing.T) {
 	def, oncall, other := newHook(t, nil), newHook(t, nil), newHook(t, nil)
 	path := writeTemplate(t, `{{define "header"}}ONCALL {{.Name}} is {{.Outcome}}{{end}}`)
 	o := Options{NoGrouping: true, Routes: []Route{
-		{Name: "oncall", Match: Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: secret.Secret(oncall.WebhookURL())},
+		{Name: "oncall", Match: notify.Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: secret.Secret(oncall.WebhookURL())},
 			Template: path, Mentions: []string{"@here"}, Continue: true},
-		{Name: "other", Match: Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: secret.Secret(other.WebhookURL())}},
+		{Name: "other", Match: notify.Match{Outcomes: []dcs.Outcome{dcs.OutcomeFailed}}, Sender: slackwire.WebhookSender{URL: secret.Secret(other.WebhookURL())}},
 	}}
 	n := startNotifier(t, js, slackwire.WebhookSender{URL: secret.Secret(def.WebhookURL())}, o)
 	publish(t, js,

@@ -3,7 +3,6 @@ package slackmsg
 import (
 	"github.com/slack-go/slack"
 
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
@@ -40,25 +39,4 @@ func ThreadNote(msg slack.WebhookMessage) slack.WebhookMessage {
 	blocks := append(append([]slack.Block(nil), msg.Blocks.BlockSet...), note)
 	msg.Blocks = &slack.Blocks{BlockSet: blocks}
 	return msg
-}
-
-// Classify is the event's outcome and severity: the envelope's, or for an
-// event published before they existed, what this binary reads from it.
-func Classify(d notify.Data) (dcs.Outcome, notify.Severity) {
-	if d.Outcome != "" && d.Severity != "" {
-		return d.Outcome, d.Severity
-	}
-	var st dcs.Status
-	if cur, ok := currentStatus(d); ok {
-		st = cur.norm
-	}
-	return notify.Classify(d.Kind, st)
-}
-
-// CurrentStatus is the normalised status an event gives its task: the
-// current status it carries, else its snapshot's; ok is false when it
-// gives none.
-func CurrentStatus(d notify.Data) (dcs.Status, bool) {
-	cur, ok := currentStatus(d)
-	return cur.norm, ok
 }

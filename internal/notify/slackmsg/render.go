@@ -54,14 +54,8 @@ func statusOf(si *notify.StatusInfo) (status, bool) {
 }
 
 func currentStatus(d notify.Data) (status, bool) {
-	if s, ok := statusOf(d.CurrentStatus); ok {
-		return s, true
-	}
-	if d.Snapshot != nil && d.Snapshot.Status != "" {
-		n := d.Snapshot.NormStatus()
-		return status{raw: d.Snapshot.Status, norm: n, known: n.Known()}, true
-	}
-	return status{}, false
+	raw, n, ok := d.Current()
+	return status{raw: raw, norm: n, known: n.Known()}, ok
 }
 
 func emoji(d notify.Data) string {

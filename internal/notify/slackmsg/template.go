@@ -265,7 +265,7 @@ func lastResort(env notify.Envelope) slack.WebhookMessage {
 // (msgtmpl.Escape for mrkdwn, msgtmpl.Plain for plain_text).
 func messageData(env notify.Envelope, esc func(string) string, mentions []string) msgtmpl.MessageData {
 	d := env.Data
-	out, sev := Classify(d)
+	out, sev := d.Classified()
 	m := msgtmpl.MessageData{
 		Kind: esc(string(d.Kind)), Scope: esc(d.Scope), Outcome: esc(string(out)), Severity: esc(string(sev)),
 		Emoji: emoji(d), Name: esc(d.Name()), TaskID: esc(d.TaskID), ProjectID: esc(d.ProjectID), Region: esc(d.Region),
