@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -17,7 +17,6 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/dcs-watcher/watcher/internal/bench"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -27,7 +26,7 @@ import (
 
 // The documents whose snippets these tests run or check, from the
 // repository's root: the README and every page of docs/.
-const repoRoot = "../.."
+const repoRoot = ".."
 
 // Values the README's snippets leave to the reader, planted so that a test
 // can tell they never reach an output.
@@ -256,15 +255,14 @@ func TestReadmeProfileSnippet(t *testing.T) {
 }
 
 // watcherOnPath returns an environment for a shell whose `watcher` (and
-// ./watcher, once linked, see linkWatcher) is this test binary, which
-// TestMain turns into the watcher for children: nothing else of the
-// caller's WATCHER_* or HUAWEICLOUD_* leaks in; the Go variables stay, for
+// ./watcher, once linked, see linkWatcher) is the binary the tests built:
+// nothing else of the caller's WATCHER_* or HUAWEICLOUD_* leaks in; the Go variables stay, for
 // the snippets that build.
 func watcherOnPath(t *testing.T, extra ...string) []string {
 	t.Helper()
 	dir := t.TempDir()
 	linkWatcher(t, dir)
-	env := []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), bench.ChildEnv + "=1"}
+	env := []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "GO") || strings.HasPrefix(kv, "TMPDIR=") {
 			env = append(env, kv)
@@ -273,14 +271,10 @@ func watcherOnPath(t *testing.T, extra ...string) []string {
 	return append(env, extra...)
 }
 
-// linkWatcher puts a `watcher` into dir that runs this test binary.
+// linkWatcher puts a `watcher` into dir: the binary the tests built.
 func linkWatcher(t *testing.T, dir string) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, filepath.Join(dir, "watcher")); err != nil {
+	if err := os.Symlink(watcherBinary(t), filepath.Join(dir, "watcher")); err != nil {
 		t.Fatal(err)
 	}
 }
