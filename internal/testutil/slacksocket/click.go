@@ -61,7 +61,11 @@ func (c Click) Payload() map[string]any {
 	}
 }
 
-// Click pushes c as an interactive envelope and returns its envelope id.
-func (s *Server) Click(c Click) (string, error) {
-	return s.Push("interactive", c.Payload())
+// Click pushes c as an interactive envelope on the newest connection and
+// returns its envelope id.
+func (s *Server) Click(c Click) (string, error) { return s.ClickOn(-1, c) }
+
+// ClickOn is Click on the n-th live connection (0: the oldest).
+func (s *Server) ClickOn(n int, c Click) (string, error) {
+	return s.PushOn(n, "interactive", c.Payload())
 }

@@ -7,7 +7,9 @@
 // disconnect requests), and WebSocket pings so that the client does not
 // think it dead. Every frame the client sends back is recorded as an ack
 // with the time it came, so that a test sees which envelopes were acked
-// and how soon.
+// and how soon. Like Slack, it holds several connections at once (an app
+// may open up to 10, one per replica): a push goes to the newest unless
+// the test names one.
 //
 // It is meant for tests only.
 package slacksocket
@@ -52,8 +54,8 @@ type Server struct {
 	upgrader websocket.Upgrader
 
 	mu    sync.Mutex
-	conn  *conn // the live connection; nil between connections
-	opens int   // connections taken (each got a hello)
+	conns []*conn // the live connections, oldest first
+	opens int     // connections taken (each got a hello)
 	acks  []Ack
 	sent  []Sent
 	seq   int
@@ -89,8 +91,36 @@ func New(t interface {
 func (s *Server) URL() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/link/" }
 
 func (s *Server) close() {
-	s.Drop()
+	for s.Connections() > 0 {
+		s.Drop()
+	}
 	s.srv.Close()
+}
+
+// drop forgets c, and says whether it was live.
+func (s *Server) drop(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.conns {
+		if x == c {
+			s.conns = append(s.conns[:i:i], s.conns[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// live is the n-th live connection (0: the oldest; -1: the newest).
+func (s *Server) live(n int) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n < 0 {
+		n = len(s.conns) - 1
+	}
+	if n < 0 || n >= len(s.conns) {
+		return nil
+	}
+	return s.conns[n]
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -100,10 +130,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{ws: ws, done: make(chan struct{})}
 	s.mu.Lock()
-	if old := s.conn; old != nil {
-		_ = old.ws.Close()
-	}
-	s.conn = c
+	s.conns = append(s.conns, c)
 	s.opens++
 	n := s.opens
 	s.mu.Unlock()
@@ -124,11 +151,7 @@ func (s *Server) read(c *conn) {
 	defer func() {
 		close(c.done)
 		_ = c.ws.Close()
-		s.mu.Lock()
-		if s.conn == c {
-			s.conn = nil
-		}
-		s.mu.Unlock()
+		s.drop(c)
 	}()
 	for {
 		_, data, err := c.ws.ReadMessage()
@@ -175,10 +198,13 @@ func (c *conn) write(v any) error {
 var ErrNotConnected = errors.New("slacksocket: no client connected")
 
 // Connected says whether a client holds a connection.
-func (s *Server) Connected() bool {
+func (s *Server) Connected() bool { return s.Connections() > 0 }
+
+// Connections is how many connections are live.
+func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.conn != nil
+	return len(s.conns)
 }
 
 // Opens is how many connections clients have opened (each got a hello).
@@ -189,11 +215,15 @@ func (s *Server) Opens() int {
 }
 
 // Push sends an envelope of type typ ("interactive", "events_api",
-// "slash_commands") with payload to the connected client and returns its
+// "slash_commands") with payload on the newest connection and returns its
 // envelope id.
-func (s *Server) Push(typ string, payload any) (string, error) {
+func (s *Server) Push(typ string, payload any) (string, error) { return s.PushOn(-1, typ, payload) }
+
+// PushOn is Push on the n-th live connection (0: the oldest; -1: the
+// newest).
+func (s *Server) PushOn(n int, typ string, payload any) (string, error) {
+	c := s.live(n)
 	s.mu.Lock()
-	c := s.conn
 	s.seq++
 	id := fmt.Sprintf("env-%04d", s.seq)
 	s.mu.Unlock()
@@ -213,24 +243,19 @@ func (s *Server) Push(typ string, payload any) (string, error) {
 
 // Disconnect asks the client to reconnect, as Slack does before it
 // recycles a connection (reason: "warning", "refresh_requested", ...).
+// It asks the newest connection.
 func (s *Server) Disconnect(reason string) error {
-	s.mu.Lock()
-	c := s.conn
-	s.mu.Unlock()
+	c := s.live(-1)
 	if c == nil {
 		return ErrNotConnected
 	}
 	return c.write(map[string]any{"type": "disconnect", "reason": reason, "debug_info": map[string]any{"host": "applink-fake"}})
 }
 
-// Drop closes the live connection without a word, like a network that
+// Drop closes the newest connection without a word, like a network that
 // failed.
 func (s *Server) Drop() {
-	s.mu.Lock()
-	c := s.conn
-	s.conn = nil
-	s.mu.Unlock()
-	if c != nil {
+	if c := s.live(-1); c != nil && s.drop(c) {
 		_ = c.ws.Close()
 	}
 }
