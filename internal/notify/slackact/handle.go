@@ -103,7 +103,18 @@ func (l *Listener) act(ctx context.Context, c click) {
 	default:
 		l.done.Add(1)
 		c.log(l.o.Logger.Info()).Msg("slack click done")
+		if l.o.Redraw == nil && c.action != slackmsg.ActionShowLog {
+			// The card shows it at its next event; say it now.
+			l.tell(ctx, c, confirmations[c.action])
+		}
 	}
+}
+
+// confirmations tell the clicker an action was done, while no Redrawer
+// shows it on the card at once.
+var confirmations = map[string]string{
+	slackmsg.ActionAcknowledge: "You acknowledged this incident: its reminders stop.",
+	slackmsg.ActionSilence:     "You silenced this task for " + slackmsg.Humanize(slackmsg.SilenceFor) + ".",
 }
 
 func (l *Listener) acknowledge(ctx context.Context, c click) (bool, error) {
