@@ -2,11 +2,14 @@ package slackmsg
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
 )
 
 const consoleURL = "https://console.example/dcs/?region=cn-north-4#/dcs/migration/detail?id=task-1"
@@ -87,4 +90,42 @@ func hasActions(msg slack.WebhookMessage) bool {
 		}
 	}
 	return false
+}
+
+// TestLogReply: the log reply shows the newest lines, at most ten, with
+// their level and code, escaped (a log line cannot mention anyone) and
+// within Block Kit's limits; no lines say so.
+func TestLogReply(t *testing.T) {
+	var entries []dcs.LogEntry
+	for i := range 15 {
+		entries = append(entries, dcs.LogEntry{Time: observed().Add(-time.Duration(i) * time.Minute), Level: "ERROR",
+			Message: fmt.Sprintf("line %d <!channel> ```", i), Code: "DCS.M0042"})
+	}
+	msg := RenderLogReply("orders-cache", "U0ANA", entries)
+	all := texts(msg)
+	if strings.Contains(all, "<!channel>") || !strings.Contains(all, "line 9") || strings.Contains(all, "line 10") || !strings.Contains(all, "DCS.M0042") {
+		t.Errorf("log reply:\n%s", all)
+	}
+	checkCardLimits(t, "log reply", msg)
+	if none := texts(RenderLogReply("orders-cache", "U0ANA", nil)); !strings.Contains(none, "no log lines") {
+		t.Errorf("empty log reply: %s", none)
+	}
+}
+
+// TestConsoleURL: the default template makes the task's console URL with
+// its values escaped; a template that makes no http(s) URL is refused.
+func TestConsoleURL(t *testing.T) {
+	c, err := ParseConsoleURL(DefaultConsoleURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.For("cn-north-4", "p1", "task 1&x=y")
+	if err != nil || u != "https://console.huaweicloud.com/dcs/?region=cn-north-4#/dcs/migration/detail?id=task+1%26x%3Dy" {
+		t.Errorf("url %q, %v", u, err)
+	}
+	for _, bad := range []string{"{{.Nope}}", "ftp://x/{{.TaskID}}", "{{.TaskID}}", "https://x/{{"} {
+		if _, err := ParseConsoleURL(bad); err == nil {
+			t.Errorf("template %q accepted", bad)
+		}
+	}
 }
