@@ -10,6 +10,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify/slackact"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
 
 // actionsTTL keeps what a click did as long as a card lives (the cards
@@ -31,11 +32,18 @@ func newButtons(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("create actions bucket %s: %w", s.ActionsBucket, err)
 	}
+	var console *slackmsg.ConsoleURL
+	if s.ConsoleURL != "" {
+		if console, err = slackmsg.ParseConsoleURL(s.ConsoleURL); err != nil {
+			return nil, fmt.Errorf("slack.console_url: %w", err) // validated: not reached
+		}
+	}
 	return slackact.New(slackact.Options{
 		AppToken: s.AppToken, BotToken: s.BotToken, APIURL: s.APIURL,
 		HTTPClient: &http.Client{Timeout: s.Timeout},
 		Bucket:     kv,
 		Actors:     s.Actors,
+		Console:    console,
 		Logger:     o.Logger.With().Str("component", "slack-buttons").Logger(),
 		Now:        o.Now,
 	}), nil

@@ -3,6 +3,7 @@ package slackact
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,9 @@ func (g *rig) listener(t *testing.T, edit func(*Options)) *Listener {
 		edit(&o)
 	}
 	l := New(o)
+	if g.draw.l == nil {
+		g.draw.l = l
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = l.Run(ctx) }()
@@ -165,16 +169,19 @@ func (g *rig) waitAcked(t *testing.T, id string) time.Duration {
 // chat.update.
 type cardRedraw struct {
 	g *rig
+	l *Listener // whose CardAttention it draws
 	n atomic.Int64
 }
 
 func (d *cardRedraw) Redraw(ctx context.Context, c CardRef) error {
 	d.n.Add(1)
-	a, err := Store{KV: d.g.kv}.Attention(ctx, c.Project, c.TaskID, c.Incident, time.Now())
+	if c.Project != d.g.card.Project || c.TaskID != d.g.card.TaskID || c.Incident != slackmsg.Incident(d.g.card) {
+		return fmt.Errorf("redraw of %+v: not the rig's card", c)
+	}
+	a, err := d.l.CardAttention(ctx, d.g.card)
 	if err != nil {
 		return err
 	}
-	a.Buttons = true
 	msg := slackmsg.RenderCardWith(d.g.card, a)
 	_, _, _, err = d.g.slack().UpdateMessageContext(ctx, c.Channel, c.TS, slack.MsgOptionText(msg.Text, false), slack.MsgOptionBlocks(msg.Blocks.BlockSet...))
 	return err

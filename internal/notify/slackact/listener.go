@@ -18,6 +18,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
@@ -62,8 +63,11 @@ type Options struct {
 	Silencer Silencer // nil: Silence answers that silences are off
 	LogTail  LogTail  // nil: Show log answers that the log is off
 	Redraw   Redrawer // nil: cards are redrawn at their next event
-	Logger   zerolog.Logger
-	Now      func() time.Time
+	// Console makes the link button's URL (slack.console_url); nil: no
+	// link.
+	Console *slackmsg.ConsoleURL
+	Logger  zerolog.Logger
+	Now     func() time.Time
 	// MinBackoff and MaxBackoff bound the wait before opening the socket
 	// again after slack-go gave it up (a revoked token, say); slack-go
 	// retries a dropped connection by itself.

@@ -50,7 +50,11 @@ func TestAckBeforeWork(t *testing.T) {
 // button no more; a reminder reading Acknowledged finds it.
 func TestAcknowledgeOnce(t *testing.T) {
 	g := newRig(t)
-	l := g.listener(t, nil)
+	console, err := slackmsg.ParseConsoleURL(slackmsg.DefaultConsoleURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := g.listener(t, func(o *Options) { o.Console = console })
 	a, b := g.click(t, -1, "U0ANA", slackmsg.ActionAcknowledge), g.click(t, -1, "U0ANA", slackmsg.ActionAcknowledge)
 	g.waitAcked(t, a)
 	g.waitAcked(t, b)
@@ -65,6 +69,12 @@ func TestAcknowledgeOnce(t *testing.T) {
 	}
 	if _, ok := buttonValue(g.cardMessage(t).Blocks, slackmsg.ActionAcknowledge); ok {
 		t.Error("the card still offers Acknowledge")
+	}
+	if _, ok := buttonValue(g.cardMessage(t).Blocks, slackmsg.ActionSilence); ok {
+		t.Error("the card offers Silence without a silence store")
+	}
+	if !strings.Contains(card, "detail?id=task-1") {
+		t.Errorf("the redrawn card has no console link:\n%s", card)
 	}
 }
 
