@@ -35,6 +35,7 @@ const (
 	readmeSK      = "READMEskZZ8Q2W4E6R1TyU3iO5pA7sD9fG0hJ2kL"
 	readmeWebhook = "READMEwebhookTOKENqWe987"
 	readmeBot     = "xoxb-README-bot-TOKEN-aSd654"
+	readmeApp     = "xapp-1-README-app-TOKEN-k9P2"
 )
 
 // snippet is one fenced block of a document.
@@ -179,6 +180,7 @@ func TestReadmeConfigSnippets(t *testing.T) {
 		config.EnvAK:            readmeAK,
 		config.EnvSK:            readmeSK,
 		config.EnvSlackBotToken: readmeBot,
+		config.EnvSlackAppToken: readmeApp,
 	}
 	n := 0
 	for _, s := range blocks {

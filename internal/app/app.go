@@ -18,6 +18,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
@@ -34,7 +35,10 @@ type App struct {
 	// single-project config (the bench and the demo drive it).
 	Poller *poller.Poller
 	Slack  *slacknotify.Notifier // nil when Slack is off
-	Config config.Config
+	// Buttons answers the cards' buttons over Socket Mode; nil without
+	// slack.app_token.
+	Buttons *slackact.Listener
+	Config  config.Config
 	// Leases elect each project's leader among replicas (external NATS);
 	// nil with the embedded server, where this process is the only one.
 	Leases *lease.Store
@@ -136,7 +140,10 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
-	a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o)
+	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o); err != nil {
+		return err
+	}
+	a.Buttons, err = newButtons(ctx, a.Broker.JS, cfg, o)
 	return err
 }
 
@@ -161,6 +168,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.Slack != nil {
 		wg.Go(func() { errs <- a.Slack.Run(ctx) })
+	}
+	if a.Buttons != nil {
+		wg.Go(func() { errs <- a.Buttons.Run(ctx) })
 	}
 	wg.Wait()
 	close(errs)

@@ -20,6 +20,9 @@ func (a *App) AttachMetrics(m *metrics.Metrics) {
 	if a.Leases != nil {
 		s.Leases = a.LeaseCounts
 	}
+	if a.Buttons != nil {
+		s.SlackSocket = a.Buttons.Connected
+	}
 	if a.Slack != nil {
 		slack := a.Slack
 		s.Slack = func() slacknotify.Stats { return slack.Stats() }

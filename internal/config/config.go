@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
@@ -21,6 +22,7 @@ const (
 	EnvNATSToken     = "WATCHER_NATS_TOKEN"
 	EnvSlackWebhook  = "WATCHER_SLACK_WEBHOOK_URL"
 	EnvSlackBotToken = "WATCHER_SLACK_BOT_TOKEN"
+	EnvSlackAppToken = "WATCHER_SLACK_APP_TOKEN"
 )
 
 // Config is the whole configuration of the watcher. The yaml tags are the
@@ -224,9 +226,19 @@ type SlackConfig struct {
 	Channel     string        `yaml:"channel" json:"channel"`
 	APIURL      string        `yaml:"api_url" json:"api_url"`
 	CardsBucket string        `yaml:"cards_bucket" json:"cards_bucket"`
-	Kinds       []string      `yaml:"kinds" json:"kinds"` // diff.Kind values that post
-	Consumer    string        `yaml:"consumer" json:"consumer"`
-	MarksBucket string        `yaml:"marks_bucket" json:"marks_bucket"` // delivery marks
+	// AppToken (the app's app-level xapp- token, connections:write) puts
+	// buttons on failure cards in bot mode: Socket Mode brings their clicks
+	// back, with no public endpoint. ConsoleURL is the link button's
+	// template ({{.Region}}, {{.ProjectID}}, {{.TaskID}}; "": no link);
+	// Actors, user group ids (S…), limit who may click (empty: anyone in
+	// the channel); ActionsBucket keeps what the clicks did.
+	AppToken      secret.Secret `yaml:"app_token" json:"app_token"`
+	ConsoleURL    string        `yaml:"console_url" json:"console_url"`
+	Actors        []string      `yaml:"actors" json:"actors"`
+	ActionsBucket string        `yaml:"actions_bucket" json:"actions_bucket"`
+	Kinds         []string      `yaml:"kinds" json:"kinds"` // diff.Kind values that post
+	Consumer      string        `yaml:"consumer" json:"consumer"`
+	MarksBucket   string        `yaml:"marks_bucket" json:"marks_bucket"` // delivery marks
 	// MinRetryDelay is the first delay after a failed send; it doubles
 	// with each try up to MaxRetryDelay.
 	MinRetryDelay time.Duration `yaml:"min_retry_delay" json:"min_retry_delay"`
@@ -343,6 +355,9 @@ func Default() Config {
 			MarksBucket:   "dcs_watcher_slack",
 			APIURL:        "https://slack.com/api/",
 			CardsBucket:   "dcs_watcher_slack_cards",
+			ConsoleURL:    slackmsg.DefaultConsoleURL,
+			Actors:        []string{},
+			ActionsBucket: "dcs_watcher_slack_actions",
 			MinRetryDelay: time.Second,
 			MaxRetryDelay: 5 * time.Minute,
 			Timeout:       15 * time.Second,

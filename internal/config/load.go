@@ -64,6 +64,7 @@ func envOverrides() []envOverride {
 		{EnvNATSToken, "nats.token", func(c *Config, v string) { c.NATS.Token = secret.Secret(v) }},
 		{EnvSlackWebhook, "slack.webhook_url", func(c *Config, v string) { c.Slack.WebhookURL = secret.Secret(v) }},
 		{EnvSlackBotToken, "slack.bot_token", func(c *Config, v string) { c.Slack.BotToken = secret.Secret(v) }},
+		{EnvSlackAppToken, "slack.app_token", func(c *Config, v string) { c.Slack.AppToken = secret.Secret(v) }},
 	}
 }
 

@@ -43,6 +43,7 @@ func (c Config) validateSlack(p *problems) {
 	checkName(p, "slack.consumer", s.Consumer)
 	checkName(p, "slack.marks_bucket", s.MarksBucket)
 	c.validateBot(p)
+	c.validateButtons(p)
 	if s.MarksBucket != "" && s.MarksBucket == c.NATS.KVBucket {
 		p.add("slack.marks_bucket", "must differ from nats.kv_bucket: delivery marks and snapshots would share keys")
 	}

@@ -21,6 +21,8 @@ var (
 		"Projects this replica polls under a lease (replicas on an external NATS; absent with the embedded server).", nil, nil)
 	storeDesc = prometheus.NewDesc(namespace+"_store_writable",
 		"1 while the embedded server's JetStream store writes, 0 while it cannot (a full disk; absent with an external NATS).", nil, nil)
+	socketDesc = prometheus.NewDesc(namespace+"_slack_socket_connected",
+		"1 while the Socket Mode connection of the cards' buttons is up, else 0 (absent without slack.app_token).", nil, nil)
 	replicasDesc = prometheus.NewDesc(namespace+"_replicas_live",
 		"Replicas alive by their heartbeats, this one included (absent with the embedded server).", nil, nil)
 )
@@ -36,6 +38,7 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- leasesDesc
 	ch <- replicasDesc
 	ch <- storeDesc
+	ch <- socketDesc
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
@@ -79,6 +82,13 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			v = 0
 		}
 		ch <- prometheus.MustNewConstMetric(storeDesc, prometheus.GaugeValue, v)
+	}
+	if src.SlackSocket != nil {
+		v := 0.0
+		if src.SlackSocket() {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(socketDesc, prometheus.GaugeValue, v)
 	}
 	if ns := m.oldest.Load(); ns >= 0 {
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, time.Duration(ns).Seconds())

@@ -45,6 +45,11 @@ type Sources struct {
 	// many replicas are alive; nil when there are no leases (embedded
 	// NATS: the process polls every project).
 	Leases func() (held, live int)
+	// SlackSocket says whether the Socket Mode connection of the cards'
+	// buttons is up; nil without buttons (no slack.app_token). A socket
+	// down leaves the watcher ready: it still watches and posts, only
+	// clicks wait (Slack keeps them until a connection acks them).
+	SlackSocket func() bool
 }
 
 // Metrics is the watcher's registry and the state behind readiness.

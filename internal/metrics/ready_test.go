@@ -103,3 +103,33 @@ func TestStoreReadinessAndLiveness(t *testing.T) {
 		t.Errorf("no store source: Live() = %v", err)
 	}
 }
+
+// TestSlackSocketGauge: the buttons' socket is a gauge, 1 while up and 0
+// while down, and a socket down leaves the watcher ready.
+func TestSlackSocketGauge(t *testing.T) {
+	m := New(nil)
+	up := true
+	m.Attach(Sources{NATSConnected: func() bool { return true }, SlackSocket: func() bool { return up }})
+	m.Cycled(poller.Stats{}, nil)
+	gauge := func() float64 {
+		t.Helper()
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "dcs_watcher_slack_socket_connected" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no dcs_watcher_slack_socket_connected")
+		return 0
+	}
+	if g := gauge(); g != 1 {
+		t.Errorf("socket up: gauge %v", g)
+	}
+	up = false
+	if g, err := gauge(), m.Ready(); g != 0 || err != nil {
+		t.Errorf("socket down: gauge %v, Ready() = %v; want 0 and ready", g, err)
+	}
+}

@@ -1,6 +1,9 @@
 // Package slackapi is a fake of the part of Slack's Web API the watcher's
 // bot-token mode uses: chat.postMessage, chat.update,
-// conversations.history and conversations.replies, on an httptest server.
+// conversations.history and conversations.replies, on an httptest server;
+// and, for the buttons, apps.connections.open (the app-level token as a
+// bearer; package slacksocket serves the websocket it hands out),
+// chat.postEphemeral and usergroups.users.list (app.go).
 // It reads the form bodies slack-go sends (blocks and metadata as JSON
 // strings), checks the token, keeps channels of messages with ts,
 // thread_ts and metadata, and answers JSON as Slack does (ok, ts, channel,
@@ -74,6 +77,7 @@ type Server struct {
 	calls   []Call
 	perCall map[string]int
 	lastTS  int64
+	app     appSide // apps.connections.open, ephemerals, user groups
 }
 
 // New starts a fake that accepts token and knows channels (name -> id,
@@ -132,6 +136,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case f.Error != "":
 		writeJSON(w, map[string]any{"ok": false, "error": f.Error})
+		return
+	}
+	if answer, ok := s.appCall(method, r, form); ok {
+		writeJSON(w, answer)
 		return
 	}
 	if form["token"] != s.token {

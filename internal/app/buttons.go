@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/notify/slackact"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
+)
+
+// actionsTTL keeps what a click did as long as a card lives (the cards
+// bucket's 90 days): an acknowledgement outlives any reminder of its
+// incident.
+const actionsTTL = 90 * 24 * time.Hour
+
+// newButtons makes the listener of the cards' buttons: only in bot mode
+// with slack.app_token set, and not when a replacement sender (the demo's
+// console) stands for Slack; nil otherwise, and the cards have no buttons.
+func newButtons(ctx context.Context, js jetstream.JetStream, cfg config.Config, o Options) (*slackact.Listener, error) {
+	s := cfg.Slack
+	if s.AppToken == "" || s.BotToken == "" || o.SlackSender != nil {
+		return nil, nil
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: s.ActionsBucket, Description: "watcher: what the Slack cards' buttons did", TTL: actionsTTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create actions bucket %s: %w", s.ActionsBucket, err)
+	}
+	var console *slackmsg.ConsoleURL
+	if s.ConsoleURL != "" {
+		if console, err = slackmsg.ParseConsoleURL(s.ConsoleURL); err != nil {
+			return nil, fmt.Errorf("slack.console_url: %w", err) // validated: not reached
+		}
+	}
+	return slackact.New(slackact.Options{
+		AppToken: s.AppToken, BotToken: s.BotToken, APIURL: s.APIURL,
+		HTTPClient: &http.Client{Timeout: s.Timeout},
+		Bucket:     kv,
+		Actors:     s.Actors,
+		Console:    console,
+		Logger:     o.Logger.With().Str("component", "slack-buttons").Logger(),
+		Now:        o.Now,
+	}), nil
+}
