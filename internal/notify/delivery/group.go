@@ -1,4 +1,4 @@
-package slack
+package delivery
 
 import (
 	"github.com/nats-io/nats.go/jetstream"

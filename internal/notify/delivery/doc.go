@@ -1,4 +1,4 @@
-// Package slack posts the watcher's events to Slack: a durable JetStream
+// Package delivery posts the watcher's events to Slack: a durable JetStream
 // consumer of the events stream that has them rendered (package slackmsg),
 // paces and groups them, posts them through a Sender (an incoming webhook,
 // or the console in demo mode) and acks an event only once Slack has
@@ -10,4 +10,4 @@
 // a live status card, updated in place, with its transitions as thread
 // replies, and every post carries metadata that a retry looks up before
 // posting again. The design, in full, is docs/slack-delivery.md.
-package slack
+package delivery
