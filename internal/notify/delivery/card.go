@@ -46,10 +46,10 @@ func (r *cardRecord) thread() string {
 // cards reads and writes card records.
 type cards struct{ kv jetstream.KeyValue }
 
-// cardKey names the card of a task for one destination (lane) and
-// channel: a route that moves to another channel opens new cards there.
-func cardKey(lane, channel string, d notify.Data) string {
-	sum := sha256.Sum256([]byte(lane + "\x00" + channel + "\x00" + d.ProjectID + "\x00" + d.TaskID))
+// cardKey names the card of a task for one destination (the lane of route) and
+// channel (where): a route that moves to another channel opens new cards there.
+func cardKey(route, where string, d notify.Data) string {
+	sum := sha256.Sum256([]byte(route + "\x00" + where + "\x00" + d.ProjectID + "\x00" + d.TaskID))
 	return "card." + hex.EncodeToString(sum[:16])
 }
 

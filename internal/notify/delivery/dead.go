@@ -38,13 +38,37 @@ type episode struct {
 	Announced bool `json:"announced"`
 }
 
-// resume takes up an episode a previous run left open: it is neither
-// logged as an error nor announced again, and its end is announced.
-func (s *session) resume(ctx context.Context) {
-	if s.episode != nil {
+// Publisher publishes the notifier's health events on the stream, where an
+// operator's consumer sees them; *notify.Publisher is one.
+type Publisher interface {
+	Envelope(ev diff.Event, m notify.Meta) notify.Envelope
+	Publish(ctx context.Context, env notify.Envelope) error
+}
+
+// outage is a lane's dead-destination episode under way, nil while the
+// destination works, and what it needs to record and announce one. Only
+// the lane's goroutine uses it; it outlives the lane's consumer sessions.
+type outage struct {
+	current *episode
+	// key is where the episode is kept in the marks bucket.
+	key string
+	// consumer names the lane in its health events' ids (healthID).
+	consumer  string
+	health    Publisher
+	project   string
+	deadRetry time.Duration
+	now       func() time.Time
+	log       zerolog.Logger
+}
+
+// resume takes up an episode a previous run left open in kv: it is
+// neither logged as an error nor announced again, and its end is
+// announced.
+func (o *outage) resume(ctx context.Context, kv jetstream.KeyValue) {
+	if o.current != nil {
 		return
 	}
-	e, err := s.kv.Get(ctx, s.episodeKey())
+	e, err := kv.Get(ctx, o.key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return
 	}
@@ -53,70 +77,71 @@ func (s *session) resume(ctx context.Context) {
 		err = json.Unmarshal(e.Value(), &ep)
 	}
 	if err != nil {
-		s.o.Logger.Warn().Err(err).Msg("slack: cannot read the dead-destination episode left by the last run; a new one would be announced again")
+		o.log.Warn().Err(err).Msg("slack: cannot read the dead-destination episode left by the last run; a new one would be announced again")
 		return
 	}
-	s.episode = &ep
-	s.o.Logger.Warn().Time("dead_since", ep.Since).Str("reason", ep.Reason).
+	o.current = &ep
+	o.log.Warn().Time("dead_since", ep.Since).Str("reason", ep.Reason).
 		Msg("slack: the destination was dead at the last stop; probing it with the oldest event")
 }
 
-// destinationDead deals with an answer that says the destination is dead.
+// destinationDead deals with an answer that says the destination is dead, to the
+// message whose first event is seq; began says it began an episode.
 // The first of an episode logs one error and publishes one watch_degraded
 // event (tried again at each probe until it is stored); the probes after
 // it fail quietly. Nothing is acked or terminated: the caller holds the
 // message and probes again after DeadRetry.
-func (s *session) destinationDead(ctx context.Context, p outgoing, log zerolog.Logger, err error) {
-	s.retried.Add(1)
-	if s.episode == nil {
-		s.episode = &episode{Since: s.o.Now().UTC(), StreamSeq: p.items[0].seq, Reason: err.Error()}
-		s.dead.Add(1)
-		log.Error().Err(err).Dur("probe_every", s.o.DeadRetry).
+func (o *outage) destinationDead(ctx context.Context, kv jetstream.KeyValue, seq uint64, log zerolog.Logger, err error) (began bool) {
+	if o.current == nil {
+		o.current = &episode{Since: o.now().UTC(), StreamSeq: seq, Reason: err.Error()}
+		began = true
+		log.Error().Err(err).Dur("probe_every", o.deadRetry).
 			Msg("slack: destination is dead (webhook revoked, channel archived or alike); events wait in the stream, in order, while the oldest probes")
-		s.saveEpisode(ctx)
+		o.save(ctx, kv)
 	} else {
 		log.Debug().Err(err).Msg("slack: destination still dead")
 	}
-	if s.episode.Announced {
-		return
+	if o.current.Announced {
+		return began
 	}
-	if err := s.announce(ctx, diff.WatchDegraded, s.episode.Reason); err != nil {
+	if err := o.announce(ctx, diff.WatchDegraded, o.current.Reason); err != nil {
 		log.Warn().Err(err).Msg("slack: could not publish watch_degraded for the dead destination; trying again at the next probe")
-		return
+		return began
 	}
-	s.episode.Announced = true
-	s.saveEpisode(ctx)
+	o.current.Announced = true
+	o.save(ctx, kv)
+	return began
 }
 
-// revived ends the episode under way, if any: Slack answered about a
-// message (took it, or refused that message alone), so the destination
-// works. One info line and one watch_recovered event.
-func (s *session) revived(ctx context.Context, log zerolog.Logger) {
-	ep := s.episode
+// revived ends the episode under way, if any, and says whether there was
+// one: Slack answered about a message (took it, or refused that message
+// alone), so the destination works. One info line and one
+// watch_recovered event.
+func (o *outage) revived(ctx context.Context, kv jetstream.KeyValue, log zerolog.Logger) bool {
+	ep := o.current
 	if ep == nil {
-		return
+		return false
 	}
-	log.Info().Time("dead_since", ep.Since).Dur("outage", s.o.Now().Sub(ep.Since)).
+	log.Info().Time("dead_since", ep.Since).Dur("outage", o.now().Sub(ep.Since)).
 		Msg("slack: destination works again; the waiting events follow in stream order")
-	if err := s.announce(ctx, diff.WatchRecovered, "recovered from "+ep.Reason); err != nil {
+	if err := o.announce(ctx, diff.WatchRecovered, "recovered from "+ep.Reason); err != nil {
 		log.Warn().Err(err).Msg("slack: could not publish watch_recovered for the destination")
 	}
-	s.episode = nil
-	// The failure is over: accepted must not log it again.
-	s.lastErr = ""
+	o.current = nil
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	if err := s.kv.Delete(fctx, s.episodeKey()); err != nil {
+	if err := kv.Delete(fctx, o.key); err != nil {
 		log.Warn().Err(err).Msg("slack: could not clear the dead-destination episode; a restart would announce its end again")
 	}
+	return true
 }
 
-func (s *session) saveEpisode(ctx context.Context) {
+func (o *outage) save(ctx context.Context, kv jetstream.KeyValue) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	val, _ := json.Marshal(s.episode)
-	if _, err := s.kv.Put(fctx, s.episodeKey(), val); err != nil {
-		s.o.Logger.Warn().Err(err).Msg("slack: could not record the dead-destination episode; a restart would announce it again")
+	val, _ := json.Marshal(o.current)
+	if _, err := kv.Put(fctx, o.key, val); err != nil {
+		o.log.Warn().Err(err).Msg("slack: could not record the dead-destination episode; a restart would announce it again")
 	}
 }
 
@@ -124,27 +149,27 @@ func (s *session) saveEpisode(ctx context.Context) {
 // scope slack, task token _slack, so "<prefix>.*._slack.>" selects them,
 // and the consumer skips them (admit) rather than post them to the very
 // destination they are about.
-func (s *session) announce(ctx context.Context, kind diff.Kind, reason string) error {
-	if s.o.Health == nil {
+func (o *outage) announce(ctx context.Context, kind diff.Kind, reason string) error {
+	if o.health == nil {
 		return nil
 	}
-	project := s.o.Project
+	project := o.project
 	if project == "" {
 		project = noProject
 	}
-	ev := diff.Event{ID: s.healthID(kind), Kind: kind, Scope: diff.ScopeSlack, Reason: reason}
-	env := s.o.Health.Envelope(ev, notify.Meta{ProjectID: project, ObservedAt: s.o.Now()})
+	ev := diff.Event{ID: o.healthID(kind), Kind: kind, Scope: diff.ScopeSlack, Reason: reason}
+	env := o.health.Envelope(ev, notify.Meta{ProjectID: project, ObservedAt: o.now()})
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	return s.o.Health.Publish(pctx, env)
+	return o.health.Publish(pctx, env)
 }
 
 // healthID is deterministic, like every event id: the consumer, the kind
 // and the episode's first stream sequence. A restart that finds the same
 // destination dead on the same event (its episode record lost) publishes
 // the same id, which JetStream drops as a duplicate.
-func (s *session) healthID(kind diff.Kind) string {
-	sum := sha256.Sum256([]byte(s.consumer + "\x00" + string(kind) + "\x00" + strconv.FormatUint(s.episode.StreamSeq, 10)))
+func (o *outage) healthID(kind diff.Kind) string {
+	sum := sha256.Sum256([]byte(o.consumer + "\x00" + string(kind) + "\x00" + strconv.FormatUint(o.current.StreamSeq, 10)))
 	return hex.EncodeToString(sum[:16])
 }
 

@@ -1,37 +1,59 @@
 package delivery
 
 import (
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
-	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
 
-// item is one fetched event on its way to Slack.
-type item struct {
-	msg       jetstream.Msg
-	env       notify.Envelope
-	seq       uint64 // stream sequence
-	delivered uint64 // JetStream's delivery count, 1 on first delivery
-	log       zerolog.Logger
-	// cardless: in bot mode, the event is the batch's first of a task
-	// that has no card record in this channel (see markCardless).
-	cardless bool
+// grouping is the rule that turns a batch's events into messages of their
+// own: a group of at least min like events (groups) becomes grouped
+// messages (RenderGroup), any other event a message of its own (Render);
+// off posts every event alone. Each event is in exactly one message.
+type grouping struct {
+	render *slackmsg.Renderer
+	min    int
+	off    bool
 }
 
-// outgoing is one Slack message and the events it carries, in stream
-// order.
-type outgoing struct {
-	msg   slack.WebhookMessage
-	items []*item
-	// card: in bot mode, the one event of items goes to its task's card
-	// (msg is unused: the card is drawn from its record).
-	card bool
-	// group: in bot mode, msg is a grouped message listing items, tasks
-	// without a card, and becomes their conversation's parent (sendGroup).
-	group bool
+// top plans items as messages of their own: grouped, or one per event;
+// with grouping off, every event alone in stream order.
+func (g grouping) top(items []*item) []post {
+	if g.off {
+		return g.single(items)
+	}
+	return g.plan(items, g.single, func(msg slack.WebhookMessage, items []*item) post {
+		return post{msg: &msg, items: items}
+	})
+}
+
+// plan walks the groups of items in order: a group that may be grouped
+// becomes the posts grouped makes of each part of RenderGroup, any other
+// the posts alone makes of its events.
+func (g grouping) plan(items []*item, alone func([]*item) []post, grouped func(slack.WebhookMessage, []*item) post) []post {
+	var posts []post
+	for _, group := range groups(items) {
+		if g.off || len(group) < g.min {
+			posts = append(posts, alone(group)...)
+			continue
+		}
+		rest := group
+		for _, part := range g.render.RenderGroup(envelopes(group)) {
+			posts = append(posts, grouped(part.Msg, rest[:part.Events]))
+			rest = rest[part.Events:]
+		}
+	}
+	return posts
+}
+
+// single is one message per event.
+func (g grouping) single(items []*item) []post {
+	posts := make([]post, len(items))
+	for i, it := range items {
+		msg := g.render.Render(it.env)
+		posts[i] = post{msg: &msg, items: []*item{it}}
+	}
+	return posts
 }
 
 // groups sorts a batch's postable events, walked in stream order, into
@@ -62,45 +84,4 @@ func groups(items []*item) [][]*item {
 		lastOfTask[task] = g
 	}
 	return out
-}
-
-// plan turns a batch's postable events into the messages to send, in
-// order: a group of at least GroupMin events becomes grouped messages
-// (RenderGroup), any other event a message of its own (Render); with
-// NoGrouping every event is a message of its own, in stream order. Each
-// event is in exactly one message.
-func (n *lane) plan(items []*item) []outgoing {
-	if n.bot != nil {
-		return n.planBot(items)
-	}
-	return n.planTop(items)
-}
-
-// planTop is plan for messages of their own: grouped, or one per event.
-func (n *lane) planTop(items []*item) []outgoing {
-	if n.o.NoGrouping {
-		return n.single(items)
-	}
-	var posts []outgoing
-	for _, group := range groups(items) {
-		if len(group) < n.o.GroupMin {
-			posts = append(posts, n.single(group)...)
-			continue
-		}
-		rest := group
-		for _, part := range n.render.RenderGroup(envelopes(group)) {
-			posts = append(posts, outgoing{msg: part.Msg, items: rest[:part.Events]})
-			rest = rest[part.Events:]
-		}
-	}
-	return posts
-}
-
-// single is one message per event.
-func (n *lane) single(items []*item) []outgoing {
-	posts := make([]outgoing, len(items))
-	for i, it := range items {
-		posts[i] = outgoing{msg: n.render.Render(it.env), items: []*item{it}}
-	}
-	return posts
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -45,4 +46,13 @@ func writeRecord(ctx context.Context, kv jetstream.KeyValue, what, key string, r
 		return 0, fmt.Errorf("write %s %s: %w", what, key, err)
 	}
 	return rev, nil
+}
+
+// createBucket creates (or updates) a KV bucket; what names it in errors.
+func createBucket(ctx context.Context, js jetstream.JetStream, what, name, description string, ttl time.Duration) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Description: description, TTL: ttl})
+	if err != nil {
+		return nil, fmt.Errorf("create %s bucket %s: %w", what, name, err)
+	}
+	return kv, nil
 }

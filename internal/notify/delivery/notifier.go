@@ -4,31 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/slack-go/slack"
 
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/lease"
-	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/retry"
 )
-
-// Sender delivers one rendered message. Errors tell the caller what to do:
-// a *slack.RateLimitedError says when to try again, an error wrapping
-// slackwire.ErrPermanent says never to try this message again, an error wrapping
-// slackwire.ErrDeadDestination says no message can get through until someone fixes
-// the destination, any other error is worth a retry.
-type Sender interface {
-	Send(ctx context.Context, msg *slack.WebhookMessage) error
-}
 
 // Notifier is the Slack delivery consumer. It runs one lane per
 // destination (the default one and each route's): a durable consumer of
@@ -38,53 +24,6 @@ type Sender interface {
 // per replica) may share the lanes' durable consumers.
 type Notifier struct {
 	lanes []*lane
-	*counters
-}
-
-// counters are shared by every lane of a Notifier.
-type counters struct {
-	sent      atomic.Uint64
-	events    atomic.Uint64
-	skipped   atomic.Uint64
-	retried   atomic.Uint64
-	throttled atomic.Uint64
-	failed    atomic.Uint64
-	dead      atomic.Uint64
-	quieted   atomic.Uint64
-}
-
-// lane delivers the events routed to one destination.
-type lane struct {
-	js     jetstream.JetStream
-	sender Sender
-	// bot is the destination in bot-token mode (a channel), nil in
-	// webhook mode (sender).
-	bot *botDest
-	o   Options
-	// name is the route's, "" for the default destination of
-	// slack.webhook_url, which keeps the names used before routing (its
-	// consumer is o.Consumer, its marks keys are the event ids).
-	name     string
-	consumer string
-	mentions []string
-	// render writes the lane's messages: its templates, its mentions.
-	render *slackmsg.Renderer
-	kinds  map[diff.Kind]bool
-	router *router
-	pace   *pacer
-	// ackWait is the consumer's AckWait; a field so that a test can show
-	// that the keep-alive covers a batch that takes longer.
-	ackWait time.Duration
-	// holder names this Notifier in the lane's delivery lease (turn.go);
-	// leaseTTL is a field so that a test can take over faster.
-	holder   string
-	leaseTTL time.Duration
-	// unsettled are acks JetStream did not confirm, tried again before
-	// each fetch; only the lane's goroutine uses them.
-	unsettled []unsettled
-	// episode is the dead-destination episode under way, nil while the
-	// destination works; only the lane's goroutine uses it.
-	episode *episode
 	*counters
 }
 
@@ -148,16 +87,23 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 			}
 			tmplErr = errors.Join(tmplErr, fmt.Errorf("%s: %w", what, err))
 		}
-		l := &lane{
-			js: js, sender: snd, o: lo, name: name, consumer: consumer, mentions: mentions,
-			render: slackmsg.NewRenderer(set, mentions, lo.Logger),
-			kinds:  kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
-			holder: holder, leaseTTL: leaseTTL,
-		}
+		g := grouping{render: slackmsg.NewRenderer(set, mentions, lo.Logger), min: o.GroupMin, off: o.NoGrouping}
+		// Which mode is asked here alone: the lane's destination is a
+		// channel through the bot, or a webhook.
+		var dest destination = &webhookDest{sender: snd, group: g}
 		if channel != "" {
-			l.bot = newBotDest(o.Bot, channel)
+			dest = newChannelDest(o.Bot, channel, name, mentions, g, o.CardsBucket, lo.Logger)
 		}
-		n.lanes = append(n.lanes, l)
+		epKey := episodeKey
+		if name != "" {
+			epKey += "." + name
+		}
+		n.lanes = append(n.lanes, &lane{
+			js: js, dest: dest, o: lo, name: name, consumer: consumer,
+			kinds: kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
+			holder: holder, leaseTTL: leaseTTL,
+			outage: &outage{key: epKey, consumer: consumer, health: o.Health, project: o.Project, deadRetry: o.DeadRetry, now: o.Now, log: lo.Logger},
+		})
 	}
 	if s != nil || o.Channel != "" {
 		add("", s, o.Channel, nil, o.Template)
@@ -250,9 +196,9 @@ func (n *Notifier) Run(ctx context.Context) error {
 func (n *lane) run(ctx context.Context) {
 	wait := time.Second
 	for ctx.Err() == nil {
-		b, err := n.buckets(ctx)
+		marks, err := n.buckets(ctx)
 		if err == nil {
-			err = n.whileHeld(ctx, b.marks, func(ctx context.Context) { wait = n.deliverWhileHeld(ctx, b, wait) })
+			err = n.whileHeld(ctx, marks, func(ctx context.Context) { wait = n.deliverWhileHeld(ctx, marks, wait) })
 		}
 		if err == nil {
 			continue
@@ -271,9 +217,9 @@ func (n *lane) run(ctx context.Context) {
 // deliverWhileHeld runs consumer sessions until ctx ends (Run's, or the
 // lease lost), setting the consumer up again after a failure; it returns
 // the backoff to go on with.
-func (n *lane) deliverWhileHeld(ctx context.Context, b buckets, wait time.Duration) time.Duration {
+func (n *lane) deliverWhileHeld(ctx context.Context, marks jetstream.KeyValue, wait time.Duration) time.Duration {
 	for {
-		delivered, err := n.consume(ctx, b)
+		delivered, err := n.consume(ctx, marks)
 		if ctx.Err() != nil {
 			return wait
 		}
@@ -286,38 +232,4 @@ func (n *lane) deliverWhileHeld(ctx context.Context, b buckets, wait time.Durati
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
-}
-
-// posts says whether this lane posts an event: its kind posts (Kinds, or
-// for discovered the quiet-start rule) and the routes send it here; a
-// late reason is judged as the follow-up of its failure (asFollowUp).
-func (n *lane) posts(d notify.Data) bool {
-	d = slackmsg.AsFollowUp(d)
-	if d.Kind == diff.Discovered && n.o.QuietStart {
-		if out, _ := d.Classified(); out != dcs.OutcomeFailed {
-			return false
-		}
-	} else if !n.kinds[d.Kind] {
-		return false
-	}
-	return slices.Contains(n.router.destinations(d), n.name)
-}
-
-// markKey is the KV key of an event's delivery mark for this lane: the
-// default destination's are the bare ids (as before routing, so that an
-// upgrade does not post again what was delivered), a route's are under
-// "to.<route>.", so that each destination's marks are its own.
-func (n *lane) markKey(id string) string {
-	if n.name == "" {
-		return markKey(id)
-	}
-	return "to." + n.name + "." + markKey(id)
-}
-
-// episodeKey is where this lane keeps its dead-destination episode.
-func (n *lane) episodeKey() string {
-	if n.name == "" {
-		return episodeKey
-	}
-	return episodeKey + "." + n.name
 }

@@ -38,7 +38,7 @@ func newPacer(perSecond float64) *pacer {
 
 // answered holds the next send back for one interval after Slack's
 // answer, whatever it was.
-func (p *pacer) answered() { p.hold(p.interval) }
+func (p *pacer) answered() { p.holdOff(p.interval) }
 
 // wait blocks until a message may be sent now and takes its turn. It
 // returns an error only when ctx ends first.
@@ -68,9 +68,9 @@ func (p *pacer) ready(ctx context.Context) error {
 	return retry.SleepUntil(ctx, time.Now().Add(missing))
 }
 
-// hold keeps every send back for d, as a 429's Retry-After asks: without
+// holdOff keeps every send back for d, as a 429's Retry-After asks: without
 // it the limiter would allow the next send at once and earn another 429.
-func (p *pacer) hold(d time.Duration) {
+func (p *pacer) holdOff(d time.Duration) {
 	until := time.Now().Add(d)
 	p.mu.Lock()
 	defer p.mu.Unlock()

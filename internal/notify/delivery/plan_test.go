@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			posts := mustNew(t, nil, nil, tt.o).lanes[0].plan(tt.items)
+			posts := mustNew(t, nil, nil, tt.o).lanes[0].dest.plan(context.Background(), tt.items)
 			got := make([]int, len(posts))
 			seen := map[*item]int{}
 			for i, p := range posts {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,16 +12,15 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/retry"
 )
 
 // verdict is what the no-noise rule says of an event.
 type verdict int
 
 const (
-	send verdict = iota // post it as usual
-	hold                // handed back to JetStream with a delay: not yet
-	drop                // acked, never posted
+	pass  verdict = iota // post it as usual
+	later                // handed back to JetStream with a delay: not yet
+	drop                 // acked, never posted
 )
 
 // The states of a blindness episode's record, per destination.
@@ -46,47 +44,38 @@ type blindRecord struct {
 	EventID string `json:"event_id"`
 }
 
-// quiet applies the no-noise rule (slack.degraded_for) to an event of
-// this lane. A watch_degraded posts only once its blindness has lasted
+// blindness is the no-noise rule (slack.degraded_for) of one lane, over
+// the records it keeps in the marks bucket kv.
+type blindness struct {
+	kv          jetstream.KeyValue
+	lane        string
+	degradedFor time.Duration
+	now         func() time.Time
+}
+
+// applies says whether the rule judges an event of this lane, and decide
+// judges it. A watch_degraded posts only once its blindness has lasted
 // DegradedFor (measured from the event's time, so a restart or another
 // replica reckons the same): until then it is handed back to JetStream
 // with NakWithDelay, which keeps it in the stream, unacked, and brings it
 // back when due. Its watch_recovered posts only if the degraded one did;
 // one that ends the episode first cancels both. Other events, the report
 // of a recreated store (a one-off, published with its recovery: the rule
-// would always cancel it), and every event with DegradedFor 0, are sent. A failed read or write of the record
-// is tried again with backoff; the error is returned only when ctx ends.
-func (s *session) quiet(ctx context.Context, it *item) (verdict, error) {
-	d := it.env.Data
-	if s.o.DegradedFor <= 0 || (d.Kind != diff.WatchDegraded && d.Kind != diff.WatchRecovered) || d.Scope == diff.ScopeStore {
-		return send, nil
-	}
-	key := s.blindKey(d)
-	for attempt := it.delivered; ; attempt++ {
-		v, err := s.decideBlind(ctx, it, key)
-		switch {
-		case err == nil:
-			return v, nil
-		case ctx.Err() != nil:
-			return send, ctx.Err()
-		case errors.Is(err, jetstream.ErrKeyExists):
-			continue // another replica wrote first: read again and decide anew
-		}
-		delay := s.backoff(attempt)
-		s.retrying(it.log, fmt.Errorf("no-noise record: %w", err), delay)
-		if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
-			return send, err
-		}
-	}
+// would always cancel it), and every event with DegradedFor 0, are sent.
+func (b blindness) applies(d notify.Data) bool {
+	return b.degradedFor > 0 && (d.Kind == diff.WatchDegraded || d.Kind == diff.WatchRecovered) && d.Scope != diff.ScopeStore
 }
 
-func (s *session) decideBlind(ctx context.Context, it *item, key string) (verdict, error) {
-	rec, rev, err := s.readBlind(ctx, key)
+// decide reads the episode's record and judges it; jetstream.ErrKeyExists
+// says another replica wrote first: read again and decide anew.
+func (b blindness) decide(ctx context.Context, it *item) (verdict, error) {
+	key := b.key(it.env.Data)
+	rec, rev, err := b.read(ctx, key)
 	if err != nil {
-		return send, err
+		return pass, err
 	}
 	if it.env.Data.Kind == diff.WatchDegraded {
-		return s.degraded(ctx, it, key, rec, rev)
+		return b.degraded(ctx, it, key, rec, rev)
 	}
 	switch {
 	case rec == nil || (rec.State == blindHeld && rec.Due.After(it.env.Time)):
@@ -97,22 +86,22 @@ func (s *session) decideBlind(ctx context.Context, it *item, key string) (verdic
 		if rec != nil {
 			cancelled.EventID = rec.EventID
 		}
-		if err := s.writeBlind(ctx, key, cancelled, rev); err != nil {
-			return send, err
+		if err := b.write(ctx, key, cancelled, rev); err != nil {
+			return pass, err
 		}
 		it.log.Info().Msg("slack: blindness ended within slack.degraded_for: neither its watch_degraded nor its watch_recovered is posted")
 		return drop, nil
 	case rec.State == blindHeld:
 		// It lasted: the degraded one is due and must go first.
-		return s.nak(it, time.Second)
+		return nak(it, time.Second)
 	case rec.State == blindCancelled:
 		return drop, nil
 	}
-	return send, nil
+	return pass, nil
 }
 
-func (s *session) degraded(ctx context.Context, it *item, key string, rec *blindRecord, rev uint64) (verdict, error) {
-	now, due := s.o.Now(), it.env.Time.Add(s.o.DegradedFor)
+func (b blindness) degraded(ctx context.Context, it *item, key string, rec *blindRecord, rev uint64) (verdict, error) {
+	now, due := b.now(), it.env.Time.Add(b.degradedFor)
 	if rec != nil && rec.EventID != it.env.ID {
 		rec = nil // the last episode's: this one starts afresh
 	}
@@ -120,53 +109,53 @@ func (s *session) degraded(ctx context.Context, it *item, key string, rec *blind
 	case rec != nil && rec.State == blindCancelled:
 		return drop, nil
 	case rec != nil && rec.State == blindPosting:
-		return send, nil
+		return pass, nil
 	case now.Before(due):
 		if rec == nil {
-			if err := s.writeBlind(ctx, key, blindRecord{State: blindHeld, Due: due.UTC(), EventID: it.env.ID}, rev); err != nil {
-				return send, err
+			if err := b.write(ctx, key, blindRecord{State: blindHeld, Due: due.UTC(), EventID: it.env.ID}, rev); err != nil {
+				return pass, err
 			}
 		}
 		it.log.Debug().Time("due", due).Msg("slack: watch_degraded held until the blindness has lasted slack.degraded_for")
-		return s.nak(it, due.Sub(now))
+		return nak(it, due.Sub(now))
 	}
-	if err := s.writeBlind(ctx, key, blindRecord{State: blindPosting, EventID: it.env.ID}, rev); err != nil {
-		return send, err
+	if err := b.write(ctx, key, blindRecord{State: blindPosting, EventID: it.env.ID}, rev); err != nil {
+		return pass, err
 	}
-	return send, nil
+	return pass, nil
 }
 
 // nak hands an event back to JetStream, to be delivered again after delay.
-func (s *session) nak(it *item, delay time.Duration) (verdict, error) {
+func nak(it *item, delay time.Duration) (verdict, error) {
 	if err := it.msg.NakWithDelay(delay); err != nil {
-		return send, fmt.Errorf("hand back for %s: %w", delay, err)
+		return pass, fmt.Errorf("hand back for %s: %w", delay, err)
 	}
-	return hold, nil
+	return later, nil
 }
 
-func (s *session) readBlind(ctx context.Context, key string) (*blindRecord, uint64, error) {
-	return readRecord[blindRecord](ctx, s.kv, "blindness record", key)
+func (b blindness) read(ctx context.Context, key string) (*blindRecord, uint64, error) {
+	return readRecord[blindRecord](ctx, b.kv, "blindness record", key)
 }
 
-// writeBlind creates the record (rev 0) or replaces the revision read;
+// write creates the record (rev 0) or replaces the revision read;
 // either fails with jetstream.ErrKeyExists when someone wrote in between.
-func (s *session) writeBlind(ctx context.Context, key string, rec blindRecord, rev uint64) error {
-	_, err := writeRecord(ctx, s.kv, "blindness record", key, rec, rev)
+func (b blindness) write(ctx context.Context, key string, rec blindRecord, rev uint64) error {
+	_, err := writeRecord(ctx, b.kv, "blindness record", key, rec, rev)
 	return err
 }
 
-// blindKey names the blindness episodes of a task for this lane: the
+// key names the blindness episodes of a task for this lane: the
 // project, the task (or _api) and the error class, which the poller keeps
 // for the whole episode (watch_degraded's reason is "<class>: <message>",
 // watch_recovered's "recovered from <class>"). Episodes of one key follow
 // each other, each a watch_degraded then its watch_recovered in stream
 // order; the record is the latest one's (see blindRecord.EventID).
-func (n *lane) blindKey(d notify.Data) string {
+func (b blindness) key(d notify.Data) string {
 	task := d.TaskID
 	if task == "" {
 		task = notify.NoTask
 	}
-	sum := sha256.Sum256([]byte(n.name + "\x00" + d.ProjectID + "\x00" + task + "\x00" + blindClass(d)))
+	sum := sha256.Sum256([]byte(b.lane + "\x00" + d.ProjectID + "\x00" + task + "\x00" + blindClass(d)))
 	return "blind." + hex.EncodeToString(sum[:16])
 }
 

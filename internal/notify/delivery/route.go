@@ -1,11 +1,7 @@
 package delivery
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/dcs-watcher/watcher/internal/notify"
-	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
 
 // Route sends the events its Match selects to a destination of its own,
@@ -17,7 +13,7 @@ type Route struct {
 	Match  notify.Match
 	Sender Sender
 	// Channel, in bot-token mode, is the destination instead of Sender:
-	// an id (C…, G…) or #name, reached through Options.Bot.
+	// an id (C…, G…) or #name, reached through the bot.
 	Channel  string
 	Mentions []string // user ids U…/W…, user groups S…, @here, @channel
 	// Continue lets the routes after this one match the event too.
@@ -55,49 +51,6 @@ func (r *router) destinations(d notify.Data) []string {
 		out = append(out, r.fallback)
 	}
 	return out
-}
-
-// checkRoutes refuses routes that cannot work: no name, a name used twice
-// or not fit for a consumer name, no sender, a bad mention, a default
-// route that is not one of them.
-func (o Options) checkRoutes() []error {
-	var errs []error
-	seen := map[string]bool{}
-	botUsed := o.Channel != ""
-	for i, rt := range o.Routes {
-		switch {
-		case !nameOK(rt.Name):
-			errs = append(errs, fmt.Errorf("route %d: name %q: letters, digits, - and _ only", i, rt.Name))
-		case seen[rt.Name]:
-			errs = append(errs, fmt.Errorf("route %d: name %q used twice", i, rt.Name))
-		}
-		seen[rt.Name] = true
-		switch {
-		case rt.Sender == nil && rt.Channel == "":
-			errs = append(errs, fmt.Errorf("route %q: no sender and no channel", rt.Name))
-		case rt.Sender != nil && rt.Channel != "":
-			errs = append(errs, fmt.Errorf("route %q: both a sender and a channel", rt.Name))
-		}
-		botUsed = botUsed || rt.Channel != ""
-		for _, m := range rt.Mentions {
-			if !slackmsg.ValidMention(m) {
-				errs = append(errs, fmt.Errorf("route %q: mention %q: want U…, W…, S…, @here or @channel", rt.Name, m))
-			}
-		}
-	}
-	if botUsed && o.Bot == nil {
-		errs = append(errs, errors.New("a channel is given but no bot (bot-token mode)"))
-	}
-	if botUsed && o.CardsBucket == "" {
-		errs = append(errs, errors.New("no cards bucket for the bot-token mode"))
-	}
-	if o.DefaultRoute != "" && !seen[o.DefaultRoute] {
-		errs = append(errs, fmt.Errorf("default route %q is not a route", o.DefaultRoute))
-	}
-	if o.DegradedFor < 0 {
-		errs = append(errs, errors.New("degraded for: negative"))
-	}
-	return errs
 }
 
 func nameOK(s string) bool {

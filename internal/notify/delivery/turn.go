@@ -20,17 +20,8 @@ import (
 // at its own pace, and a task's changes in the two batches could reach
 // Slack out of order. It also keeps one pacer per destination (Slack's
 // limit is per channel) and one announcement per dead-destination episode.
-// See docs/slack-delivery.md, "Replicas".
-const (
-	// leaseTTL is how long a holder that stops renewing (a crash, a lost
-	// connection) keeps the lease: the others take over after it, plus
-	// leaseSkew, and fetch after that plus ackWait (see acquire).
-	leaseTTL = 15 * time.Second
-	// leaseSkew is how far the replicas' clocks may disagree: the lease
-	// record carries the holder's wall-clock expiry, judged by the
-	// others' clocks.
-	leaseSkew = 2 * time.Second
-)
+// See docs/slack-delivery.md, "Replicas"; leaseTTL and leaseSkew are in
+// timing.go.
 
 // leaseKey is where a lane keeps its delivery lease.
 func (n *lane) leaseKey() string {

@@ -23,7 +23,7 @@ func BenchmarkMarkWrite(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	val, _ := json.Marshal(mark{SentAt: time.Now().UTC(), Subject: "dcs.migration.p.t.status_changed.FAILED.failed", StreamSeq: 1})
+	val, _ := json.Marshal(deliveryMark{SentAt: time.Now().UTC(), Subject: "dcs.migration.p.t.status_changed.FAILED.failed", StreamSeq: 1})
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		if _, err := kv.Put(ctx, "m"+strconv.Itoa(i), val); err != nil {

@@ -3,6 +3,8 @@ package delivery
 import (
 	"context"
 
+	"github.com/slack-go/slack"
+
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
@@ -18,14 +20,11 @@ import (
 // adds a reply there. The burst is told at the pace of its grouped
 // messages; the cards open only when their task moves again.
 
-// markCardless marks, in bot mode, the card events of items that are the
+// markCardless marks the card events of items that are the
 // first of their task in the batch and whose task has no card record in
 // this channel. A record that cannot be read is taken as there: the event
 // then takes the card path, which reads it again and retries.
-func (s *session) markCardless(ctx context.Context, items []*item) {
-	if s.bot == nil {
-		return
-	}
+func (c *channelDest) markCardless(ctx context.Context, items []*item) {
 	seen := map[string]bool{}
 	for _, it := range items {
 		d := it.env.Data
@@ -33,12 +32,12 @@ func (s *session) markCardless(ctx context.Context, items []*item) {
 			continue
 		}
 		seen[d.TaskID] = true
-		rec, _, err := s.cards.read(ctx, cardKey(s.name, s.bot.channel, d))
+		rec, _, err := c.cards.read(ctx, cardKey(c.route, c.name, d))
 		it.cardless = err == nil && rec == nil
 	}
 }
 
-// planBot plans a batch in bot mode. The first events of tasks without a
+// plan plans a batch in the channel. The first events of tasks without a
 // card are grouped as in webhook mode: a group of at least GroupMin is
 // posted as grouped messages (sendGroup), a smaller one, or any with
 // NoGrouping, opens a card per task. Every other event of a task goes to
@@ -47,7 +46,8 @@ func (s *session) markCardless(ctx context.Context, items []*item) {
 // (the API's, the watcher's blindness) are top-level messages, grouped,
 // last: the order between a task and the API is not kept in webhook mode
 // either.
-func (n *lane) planBot(items []*item) []outgoing {
+func (c *channelDest) plan(ctx context.Context, items []*item) []post {
+	c.markCardless(ctx, items)
 	var cardless, cards, rest []*item
 	for _, it := range items {
 		switch {
@@ -59,29 +59,51 @@ func (n *lane) planBot(items []*item) []outgoing {
 			cards = append(cards, it)
 		}
 	}
-	var posts []outgoing
-	for _, group := range groups(cardless) {
-		if n.o.NoGrouping || len(group) < n.o.GroupMin {
-			posts = append(posts, cardPosts(group)...)
-			continue
-		}
-		left := group
-		for _, part := range n.render.RenderGroup(envelopes(group)) {
-			posts = append(posts, outgoing{msg: slackmsg.ThreadNote(part.Msg), items: left[:part.Events], group: true})
-			left = left[part.Events:]
-		}
-	}
+	posts := c.group.plan(cardless, cardPosts, func(msg slack.WebhookMessage, items []*item) post {
+		note := slackmsg.ThreadNote(msg)
+		return post{msg: &note, items: items, part: partGroup}
+	})
 	posts = append(posts, cardPosts(cards)...)
-	return append(posts, n.planTop(rest)...)
+	return append(posts, topLevel(c.group.top(rest))...)
+}
+
+// topLevel marks posts as top-level messages of their own.
+func topLevel(posts []post) []post {
+	for i := range posts {
+		posts[i].part = partTop
+	}
+	return posts
 }
 
 // cardPosts sends each event to its task's card.
-func cardPosts(items []*item) []outgoing {
-	posts := make([]outgoing, len(items))
+func cardPosts(items []*item) []post {
+	posts := make([]post, len(items))
 	for i, it := range items {
-		posts[i] = outgoing{items: []*item{it}, card: true}
+		posts[i] = post{items: []*item{it}, part: partCard}
 	}
 	return posts
+}
+
+// split posts the events of a refused grouped message one by one: each
+// to its card, or each as a message of its own.
+func (c *channelDest) split(p post) []post {
+	if p.part == partGroup {
+		return cardPosts(p.items)
+	}
+	return topLevel(c.group.single(p.items))
+}
+
+// send delivers one post: a grouped message (sendGroup), a card update
+// plus thread reply (sendCard) or a top-level message.
+func (c *channelDest) send(ctx context.Context, p post) error {
+	switch p.part {
+	case partGroup:
+		return c.sendGroup(ctx, p)
+	case partCard:
+		return c.sendCard(ctx, p.items[0])
+	}
+	_, _, err := c.postOnce(ctx, "", *p.msg, p.items[0], partTop)
+	return err
 }
 
 // sendGroup posts a grouped message of tasks without a card (once: see
@@ -89,18 +111,18 @@ func cardPosts(items []*item) []outgoing {
 // its task's record, so that the card, when it opens, shows it. A record
 // that cannot be written fails the post, which is tried again: the look-up
 // then finds the grouped message instead of posting it twice.
-func (s *session) sendGroup(ctx context.Context, p outgoing) error {
+func (c *channelDest) sendGroup(ctx context.Context, p post) error {
 	first := p.items[0]
-	ch, ts, err := s.postOnce(ctx, "", p.msg, first, partGroup)
+	ch, ts, err := c.postOnce(ctx, "", *p.msg, first, partGroup)
 	if err != nil {
 		return err
 	}
 	if ch == "" {
-		ch = s.bot.channel
+		ch = c.name
 	}
 	for _, it := range p.items {
-		if err := s.listed(ctx, it, ch, ts); err != nil {
-			s.bot.unsure[first.env.ID+"/"+partGroup] = slackwire.TSTime(ts)
+		if err := c.listed(ctx, it, ch, ts); err != nil {
+			c.unsure[first.env.ID+"/"+partGroup] = slackwire.TSTime(ts)
 			return err
 		}
 	}
@@ -110,8 +132,8 @@ func (s *session) sendGroup(ctx context.Context, p outgoing) error {
 // listed records that the grouped message at ts listed it: the
 // task's conversation is in that message's thread, unless it has one
 // already (another replica, or an earlier run, opened it meanwhile).
-func (s *session) listed(ctx context.Context, it *item, channel, ts string) error {
-	key, rec, rev, err := s.cardOf(ctx, it)
+func (c *channelDest) listed(ctx context.Context, it *item, channel, ts string) error {
+	key, rec, rev, err := c.cardOf(ctx, it)
 	if err != nil {
 		return err
 	}
@@ -122,6 +144,6 @@ func (s *session) listed(ctx context.Context, it *item, channel, ts string) erro
 	if !applied {
 		return nil
 	}
-	_, err = s.cards.write(ctx, key, rec, rev)
+	_, err = c.cards.write(ctx, key, rec, rev)
 	return err
 }

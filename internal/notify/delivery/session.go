@@ -5,25 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
-	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/retry"
 )
 
-// session is the state of one consumer session: the marks bucket and the
-// last error logged, so that a failing Slack gives one warning per kind of
-// failure rather than one per retry. Only Run's goroutine uses it.
+// session is the state of one consumer session: the marks bucket, the
+// no-noise rule over it, and the last error logged, so that a failing
+// Slack gives one warning per kind of failure rather than one per retry.
+// Only Run's goroutine uses it. It asks the lane's destination what to
+// post and to post it; the rest of delivery is its own.
 type session struct {
 	*lane
 	kv      jetstream.KeyValue
-	cards   cards // bot mode: the card records
+	blind   blindness
 	lastErr string
 }
 
@@ -31,9 +31,9 @@ type session struct {
 type result int
 
 const (
-	posted      result = iota // Slack took it: marked and acked
-	rejected                  // Slack refused it for good
-	interrupted               // ctx ended before Slack took it
+	endPosted      result = iota // Slack took it: marked and acked
+	endRejected                  // Slack refused it for good
+	endInterrupted               // ctx ended before Slack took it
 )
 
 // handle delivers one batch: it terminates malformed events, acks those
@@ -49,16 +49,15 @@ func (s *session) handle(ctx context.Context, msgs []jetstream.Msg) {
 		handBack(msgs)
 		return
 	}
-	s.markCardless(ctx, items)
-	queue := s.plan(items)
+	queue := s.dest.plan(ctx, items)
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
 		switch out, err := s.deliver(ctx, p); out {
-		case interrupted:
+		case endInterrupted:
 			handBack(msgs)
 			return
-		case rejected:
+		case endRejected:
 			queue = append(s.refused(p, err), queue...)
 		}
 	}
@@ -74,7 +73,7 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 		if !ok {
 			continue
 		}
-		if !s.posts(it.env.Data) || ownHealth(it.env.Data) {
+		if !s.takes(it.env.Data) || ownHealth(it.env.Data) {
 			s.skipped.Add(1)
 			s.ack(ctx, it)
 			continue
@@ -92,7 +91,7 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 		switch v, err := s.quiet(ctx, it); {
 		case err != nil:
 			return nil, false
-		case v == hold:
+		case v == later:
 			continue
 		case v == drop:
 			s.quieted.Add(1)
@@ -150,6 +149,31 @@ func (s *session) isDelivered(ctx context.Context, it *item) (bool, error) {
 	}
 }
 
+// quiet applies the no-noise rule (blindness) to an event of this lane.
+// A failed read or write of its record is tried again with backoff; the
+// error is returned only when ctx ends.
+func (s *session) quiet(ctx context.Context, it *item) (verdict, error) {
+	if !s.blind.applies(it.env.Data) {
+		return pass, nil
+	}
+	for attempt := it.delivered; ; attempt++ {
+		v, err := s.blind.decide(ctx, it)
+		switch {
+		case err == nil:
+			return v, nil
+		case ctx.Err() != nil:
+			return pass, ctx.Err()
+		case errors.Is(err, jetstream.ErrKeyExists):
+			continue // another replica wrote first: read again and decide anew
+		}
+		delay := s.backoff(attempt)
+		s.retrying(it.log, fmt.Errorf("no-noise record: %w", err), delay)
+		if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
+			return pass, err
+		}
+	}
+}
+
 // deliver sends one message, paced, until Slack takes or refuses it or ctx
 // ends. A 429 is tried again after its Retry-After, which also holds back
 // the pacer; any other failure after the backoff of the events' delivery
@@ -157,15 +181,15 @@ func (s *session) isDelivered(ctx context.Context, it *item) (bool, error) {
 // (and so the batch and everything behind it) and probes every DeadRetry:
 // no event is acked or terminated, and stream order is kept for when it
 // works again. While it is dead, any failure waits at least DeadRetry.
-func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
+func (s *session) deliver(ctx context.Context, p post) (result, error) {
 	log := s.postLogger(p)
 	attempt := p.delivered()
 	for {
 		if err := s.pace.wait(ctx); err != nil {
-			return interrupted, err
+			return endInterrupted, err
 		}
 		sctx, cancel := sendContext(ctx, s.o.SendTimeout)
-		err := s.send(sctx, p)
+		err := s.dest.send(sctx, p)
 		cancel()
 		s.pace.answered()
 		var rl *slack.RateLimitedError
@@ -174,28 +198,40 @@ func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
 		case err == nil:
 			s.revived(ctx, log)
 			s.accepted(ctx, p, log)
-			return posted, nil
+			return endPosted, nil
 		case errors.Is(err, slackwire.ErrDeadDestination):
-			s.destinationDead(ctx, p, log, err)
+			s.retried.Add(1)
+			if s.outage.destinationDead(ctx, s.kv, p.items[0].seq, log, err) {
+				s.dead.Add(1)
+			}
 		case errors.As(err, &rl):
 			s.throttled.Add(1)
 			delay = max(rl.RetryAfter, time.Second)
-			s.pace.hold(delay)
+			s.pace.holdOff(delay)
 			s.retrying(log, err, delay)
 		case errors.Is(err, slackwire.ErrPermanent):
 			s.revived(ctx, log)
-			return rejected, err
+			return endRejected, err
 		default:
 			delay = s.backoff(attempt)
 			attempt++
 			s.retrying(log, err, delay)
 		}
-		if s.episode != nil {
+		if s.outage.current != nil {
 			delay = max(delay, s.o.DeadRetry)
 		}
 		if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
-			return interrupted, err
+			return endInterrupted, err
 		}
+	}
+}
+
+// revived ends the destination's outage, if any: Slack answered about a
+// message, so the destination works. The failure is over: accepted must
+// not log it again.
+func (s *session) revived(ctx context.Context, log zerolog.Logger) {
+	if s.outage.revived(ctx, s.kv, log) {
+		s.lastErr = ""
 	}
 }
 
@@ -204,14 +240,11 @@ func (s *session) deliver(ctx context.Context, p outgoing) (result, error) {
 // events are posted one by one instead, so that one event Slack cannot
 // take (a name it rejects) does not silence its whole group; the returned
 // posts go first in the queue.
-func (s *session) refused(p outgoing, err error) []outgoing {
+func (s *session) refused(p post, err error) []post {
 	if len(p.items) > 1 {
 		log := s.postLogger(p)
 		log.Warn().Err(err).Msg("slack: grouped message refused; posting its events one by one")
-		if p.group {
-			return cardPosts(p.items)
-		}
-		return s.single(p.items)
+		return s.dest.split(p)
 	}
 	it := p.items[0]
 	it.log.Error().Err(err).Msg("slack: event refused, terminated")
@@ -220,16 +253,8 @@ func (s *session) refused(p outgoing, err error) []outgoing {
 	return nil
 }
 
-// sendContext gives a send its own deadline, timeout, and lets it outlive
-// ctx by shutdownGrace.
-func sendContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(shutdownGrace, cancel) })
-	return sctx, func() { stop(); cancel() }
-}
-
-// mark is the value of a delivery mark, for whoever inspects the bucket.
-type mark struct {
+// deliveryMark is the value of a delivery mark, for whoever inspects the bucket.
+type deliveryMark struct {
 	SentAt    time.Time `json:"sent_at"`
 	Subject   string    `json:"subject"`
 	StreamSeq uint64    `json:"stream_seq"`
@@ -238,7 +263,7 @@ type mark struct {
 // accepted marks every event of a message Slack took as delivered, then
 // acks it; the counters move first, so that whoever sees the consumer
 // drained sees them final.
-func (s *session) accepted(ctx context.Context, p outgoing, log zerolog.Logger) {
+func (s *session) accepted(ctx context.Context, p post, log zerolog.Logger) {
 	s.sent.Add(1)
 	s.events.Add(uint64(len(p.items)))
 	if s.lastErr != "" {
@@ -254,7 +279,7 @@ func (s *session) accepted(ctx context.Context, p outgoing, log zerolog.Logger) 
 func (s *session) finish(ctx context.Context, it *item) {
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
-	val, _ := json.Marshal(mark{SentAt: s.o.Now().UTC(), Subject: it.msg.Subject(), StreamSeq: it.seq})
+	val, _ := json.Marshal(deliveryMark{SentAt: s.o.Now().UTC(), Subject: it.msg.Subject(), StreamSeq: it.seq})
 	if _, err := s.kv.Put(mctx, s.markKey(it.env.ID), val); err != nil {
 		// Acking anyway: without the ack the event is posted again now;
 		// without the mark only if the ack is lost too.
@@ -264,51 +289,6 @@ func (s *session) finish(ctx context.Context, it *item) {
 	// timeout (a full disk: the bucket answers no write) must not take the
 	// ack down with it, as the ack needs no disk write to be confirmed.
 	s.ack(ctx, it)
-}
-
-func (s *session) ack(ctx context.Context, it *item) {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	s.settle(fctx, it)
-}
-
-// unsettled is an event whose ack JetStream did not confirm.
-type unsettled struct {
-	msg   jetstream.Msg
-	since time.Time
-}
-
-// settle acks an event and waits for JetStream to confirm. An ack that
-// fails (NATS going away) is kept and tried again before each fetch
-// (resettle): otherwise the event would stay pending, holding a slot of
-// MaxAckPending and keeping Pending above zero, until AckWait after NATS
-// is back, and then be redelivered only to be skipped by its mark.
-func (s *session) settle(ctx context.Context, it *item) {
-	err := it.msg.DoubleAck(ctx)
-	if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
-		return
-	}
-	it.log.Warn().Err(err).Msg("slack: ack failed; trying again when NATS answers (a redelivery would be skipped by its mark)")
-	s.unsettled = append(s.unsettled, unsettled{msg: it.msg, since: time.Now()})
-}
-
-// resettle tries the acks that failed again. One older than AckWait is
-// given up: JetStream has redelivered that event, and the redelivery is
-// settled on its own.
-func (n *lane) resettle(ctx context.Context) {
-	kept := n.unsettled[:0]
-	for _, u := range n.unsettled {
-		if time.Since(u.since) > n.ackWait {
-			continue
-		}
-		fctx, cancel := context.WithTimeout(ctx, finishTimeout)
-		err := u.msg.DoubleAck(fctx)
-		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
-			kept = append(kept, u)
-		}
-	}
-	n.unsettled = kept
 }
 
 // retrying counts a failed attempt that will be tried again after delay,
@@ -323,7 +303,7 @@ func (s *session) retrying(log zerolog.Logger, err error, delay time.Duration) {
 
 // postLogger is the logger of one message: its event's, or for a grouped
 // message the range of events it carries.
-func (s *session) postLogger(p outgoing) zerolog.Logger {
+func (s *session) postLogger(p post) zerolog.Logger {
 	if len(p.items) == 1 {
 		return p.items[0].log
 	}
@@ -331,58 +311,4 @@ func (s *session) postLogger(p outgoing) zerolog.Logger {
 	return s.o.Logger.With().Int("events", len(p.items)).Str("kind", string(first.env.Data.Kind)).
 		Str("first_event_id", first.env.ID).Str("last_event_id", last.env.ID).
 		Uint64("first_stream_seq", first.seq).Uint64("last_stream_seq", last.seq).Logger()
-}
-
-// delivered is the highest delivery count among the message's events: the
-// backoff of its first retry, so that it keeps growing across restarts.
-func (p outgoing) delivered() uint64 {
-	var d uint64 = 1
-	for _, it := range p.items {
-		d = max(d, it.delivered)
-	}
-	return d
-}
-
-// keepAlive tells JetStream every interval that the batch is still being
-// worked on (InProgress resets its ack timer): pacing at 1 message per
-// second, a Retry-After or a long backoff can hold a batch far longer than
-// ackWait, and a redelivery then would hand its events to another replica
-// while this one still sends them. The returned func stops it.
-func keepAlive(msgs []jetstream.Msg, every time.Duration) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				for _, m := range msgs {
-					// One already acked answers ErrMsgAlreadyAckd without a
-					// round trip.
-					_ = m.InProgress()
-				}
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
-}
-
-// handBack naks every event of the batch not yet acked or terminated, so
-// that the next instance gets them at once instead of after ackWait.
-func handBack(msgs []jetstream.Msg) {
-	for _, m := range msgs {
-		_ = m.Nak()
-	}
-}
-
-// envelopes are the events of items, for rendering.
-func envelopes(items []*item) []notify.Envelope {
-	envs := make([]notify.Envelope, len(items))
-	for i, it := range items {
-		envs[i] = it.env
-	}
-	return envs
 }
