@@ -85,16 +85,15 @@ func (o *outage) resume(ctx context.Context, kv jetstream.KeyValue) {
 		Msg("slack: the destination was dead at the last stop; probing it with the oldest event")
 }
 
-// destinationDead deals with an answer that says the destination is dead, to the
-// message whose first event is seq; began says it began an episode.
+// destinationDead deals with an answer that says the destination is dead,
+// to the message whose first event is seq.
 // The first of an episode logs one error and publishes one watch_degraded
 // event (tried again at each probe until it is stored); the probes after
 // it fail quietly. Nothing is acked or terminated: the caller holds the
 // message and probes again after DeadRetry.
-func (o *outage) destinationDead(ctx context.Context, kv jetstream.KeyValue, seq uint64, log zerolog.Logger, err error) (began bool) {
+func (o *outage) destinationDead(ctx context.Context, kv jetstream.KeyValue, seq uint64, log zerolog.Logger, err error) {
 	if o.current == nil {
 		o.current = &episode{Since: o.now().UTC(), StreamSeq: seq, Reason: err.Error()}
-		began = true
 		log.Error().Err(err).Dur("probe_every", o.deadRetry).
 			Msg("slack: destination is dead (webhook revoked, channel archived or alike); events wait in the stream, in order, while the oldest probes")
 		o.save(ctx, kv)
@@ -102,15 +101,14 @@ func (o *outage) destinationDead(ctx context.Context, kv jetstream.KeyValue, seq
 		log.Debug().Err(err).Msg("slack: destination still dead")
 	}
 	if o.current.Announced {
-		return began
+		return
 	}
 	if err := o.announce(ctx, diff.WatchDegraded, o.current.Reason); err != nil {
 		log.Warn().Err(err).Msg("slack: could not publish watch_degraded for the dead destination; trying again at the next probe")
-		return began
+		return
 	}
 	o.current.Announced = true
 	o.save(ctx, kv)
-	return began
 }
 
 // revived ends the episode under way, if any, and says whether there was

@@ -9,5 +9,7 @@
 // In bot-token mode (Bot) a destination is a channel where each task has
 // a live status card, updated in place, with its transitions as thread
 // replies, and every post carries metadata that a retry looks up before
-// posting again. The design, in full, is docs/slack-delivery.md.
+// posting again. The engine (lane, session) never asks which: it asks the
+// lane's destination (a webhookDest or a channelDest) what to post and to
+// post it. The design, in full, is docs/slack-delivery.md.
 package delivery

@@ -201,9 +201,10 @@ func (s *session) deliver(ctx context.Context, p post) (result, error) {
 			return endPosted, nil
 		case errors.Is(err, slackwire.ErrDeadDestination):
 			s.retried.Add(1)
-			if s.outage.destinationDead(ctx, s.kv, p.items[0].seq, log, err) {
-				s.dead.Add(1)
+			if s.outage.current == nil {
+				s.dead.Add(1) // an episode begins
 			}
+			s.outage.destinationDead(ctx, s.kv, p.items[0].seq, log, err)
 		case errors.As(err, &rl):
 			s.throttled.Add(1)
 			delay = max(rl.RetryAfter, time.Second)

@@ -1,11 +1,13 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/testutil/slackapi"
@@ -124,5 +126,57 @@ func TestBotBurstGroupLost(t *testing.T) {
 		if rec := cardsRecord(t, js, "", oncall, fmt.Sprintf("task-%d", i)); rec.Thread != top[0].TS {
 			t.Errorf("task-%d: thread %q, want the grouped message %s", i, rec.Thread, top[0].TS)
 		}
+	}
+}
+
+// TestChannelPlan is a channel's plan on its own: the first events of
+// tasks without a card are grouped (part group), a task's later event goes
+// to its card, the events that are no task's are top-level messages. Each
+// planned message is rendered once, when planned; a card post carries
+// none: its card is drawn at send time from its record.
+func TestChannelPlan(t *testing.T) {
+	js := startJetStream(t)
+	dest := mustNew(t, js, nil, botOptions(newFakeAPI(t), oncall)).lanes[0].dest
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := dest.prepare(ctx, js); err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	ev := func(id, task string, kind diff.Kind, status string) *item {
+		var env notify.Envelope
+		if kind == diff.StatusChanged {
+			env = envelope(id, kind, burstTask(0, "MIGRATING"), burstTask(0, status), 0)
+		} else {
+			env = notify.Build(prefix, diff.Event{ID: id, Kind: kind, Prev: burstTask(0, status)}, notify.Meta{ProjectID: project})
+		}
+		env.Data.TaskID = task
+		return &item{env: env}
+	}
+	sc, wd := diff.StatusChanged, diff.WatchDegraded
+	items := []*item{
+		ev("x1", "x", sc, "FAILED"), ev("b1", "b", wd, "MIGRATING"), ev("y1", "y", sc, "FAILED"),
+		ev("x2", "x", sc, "SUCCESS"), ev("z1", "z", sc, "FAILED"), ev("c1", "c", wd, "MIGRATING"), ev("d1", "d", wd, "MIGRATING"),
+	}
+	want := []struct {
+		ids, part string
+		msg       bool
+	}{
+		{"x1,y1,z1", partGroup, true},
+		{"x2", partCard, false},
+		{"b1,c1,d1", partTop, true},
+	}
+	posts := dest.plan(ctx, items)
+	for i, p := range posts {
+		if i >= len(want) {
+			t.Errorf("post %d: %s, part %q: more posts than the %d wanted", i, ids(p.items), p.part, len(want))
+			continue
+		}
+		w := want[i]
+		if ids(p.items) != w.ids || p.part != w.part || (p.msg != nil) != w.msg {
+			t.Errorf("post %d: %s, part %q, rendered %v; want %s, part %q, rendered %v", i, ids(p.items), p.part, p.msg != nil, w.ids, w.part, w.msg)
+		}
+	}
+	if len(posts) < len(want) {
+		t.Errorf("%d posts, want %d", len(posts), len(want))
 	}
 }
