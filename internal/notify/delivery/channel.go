@@ -65,7 +65,10 @@ type channelDest struct {
 }
 
 func newChannelDest(b *slackwire.Bot, name, route string, mentions []string, g grouping, cardsBucket string, log zerolog.Logger) *channelDest {
-	c := &channelDest{bot: b, name: name, route: route, mentions: mentions, group: g, cardsBucket: cardsBucket, unsure: map[string]time.Time{}, log: log}
+	c := &channelDest{
+		bot: b, name: name, route: route, mentions: mentions, group: g,
+		cardsBucket: cardsBucket, unsure: map[string]time.Time{}, log: log,
+	}
 	if !strings.HasPrefix(name, "#") {
 		c.id = name
 	}

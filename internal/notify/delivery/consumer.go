@@ -66,7 +66,8 @@ func (n *lane) consume(ctx context.Context, marks jetstream.KeyValue) (delivered
 	if n.o.Solo {
 		n.reclaim(ctx, cons)
 	}
-	s := &session{lane: n, kv: marks, blind: blindness{kv: marks, lane: n.name, degradedFor: n.o.DegradedFor, now: n.o.Now}}
+	blind := blindness{kv: marks, lane: n.name, degradedFor: n.o.DegradedFor, now: n.o.Now}
+	s := &session{lane: n, kv: marks, blind: blind}
 	n.outage.resume(ctx, marks)
 	for {
 		n.resettle(ctx)

@@ -87,22 +87,18 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 			}
 			tmplErr = errors.Join(tmplErr, fmt.Errorf("%s: %w", what, err))
 		}
-		g := grouping{render: slackmsg.NewRenderer(set, mentions, lo.Logger), min: o.GroupMin, off: o.NoGrouping}
-		// Which mode is asked here alone: the lane's destination is a
-		// channel through the bot, or a webhook.
-		var dest destination = &webhookDest{sender: snd, group: g}
-		if channel != "" {
-			dest = newChannelDest(o.Bot, channel, name, mentions, g, o.CardsBucket, lo.Logger)
-		}
 		epKey := episodeKey
 		if name != "" {
 			epKey += "." + name
 		}
 		n.lanes = append(n.lanes, &lane{
-			js: js, dest: dest, o: lo, name: name, consumer: consumer,
+			js: js, dest: newDestination(lo, name, snd, channel, mentions, set), o: lo, name: name, consumer: consumer,
 			kinds: kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
 			holder: holder, leaseTTL: leaseTTL,
-			outage: &outage{key: epKey, consumer: consumer, health: o.Health, project: o.Project, deadRetry: o.DeadRetry, now: o.Now, log: lo.Logger},
+			outage: &outage{
+				key: epKey, consumer: consumer, health: o.Health, project: o.Project,
+				deadRetry: o.DeadRetry, now: o.Now, log: lo.Logger,
+			},
 		})
 	}
 	if s != nil || o.Channel != "" {
@@ -115,6 +111,17 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 		return nil, fmt.Errorf("slack notifier: %w", tmplErr)
 	}
 	return n, nil
+}
+
+// newDestination builds the destination of the lane name, with its
+// options o: the one place that asks which mode, a channel through the
+// bot or a webhook through snd.
+func newDestination(o Options, name string, snd Sender, channel string, mentions []string, set *msgtmpl.Set) destination {
+	g := grouping{render: slackmsg.NewRenderer(set, mentions, o.Logger), min: o.GroupMin, off: o.NoGrouping}
+	if channel != "" {
+		return newChannelDest(o.Bot, channel, name, mentions, g, o.CardsBucket, o.Logger)
+	}
+	return &webhookDest{sender: snd, group: g}
 }
 
 // Stats returns the counters so far, summed over the destinations.

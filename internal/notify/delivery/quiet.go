@@ -31,7 +31,7 @@ const (
 )
 
 // blindRecord is the no-noise rule's record of one blindness episode for
-// one destination, in the marks bucket under blindKey. It is what lets
+// one destination, in the marks bucket under blindness.key. It is what lets
 // replicas and restarts agree: every change is a compare-and-swap on its
 // revision, so the watch_degraded that claims "posting" and the
 // watch_recovered that claims "cancelled" cannot both win.
