@@ -67,7 +67,7 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 	cfg.Slack.WebhookURL = secret.Secret(h.slack.URL + "/services/T0001/B0001/" + webhookSecret)
 	cfg.Slack.MaxRetryDelay = time.Second
 	// The scenario's outage lasts seconds; these tests check that it is
-	// reported (the no-noise rule has its own tests in notify/slack).
+	// reported (the no-noise rule has its own tests in notify/delivery).
 	cfg.Slack.DegradedFor = 0
 	if mutate != nil {
 		mutate(&cfg)

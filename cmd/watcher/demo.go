@@ -19,7 +19,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/sim"
 )
@@ -136,7 +136,7 @@ func demoConfig(project, endpoint, dir string) config.Config {
 
 // waitDemo returns when the scenario is over (plus two polls) and every
 // Slack message is out, or after a minute at most.
-func waitDemo(ctx context.Context, srv *sim.Server, n *slacknotify.Notifier) error {
+func waitDemo(ctx context.Context, srv *sim.Server, n *delivery.Notifier) error {
 	end := srv.Start().Add(srv.Duration() + 2500*time.Millisecond)
 	deadline := time.NewTimer(time.Minute)
 	defer deadline.Stop()

@@ -17,7 +17,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/state"
@@ -34,7 +34,7 @@ type App struct {
 	// Poller is the first project's poller, the only one of a
 	// single-project config (the bench and the demo drive it).
 	Poller *poller.Poller
-	Slack  *slacknotify.Notifier // nil when Slack is off
+	Slack  *delivery.Notifier // nil when Slack is off
 	// Buttons answers the cards' buttons over Socket Mode; nil without
 	// slack.app_token.
 	Buttons *slackact.Listener

@@ -3,7 +3,7 @@ package app
 import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/metrics"
-	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 )
 
 // AttachMetrics points m at the app's snapshots, Slack notifier, NATS
@@ -25,7 +25,7 @@ func (a *App) AttachMetrics(m *metrics.Metrics) {
 	}
 	if a.Slack != nil {
 		slack := a.Slack
-		s.Slack = func() slacknotify.Stats { return slack.Stats() }
+		s.Slack = func() delivery.Stats { return slack.Stats() }
 	}
 	m.Attach(s)
 	_ = m.SetSchedule(a.Config.Poll.Schedule) // validated with the config

@@ -6,7 +6,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
-	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/poller"
 )
 
@@ -17,7 +17,7 @@ type Options struct {
 	// (once: a durable consumer delivers to Slack, once only publishes).
 	NoSlack bool
 	// SlackSender replaces the webhook (the demo's console sink).
-	SlackSender slacknotify.Sender
+	SlackSender delivery.Sender
 	// Published hears of each event once JetStream has stored it.
 	Published func(notify.Envelope)
 	// Cycled hears of each cycle the poller's Run makes (the bench times them).

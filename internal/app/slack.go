@@ -11,14 +11,14 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // newSlack makes the one Slack notifier, a consumer on js of every
 // project's events; health is where it announces a dead destination.
-func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, o Options) (*slacknotify.Notifier, error) {
+func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, o Options) (*delivery.Notifier, error) {
 	log := o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
 	var bot *slackwire.Bot
@@ -29,7 +29,7 @@ func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publishe
 	for i, k := range cfg.Slack.Kinds {
 		kinds[i] = diff.Kind(k)
 	}
-	return slacknotify.New(js, sender, slacknotify.Options{
+	return delivery.New(js, sender, delivery.Options{
 		Stream:        cfg.NATS.Stream,
 		Consumer:      cfg.Slack.Consumer,
 		FilterSubject: cfg.NATS.SubjectPrefix + ".>",
@@ -68,14 +68,14 @@ func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publishe
 // (slack.channel); neither when there is none. A route gives a webhook or
 // a channel. A replacement sender (the demo's console) stands for every
 // destination, channels included.
-func slackDestinations(cfg config.Config, replace slacknotify.Sender) ([]slacknotify.Route, slacknotify.Sender, string) {
-	webhook := func(url secret.Secret) slacknotify.Sender {
+func slackDestinations(cfg config.Config, replace delivery.Sender) ([]delivery.Route, delivery.Sender, string) {
+	webhook := func(url secret.Secret) delivery.Sender {
 		if replace != nil {
 			return replace
 		}
 		return slackwire.WebhookSender{URL: url, HTTPClient: &http.Client{Timeout: cfg.Slack.Timeout}}
 	}
-	routes := make([]slacknotify.Route, len(cfg.Slack.Routes))
+	routes := make([]delivery.Route, len(cfg.Slack.Routes))
 	for i, r := range cfg.Slack.Routes {
 		if r.Channel != "" && replace == nil {
 			routes[i] = SlackRoute(r, nil)
@@ -97,7 +97,7 @@ func slackDestinations(cfg config.Config, replace slacknotify.Sender) ([]slackno
 }
 
 // SlackRoute is a route of the config as the Slack notifier takes it.
-func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
+func SlackRoute(r config.RouteConfig, s delivery.Sender) delivery.Route {
 	m := notify.Match{Project: r.Match.Project, TaskID: r.Match.TaskID, TaskName: r.Match.TaskName}
 	for _, k := range r.Match.Kinds {
 		m.Kinds = append(m.Kinds, diff.Kind(k))
@@ -111,7 +111,7 @@ func SlackRoute(r config.RouteConfig, s slacknotify.Sender) slacknotify.Route {
 	for _, sv := range r.Match.Severity {
 		m.Severities = append(m.Severities, notify.Severity(sv))
 	}
-	return slacknotify.Route{Name: r.Name, Match: m, Sender: s, Mentions: r.Mentions, Continue: r.Continue, Template: r.Template}
+	return delivery.Route{Name: r.Name, Match: m, Sender: s, Mentions: r.Mentions, Continue: r.Continue, Template: r.Template}
 }
 
 // SlackDestination is one place the watcher posts to: a channel of the

@@ -19,7 +19,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/notify"
-	slacknotify "github.com/dcs-watcher/watcher/internal/notify/slack"
+	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/poller"
 )
 
@@ -32,7 +32,7 @@ type Sources struct {
 	// removed).
 	Statuses func() []dcs.Status
 	// Slack returns the Slack notifier's counters since it started.
-	Slack func() slacknotify.Stats
+	Slack func() delivery.Stats
 	// NATSConnected reports whether the NATS connection is up.
 	NATSConnected func() bool
 	// Store says why the embedded server's store does not write (a full
@@ -71,7 +71,7 @@ type Metrics struct {
 
 	mu        sync.Mutex
 	src       Sources
-	slackBase slacknotify.Stats // counts of notifiers replaced by a reload
+	slackBase delivery.Stats // counts of notifiers replaced by a reload
 	// notStarted is why the last start failed, until an app is attached.
 	notStarted error
 }
@@ -245,7 +245,7 @@ func (m *Metrics) Live() error {
 	return nil
 }
 
-func (m *Metrics) sources() (Sources, slacknotify.Stats) {
+func (m *Metrics) sources() (Sources, delivery.Stats) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.src, m.slackBase
@@ -256,8 +256,8 @@ func (m *Metrics) natsConnected() bool {
 	return s.NATSConnected != nil && s.NATSConnected()
 }
 
-func addStats(a, b slacknotify.Stats) slacknotify.Stats {
-	return slacknotify.Stats{
+func addStats(a, b delivery.Stats) delivery.Stats {
+	return delivery.Stats{
 		Sent: a.Sent + b.Sent, Events: a.Events + b.Events, Skipped: a.Skipped + b.Skipped,
 		Retried: a.Retried + b.Retried, Throttled: a.Throttled + b.Throttled, Failed: a.Failed + b.Failed,
 		Dead: a.Dead + b.Dead, Quiet: a.Quiet + b.Quiet,
