@@ -130,3 +130,43 @@ func TestLogsQueryChecked(t *testing.T) {
 		t.Errorf("bad id: err = %v, want ErrRequest", err)
 	}
 }
+
+// FuzzDecodeLogs: the decoders never panic, and a password planted as
+// password=... in every message of a decodable answer never comes out.
+func FuzzDecodeLogs(f *testing.F) {
+	f.Add([]byte(`{"log_num":2,"migration_logs":[{"created_at":"2023-05-15T09:11:25.449Z","log_level":"ERROR","message":"m","keyword":["k"]},{}]}`))
+	f.Add([]byte(`{"log_num":"x","migration_logs":[1]}`))
+	f.Add([]byte(`{"full_migration_progress":"63","offset":0,"is_migrating":"1"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, _, _ = decodeStats(body)
+		if _, _, err := decodeLogs(body); err != nil {
+			return
+		}
+		var m map[string]any
+		if json.Unmarshal(body, &m) != nil || m == nil {
+			return
+		}
+		lines, ok := m["migration_logs"].([]any)
+		if !ok {
+			return
+		}
+		for _, l := range lines {
+			if o, ok := l.(map[string]any); ok {
+				o["message"] = fmt.Sprint(o["message"]) + " password=" + fuzzPassword
+			}
+		}
+		b2, err := json.Marshal(m)
+		if err != nil {
+			return
+		}
+		entries, _, err := decodeLogs(b2)
+		text := fmt.Sprintf("%+v", entries)
+		if err != nil {
+			text += err.Error()
+		}
+		if strings.Contains(text, fuzzPassword) {
+			t.Fatalf("password leaked: %s", text)
+		}
+	})
+}

@@ -67,3 +67,23 @@ func TestScrubSecrets(t *testing.T) {
 		})
 	}
 }
+
+// FuzzScrubSecrets: a password written as password=..., pwd: ... or
+// "password":"..." anywhere in any text never survives.
+func FuzzScrubSecrets(f *testing.F) {
+	f.Add("connect failed", "Failed to connect to 10.0.0.1:6379.")
+	f.Add(`{"a":`, `}`)
+	f.Add("AUTH", "redis://u:x@h")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, before, after string) {
+		const pw = "FuzzPlantedPw7"
+		if strings.Contains(before+after, pw) {
+			return
+		}
+		for _, form := range []string{" password=" + pw + " ", " pwd: " + pw + " ", ` "password":"` + pw + `" `, " requirepass " + pw + " "} {
+			if got := ScrubSecrets(before + form + after); strings.Contains(got, pw) {
+				t.Fatalf("ScrubSecrets(%q) = %q", before+form+after, got)
+			}
+		}
+	})
+}
