@@ -178,3 +178,53 @@ func TestExampleScenarios(t *testing.T) {
 		}
 	}
 }
+
+// The attention example plays what its header says: a stall of 40 min, a
+// lag that grows for 75 min, a failure whose log quotes a password, and a
+// stats outage that leaves the other calls alone.
+func TestAttentionScenario(t *testing.T) {
+	data, err := fs.ReadFile(configs.Scenarios, "scenarios/attention.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sim.ParseScenario(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := start(t, sc, sim.Options{})
+	stats := func(at time.Duration, id string) map[string]any {
+		f.clock.at(at)
+		return f.get(t, "/v2/"+sc.ProjectID+"/migration-task/"+id+"/stats").obj(t)
+	}
+	orders, sessions, users := sc.Tasks[0].ID, sc.Tasks[1].ID, sc.Tasks[4].ID
+	for _, at := range []time.Duration{20 * time.Minute, 40 * time.Minute, 59 * time.Minute} {
+		if p := stats(at, orders)["full_migration_progress"]; p != "63" {
+			t.Errorf("orders at %s: percent %v, want held at 63", at, p)
+		}
+	}
+	if p := stats(61*time.Minute, orders)["full_migration_progress"]; p == "63" {
+		t.Error("orders at 61 min: still 63 %, want resumed")
+	}
+	var lags []string
+	for _, at := range []time.Duration{4 * time.Minute, 20 * time.Minute, 50 * time.Minute, 79 * time.Minute, 86 * time.Minute} {
+		lag, _ := stats(at, sessions)["offset"].(string)
+		lags = append(lags, lag)
+	}
+	if got := strings.Join(lags, " "); got != "0 50000 150000 246667 0" {
+		t.Errorf("sessions lag at 4, 20, 50, 79, 86 min: %s, want 0 50000 150000 246667 0", got)
+	}
+	f.clock.at(45*time.Minute + 30*time.Second)
+	wantError(t, f.get(t, "/v2/"+sc.ProjectID+"/migration-task/"+orders+"/stats"), http.StatusInternalServerError, "DCS.5000")
+	if r := f.get(t, "/v2/"+sc.ProjectID+"/migration-task/"+orders); r.status != http.StatusOK {
+		t.Errorf("detail during the stats outage: %d, want 200", r.status)
+	}
+	f.clock.at(31 * time.Minute)
+	lines := f.get(t, "/v2/"+sc.ProjectID+"/migration-task/"+users+"/logs?log_level=ERROR").obj(t)["migration_logs"].([]any)
+	if len(lines) != 3 {
+		t.Fatalf("users: %d ERROR lines, want 3", len(lines))
+	}
+	msg := lines[1].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, "Attn-Users-Pw-5") || strings.Contains(dcs.ScrubSecrets(msg), "Attn-Users-Pw-5") {
+		t.Errorf("the middle ERROR line %q: want it to quote the password and ScrubSecrets to hide it", msg)
+	}
+}
