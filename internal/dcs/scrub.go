@@ -46,19 +46,46 @@ var (
 // Slack; it errs on the side of hiding. Ordinary text, host:port pairs and
 // task ids are left as they are.
 func ScrubSecrets(text string) string {
-	if text == "" {
+	// Each pattern runs only when its literals occur: most lines hold none,
+	// and the patterns cost tens of microseconds a line.
+	lower := strings.ToLower(text)
+	keyWord := strings.Contains(lower, "key") || strings.Contains(lower, "secret") || strings.Contains(lower, "token") ||
+		strings.Contains(lower, "ak") || strings.Contains(lower, "sk") || strings.Contains(lower, "credential")
+	if strings.Contains(lower, "://") && strings.Contains(lower, "@") {
+		text = urlUserinfo.ReplaceAllString(text, "${1}:"+secretMark+"@")
+	}
+	if strings.ContainsAny(lower, ":=") && (keyWord || strings.Contains(lower, "pass") || strings.Contains(lower, "pwd") ||
+		strings.Contains(lower, "masterauth")) {
+		text = assignment.ReplaceAllStringFunc(text, func(m string) string {
+			sub := assignment.FindStringSubmatch(m)
+			return sub[1] + quoted(sub[2])
+		})
+	}
+	if strings.Contains(lower, "requirepass") || strings.Contains(lower, "masterauth") || strings.Contains(lower, "-a") ||
+		strings.Contains(lower, "--") {
+		text = directive.ReplaceAllStringFunc(text, func(m string) string {
+			sub := directive.FindStringSubmatch(m)
+			return sub[1] + quoted(sub[2])
+		})
+	}
+	if strings.Contains(text, "AUTH") {
+		text = scrubAuth(text)
+	}
+	if !keyWord {
 		return text
 	}
-	text = urlUserinfo.ReplaceAllString(text, "${1}:"+secretMark+"@")
-	text = assignment.ReplaceAllStringFunc(text, func(m string) string {
-		sub := assignment.FindStringSubmatch(m)
-		return sub[1] + quoted(sub[2])
+	return keyToken.ReplaceAllStringFunc(text, func(m string) string {
+		sub := keyToken.FindStringSubmatch(m)
+		if !looksRandom(sub[2]) {
+			return m
+		}
+		return sub[1] + secretMark + sub[3]
 	})
-	text = directive.ReplaceAllStringFunc(text, func(m string) string {
-		sub := directive.FindStringSubmatch(m)
-		return sub[1] + quoted(sub[2])
-	})
-	text = authCommand.ReplaceAllStringFunc(text, func(m string) string {
+}
+
+// scrubAuth replaces the arguments of AUTH commands in text.
+func scrubAuth(text string) string {
+	return authCommand.ReplaceAllStringFunc(text, func(m string) string {
 		sub := authCommand.FindStringSubmatch(m)
 		if authWords[strings.ToLower(strings.TrimRight(sub[1], ":."))] {
 			return m // "AUTH failed: ...", about the command, not its argument
@@ -72,13 +99,6 @@ func ScrubSecrets(text string) string {
 			}
 		}
 		return out + sub[3]
-	})
-	return keyToken.ReplaceAllStringFunc(text, func(m string) string {
-		sub := keyToken.FindStringSubmatch(m)
-		if !looksRandom(sub[2]) {
-			return m
-		}
-		return sub[1] + secretMark + sub[3]
 	})
 }
 

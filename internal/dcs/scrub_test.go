@@ -20,6 +20,7 @@ func TestScrubSecrets(t *testing.T) {
 		{"requirepass", "CONFIG SET requirepass Req-Pass-42 failed", "CONFIG SET requirepass <secret> failed", "Req-Pass-42"},
 		{"masterauth", "masterauth \"Master Pw\"", "masterauth \"<secret>\"", "Master Pw"},
 		{"redis-cli flag", "redis-cli -h 10.0.0.1 -a CliPw123 ping", "redis-cli -h 10.0.0.1 -a <secret> ping", "CliPw123"},
+		{"redis-cli long flag", "redis-cli --pass CliPw456 -h 10.0.0.1", "redis-cli --pass <secret> -h 10.0.0.1", "CliPw456"},
 		{"AUTH one argument", "the source refused AUTH AuthPw-1 and closed", "the source refused AUTH <secret> and closed", "AuthPw-1"},
 		// Which of two words ends the command cannot be told: both go.
 		{"AUTH user and password", "sent AUTH default AclPw-2", "sent AUTH <secret> <secret>", "AclPw-2"},
@@ -86,4 +87,17 @@ func FuzzScrubSecrets(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkScrubSecrets(b *testing.B) {
+	for _, bm := range []struct{ name, text string }{
+		{"clean", "Failed to connect to the source Redis 192.168.1.2:6379: connection timed out."},
+		{"secret", `Post-import check failed: the target refused AUTH Demo-Pa55word; config {"password":"x1"}`},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				ScrubSecrets(bm.text)
+			}
+		})
+	}
 }

@@ -155,3 +155,12 @@ func TestStatsErrors(t *testing.T) {
 		}
 	})
 }
+
+func BenchmarkDecodeStats(b *testing.B) {
+	body := []byte(`{"full_migration_progress":"63.5","offset":"0","source_dbsize":"120000","target_dbsize":"76200","target_input_kbps":"512.25","target_ops":"3100","is_migrating":true}`)
+	for b.Loop() {
+		if _, _, err := decodeStats(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
