@@ -52,7 +52,7 @@ const (
 // error_msg, cleaned of control characters and of the client's own
 // credentials, and cut to 200 characters.
 type APIError struct {
-	Op         string // "show" or "list"
+	Op         string // "show", "list", "stats" or "logs"
 	TaskID     string // empty for list calls
 	HTTPStatus int    // 0 when no response arrived
 	Code       string // error_code of the body, e.g. "DCS.4133"

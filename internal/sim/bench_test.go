@@ -15,6 +15,8 @@ func BenchmarkHandler100k(b *testing.B) {
 	for _, bc := range []struct{ name, path string }{
 		{"detail", detailPath("task-54321")},
 		{"list-1000", listPath("?offset=50000&limit=1000")},
+		{"stats", detailPath("task-54321") + "/stats"},
+		{"logs", detailPath("task-54321") + "/logs?log_level=ERROR"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, bc.path, nil)
@@ -23,6 +25,28 @@ func BenchmarkHandler100k(b *testing.B) {
 				srv.ServeHTTP(w, req)
 				if w.Code != http.StatusOK {
 					b.Fatalf("%s: %d %s", bc.path, w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// A generated fleet's stats and logs calls, progress and logs folded from
+// its steps.
+func BenchmarkFleetProgress(b *testing.B) {
+	o := sim.FleetOptions{Tasks: 10_000, Seed: 1, ProjectID: project, BurstTasks: 100, BurstAt: 1, BurstStatus: "FAILED"}
+	sc := sim.Fleet(o)
+	srv := sim.New(sc, sim.Options{})
+	id := sc.StatusChanges()[0].TaskID
+	for _, call := range []string{"stats", "logs"} {
+		path := detailPath(id) + "/" + call
+		b.Run(call, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%s: %d %s", path, w.Code, w.Body)
 				}
 			}
 		})
