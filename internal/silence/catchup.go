@@ -113,19 +113,31 @@ func (t *Tracker) index(e jetstream.KeyValueEntry) {
 	task := taskOfKey(e.Key())
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	keys := t.byTask[task]
 	if e.Operation() == jetstream.KeyValuePut {
-		if keys == nil {
-			keys = map[string]bool{}
-			t.byTask[task] = keys
-		}
-		keys[e.Key()] = true
+		t.addKey(task, e.Key())
 		return
 	}
+	keys := t.byTask[task]
 	delete(keys, e.Key())
 	if len(keys) == 0 {
 		delete(t.byTask, task)
 	}
+}
+
+func (t *Tracker) indexKey(task, key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.addKey(task, key)
+}
+
+// addKey indexes a record; t.mu held.
+func (t *Tracker) addKey(task, key string) {
+	keys := t.byTask[task]
+	if keys == nil {
+		keys = map[string]bool{}
+		t.byTask[task] = keys
+	}
+	keys[key] = true
 }
 
 // taskOfKey is the "<project>.<task>" of a record key h.<silence>.<project>.<task>.
@@ -178,6 +190,7 @@ func (t *Tracker) Observe(ctx context.Context, env notify.Envelope) (hide bool, 
 		if err != nil {
 			return hide, err
 		}
+		t.indexKey(task, own) // before the watch says so: the next event reads it
 	}
 	for _, key := range t.keysOf(task) {
 		if key == own {
@@ -245,4 +258,15 @@ func (t *Tracker) update(ctx context.Context, key string, edit func(h *hidden, e
 		return nil
 	}
 	return fmt.Errorf("silence: write %s: %d conflicting writers in a row", key, casTries)
+}
+
+// Pending is how many catch-up records the tracker knows of.
+func (t *Tracker) Pending() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, ks := range t.byTask {
+		n += len(ks)
+	}
+	return n
 }
