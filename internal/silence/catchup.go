@@ -57,8 +57,9 @@ type hidden struct {
 
 // Catchup is one task to post because the silence that hid it ended.
 type Catchup struct {
-	// Envelope is the last event the silence hid, its data.silenced still
-	// set (the silence's id), NATSSubject restored.
+	// Envelope is the last event the silence hid, as published but for
+	// data.silenced, cleared so that it posts like any event; Silence is
+	// the id of the silence that hid it.
 	Envelope notify.Envelope
 	Silence  string
 	key      string

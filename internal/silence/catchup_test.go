@@ -1,6 +1,8 @@
 package silence_test
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -176,5 +178,37 @@ func TestCatchupWindow(t *testing.T) {
 	}
 	if due, _ := r.tr.Due(t.Context(), at.Add(50*time.Minute)); len(due) != 1 || due[0].Silence != "window:nightly" {
 		t.Errorf("due %+v at the window's end, want the one failure", due)
+	}
+}
+
+// TestCatchUpPosts: CatchUp posts the hidden failure, unmarked, once the
+// silence is over; a failed post is offered again after ClaimFor, a
+// successful one never again.
+func TestCatchUpPosts(t *testing.T) {
+	srv := newServer(t)
+	ctx := t.Context()
+	r := srv.replica()
+	now := time.Now()
+	if _, err := srv.open(nil).Add(ctx, silence.Silence{Matchers: []string{"outcome=failed"}, Start: now, End: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the set to see the silence", func() bool { _, ok := r.set.Silenced(failed("orders-eu"), now); return ok })
+	r.observe(t, r.event(failed("orders-eu"), now))
+	end := now.Add(time.Hour)
+
+	var posted []notify.Envelope
+	refuse := func(context.Context, silence.Catchup) error { return errors.New("slack is down") }
+	accept := func(_ context.Context, c silence.Catchup) error { posted = append(posted, c.Envelope); return nil }
+	if n, err := r.tr.CatchUp(ctx, end, refuse); n != 0 || err == nil {
+		t.Fatalf("CatchUp with a failing post: %d posted, error %v", n, err)
+	}
+	if n, err := r.tr.CatchUp(ctx, end.Add(silence.ClaimFor), accept); n != 1 || err != nil {
+		t.Fatalf("CatchUp after the claim lapsed: %d posted, error %v; want 1", n, err)
+	}
+	if posted[0].Data.TaskName != "orders-eu" || posted[0].Data.Silenced != "" {
+		t.Errorf("posted %s marked %q, want orders-eu unmarked", posted[0].Data.TaskName, posted[0].Data.Silenced)
+	}
+	if n, _ := r.tr.CatchUp(ctx, end.Add(3*silence.ClaimFor), accept); n != 0 {
+		t.Errorf("posted %d more after Done", n)
 	}
 }

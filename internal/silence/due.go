@@ -81,7 +81,7 @@ func (t *Tracker) claim(ctx context.Context, key string, now time.Time) (Catchup
 		return Catchup{}, false, fmt.Errorf("silence: claim %s: %w", key, err)
 	}
 	env := h.Envelope
-	env.NATSSubject = h.Subject
+	env.NATSSubject, env.Data.Silenced = h.Subject, ""
 	return Catchup{Envelope: env, Silence: h.Silence, key: key, rev: rev}, true, nil
 }
 
@@ -97,4 +97,27 @@ func (t *Tracker) Done(ctx context.Context, cs ...Catchup) error {
 		}
 	}
 	return nil
+}
+
+// CatchUp posts, through post, each task due by now (Due) and drops
+// the records of those posted (Done); a failed post is left claimed, and
+// offered again after ClaimFor. It returns how many were posted.
+func (t *Tracker) CatchUp(ctx context.Context, now time.Time, post func(context.Context, Catchup) error) (int, error) {
+	due, err := t.Due(ctx, now)
+	var posted []Catchup
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range due {
+		if err := post(ctx, c); err != nil {
+			errs = append(errs, fmt.Errorf("silence: catch-up of task %s after %s: %w", c.Envelope.Data.TaskID, c.Silence, err))
+			continue
+		}
+		posted = append(posted, c)
+	}
+	if err := t.Done(ctx, posted...); err != nil {
+		errs = append(errs, err)
+	}
+	return len(posted), errors.Join(errs...)
 }
