@@ -97,9 +97,9 @@ func TestCatchupOnce(t *testing.T) {
 	var got []silence.Catchup
 	var wg sync.WaitGroup
 	for _, r := range []replica{a, b} {
-		testutil.Eventually(t, "the replica to index the records", func() bool {
-			return r.tr.Pending() == 2
-		})
+		testutil.Eventually(t, "the replica to index the records", func() bool { return r.tr.Pending() == 2 })
+	}
+	for _, r := range []replica{a, b} {
 		wg.Go(func() {
 			due, err := r.tr.Due(ctx, end)
 			if err != nil {
