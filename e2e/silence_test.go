@@ -10,6 +10,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/silence"
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
@@ -79,5 +80,38 @@ func TestSilenceCommands(t *testing.T) {
 				t.Errorf("bad --match: exit %d, stderr %s; want 2 naming the flag", code, errOut)
 			}
 		})
+	}
+}
+
+// TestSilenceMarksPublishedEvents: the watcher started through app marks
+// what a silence holds: the failure of sessions-import is published at
+// 30 s, marked with the silence added while it ran; the other tasks'
+// events are not marked.
+func TestSilenceMarksPublishedEvents(t *testing.T) {
+	h := newHarness(t, e2eScenario, nil)
+	st, err := silence.Open(h.ctx, h.app.Broker.JS, h.cfg.Slack.SilencesBucket, 1, h.clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.Add(h.ctx, silence.Silence{Matchers: []string{"name=sessions-*", "outcome=failed"}, End: h.t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := notify.Data{Kind: diff.StatusChanged, ProjectID: project, TaskName: "sessions-import", Outcome: dcs.OutcomeFailed, Severity: "critical"}
+	testutil.Eventually(t, "the watcher to see the silence", func() bool {
+		_, ok := h.app.Silences.Silenced(probe, h.t0)
+		return ok
+	})
+	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second, 35 * time.Second} {
+		_, _ = h.cycleAt(at) // the scenario's outage fails the cycle at 25-30 s
+	}
+	var marked []string
+	for _, e := range h.published() {
+		if e.Data.Silenced != "" {
+			marked = append(marked, e.Data.TaskName+" "+string(e.Data.Kind)+" "+e.Data.Silenced)
+		}
+	}
+	if want := "sessions-import status_changed " + s.ID; len(marked) != 1 || marked[0] != want {
+		t.Errorf("marked %q, want only %q", marked, want)
 	}
 }
