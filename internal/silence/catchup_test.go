@@ -212,3 +212,38 @@ func TestCatchUpPosts(t *testing.T) {
 		t.Errorf("posted %d more after Done", n)
 	}
 }
+
+// TestRunCatchUp: the loop posts a removed silence's failure by itself.
+func TestRunCatchUp(t *testing.T) {
+	srv := newServer(t)
+	ctx := t.Context()
+	r := srv.replica()
+	cli := srv.open(nil)
+	now := time.Now()
+	s, err := cli.Add(ctx, silence.Silence{Matchers: []string{"outcome=failed"}, Start: now, End: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the set to see the silence", func() bool { _, ok := r.set.Silenced(failed("orders-eu"), now); return ok })
+	r.observe(t, r.event(failed("orders-eu"), now))
+	posted := make(chan notify.Envelope, 4)
+	go r.tr.RunCatchUp(ctx, 10*time.Millisecond, time.Now, func(_ context.Context, c silence.Catchup) error {
+		posted <- c.Envelope
+		return nil
+	})
+	if err := cli.Remove(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case env := <-posted:
+		if env.Data.TaskName != "orders-eu" {
+			t.Errorf("posted %s, want orders-eu", env.Data.TaskName)
+		}
+	case <-time.After(testutil.EventuallyTimeout):
+		t.Fatal("the catch-up was never posted")
+	}
+	testutil.Eventually(t, "the record dropped", func() bool { return r.tr.Pending() == 0 })
+	if len(posted) != 0 {
+		t.Errorf("posted %d more", len(posted))
+	}
+}

@@ -121,3 +121,25 @@ func (t *Tracker) CatchUp(ctx context.Context, now time.Time, post func(context.
 	}
 	return len(posted), errors.Join(errs...)
 }
+
+// RunCatchUp calls CatchUp every period (clock now) until ctx ends,
+// logging what it posted and why a round failed: the loop the Slack
+// notifier runs beside its consumers.
+func (t *Tracker) RunCatchUp(ctx context.Context, every time.Duration, now func() time.Time, post func(context.Context, Catchup) error) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n, err := t.CatchUp(ctx, now(), post)
+		if n > 0 {
+			t.log.Info().Int("posted", n).Msg("silence over: tasks still failing posted")
+		}
+		if err != nil && ctx.Err() == nil {
+			t.log.Warn().Err(err).Msg("catch-up after a silence: will try again")
+		}
+	}
+}
