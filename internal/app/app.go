@@ -20,6 +20,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/silence"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
 
@@ -42,10 +43,18 @@ type App struct {
 	// Leases elect each project's leader among replicas (external NATS);
 	// nil with the embedded server, where this process is the only one.
 	Leases *lease.Store
-	opts   Options
-	live   atomic.Int64  // replicas alive, by their heartbeats
-	held   atomic.Int64  // leases this replica holds
-	leads  []atomic.Bool // by project: this replica holds its lease
+	// Silences marks the events a silence or a mute window holds
+	// (data.silenced); Catchup remembers what each hid, for the Slack
+	// notifier to skip and, when the silence ends, to post (Observe, Due,
+	// Done).
+	Silences *silence.Set
+	Catchup  *silence.Tracker
+	// stopSilences ends the silences' watches with the app.
+	stopSilences context.CancelFunc
+	opts         Options
+	live         atomic.Int64  // replicas alive, by their heartbeats
+	held         atomic.Int64  // leases this replica holds
+	leads        []atomic.Bool // by project: this replica holds its lease
 }
 
 // Project is one watched project and the poller that watches it.
@@ -121,6 +130,11 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 		return err
 	}
 	a.Snaps = snaps
+	watchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopSilences = cancel
+	if err := a.openSilences(watchCtx, log); err != nil {
+		return err
+	}
 	for i, p := range projects {
 		pub := base.ForRegion(p.Region)
 		// With leases, each tenure has a poller (and a journal) of its own.
@@ -198,4 +212,9 @@ func (a *App) Cycle(ctx context.Context) error {
 }
 
 // Stop closes the NATS connection and shuts the embedded server down.
-func (a *App) Stop() { a.Broker.Close() }
+func (a *App) Stop() {
+	if a.stopSilences != nil {
+		a.stopSilences()
+	}
+	a.Broker.Close()
+}

@@ -33,6 +33,7 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		Fence:           fence,
 		Journal:         journal,
 		Offline:         a.offline,
+		Silencer:        a.Silences,
 	})
 }
 

@@ -273,6 +273,23 @@ type SlackConfig struct {
 	// watch_degraded reaches Slack (its watch_recovered only follows one
 	// that did); 0 posts both at once.
 	DegradedFor time.Duration `yaml:"degraded_for" json:"degraded_for"`
+	// MuteWindows are maintenance windows: silences on a cron schedule
+	// (README, "Silences"). SilencesBucket keeps the silences of watcher
+	// silence add and what each hid, for the catch-up at its end.
+	MuteWindows    []MuteWindowConfig `yaml:"mute_windows" json:"mute_windows"`
+	SilencesBucket string             `yaml:"silences_bucket" json:"silences_bucket"`
+}
+
+// MuteWindowConfig is one entry of slack.mute_windows: from each
+// activation of Schedule (a cron spec as poll.schedule's, in the
+// watcher's time zone unless it starts with CRON_TZ=<zone>) for Duration,
+// the events Match selects (every event when empty) are published marked
+// silenced "window:<Name>" and not posted to Slack.
+type MuteWindowConfig struct {
+	Name     string        `yaml:"name" json:"name"`
+	Schedule string        `yaml:"schedule" json:"schedule"`
+	Duration time.Duration `yaml:"duration" json:"duration"`
+	Match    MatchConfig   `yaml:"match" json:"match"`
 }
 
 // RouteConfig is one entry of slack.routes.
@@ -375,7 +392,9 @@ func Default() Config {
 			Routes:     []RouteConfig{},
 			// Like Alertmanager's for: a throttling spell of one or two
 			// polls is not worth a message, a longer blindness is.
-			DegradedFor: 2 * time.Minute,
+			DegradedFor:    2 * time.Minute,
+			MuteWindows:    []MuteWindowConfig{},
+			SilencesBucket: "dcs_watcher_silences",
 		},
 	}
 }

@@ -77,6 +77,11 @@ type Data struct {
 	// unreachable, and published once it answered.
 	Delayed    bool       `json:"delayed,omitempty"`
 	ObservedAt *time.Time `json:"observed_at,omitempty"`
+	// Silenced is the id of the silence (or "window:<name>" of the
+	// maintenance window) that held the event when it was published: it is
+	// on the stream like any other, and not posted to Slack. It is not
+	// part of the event's id.
+	Silenced string `json:"silenced,omitempty"`
 	// Snapshot is the task as last seen, passwords dropped.
 	Snapshot *dcs.Task `json:"snapshot,omitempty"`
 }

@@ -412,3 +412,34 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// A silenced event carries its silence's id, validates, and keeps the id
+// of the same event unsilenced; an empty mark is not a valid one.
+func TestSilencedMark(t *testing.T) {
+	sch := compileSchema(t)
+	ev := diff.Diff(task("MIGRATING"), task("MIGRATION_FAILED"))[0]
+	plain := notify.Build(prefix, ev, notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Now()})
+	env := plain
+	env.Data.Silenced = "window:nightly"
+	if err := validate(t, sch, env); err != nil {
+		t.Errorf("silenced envelope does not match %s: %v", schemaPath, err)
+	}
+	if env.ID != plain.ID {
+		t.Errorf("silenced event id %s, want the unsilenced one's %s", env.ID, plain.ID)
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := data(m)["silenced"]; got != "window:nightly" {
+		t.Errorf("data.silenced = %v, want window:nightly", got)
+	}
+	data(m)["silenced"] = ""
+	if err := validate(t, sch, m); err == nil {
+		t.Error("schema accepts an empty data.silenced")
+	}
+}

@@ -28,6 +28,12 @@ type Publisher interface {
 	SendStored(ctx context.Context, subject, id string, body []byte) (duplicate bool, err error)
 }
 
+// Silencer says which silence, if any, holds an event observed at now:
+// the event is still published, marked data.silenced with the id.
+type Silencer interface {
+	Silenced(d notify.Data, now time.Time) (id string, ok bool)
+}
+
 // Store holds the last snapshot of each task; task state.API is the record
 // about the API as a whole.
 type Store interface {
@@ -94,6 +100,11 @@ type Options struct {
 	// to time out.
 	Journal JournalOptions
 	Offline func() bool
+	// Silencer, when set, marks the events a silence or a maintenance
+	// window holds (data.silenced), when their envelope is built; nil
+	// silences nothing. The mark is stored with the event in the outbox,
+	// so a re-publish carries the same mark.
+	Silencer Silencer
 }
 
 // Detail is when a listed task gets a detail call: the values of
