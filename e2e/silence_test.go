@@ -115,3 +115,80 @@ func TestSilenceMarksPublishedEvents(t *testing.T) {
 		t.Errorf("marked %q, want only %q", marked, want)
 	}
 }
+
+// TestSilenceHidesAndCatchesUp: a silenced failure is not posted to Slack;
+// once the silence is removed, the task, still failing, is posted once
+// (the catch-up, naming the silence), and a second round posts nothing.
+func TestSilenceHidesAndCatchesUp(t *testing.T) {
+	h := newHarness(t, e2eScenario, nil)
+	st, err := silence.Open(h.ctx, h.app.Broker.JS, h.cfg.Slack.SilencesBucket, 1, h.clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.Add(h.ctx, silence.Silence{Matchers: []string{"name=sessions-*", "outcome=failed"}, End: h.t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := notify.Data{Kind: diff.StatusChanged, ProjectID: project, TaskName: "sessions-import", Outcome: dcs.OutcomeFailed, Severity: "critical"}
+	testutil.Eventually(t, "the watcher to see the silence", func() bool {
+		_, ok := h.app.Silences.Silenced(probe, h.t0)
+		return ok
+	})
+	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second, 35 * time.Second} {
+		_, _ = h.cycleAt(at)
+	}
+	silenced := 0
+	for _, e := range h.published() {
+		if e.Data.Silenced == s.ID {
+			silenced++
+		}
+	}
+	if silenced != 1 {
+		t.Fatalf("%d events silenced, want the failure", silenced)
+	}
+	// Slack has the scenario's other posts, and never the silenced one.
+	testutil.Eventually(t, "the Slack notifier to take every event", func() bool {
+		pending, err := h.app.Slack.Pending(h.ctx)
+		return err == nil && pending == 0
+	})
+	sessions := func() []string {
+		var out []string
+		for _, p := range h.slack.all() {
+			if strings.Contains(p.raw, "sessions-import") && strings.Contains(p.raw, "FAILED") {
+				out = append(out, p.raw)
+			}
+		}
+		return out
+	}
+	if got := sessions(); len(got) != 0 {
+		t.Fatalf("the silenced failure reached Slack:\n%s", got[0])
+	}
+	if n, err := h.app.CatchUp(h.ctx); err != nil || n != 0 {
+		t.Fatalf("catch-up while the silence holds: %d posted, %v", n, err)
+	}
+
+	if err := st.Remove(h.ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the catch-up to be posted", func() bool {
+		n, err := h.app.CatchUp(h.ctx)
+		if err != nil {
+			t.Logf("catch-up: %v", err)
+		}
+		return n == 1
+	})
+	testutil.Eventually(t, "the catch-up to reach Slack", func() bool { return len(sessions()) == 1 })
+	if got := sessions()[0]; !strings.Contains(got, s.ID) || !strings.Contains(got, "has ended") {
+		t.Errorf("the catch-up does not name its silence:\n%s", got)
+	}
+	if n, err := h.app.CatchUp(h.ctx); err != nil || n != 0 {
+		t.Errorf("a second round posted %d (%v), want 0", n, err)
+	}
+	testutil.Eventually(t, "the Slack notifier to take the catch-up", func() bool {
+		pending, err := h.app.Slack.Pending(h.ctx)
+		return err == nil && pending == 0
+	})
+	if got := sessions(); len(got) != 1 {
+		t.Errorf("%d posts of the failure, want the one catch-up", len(got))
+	}
+}

@@ -52,9 +52,10 @@ type App struct {
 	// stopSilences ends the silences' watches with the app.
 	stopSilences context.CancelFunc
 	opts         Options
-	live         atomic.Int64  // replicas alive, by their heartbeats
-	held         atomic.Int64  // leases this replica holds
-	leads        []atomic.Bool // by project: this replica holds its lease
+	events       *notify.Publisher // the region-less publisher (catch-up events)
+	live         atomic.Int64      // replicas alive, by their heartbeats
+	held         atomic.Int64      // leases this replica holds
+	leads        []atomic.Bool     // by project: this replica holds its lease
 }
 
 // Project is one watched project and the poller that watches it.
@@ -113,6 +114,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	// The stream and the bucket are everyone's: with one project their
 	// reports are its own, as they always were; with several, the
 	// watcher's.
+	a.events = base
 	lost.pub, lost.project = base, watcherProject
 	healthProject := ""
 	if len(projects) == 1 {
@@ -154,7 +156,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
-	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o); err != nil {
+	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, a.Catchup, o); err != nil {
 		return err
 	}
 	a.Buttons, err = newButtons(ctx, a.Broker.JS, cfg, o)
@@ -182,6 +184,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.Slack != nil {
 		wg.Go(func() { errs <- a.Slack.Run(ctx) })
+		wg.Go(func() { a.Catchup.RunCatchUp(ctx, catchUpEvery, a.now, a.repost) }) // the loop of CatchUp
 	}
 	if a.Buttons != nil {
 		wg.Go(func() { errs <- a.Buttons.Run(ctx) })

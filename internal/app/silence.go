@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -65,6 +66,31 @@ func (a *App) openSilences(ctx context.Context, log zerolog.Logger) error {
 	}
 	a.Catchup, err = st.Tracker(ctx, a.Silences, log)
 	return err
+}
+
+// catchUpEvery is how often the ended silences are looked at for the
+// tasks they hid that are still failing.
+const catchUpEvery = 30 * time.Second
+
+// CatchUp posts, once, each task a silence that has ended hid and that is
+// still failing or stalled (one round of the loop Run keeps), and says how
+// many.
+func (a *App) CatchUp(ctx context.Context) (int, error) {
+	return a.Catchup.CatchUp(ctx, a.now(), a.repost)
+}
+
+// repost publishes the catch-up event of a task a silence hid (see
+// silence.Catchup.Repost): on the stream, so that Slack posts it as any
+// event, in order, with its delivery marks.
+func (a *App) repost(ctx context.Context, c silence.Catchup) error {
+	return a.events.Publish(ctx, c.Repost(a.now()))
+}
+
+func (a *App) now() time.Time {
+	if a.opts.Now != nil {
+		return a.opts.Now()
+	}
+	return time.Now()
 }
 
 // SilenceStore connects to the watcher's NATS as the watcher itself (the

@@ -17,7 +17,7 @@ import (
 
 // newSlack makes the one Slack notifier, a consumer on js of every
 // project's events; health is where it announces a dead destination.
-func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, o Options) (*delivery.Notifier, error) {
+func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, silences delivery.Silences, o Options) (*delivery.Notifier, error) {
 	log := o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
 	var bot *slackwire.Bot
@@ -57,6 +57,7 @@ func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publishe
 		Template:     cfg.Slack.Template,
 		QuietStart:   cfg.Slack.QuietStart,
 		DegradedFor:  cfg.Slack.DegradedFor,
+		Silences:     silences,
 		Logger:       log.With().Str("component", "slack").Logger(),
 		Now:          o.Now,
 	})

@@ -82,6 +82,11 @@ type Data struct {
 	// on the stream like any other, and not posted to Slack. It is not
 	// part of the event's id.
 	Silenced string `json:"silenced,omitempty"`
+	// CatchUp is the id of the silence whose end this event reports: the
+	// last event the silence hid of a task still failing or stalled when
+	// it ended, published again (a new id, the time of the catch-up,
+	// ObservedAt the time of the original) so that Slack is told once.
+	CatchUp string `json:"catch_up,omitempty"`
 	// Snapshot is the task as last seen, passwords dropped.
 	Snapshot *dcs.Task `json:"snapshot,omitempty"`
 }

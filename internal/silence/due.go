@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
 // Due returns the tasks to post for the silences that have ended by now
@@ -142,4 +145,19 @@ func (t *Tracker) RunCatchUp(ctx context.Context, every time.Duration, now func(
 			t.log.Warn().Err(err).Msg("catch-up after a silence: will try again")
 		}
 	}
+}
+
+// Repost is the catch-up event of c, to publish at now: the hidden event
+// under a new id derived from its own and the silence's, data.catch_up
+// naming the silence, its time now and observed_at the original's.
+func (c Catchup) Repost(now time.Time) notify.Envelope {
+	env := c.Envelope
+	env.ID = diff.DerivedID(env.ID, "catch_up/"+c.Silence)
+	if env.Data.ObservedAt == nil {
+		at := env.Time
+		env.Data.ObservedAt = &at
+	}
+	env.Time = now.UTC()
+	env.Data.Silenced, env.Data.CatchUp = "", c.Silence
+	return env
 }

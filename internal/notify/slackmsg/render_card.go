@@ -152,6 +152,9 @@ func RenderReply(env notify.Envelope) slack.WebhookMessage {
 	if d.Delayed && d.ObservedAt != nil {
 		line += " (seen at " + d.ObservedAt.UTC().Format("15:04:05") + " UTC, delayed)"
 	}
+	if d.CatchUp != "" {
+		line += " (held back by silence " + escClip(d.CatchUp, maxID) + ", which has ended)"
+	}
 	blocks := []slack.Block{slack.NewSectionBlock(md(clipEscaped(line, maxSectionText)), nil, nil)}
 	if r := reasonBlock(d); r != nil {
 		blocks = append(blocks, r)

@@ -270,7 +270,7 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 		Kind: esc(string(d.Kind)), Scope: esc(d.Scope), Outcome: esc(string(out)), Severity: esc(string(sev)),
 		Emoji: emoji(d), Name: esc(d.Name()), TaskID: esc(d.TaskID), ProjectID: esc(d.ProjectID), Region: esc(d.Region),
 		What: what(d, esc), LineWhat: lineWhat(d, esc),
-		MayHaveSkipped: d.MayHaveSkipped, Gap: esc(d.Gap), Delayed: d.Delayed, EventID: esc(env.ID), Mentions: mentionMarkup(mentions),
+		MayHaveSkipped: d.MayHaveSkipped, Gap: esc(d.Gap), Delayed: d.Delayed, CatchUp: esc(d.CatchUp), EventID: esc(env.ID), Mentions: mentionMarkup(mentions),
 	}
 	if p, ok := statusOf(d.PreviousStatus); ok {
 		m.From = statusData(p, esc)

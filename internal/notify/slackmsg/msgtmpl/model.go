@@ -64,6 +64,9 @@ type MessageData struct {
 	// Delayed marks a change seen while the watcher's store was
 	// unreachable and published after it answered (Observed says when).
 	Delayed bool
+	// CatchUp is the id of the silence whose end this event reports: the
+	// task is still failing or stalled (escaped).
+	CatchUp string
 	// EventID is the event's id; ObservedAt when the change was seen (zero
 	// when unknown), Observed the same in RFC 3339, UTC ("" when unknown).
 	EventID    string
