@@ -77,6 +77,13 @@ type Data struct {
 	// unreachable, and published once it answered.
 	Delayed    bool       `json:"delayed,omitempty"`
 	ObservedAt *time.Time `json:"observed_at,omitempty"`
+	// Attention is the episode of a stalled or resumed event.
+	Attention *diff.Attention `json:"attention,omitempty"`
+	// LogTail is the task's last ERROR log lines (newest first, at most
+	// 5, secrets shown as <secret>) with a failure or a stall;
+	// LogTailError the error class of a log call that failed instead.
+	LogTail      []dcs.LogEntry `json:"log_tail,omitempty"`
+	LogTailError string         `json:"log_tail_error,omitempty"`
 	// Snapshot is the task as last seen, passwords dropped.
 	Snapshot *dcs.Task `json:"snapshot,omitempty"`
 }
@@ -151,6 +158,9 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 		CurrentStatus:  statusInfo(snap),
 		Changes:        ev.Changes,
 		Reason:         ev.Reason,
+		Attention:      ev.Attention,
+		LogTail:        ev.LogTail,
+		LogTailError:   ev.LogTailError,
 		Snapshot:       snap,
 	}
 	if snap != nil {
