@@ -96,8 +96,8 @@ func TestDetect(t *testing.T) {
 		{"progress moving: no stall", stall, every(0, 60, 1, func(m float64) obs { return full(m) }), nil},
 		{"stall opens once after stall_after, clears once when progress moves", stall,
 			slices.Concat(
-				every(0, 5, 1, func(m float64) obs { return full(m * 10) }),       // 0..50%
-				every(6, 40, 1, func(float64) obs { return full(50) }),            // stuck since minute 5
+				every(0, 5, 1, func(m float64) obs { return full(m * 10) }),        // 0..50%
+				every(6, 40, 1, func(float64) obs { return full(50) }),             // stuck since minute 5
 				every(41, 50, 1, func(m float64) obs { return full(50 + m - 40) }), // moves again
 			),
 			[]string{"20 open progress_stalled#1", "41 clear progress_stalled#1 recovered"}},
@@ -118,8 +118,8 @@ func TestDetect(t *testing.T) {
 		{"lag at max_lag is not above it", lag, []obs{incr(1000), incr(1000)}, nil},
 		{"lag growing over the window opens once, clears at 80% of its peak", grow,
 			slices.Concat(
-				every(0, 12, 1, func(m float64) obs { return incr(100 + int64(m)*10) }), // 100..220
-				every(13, 14, 1, func(m float64) obs { return incr(220) }),            // flat: still open
+				every(0, 12, 1, func(m float64) obs { return incr(100 + int64(m)*10) }),                                                               // 100..220
+				every(13, 14, 1, func(m float64) obs { return incr(220) }),                                                                            // flat: still open
 				[]obs{{min: 15, status: dcs.StatusIncrMigrating, pct: 100, lag: 170}, {min: 16, status: dcs.StatusIncrMigrating, pct: 100, lag: 160}}, // opened at 200: 170 keeps it, 160 clears it
 			),
 			[]string{"10 open lag_growing#1", "16 clear lag_growing#1 recovered"}},
