@@ -33,6 +33,8 @@ type Config struct {
 	NATS    NATSConfig  `yaml:"nats" json:"nats"`
 	Slack   SlackConfig `yaml:"slack" json:"slack"`
 	HTTP    HTTPConfig  `yaml:"http" json:"http"`
+	// Attention: the stalled and resumed events (attention.go).
+	Attention AttentionConfig `yaml:"attention" json:"attention"`
 }
 
 // LogConfig selects the log level and format.
@@ -295,8 +297,9 @@ type MatchConfig struct {
 // Each call returns fresh slices, so callers may modify the result freely.
 func Default() Config {
 	return Config{
-		Log:     LogConfig{Level: "info", Format: "auto"},
-		DataDir: "./data",
+		Log:       LogConfig{Level: "info", Format: "auto"},
+		Attention: defaultAttention(),
+		DataDir:   "./data",
 		DCS: DCSConfig{
 			Region:           "cn-north-4",
 			Credentials:      CredentialsAuto,

@@ -31,6 +31,7 @@ func (c Config) Validate() error {
 	c.validateNATS(&p)
 	c.validateSlack(&p)
 	c.validateHTTP(&p)
+	c.validateAttention(&p)
 	return errors.Join(p...)
 }
 
