@@ -185,6 +185,11 @@ type PollConfig struct {
 	// AbsentChecks is how many known tasks missing from the list get the
 	// detail call that decides whether they are gone, per cycle.
 	AbsentChecks int `yaml:"absent_checks" json:"absent_checks"`
+	// StatsEvery is how often each task in an active status gets its
+	// stats call (its progress): 0 (the default) every cycle as far as the
+	// call budget allows, the task asked longest ago first; a duration:
+	// once that long has passed since its last one, budget permitting.
+	StatsEvery time.Duration `yaml:"stats_every" json:"stats_every"`
 }
 
 // The values of poll.detail.

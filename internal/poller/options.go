@@ -94,6 +94,22 @@ type Options struct {
 	// to time out.
 	Journal JournalOptions
 	Offline func() bool
+	// Stats, when set, makes the stats call of each task in an active
+	// status (MIGRATING, FULLMIGRATING, INCRMIGEATING): its progress,
+	// carried by the task's events and kept for Progress. The calls come
+	// after the detail calls, within the budget when one is known
+	// (RateLimit and the interval): with DetailAuto after the list, the
+	// detail calls of changed rows and new tasks and the absence checks,
+	// before any refresh; the task asked longest ago first.
+	Stats StatsFetcher
+	// StatsEvery, when above 0, is how old a task's last stats call must
+	// be for the next (poll.stats_every); 0: every cycle, as far as the
+	// budget allows.
+	StatsEvery time.Duration
+	// OnProgress hears of each stats answer: the task, its name, the
+	// answer and when it came. Called from the cycle's workers: it must
+	// not block.
+	OnProgress func(taskID, name string, st dcs.Stats, at time.Time)
 }
 
 // Detail is when a listed task gets a detail call: the values of
@@ -135,6 +151,8 @@ type Stats struct {
 	// had its last detail call (list-driven cycles); a task never read by
 	// this process counts from when this process first listed it.
 	OldestRefresh time.Duration
-	Skipped       bool
-	Duration      time.Duration
+	// Stats are the stats calls answered, StatsFailed those that failed.
+	Stats, StatsFailed int
+	Skipped            bool
+	Duration           time.Duration
 }

@@ -45,6 +45,7 @@ func (p *Poller) tick(ctx context.Context) {
 		ev = p.o.Logger.Warn().Err(err)
 	}
 	ev.Int("tasks", st.Tasks).Int("rows", st.Rows).Int("fetched", st.Fetched).Int("failed", st.Failed).
+		Int("stats", st.Stats).Int("stats_failed", st.StatsFailed).
 		Int("events", st.Events).Int("writes", st.Writes).Bool("paused", st.Skipped).
 		Dur("took", st.Duration).Msg("cycle")
 }
@@ -126,6 +127,12 @@ func (p *Poller) Cycle(ctx context.Context) (st Stats, err error) {
 			c.apply(ctx, r)
 		}
 	}
+	if c.apiErr == nil || !stopsCycle(c.apiErr) {
+		if stop := c.fetchStats(ctx, tg); stop != nil {
+			p.updatePause(stop)
+		}
+	}
+	p.prog.keep(p.activeStored)
 	if tg.listed != nil && p.o.Detail != DetailEveryCycle {
 		p.reportStaleness(&st, start, tg)
 	}
