@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/dcs-watcher/watcher/internal/attention"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/kvkey"
@@ -33,6 +34,8 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		Fence:           fence,
 		Journal:         journal,
 		Offline:         a.offline,
+		Attention: attention.Config{StallAfter: cfg.Attention.StallAfter, MaxLag: cfg.Attention.MaxLag,
+			LagGrowingFor: cfg.Attention.LagGrowingFor, MaxInStatus: cfg.Attention.Allowances()},
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/internal/attention"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -110,6 +111,9 @@ type Options struct {
 	// answer and when it came. Called from the cycle's workers: it must
 	// not block.
 	OnProgress func(taskID, name string, st dcs.Stats, at time.Time)
+	// Attention is what a task's stalled and resumed episodes are judged
+	// by, after each cycle (attention.go); the zero Config judges none.
+	Attention attention.Config
 }
 
 // Detail is when a listed task gets a detail call: the values of

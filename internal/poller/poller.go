@@ -21,6 +21,7 @@ type Poller struct {
 
 	plan *plan // list-driven: which listed tasks need a detail call
 	prog *progress
+	attn attending // recent progress samples, for the attention episodes
 	// absent holds, for each known task the list does not show, when its
 	// detail call last said it still exists; absentFrom is where the next
 	// cycle's checks start, so that every suspect gets its turn.

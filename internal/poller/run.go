@@ -133,6 +133,7 @@ func (p *Poller) Cycle(ctx context.Context) (st Stats, err error) {
 		}
 	}
 	p.prog.keep(p.activeStored)
+	c.attend(ctx)
 	if tg.listed != nil && p.o.Detail != DetailEveryCycle {
 		p.reportStaleness(&st, start, tg)
 	}
