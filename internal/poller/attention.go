@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/attention"
@@ -18,6 +19,8 @@ import (
 type attending struct {
 	mu      sync.Mutex
 	samples map[string][]attention.Sample
+	// logCalls counts the logs calls of failures and stalls (logtail.go).
+	logCalls atomic.Int64
 }
 
 // sampled adds the task's last stats answer, when it is newer than the

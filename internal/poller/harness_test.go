@@ -53,6 +53,9 @@ type env struct {
 	// limiter, when set, paces the DCS client of each watcher started
 	// after, as dcs.rate_limit does.
 	limiter *rate.Limiter
+	// withClient, when set, may give each watcher started after its DCS
+	// client for the poller options beyond Fetcher (Stats, Logs).
+	withClient func(c *dcs.Client, o *poller.Options)
 }
 
 // newEnv serves scenario (YAML) through wrap, when not nil, and starts
@@ -185,6 +188,9 @@ func (e *env) newWatcherWith(o poller.Options, wrap func(poller.Publisher) polle
 	})
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if e.withClient != nil {
+		e.withClient(client, &o)
 	}
 	o.Now = e.clk.Now
 	o.Logger = zerolog.New(w.logs).Level(zerolog.DebugLevel)

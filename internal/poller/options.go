@@ -114,6 +114,10 @@ type Options struct {
 	// Attention is what a task's stalled and resumed episodes are judged
 	// by, after each cycle (attention.go); the zero Config judges none.
 	Attention attention.Config
+	// Logs, when set, gives a failure (a status_changed to a failure
+	// status) and a stall (progress_stalled) the task's last ERROR lines
+	// (logtail.go): one logs call each, counted in the cycle's budget.
+	Logs LogFetcher
 }
 
 // Detail is when a listed task gets a detail call: the values of
@@ -157,6 +161,8 @@ type Stats struct {
 	OldestRefresh time.Duration
 	// Stats are the stats calls answered, StatsFailed those that failed.
 	Stats, StatsFailed int
+	// Logs are the logs calls made for failures and stalls.
+	Logs int
 	Skipped            bool
 	Duration           time.Duration
 }
