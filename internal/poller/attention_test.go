@@ -1,6 +1,7 @@
 package poller_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -60,5 +61,85 @@ func TestTooLongInStatus(t *testing.T) {
 	}
 	if ent, _ := w2.snaps.Get(project, "t1"); len(ent.Attention) != 0 || ent.AttentionEpisodes != 1 {
 		t.Errorf("record keeps %+v (counter %d), want no open episode, counter 1", ent.Attention, ent.AttentionEpisodes)
+	}
+}
+
+// minutes runs w's cycles at each minute from a to b.
+func minutes(t *testing.T, w *watcher, a, b int) []notify.Envelope {
+	t.Helper()
+	for m := a; m <= b; m++ {
+		if _, err := w.cycleAt(time.Duration(m) * time.Minute); err != nil {
+			t.Fatalf("cycle at %dm: %v", m, err)
+		}
+	}
+	return w.take()
+}
+
+// TestStall: a full sync stuck at 63% gets one stalled event once its
+// progress has not moved for stall_after, with its log tail, none again
+// across a restart, and one resumed event when it moves.
+func TestStall(t *testing.T) {
+	side := &sideAPI{logs: failureLogs, curve: func(d time.Duration) (string, string) {
+		m := d.Minutes()
+		switch {
+		case m < 45:
+			return fmt.Sprint(min(63, 10*int(m))), ""
+		default:
+			return fmt.Sprint(64 + int(m) - 45), ""
+		}
+	}}
+	e := sideEnv(t, oneTask("[{at: 0s, status: FULLMIGRATING}]"), side)
+	o := poller.Options{Discover: true, Attention: attention.Config{StallAfter: 15 * time.Minute}}
+	evs := minutes(t, e.newWatcher(o), 0, 25)
+	// A restart: the samples are gone, the episode is not; the new
+	// watcher's own 15 minutes at 63% (25m to 40m) open nothing again.
+	evs = append(evs, minutes(t, e.newWatcher(o), 26, 50)...)
+
+	if s := summary(evs); !slices.Equal(s, []string{"t1:discovered", "t1:stalled", "t1:resumed"}) {
+		t.Fatalf("published %v, want discovered, one stalled, one resumed", s)
+	}
+	a := evs[1].Data.Attention
+	if a == nil || a.Condition != diff.ProgressStalled || a.Percent == nil || *a.Percent != 63 ||
+		!a.Since.Equal(e.t0.Add(7*time.Minute)) || !evs[1].Time.Equal(e.t0.Add(22*time.Minute)) {
+		t.Errorf("stalled at %v with %+v, want progress_stalled at 63%% since 7m, told at 22m", evs[1].Time, a)
+	}
+	if len(evs[1].Data.LogTail) != 5 || side.logCalls.Load() != 1 {
+		t.Errorf("stall's log tail has %d lines after %d logs calls, want 5 after 1", len(evs[1].Data.LogTail), side.logCalls.Load())
+	}
+	r := evs[2].Data.Attention
+	if r == nil || r.Episode != a.Episode || r.ClearedBy != diff.ClearedRecovered || !evs[2].Time.Equal(e.t0.Add(45*time.Minute)) {
+		t.Errorf("resumed at %v with %+v, want episode %d recovered at 45m", evs[2].Time, r, a.Episode)
+	}
+	if evs[2].Data.LogTail != nil {
+		t.Errorf("resumed carries a log tail")
+	}
+}
+
+// TestLagGrowing: an incremental lag that grows over the window gets one
+// stalled event and, once it falls to 80%% of what it reached, one resumed.
+func TestLagGrowing(t *testing.T) {
+	side := &sideAPI{curve: func(d time.Duration) (string, string) {
+		m := int(d.Minutes())
+		if m <= 15 {
+			return "100", fmt.Sprint(1000 + 100*m)
+		}
+		return "100", fmt.Sprint(max(0, 2500-300*(m-15)))
+	}}
+	e := sideEnv(t, oneTask("[{at: 0s, status: INCRMIGEATING}]"), side)
+	w := e.newWatcher(poller.Options{Discover: true, Attention: attention.Config{LagGrowingFor: 10 * time.Minute, MaxLag: 1 << 40}})
+	evs := minutes(t, w, 0, 30)
+	if s := summary(evs); !slices.Equal(s, []string{"t1:discovered", "t1:stalled", "t1:resumed"}) {
+		t.Fatalf("published %v", s)
+	}
+	a, r := evs[1].Data.Attention, evs[2].Data.Attention
+	if a.Condition != diff.LagGrowing || *a.LagFrom != 1000 || *a.Lag != 2000 || !evs[1].Time.Equal(e.t0.Add(10*time.Minute)) {
+		t.Errorf("stalled at %v with %+v, want lag_growing from 1000 to 2000 at 10m", evs[1].Time, a)
+	}
+	// 2500 at 15m, then 300 less a minute: 1600 (80% of 2000) at 18m.
+	if *r.ClearedLag != 1600 || !evs[2].Time.Equal(e.t0.Add(18*time.Minute)) {
+		t.Errorf("resumed at %v with %+v, want at 18m at 1600", evs[2].Time, r)
+	}
+	if side.logCalls.Load() != 0 {
+		t.Errorf("%d logs calls for a lag episode, want none", side.logCalls.Load())
 	}
 }

@@ -162,7 +162,7 @@ type Stats struct {
 	// Stats are the stats calls answered, StatsFailed those that failed.
 	Stats, StatsFailed int
 	// Logs are the logs calls made for failures and stalls.
-	Logs int
-	Skipped            bool
-	Duration           time.Duration
+	Logs     int
+	Skipped  bool
+	Duration time.Duration
 }
