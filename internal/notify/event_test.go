@@ -404,6 +404,9 @@ func TestClassify(t *testing.T) {
 		{diff.Removed, "", dcs.OutcomeUnknown, notify.SeverityWarning},
 		{diff.WatchDegraded, "FAILED", dcs.OutcomeUnknown, notify.SeverityWarning},
 		{diff.WatchRecovered, "MIGRATING", dcs.OutcomeUnknown, notify.SeverityInfo},
+		{diff.Stalled, "FULLMIGRATING", dcs.OutcomeInProgress, notify.SeverityWarning},
+		{diff.Resumed, "FULLMIGRATING", dcs.OutcomeInProgress, notify.SeverityInfo},
+		{diff.Resumed, "MIGRATION_FAILED", dcs.OutcomeFailed, notify.SeverityInfo},
 	}
 	for _, tt := range tests {
 		o, s := notify.Classify(tt.kind, tt.status)

@@ -43,6 +43,8 @@ type Card struct {
 	Folded map[string]float64 `json:"folded,omitempty"`
 	// Applied are the ids of the latest events applied, newest last.
 	Applied []string `json:"applied"`
+	// Attention are the task's open attention episodes (card_attention.go).
+	Attention []cardAttention `json:"attention,omitempty"`
 }
 
 // statusSpan is one status of the timeline and when it was first seen.
@@ -102,6 +104,7 @@ func (r *Card) Apply(env notify.Envelope) bool {
 			r.Spans = append(r.Spans, statusSpan{Status: cur.raw, Norm: cur.norm, Since: env.Time.UTC()})
 		}
 	}
+	r.applyAttention(d)
 	r.fold()
 	r.Updated, r.LastEvent = env.Time.UTC(), env.ID
 	r.Applied = append(r.Applied, env.ID)

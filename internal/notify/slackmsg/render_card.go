@@ -60,7 +60,7 @@ var phases = []dcs.Phase{dcs.PhasePending, dcs.PhaseActive, dcs.PhaseStopping, d
 // API are escaped and every Block Kit limit is kept; the fallback text is
 // always set.
 func RenderCard(r *Card) slack.WebhookMessage {
-	d := notify.Data{Kind: r.Kind, ProjectID: r.Project, TaskID: r.TaskID, TaskName: r.Name,
+	d := notify.Data{Kind: cardKind(r), ProjectID: r.Project, TaskID: r.TaskID, TaskName: r.Name,
 		CurrentStatus: &notify.StatusInfo{Raw: r.Status, Normalized: string(r.Norm)}}
 	name := r.Name
 	if name == "" {
@@ -77,6 +77,9 @@ func RenderCard(r *Card) slack.WebhookMessage {
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(emoji(d)+" "+name, maxHeaderText), true, false)),
 		slack.NewSectionBlock(md(clipEscaped("*Status* "+status, maxSectionText)), cardFields(r), nil),
 		slack.NewSectionBlock(md(timeline(r)), nil, nil),
+	}
+	if b := attentionBlock(r); b != nil {
+		blocks = append(blocks, b)
 	}
 	if strings.TrimSpace(r.LastError) != "" {
 		blocks = append(blocks, codeSection("Last error", r.LastError))
@@ -158,6 +161,9 @@ func RenderReply(env notify.Envelope) slack.WebhookMessage {
 	}
 	if c := changesBlock(d); c != nil {
 		blocks = append(blocks, c)
+	}
+	if l := logTailBlock(d); l != nil {
+		blocks = append(blocks, l)
 	}
 	blocks = append(blocks, contextBlock(env))
 	return slack.WebhookMessage{
