@@ -346,6 +346,7 @@ func Default() Config {
 			Kinds: []string{
 				string(diff.StatusChanged), string(diff.Removed),
 				string(diff.WatchDegraded), string(diff.WatchRecovered),
+				string(diff.Stalled), string(diff.Resumed),
 			},
 			Consumer:      "watcher-slack",
 			MarksBucket:   "dcs_watcher_slack",
