@@ -36,6 +36,7 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		Offline:         a.offline,
 		Attention: attention.Config{StallAfter: cfg.Attention.StallAfter, MaxLag: cfg.Attention.MaxLag,
 			LagGrowingFor: cfg.Attention.LagGrowingFor, MaxInStatus: cfg.Attention.Allowances()},
+		Logs: client,
 	})
 }
 

@@ -143,3 +143,23 @@ func TestLagGrowing(t *testing.T) {
 		t.Errorf("%d logs calls for a lag episode, want none", side.logCalls.Load())
 	}
 }
+
+// TestTooLongInStatusTwoReplicas: two watchers over one store, taking
+// turns, tell the episode once and its end once.
+func TestTooLongInStatusTwoReplicas(t *testing.T) {
+	e := newEnv(t, oneTask("[{at: 0s, status: RUNNING}, {at: 7200s, status: MIGRATING}]"), nil)
+	o := poller.Options{Discover: true, Attention: attention.Config{
+		MaxInStatus: map[dcs.Status]time.Duration{dcs.StatusRunning: time.Hour}}}
+	ws := []*watcher{e.newWatcher(o), e.newWatcher(o)}
+	for i, m := range []int{0, 1, 30, 60, 61, 62, 63, 90, 119, 120, 121, 122} {
+		w := ws[i%2]
+		if _, err := w.cycleAt(time.Duration(m) * time.Minute); err != nil {
+			// A replica whose cached record is behind loses the
+			// compare-and-swap: the change is detected again next time.
+			t.Logf("cycle at %dm: %v", m, err)
+		}
+	}
+	if n, r := e.count(filter("t1", "stalled")), e.count(filter("t1", "resumed")); n != 1 || r != 1 {
+		t.Errorf("stream holds %d stalled and %d resumed events, want 1 and 1", n, r)
+	}
+}
