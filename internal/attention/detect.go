@@ -173,7 +173,9 @@ func stalled(c Config, t Task, s []Sample) (diff.Attention, bool) {
 	for from > 0 && s[from-1].Percent != nil && *s[from-1].Percent == *last.Percent {
 		from--
 	}
-	if t.Now.Sub(s[from].At) < c.StallAfter {
+	// Measured between answers, not up to now: stats calls that fail for
+	// a while show no stall that nobody saw.
+	if last.At.Sub(s[from].At) < c.StallAfter {
 		return diff.Attention{}, false
 	}
 	p := *last.Percent
@@ -189,15 +191,15 @@ func lagHigh(c Config, t Task, s []Sample) (diff.Attention, bool) {
 	return diff.Attention{Since: last.At, Lag: &lag, MaxLag: &limit, Status: string(t.Status)}, true
 }
 
-// lagGrowing: the samples of the last LagGrowingFor, with the last one
-// before it as their start, all carry a lag, each at or above the one
+// lagGrowing: the samples of the LagGrowingFor before the last one, with
+// the last one before that as their start, all carry a lag, each at or above the one
 // before, and the last above the first; the first is at least the window
 // old, so a short history never counts as a whole window.
 func lagGrowing(c Config, t Task, s []Sample) (diff.Attention, bool) {
 	if c.LagGrowingFor <= 0 || len(s) < 2 || !incremental(t.Status, s) {
 		return diff.Attention{}, false
 	}
-	start := t.Now.Add(-c.LagGrowingFor)
+	start := s[len(s)-1].At.Add(-c.LagGrowingFor) // between answers, as for a stall
 	first := len(s) - 1
 	for first > 0 && s[first].At.After(start) {
 		first--

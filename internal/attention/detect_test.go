@@ -21,6 +21,7 @@ type obs struct {
 	pct     float64
 	lag     int64
 	removed bool
+	noStats bool // the stats call failed: no sample
 }
 
 // replay feeds the observations to Detect as the poller does (the record
@@ -51,7 +52,10 @@ func replay(t *testing.T, c attention.Config, seq []obs) []string {
 			l := o.lag
 			s.Lag = &l
 		}
-		samples = attention.Trim(append(samples, s), now, c.Window())
+		if !o.noStats {
+			samples = append(samples, s)
+		}
+		samples = attention.Trim(samples, now, c.Window())
 		r := attention.Detect(c, attention.Task{Now: now, Status: status, StatusSince: since, Removed: o.removed,
 			Samples: samples, Open: open, Episodes: episodes})
 		for _, a := range r.Cleared {
@@ -108,6 +112,14 @@ func TestDetect(t *testing.T) {
 			slices.Concat(every(0, 30, 1, func(float64) obs { return full(63) }),
 				[]obs{{min: 31, status: dcs.StatusMigrationFailed, pct: 63, lag: -1}, {min: 32, status: dcs.StatusMigrationFailed, pct: 63, lag: -1}}),
 			[]string{"15 open progress_stalled#1", "31 clear progress_stalled#1 status_changed"}},
+		{"stats calls failing show no stall", stall,
+			slices.Concat(every(0, 10, 1, func(float64) obs { return full(63) }),
+				every(11, 40, 1, func(float64) obs { return obs{status: dcs.StatusFullMigrating, noStats: true} })),
+			nil},
+		{"stats calls failing show no lag growth", grow,
+			slices.Concat(every(0, 5, 1, func(m float64) obs { return incr(100 + int64(m)) }),
+				every(6, 40, 1, func(float64) obs { return obs{status: dcs.StatusIncrMigrating, noStats: true} })),
+			nil},
 		{"MIGRATING below 100% is full migration", stall,
 			every(0, 20, 1, func(float64) obs { return obs{status: dcs.StatusMigrating, pct: 40, lag: -1} }),
 			[]string{"15 open progress_stalled#1"}},
