@@ -19,6 +19,9 @@ import (
 type attending struct {
 	mu      sync.Mutex
 	samples map[string][]attention.Sample
+	// tails are the log tails fetched for changes not yet seen committed
+	// (logtail.go).
+	tails map[string]fetchedTail
 	// logCalls counts the logs calls of failures and stalls (logtail.go).
 	logCalls atomic.Int64
 }
@@ -57,6 +60,7 @@ func (c *cycle) attend(ctx context.Context) {
 	}
 	for _, ent := range c.p.st.Tasks(c.p.o.ProjectID) {
 		id := ent.Task.ID
+		c.p.attn.forgetTail(id, ent.Revision)
 		if _, seen := c.p.observed.Load(id); !seen || ent.Blind != nil {
 			continue
 		}

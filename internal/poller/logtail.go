@@ -49,16 +49,22 @@ func wantsLogTail(ev diff.Event) bool {
 // their log tail: one logs call for them all, for the ERROR lines since
 // the task entered the status it had before (prev's: its last good
 // status), the newest LogTailLines. A failed call leaves them without a
-// tail, with its error class in LogTailError, and the commit goes on. The
-// events are derived once per change and kept in the outbox until
-// published (a publish retried from the outbox carries the stored tail),
-// so a failure costs one call, not one per cycle. Without Options.Logs,
-// events is returned as it is.
+// tail, with its error class in LogTailError, and the commit goes on.
+// Without Options.Logs, events is returned as it is.
+//
+// A failure costs one call, not one per cycle: its events are derived once
+// and kept in the outbox until published (a publish retried from the
+// outbox carries the stored tail), and a change derived again against the
+// same revision (its write failed or lost a compare-and-swap) reuses the
+// tail fetched for it (attending.tailFor), so the event it makes again
+// is the same, body and id.
 func (c *cycle) withLogTail(ctx context.Context, task string, prev state.Entry, events []diff.Event) []diff.Event {
 	if c.p.o.Logs == nil || !slices.ContainsFunc(events, wantsLogTail) {
 		return events
 	}
-	lines, class := c.p.logTail(ctx, task, prev.StatusSince)
+	lines, class := c.p.attn.tailFor(task, prev.Revision, func() ([]dcs.LogEntry, string) {
+		return c.p.logTail(ctx, task, prev.StatusSince)
+	})
 	out := slices.Clone(events)
 	for i := range out {
 		if wantsLogTail(out[i]) {
@@ -155,4 +161,41 @@ func spendLogs(stats []string, left, logs int) []string {
 		return stats
 	}
 	return stats[:max(0, min(len(stats), left-logs))]
+}
+
+// fetchedTail is the log tail fetched for a task's change against one
+// revision of its record.
+type fetchedTail struct {
+	rev   uint64
+	lines []dcs.LogEntry
+	class string
+}
+
+// tailFor returns the tail fetched for the task's change against revision
+// rev, fetching it with fetch the first time.
+func (a *attending) tailFor(task string, rev uint64, fetch func() ([]dcs.LogEntry, string)) ([]dcs.LogEntry, string) {
+	a.mu.Lock()
+	if f, ok := a.tails[task]; ok && f.rev == rev {
+		a.mu.Unlock()
+		return f.lines, f.class
+	}
+	a.mu.Unlock()
+	lines, class := fetch()
+	a.mu.Lock()
+	if a.tails == nil {
+		a.tails = map[string]fetchedTail{}
+	}
+	a.tails[task] = fetchedTail{rev: rev, lines: lines, class: class}
+	a.mu.Unlock()
+	return lines, class
+}
+
+// forgetTail drops the tails of changes whose record has moved on (their
+// change was committed): judged by attend, which sees every task.
+func (a *attending) forgetTail(task string, rev uint64) {
+	a.mu.Lock()
+	if f, ok := a.tails[task]; ok && f.rev < rev {
+		delete(a.tails, task)
+	}
+	a.mu.Unlock()
 }

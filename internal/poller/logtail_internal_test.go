@@ -1,10 +1,18 @@
 package poller
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/state"
 )
 
 // TestSpendLogs: a cycle's logs calls come out of its stats calls when a
@@ -36,5 +44,38 @@ func TestClip(t *testing.T) {
 	}
 	if clip("short", 10) != "short" {
 		t.Errorf("clip cut a short string")
+	}
+}
+
+// TestLogTailOncePerChange: a failure derived again against the same
+// revision (its write failed, or lost a compare-and-swap) reuses the tail
+// fetched for it; a later change of the task makes a new call.
+func TestLogTailOncePerChange(t *testing.T) {
+	var calls atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		fmt.Fprintf(w, `{"log_num": 1, "migration_logs": [{"created_at": "2026-03-01T12:00:00Z", "log_level": "ERROR", "message": "call %d"}]}`, calls.Load())
+	}))
+	defer api.Close()
+	client, err := dcs.New(dcs.Options{Endpoint: api.URL, ProjectID: "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+		Credentials: dcs.Credentials{AK: "INTERNALTESTAK000001", SK: "internal-test-sk-00001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cycle{p: &Poller{o: Options{Logs: client}}}
+	failed := diff.Diff(&dcs.Task{ID: "t1", Status: "MIGRATING"}, &dcs.Task{ID: "t1", Status: "FAILED"})
+	tail := func(rev uint64) string {
+		evs := c.withLogTail(t.Context(), "t1", state.Entry{Revision: rev}, failed)
+		if len(evs[0].LogTail) != 1 {
+			t.Fatalf("revision %d: log tail %+v (error %q)", rev, evs[0].LogTail, evs[0].LogTailError)
+		}
+		return evs[0].LogTail[0].Message
+	}
+	first, again, later := tail(7), tail(7), tail(9)
+	if calls.Load() != 2 || first != "call 1" || again != "call 1" || later != "call 2" {
+		t.Errorf("%d logs calls, tails %q %q %q; want 2 calls, the first tail twice, then a new one", calls.Load(), first, again, later)
+	}
+	if failed[0].LogTail != nil {
+		t.Errorf("withLogTail changed the caller's events")
 	}
 }
