@@ -55,7 +55,7 @@ func TestCardProgressGolden(t *testing.T) {
 
 // TestCardProgressLeavesWithActivePhase: an event without progress keeps
 // the card's last progress while the task is active; once it is not, the
-// card shows none, and a card that never had progress renders as before.
+// card forgets it, so a task restarted later shows none until its own.
 func TestCardProgressLeavesWithActivePhase(t *testing.T) {
 	t0 := observed()
 	r := &Card{}
@@ -67,5 +67,10 @@ func TestCardProgressLeavesWithActivePhase(t *testing.T) {
 	r.Apply(move("q3", "task-1", "orders-cache", "INCRMIGEATING", "FAILED", t0.Add(2*time.Minute), time.Minute))
 	if all := texts(RenderCard(r)); strings.Contains(all, "Progress") {
 		t.Fatalf("a failed task's card still shows progress:\n%s", all)
+	}	// Restarted: active again, without progress of its own yet; the
+	// progress from before the failure is not shown as if it were current.
+	r.Apply(move("q4", "task-1", "orders-cache", "FAILED", "MIGRATING", t0.Add(3*time.Minute), time.Minute))
+	if all := texts(RenderCard(r)); strings.Contains(all, "Progress") {
+		t.Fatalf("a restarted task's card shows the progress from before its failure:\n%s", all)
 	}
 }
