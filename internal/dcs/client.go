@@ -69,8 +69,8 @@ type Options struct {
 	// ListConcurrency is how many list pages List fetches at once once the
 	// first page has told how many there are; default 1 (one after another).
 	ListConcurrency int
-	// Observe, when set, hears of every Show and ListPage when it ends:
-	// the call ("show", "list"), its outcome ("ok", a Class, or
+	// Observe, when set, hears of every Show, ListPage, Stats and Logs
+	// when it ends: the call ("show", "list", "stats", "logs"), its outcome ("ok", a Class, or
 	// "canceled" when the caller gave up) and how long it took, rate-limit
 	// wait included (metrics).
 	Observe func(call, outcome string, took time.Duration)

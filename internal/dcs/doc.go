@@ -1,7 +1,8 @@
 // Package dcs talks to the Huawei Cloud DCS API about data-migration tasks:
-// it fetches task details and lists tasks with context-aware, signed HTTP
-// calls, decodes the API's loosely typed bodies into the domain Task (dropping
-// Redis passwords at this boundary, keeping only whether one is set), sorts
+// it fetches task details, lists tasks, and reads a task's progress (stats)
+// and log with context-aware, signed HTTP calls, decodes the API's loosely typed bodies into the domain Task (dropping
+// Redis passwords at this boundary, keeping only whether one is set, and
+// scrubbing password- and key-looking values out of log lines), sorts
 // failures into error classes callers test with errors.Is/As, and owns the
 // status model (phases, terminal set, spelling variants). It also finds the
 // credentials the way Huawei Cloud tools do (the config, the SDK's

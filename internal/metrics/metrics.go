@@ -81,7 +81,7 @@ func New(now func() time.Time) *Metrics {
 	m.oldest.Store(-1)
 	m.apiCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "api_calls_total",
-		Help: "DCS API calls by call (show, list) and outcome (ok, gone, auth, throttled, unavailable, bad_response, request, canceled).",
+		Help: "DCS API calls by call (show, list, stats, logs) and outcome (ok, gone, auth, throttled, unavailable, bad_response, request, canceled).",
 	}, []string{"call", "outcome"})
 	m.apiLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "api_call_duration_seconds",
