@@ -67,7 +67,7 @@ func TestCardProgressLeavesWithActivePhase(t *testing.T) {
 	r.Apply(move("q3", "task-1", "orders-cache", "INCRMIGEATING", "FAILED", t0.Add(2*time.Minute), time.Minute))
 	if all := texts(RenderCard(r)); strings.Contains(all, "Progress") {
 		t.Fatalf("a failed task's card still shows progress:\n%s", all)
-	}	// Restarted: active again, without progress of its own yet; the
+	} // Restarted: active again, without progress of its own yet; the
 	// progress from before the failure is not shown as if it were current.
 	r.Apply(move("q4", "task-1", "orders-cache", "FAILED", "MIGRATING", t0.Add(3*time.Minute), time.Minute))
 	if all := texts(RenderCard(r)); strings.Contains(all, "Progress") {
