@@ -53,6 +53,9 @@ type env struct {
 	// limiter, when set, paces the DCS client of each watcher started
 	// after, as dcs.rate_limit does.
 	limiter *rate.Limiter
+	// stats, when set, makes each watcher started after make the stats
+	// calls with its DCS client (Options.Stats).
+	stats bool
 }
 
 // newEnv serves scenario (YAML) through wrap, when not nil, and starts
@@ -187,6 +190,9 @@ func (e *env) newWatcherWith(o poller.Options, wrap func(poller.Publisher) polle
 		e.t.Fatal(err)
 	}
 	o.Now = e.clk.Now
+	if e.stats {
+		o.Stats = client
+	}
 	o.Logger = zerolog.New(w.logs).Level(zerolog.DebugLevel)
 	o.Published = func(env notify.Envelope) {
 		w.mu.Lock()
