@@ -22,9 +22,10 @@ type statsAPI struct {
 	rate float64
 	lag  int
 
-	mu     sync.Mutex
-	broken map[string]bool
-	calls  map[string]int
+	mu        sync.Mutex
+	broken    map[string]bool
+	throttled bool // every stats call answers 429 APIGW.0308
+	calls     map[string]int
 }
 
 func newStatsAPI(rate float64, lag int) *statsAPI {
@@ -41,9 +42,15 @@ func (s *statsAPI) wrap(next http.Handler) http.Handler {
 		id := rest[strings.LastIndex(rest, "/")+1:]
 		s.mu.Lock()
 		s.calls[id]++
-		broken := s.broken[id]
+		broken, throttled := s.broken[id], s.throttled
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
+		if throttled {
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached"}`)
+			return
+		}
 		if broken {
 			fmt.Fprint(w, `{"full_migration_progress": {"percent": 1}}`)
 			return
@@ -287,5 +294,37 @@ func TestStatsFailureKeepsProgress(t *testing.T) {
 	warns := w.warnings(taskID(0))
 	if len(warns) != 1 || !strings.Contains(warns[0], `"class":"bad_response"`) || !strings.Contains(warns[0], "task stats failed") {
 		t.Errorf("warnings naming the task: %v, want one 'task stats failed' with class bad_response", warns)
+	}
+}
+
+// TestStatsThrottlingPauses: a throttled stats call stops the cycle's
+// other stats calls and pauses the API as a detail call's throttling
+// would (Retry-After), without making the API or a task watch_degraded.
+func TestStatsThrottlingPauses(t *testing.T) {
+	s := newStatsAPI(1, 0)
+	e := newStatsEnv(t, activeFleet(3, ""), s)
+	w := e.newWatcher(poller.Options{Discover: true, Concurrency: 1})
+	if _, err := w.cycleAt(0); err != nil {
+		t.Fatal(err)
+	}
+	w.take()
+	s.mu.Lock()
+	s.throttled = true
+	s.mu.Unlock()
+	st, err := w.cycleAt(5 * time.Second)
+	if err != nil {
+		t.Fatalf("throttled stats calls failed the cycle: %v", err)
+	}
+	if st.StatsFailed != 1 || st.Stats != 0 {
+		t.Errorf("throttled: %d stats calls failed, %d answered; want 1 and 0 (the rest not made)", st.StatsFailed, st.Stats)
+	}
+	if st, _ := w.cycleAt(20 * time.Second); !st.Skipped {
+		t.Errorf("the cycle within Retry-After was not paused")
+	}
+	if st, _ := w.cycleAt(36 * time.Second); st.Skipped {
+		t.Errorf("the cycle after Retry-After was paused")
+	}
+	if evs := w.take(); len(evs) != 0 {
+		t.Errorf("throttled stats calls published %v", summary(evs))
 	}
 }
