@@ -134,7 +134,7 @@ func (r *runner) phaseCalls(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
 		}
-		stats := int64(res.sum.Stats + res.sum.StatsFailed)
+		stats := int64(res.sum.StatsCalls + res.sum.StatsFailed)
 		total[i] = res.perCycle(res.calls.List + res.calls.Detail)
 		t.Row(mode+": list calls per cycle", Num(res.perCycle(res.calls.List)), "", "")
 		t.Row(mode+": detail calls per cycle", Num(res.perCycle(res.calls.Detail)), "", "")
@@ -197,7 +197,7 @@ func (r *runner) callsAuto(ctx context.Context, t *Table, n int, refresh time.Du
 	}
 	per := func(v int) float64 { return float64(v) / float64(max(cycles, 1)) }
 	mode := config.DetailAuto
-	stats := sum.Stats + sum.StatsFailed
+	stats := sum.StatsCalls + sum.StatsFailed
 	calls := per(pages(n)*cycles + sum.Fetched + sum.Failed + stats)
 	budget := per(sum.Budget)
 	t.Row(mode+": cycles measured (not paused)", strconv.Itoa(cycles), "", "")

@@ -151,8 +151,9 @@ type Stats struct {
 	// had its last detail call (list-driven cycles); a task never read by
 	// this process counts from when this process first listed it.
 	OldestRefresh time.Duration
-	// Stats are the stats calls answered, StatsFailed those that failed.
-	Stats, StatsFailed int
-	Skipped            bool
-	Duration           time.Duration
+	// StatsCalls are the stats calls answered, StatsFailed those that
+	// failed.
+	StatsCalls, StatsFailed int
+	Skipped                 bool
+	Duration                time.Duration
 }

@@ -205,8 +205,8 @@ func TestStatsAfterChangedRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	stats := s.take()
-	if detail := e.sim.Calls().Detail - before; detail != 2 || st.Stats != 1 || len(stats) != 1 {
-		t.Fatalf("cycle with two changed rows: %d detail calls, %d stats calls (%v), want 2 and 1", detail, st.Stats, stats)
+	if detail := e.sim.Calls().Detail - before; detail != 2 || st.StatsCalls != 1 || len(stats) != 1 {
+		t.Fatalf("cycle with two changed rows: %d detail calls, %d stats calls (%v), want 2 and 1", detail, st.StatsCalls, stats)
 	}
 	if got := countKind(w.take(), "status_changed"); got != 2 {
 		t.Errorf("%d status_changed, want 2", got)
@@ -216,8 +216,8 @@ func TestStatsAfterChangedRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if detail := e.sim.Calls().Detail - before; detail != 0 || st.Stats != 3 {
-		t.Errorf("quiet cycle: %d detail calls, %d stats calls, want 0 and 3 (the budget less the list)", detail, st.Stats)
+	if detail := e.sim.Calls().Detail - before; detail != 0 || st.StatsCalls != 3 {
+		t.Errorf("quiet cycle: %d detail calls, %d stats calls, want 0 and 3 (the budget less the list)", detail, st.StatsCalls)
 	}
 }
 
@@ -257,8 +257,8 @@ func TestStatsSpreadAcrossCycles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Stats != c.want {
-			t.Errorf("stats_every 1m, cycle at %s: %d stats calls, want %d", c.at, st.Stats, c.want)
+		if st.StatsCalls != c.want {
+			t.Errorf("stats_every 1m, cycle at %s: %d stats calls, want %d", c.at, st.StatsCalls, c.want)
 		}
 	}
 }
@@ -279,8 +279,8 @@ func TestStatsFailureKeepsProgress(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a stats failure failed the cycle: %v", err)
 	}
-	if st.Stats != 1 || st.StatsFailed != 1 {
-		t.Errorf("stats %d answered, %d failed; want 1 and 1", st.Stats, st.StatsFailed)
+	if st.StatsCalls != 1 || st.StatsFailed != 1 {
+		t.Errorf("stats %d answered, %d failed; want 1 and 1", st.StatsCalls, st.StatsFailed)
 	}
 	if evs := w.take(); len(evs) != 0 {
 		t.Errorf("a stats failure published %v", summary(evs))
@@ -315,8 +315,8 @@ func TestStatsThrottlingPauses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("throttled stats calls failed the cycle: %v", err)
 	}
-	if st.StatsFailed != 1 || st.Stats != 0 {
-		t.Errorf("throttled: %d stats calls failed, %d answered; want 1 and 0 (the rest not made)", st.StatsFailed, st.Stats)
+	if st.StatsFailed != 1 || st.StatsCalls != 0 {
+		t.Errorf("throttled: %d stats calls failed, %d answered; want 1 and 0 (the rest not made)", st.StatsFailed, st.StatsCalls)
 	}
 	if st, _ := w.cycleAt(20 * time.Second); !st.Skipped {
 		t.Errorf("the cycle within Retry-After was not paused")
