@@ -2,7 +2,6 @@ package poller_test
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -12,75 +11,16 @@ import (
 	"github.com/dcs-watcher/watcher/internal/poller"
 )
 
-// statsAPI answers the stats call (GET .../migration-task/{id}/stats) in
-// front of the simulator, in the API's wire format (every number a
-// string): percent grows by rate per second of the shared clock from t0,
-// offset is lag; the tasks of broken answer a body of the wrong shape. It
-// counts the calls per task.
-type statsAPI struct {
-	e    *env
-	rate float64
-	lag  int
-
-	mu        sync.Mutex
-	broken    map[string]bool
-	throttled bool // every stats call answers 429 APIGW.0308
-	calls     map[string]int
-}
-
-func newStatsAPI(rate float64, lag int) *statsAPI {
-	return &statsAPI{rate: rate, lag: lag, broken: map[string]bool{}, calls: map[string]int{}}
-}
-
-func (s *statsAPI) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rest, ok := strings.CutSuffix(r.URL.Path, "/stats")
-		if !ok {
-			next.ServeHTTP(w, r)
-			return
-		}
-		id := rest[strings.LastIndex(rest, "/")+1:]
-		s.mu.Lock()
-		s.calls[id]++
-		broken, throttled := s.broken[id], s.throttled
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if throttled {
-			w.Header().Set("Retry-After", "30")
-			w.WriteHeader(http.StatusTooManyRequests)
-			fmt.Fprint(w, `{"error_code":"APIGW.0308","error_msg":"The throttling threshold has been reached"}`)
-			return
-		}
-		if broken {
-			fmt.Fprint(w, `{"full_migration_progress": {"percent": 1}}`)
-			return
-		}
-		pct := min(100, s.rate*s.e.clk.Now().Sub(s.e.t0).Seconds())
-		fmt.Fprintf(w, `{"full_migration_progress":"%.1f","offset":"%d","source_dbsize":"1000","target_dbsize":"640","target_input_kbps":"512.5","target_ops":"120","is_migrating":true}`, pct, s.lag)
-	})
-}
-
-// count is the stats calls of each task so far, and resets them.
-func (s *statsAPI) take() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.calls
-	s.calls = map[string]int{}
-	return out
-}
-
-func (s *statsAPI) setBroken(id string, b bool) {
-	s.mu.Lock()
-	s.broken[id] = b
-	s.mu.Unlock()
-}
-
-func newStatsEnv(t *testing.T, scenario string, s *statsAPI) *env {
-	e := newEnv(t, scenario, s.wrap)
-	s.e = e
+// newStatsEnv serves scenario with the simulator, whose stats call answers
+// the scenario's progress; each watcher started after makes stats calls.
+func newStatsEnv(t *testing.T, scenario string) *env {
+	e := newEnv(t, scenario, nil)
 	e.stats = true
 	return e
 }
+
+// statsCalls is the stats calls the simulator has answered.
+func (e *env) statsCalls() int64 { return e.sim.Calls().Stats }
 
 // TestProgressOnEvents: an active task gets a stats call per cycle; the
 // next event of the task carries its last progress and observed rate; a
@@ -88,18 +28,17 @@ func newStatsEnv(t *testing.T, scenario string, s *statsAPI) *env {
 // gets no stats call; once the task has finished its events carry no
 // progress and the poller forgets it.
 func TestProgressOnEvents(t *testing.T) {
-	s := newStatsAPI(2, 0) // 2% a second
 	e := newStatsEnv(t, `project_id: `+project+`
 tasks:
   - id: moving
     name: orders
     steps:
-      - {at: 0s, status: FULLMIGRATING}
-      - {at: 10s, status: INCRMIGEATING}
+      - {at: 0s, status: FULLMIGRATING, progress: {percent: {from: 0, to: 20, over: 10s}, source_dbsize: 1000}}
+      - {at: 10s, status: INCRMIGEATING, progress: {percent: 100, lag: 500}}
       - {at: 30s, status: SUCCESS}
   - id: waiting
     steps: [{at: 0s, status: RUNNING}]
-`, s)
+`)
 	var mu sync.Mutex
 	var heard []string
 	w := e.newWatcher(poller.Options{Discover: true, OnProgress: func(id, name string, st dcs.Stats, _ time.Time) {
@@ -115,8 +54,8 @@ tasks:
 	if evs := w.take(); len(evs) != 2 || evs[0].Data.Progress != nil || evs[1].Data.Progress != nil {
 		t.Fatalf("first cycles: %v, want two discovered events without progress (none observed yet)", summary(evs))
 	}
-	if got := s.take(); got["moving"] != 2 || got["waiting"] != 0 {
-		t.Fatalf("stats calls %v, want 2 of the active task and none of the pending one", got)
+	if got := e.statsCalls(); got != 2 {
+		t.Fatalf("%d stats calls, want 2: the active task's, none of the pending one", got)
 	}
 	st, at, ok := w.p.Progress("moving")
 	if !ok || *st.Percent != 10 || !at.Equal(e.t0.Add(5*time.Second)) {
@@ -137,11 +76,14 @@ tasks:
 	}
 	pr := evs[0].Data.Progress
 	if pr == nil || *pr.Percent != 10 || !pr.ObservedAt.Equal(e.t0.Add(5*time.Second)) ||
-		pr.PercentPerMinute == nil || *pr.PercentPerMinute != 120 || *pr.Lag != 0 || *pr.SourceDBSize != 1000 {
-		t.Fatalf("status_changed progress = %+v, want 10%% observed at +5s, 120%%/min, lag 0, source 1000", pr)
+		pr.PercentPerMinute == nil || *pr.PercentPerMinute != 120 || *pr.SourceDBSize != 1000 || *pr.TargetDBSize != 100 {
+		t.Fatalf("status_changed progress = %+v, want 10%% observed at +5s, 120%%/min, sizes 1000 and 100", pr)
 	}
-	if got := s.take(); got["moving"] != 1 {
-		t.Fatalf("stats calls at 10s: %v, want 1 of the active task", got)
+	if got := e.statsCalls(); got != 3 {
+		t.Fatalf("%d stats calls by 10s, want 3", got)
+	}
+	if st, _, _ := w.p.Progress("moving"); st.Lag == nil || *st.Lag != 500 {
+		t.Errorf("progress in incremental sync: lag %v, want 500", st.Lag)
 	}
 
 	if _, err := w.cycleAt(30 * time.Second); err != nil {
@@ -149,7 +91,7 @@ tasks:
 	}
 	evs = w.take()
 	if len(evs) != 1 || evs[0].Data.Progress != nil {
-		t.Fatalf("at 30s: %v with progress %+v, want the status change to SUCCESS without progress", summary(evs), evs[0].Data.Progress)
+		t.Fatalf("at 30s: %v, want the status change to SUCCESS without progress", summary(evs))
 	}
 	if _, _, ok := w.p.Progress("moving"); ok {
 		t.Errorf("the poller still keeps the progress of a finished task")
@@ -157,32 +99,31 @@ tasks:
 	if _, err := w.cycleAt(35 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.take(); got["moving"] != 0 {
-		t.Errorf("stats calls of the finished task: %v, want none", got)
+	if got := e.statsCalls(); got != 3 {
+		t.Errorf("%d stats calls by 35s, want still 3: none of the finished task", got)
 	}
 }
 
-// activeFleet is n tasks in MIGRATING from the start, then extra YAML.
+// activeFleet is n tasks in MIGRATING from the start, their percentage
+// rising by 1 a second, then extra YAML (more tasks, then faults).
 func activeFleet(n int, extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "project_id: %s\ntasks:\n", project)
 	for i := range n {
-		fmt.Fprintf(&b, "  - id: %s\n    steps: [{at: 0s, status: MIGRATING}]\n", taskID(i))
+		fmt.Fprintf(&b, "  - id: %s\n    steps: [{at: 0s, status: MIGRATING, progress: {percent: {from: 0, to: 100, over: 100s}, lag: 7}}]\n", taskID(i))
 	}
 	b.WriteString(extra)
 	return b.String()
 }
 
 // settle has a watcher with budget to spare read the whole fleet at 0s,
-// so that the watchers started after know every task; the stats calls it
-// made are forgotten.
-func settle(t *testing.T, e *env, s *statsAPI) {
+// so that the watchers started after know every task.
+func settle(t *testing.T, e *env) {
 	t.Helper()
 	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 1000, Interval: 5 * time.Second})
 	if _, err := w.cycleAt(0); err != nil {
 		t.Fatal(err)
 	}
-	s.take()
 }
 
 // TestStatsAfterChangedRows: with a budget of 4 calls a cycle, a cycle in
@@ -190,34 +131,33 @@ func settle(t *testing.T, e *env, s *statsAPI) {
 // calls that complete those snapshots, and one stats call with what is
 // left; a cycle without changes spends the list and three stats calls.
 func TestStatsAfterChangedRows(t *testing.T) {
-	s := newStatsAPI(1, 0)
 	e := newStatsEnv(t, activeFleet(4, `  - id: task-0004
     steps: [{at: 0s, status: MIGRATING}, {at: 10s, status: INCRMIGEATING}]
   - id: task-0005
     steps: [{at: 0s, status: MIGRATING}, {at: 10s, status: INCRMIGEATING}]
-`), s)
-	settle(t, e, s)
+`))
+	settle(t, e)
 	// 1 call/s over a 5 s interval: 4 calls a cycle, 1 of them the list.
 	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 1, Interval: 5 * time.Second})
-	before := e.sim.Calls().Detail
+	before := e.sim.Calls()
 	st, err := w.cycleAt(10 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := s.take()
-	if detail := e.sim.Calls().Detail - before; detail != 2 || st.StatsCalls != 1 || len(stats) != 1 {
-		t.Fatalf("cycle with two changed rows: %d detail calls, %d stats calls (%v), want 2 and 1", detail, st.StatsCalls, stats)
+	after := e.sim.Calls()
+	if detail, stats := after.Detail-before.Detail, after.Stats-before.Stats; detail != 2 || stats != 1 || st.StatsCalls != 1 {
+		t.Fatalf("cycle with two changed rows: %d detail calls, %d stats calls (poller: %d), want 2 and 1", detail, stats, st.StatsCalls)
 	}
 	if got := countKind(w.take(), "status_changed"); got != 2 {
 		t.Errorf("%d status_changed, want 2", got)
 	}
-	before = e.sim.Calls().Detail
-	st, err = w.cycleAt(15 * time.Second)
-	if err != nil {
+	before = e.sim.Calls()
+	if _, err = w.cycleAt(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if detail := e.sim.Calls().Detail - before; detail != 0 || st.StatsCalls != 3 {
-		t.Errorf("quiet cycle: %d detail calls, %d stats calls, want 0 and 3 (the budget less the list)", detail, st.StatsCalls)
+	after = e.sim.Calls()
+	if detail, stats := after.Detail-before.Detail, after.Stats-before.Stats; detail != 0 || stats != 3 {
+		t.Errorf("quiet cycle: %d detail calls, %d stats calls, want 0 and 3 (the budget less the list)", detail, stats)
 	}
 }
 
@@ -226,26 +166,26 @@ func TestStatsAfterChangedRows(t *testing.T) {
 // none twice before all once. With poll.stats_every and no budget, each
 // task is asked once, then not again until stats_every has passed.
 func TestStatsSpreadAcrossCycles(t *testing.T) {
-	s := newStatsAPI(1, 0)
-	e := newStatsEnv(t, activeFleet(8, ""), s)
-	settle(t, e, s)
+	e := newStatsEnv(t, activeFleet(8, ""))
+	settle(t, e)
 	w := e.newWatcher(poller.Options{Discover: true, Detail: poller.DetailAuto, RateLimit: 1, Interval: 5 * time.Second})
-	total := map[string]int{}
-	for i := 1; i <= 3; i++ {
-		if _, err := w.cycleAt(time.Duration(i) * time.Second); err != nil {
+	for i, want := range []int{3, 6, 8} {
+		at := time.Duration(i+1) * time.Second
+		if _, err := w.cycleAt(at); err != nil {
 			t.Fatal(err)
 		}
-		for id, n := range s.take() {
-			total[id] += n
-		}
-		for id, n := range total {
-			if n > 1 && len(total) < 8 {
-				t.Fatalf("after cycle %d: %s asked %d times while others were never asked: %v", i, id, n, total)
+		known, now := 0, 0
+		for j := range 8 {
+			if _, seen, ok := w.p.Progress(taskID(j)); ok {
+				known++
+				if seen.Equal(e.t0.Add(at)) {
+					now++
+				}
 			}
 		}
-	}
-	if len(total) != 8 {
-		t.Fatalf("after 3 cycles, %d of 8 tasks asked: %v", len(total), total)
+		if known != want || now != 3 {
+			t.Fatalf("after cycle %d: %d tasks with progress (%d asked this cycle), want %d (3)", i+1, known, now, want)
+		}
 	}
 
 	every := e.newWatcher(poller.Options{Discover: true, StatsEvery: time.Minute})
@@ -263,18 +203,18 @@ func TestStatsSpreadAcrossCycles(t *testing.T) {
 	}
 }
 
-// TestStatsFailureKeepsProgress: a stats answer of the wrong shape is
-// logged with its class and task, the task keeps its last progress, no
-// watch_degraded is published, and the other task's progress moves on.
+// TestStatsFailureKeepsProgress: a malformed stats answer is logged with
+// its class and task, the task keeps its last progress, no watch_degraded
+// is published, and the other task's progress moves on.
 func TestStatsFailureKeepsProgress(t *testing.T) {
-	s := newStatsAPI(1, 7)
-	e := newStatsEnv(t, activeFleet(2, ""), s)
+	e := newStatsEnv(t, activeFleet(2, `faults:
+  - {at: 5s, for: 1s, kind: malformed, task: task-0000, call: stats}
+`))
 	w := e.newWatcher(poller.Options{Discover: true})
 	if _, err := w.cycleAt(0); err != nil {
 		t.Fatal(err)
 	}
 	w.take()
-	s.setBroken(taskID(0), true)
 	st, err := w.cycleAt(5 * time.Second)
 	if err != nil {
 		t.Fatalf("a stats failure failed the cycle: %v", err)
@@ -295,22 +235,26 @@ func TestStatsFailureKeepsProgress(t *testing.T) {
 	if len(warns) != 1 || !strings.Contains(warns[0], `"class":"bad_response"`) || !strings.Contains(warns[0], "task stats failed") {
 		t.Errorf("warnings naming the task: %v, want one 'task stats failed' with class bad_response", warns)
 	}
+	if _, err := w.cycleAt(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := w.p.Progress(taskID(0)); *got.Percent != 10 {
+		t.Errorf("after the fault the task's progress = %v, want 10%%", *got.Percent)
+	}
 }
 
 // TestStatsThrottlingPauses: a throttled stats call stops the cycle's
 // other stats calls and pauses the API as a detail call's throttling
-// would (Retry-After), without making the API or a task watch_degraded.
+// would, without making the API or a task watch_degraded.
 func TestStatsThrottlingPauses(t *testing.T) {
-	s := newStatsAPI(1, 0)
-	e := newStatsEnv(t, activeFleet(3, ""), s)
+	e := newStatsEnv(t, activeFleet(3, `faults:
+  - {at: 5s, for: 1s, kind: throttle, task: "", call: stats}
+`))
 	w := e.newWatcher(poller.Options{Discover: true, Concurrency: 1})
 	if _, err := w.cycleAt(0); err != nil {
 		t.Fatal(err)
 	}
 	w.take()
-	s.mu.Lock()
-	s.throttled = true
-	s.mu.Unlock()
 	st, err := w.cycleAt(5 * time.Second)
 	if err != nil {
 		t.Fatalf("throttled stats calls failed the cycle: %v", err)
@@ -318,11 +262,11 @@ func TestStatsThrottlingPauses(t *testing.T) {
 	if st.StatsFailed != 1 || st.StatsCalls != 0 {
 		t.Errorf("throttled: %d stats calls failed, %d answered; want 1 and 0 (the rest not made)", st.StatsFailed, st.StatsCalls)
 	}
-	if st, _ := w.cycleAt(20 * time.Second); !st.Skipped {
-		t.Errorf("the cycle within Retry-After was not paused")
+	if st, _ := w.cycleAt(5*time.Second + 500*time.Millisecond); !st.Skipped {
+		t.Errorf("the cycle right after the throttling was not paused")
 	}
-	if st, _ := w.cycleAt(36 * time.Second); st.Skipped {
-		t.Errorf("the cycle after Retry-After was paused")
+	if st, _ := w.cycleAt(10 * time.Second); st.Skipped || st.StatsCalls != 3 {
+		t.Errorf("the cycle after the pause: paused %v, %d stats calls; want 3", st.Skipped, st.StatsCalls)
 	}
 	if evs := w.take(); len(evs) != 0 {
 		t.Errorf("throttled stats calls published %v", summary(evs))
