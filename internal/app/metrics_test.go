@@ -19,9 +19,8 @@ import (
 	"github.com/dcs-watcher/watcher/internal/testutil"
 )
 
-// TestTaskGaugesFromThePollers: the watcher's stats calls (answered, in
-// the API's wire format, by a front of the simulator) reach the task
-// gauges of a real /metrics scrape, by project and task id; once the
+// TestTaskGaugesFromThePollers: the watcher's stats calls (answered by the
+// simulator from the scenario's progress) reach the task gauges of a real /metrics scrape, by project and task id; once the
 // task has finished its series are gone.
 func TestTaskGaugesFromThePollers(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -32,20 +31,13 @@ tasks:
   - id: %s
     name: orders
     steps:
-      - {at: 0s, status: INCRMIGEATING}
+      - {at: 0s, status: INCRMIGEATING, progress: {percent: 100, lag: 42}}
       - {at: 10s, status: SUCCESS}
 `, projNorth, taskNorth)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	simAPI := sim.New(sc, sim.Options{AK: ak, SK: sk, Clock: clk.Now, Start: t0})
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/"+taskNorth+"/stats") {
-			fmt.Fprint(w, `{"full_migration_progress":"100","offset":"42","is_migrating":true}`)
-			return
-		}
-		simAPI.ServeHTTP(w, r)
-	}))
+	api := httptest.NewServer(sim.New(sc, sim.Options{AK: ak, SK: sk, Clock: clk.Now, Start: t0}))
 	t.Cleanup(api.Close)
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
