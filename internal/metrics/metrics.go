@@ -126,6 +126,7 @@ func New(now func() time.Time) *Metrics {
 			return 0
 		}),
 		(*sourceCollector)(m),
+		(*progressCollector)(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
