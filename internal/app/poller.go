@@ -26,6 +26,8 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		RefreshActive:   cfg.Poll.RefreshActive,
 		RefreshTerminal: cfg.Poll.RefreshTerminal,
 		AbsentChecks:    cfg.Poll.AbsentChecks,
+		Stats:           client,
+		StatsEvery:      cfg.Poll.StatsEvery,
 		Concurrency:     cfg.DCS.Concurrency,
 		Now:             o.Now,
 		Logger:          o.Logger.With().Str("component", "poller").Str("project_id", p.ProjectID).Logger(),

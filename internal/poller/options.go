@@ -101,7 +101,8 @@ type Options struct {
 	// after the detail calls, within the budget when one is known
 	// (RateLimit and the interval): with DetailAuto after the list, the
 	// detail calls of changed rows and new tasks and the absence checks,
-	// before any refresh; the task asked longest ago first.
+	// sharing the rest with the refreshes (at least half of it, and all
+	// the refreshes leave); the task asked longest ago first.
 	Stats StatsFetcher
 	// StatsEvery, when above 0, is how old a task's last stats call must
 	// be for the next (poll.stats_every); 0: every cycle, as far as the
@@ -159,8 +160,9 @@ type Stats struct {
 	// had its last detail call (list-driven cycles); a task never read by
 	// this process counts from when this process first listed it.
 	OldestRefresh time.Duration
-	// Stats are the stats calls answered, StatsFailed those that failed.
-	Stats, StatsFailed int
+	// StatsCalls are the stats calls answered, StatsFailed those that
+	// failed.
+	StatsCalls, StatsFailed int
 	// Logs are the logs calls made for failures and stalls.
 	Logs     int
 	Skipped  bool

@@ -127,16 +127,10 @@ func (pg *progress) each(fn func(id string, st dcs.Stats, at time.Time)) {
 // keep forgets the progress of every task for which active is false.
 func (pg *progress) keep(active func(id string) bool) {
 	pg.mu.Lock()
-	ids := make([]string, 0, len(pg.by))
+	defer pg.mu.Unlock()
 	for id := range pg.by {
-		ids = append(ids, id)
-	}
-	pg.mu.Unlock()
-	for _, id := range ids {
 		if !active(id) {
-			pg.mu.Lock()
 			delete(pg.by, id)
-			pg.mu.Unlock()
 		}
 	}
 }

@@ -45,7 +45,7 @@ func (p *Poller) tick(ctx context.Context) {
 		ev = p.o.Logger.Warn().Err(err)
 	}
 	ev.Int("tasks", st.Tasks).Int("rows", st.Rows).Int("fetched", st.Fetched).Int("failed", st.Failed).
-		Int("stats", st.Stats).Int("stats_failed", st.StatsFailed).Int("logs", st.Logs).
+		Int("stats", st.StatsCalls).Int("stats_failed", st.StatsFailed).Int("logs", st.Logs).
 		Int("events", st.Events).Int("writes", st.Writes).Bool("paused", st.Skipped).
 		Dur("took", st.Duration).Msg("cycle")
 }

@@ -141,7 +141,7 @@ func (c *cycle) fetchStats(ctx context.Context, tg targets) error {
 
 func (c *cycle) statsDone(ok, failed int) {
 	c.mu.Lock()
-	c.stats.Stats += ok
+	c.stats.StatsCalls += ok
 	c.stats.StatsFailed += failed
 	c.mu.Unlock()
 }

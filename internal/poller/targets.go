@@ -138,8 +138,10 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 
 // spend is DetailAuto's budget: what the list pages and tg.fetch leave of
 // it goes to the new tasks first, by priority (those beyond it are known
-// from their rows: tg.rows), then to the stats calls of the active tasks
-// among statsFor (tg.stats), then to cands, whose ids it returns.
+// from their rows: tg.rows), then to the owed detail calls of status
+// changes told from rows; what is left is shared by the stats calls of the
+// active tasks among statsFor (tg.stats) and the other cands (refreshes).
+// It returns the ids of the cands it picked.
 func (p *Poller) spend(tg *targets, news []*dcs.Task, cands []candidate, statsFor []string, now time.Time) []string {
 	tg.budget, tg.deadline = p.budget(now)
 	left := len(cands) + len(news)
@@ -163,13 +165,26 @@ func (p *Poller) spend(tg *targets, news []*dcs.Task, cands []candidate, statsFo
 	}
 	tg.refreshFrom = len(tg.fetch)
 	left -= len(first)
+	var owed, rest []candidate
+	for _, c := range cands {
+		if c.class < 0 {
+			owed = append(owed, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	out := pick(owed, left)
+	left -= len(out)
 	if tg.budget > 0 {
-		p.planStats(tg, statsFor, left, now)
+		// The stats calls and the refreshes share what is left: the stats
+		// calls at least half of it, and all that the refreshes do not
+		// need, so that neither class starves the other.
+		p.planStats(tg, statsFor, max((left+1)/2, left-len(rest)), now)
 		left -= len(tg.stats)
 	} else {
 		p.planStats(tg, statsFor, -1, now)
 	}
-	return pick(cands, left)
+	return append(out, pick(rest, left)...)
 }
 
 // What a listed task with its stored entry needs of a list-driven cycle.

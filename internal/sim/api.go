@@ -12,15 +12,40 @@ import (
 	"time"
 )
 
-// routeKind is which call of the DCS API a request makes (the two the
-// simulator answers: a task's detail and the task list).
+// routeKind is which call of the DCS API a request makes (those the
+// simulator answers: a task's detail, the task list, a task's stats and its
+// log).
 type routeKind int
 
 const (
 	routeNone routeKind = iota
 	routeDetail
 	routeList
+	routeStats
+	routeLogs
 )
+
+// The names of the calls, as a Fault's Call names them.
+const (
+	callDetail = "detail"
+	callList   = "list"
+	callStats  = "stats"
+	callLogs   = "logs"
+)
+
+func (k routeKind) call() string {
+	switch k {
+	case routeDetail:
+		return callDetail
+	case routeList:
+		return callList
+	case routeStats:
+		return callStats
+	case routeLogs:
+		return callLogs
+	}
+	return ""
+}
 
 type route struct {
 	kind    routeKind
@@ -39,6 +64,10 @@ func parseRoute(path string) route {
 		return route{kind: routeList, project: seg[0]}
 	case len(seg) == 3 && seg[1] == "migration-task":
 		return route{kind: routeDetail, project: seg[0], taskID: seg[2]}
+	case len(seg) == 4 && seg[1] == "migration-task" && seg[3] == "stats":
+		return route{kind: routeStats, project: seg[0], taskID: seg[2]}
+	case len(seg) == 4 && seg[1] == "migration-task" && seg[3] == "logs":
+		return route{kind: routeLogs, project: seg[0], taskID: seg[2]}
 	}
 	return route{}
 }
@@ -67,6 +96,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.detailCalls.Add(1)
 	case routeList:
 		s.listCalls.Add(1)
+	case routeStats:
+		s.statsCalls.Add(1)
+	case routeLogs:
+		s.logsCalls.Add(1)
 	}
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
@@ -107,21 +140,37 @@ func (s *Server) answer(rt route, r *http.Request, elapsed time.Duration) answer
 	if rt.project != s.projectID {
 		return answer{http.StatusBadRequest, errBadParam("Invalid project ID: " + strconv.Quote(rt.project) + " is not a project of this account.")}
 	}
-	if rt.kind == routeDetail {
+	switch rt.kind {
+	case routeDetail:
 		return s.detail(rt.taskID, elapsed)
+	case routeStats:
+		return s.stats(rt.taskID, elapsed)
+	case routeLogs:
+		return s.logs(rt.taskID, r, elapsed)
 	}
 	return s.list(r, elapsed)
 }
 
 func (s *Server) detail(id string, elapsed time.Duration) answer {
+	t, bad := s.lookup(id, elapsed)
+	if t == nil {
+		return bad
+	}
+	return answer{http.StatusOK, t.render(elapsed, s.start)}
+}
+
+// lookup finds the task a call is about; when there is none (a malformed
+// id, an unknown task, one not yet created or deleted) it returns nil and
+// the error answer.
+func (s *Server) lookup(id string, elapsed time.Duration) (*task, answer) {
 	if !validID(id) {
-		return answer{http.StatusBadRequest, errBadTaskID()}
+		return nil, answer{http.StatusBadRequest, errBadTaskID()}
 	}
 	t, ok := s.byID[id]
 	if !ok || !t.visible(elapsed) {
-		return answer{http.StatusBadRequest, errTaskNotFound()}
+		return nil, answer{http.StatusBadRequest, errTaskNotFound()}
 	}
-	return answer{http.StatusOK, t.render(elapsed, s.start)}
+	return t, answer{}
 }
 
 const (

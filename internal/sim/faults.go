@@ -51,6 +51,9 @@ func rewrite(f *Fault, kind routeKind, body []byte) ([]byte, bool) {
 	if err := dec.Decode(&m); err != nil {
 		return body, false
 	}
+	if kind == routeStats || kind == routeLogs {
+		return rewriteProgress(f, kind, m, body)
+	}
 	rows := listRows(m, kind)
 	switch f.Kind {
 	case FaultOversized:
@@ -188,17 +191,21 @@ func setNull(m map[string]any, path string) {
 }
 
 // faultFor returns the first fault active at elapsed for this call: the
-// task's own faults first, then those on every call.
+// task's own faults first, then those on every call; a fault that names
+// another kind of call (Call) does not apply.
 func (s *Server) faultFor(rt route, elapsed time.Duration) *Fault {
-	if rt.kind == routeDetail {
+	hits := func(f *Fault) bool {
+		return f.active(elapsed) && (f.Call == "" || f.Call == rt.kind.call())
+	}
+	if rt.taskID != "" {
 		for i := range s.taskFaults[rt.taskID] {
-			if f := &s.taskFaults[rt.taskID][i]; f.active(elapsed) {
+			if f := &s.taskFaults[rt.taskID][i]; hits(f) {
 				return f
 			}
 		}
 	}
 	for i := range s.globalFaults {
-		if f := &s.globalFaults[i]; f.active(elapsed) {
+		if f := &s.globalFaults[i]; hits(f) {
 			return f
 		}
 	}

@@ -86,7 +86,9 @@ type StatusChange struct {
 // time in ten, to FAILED with an error_message); a failed task is restarted
 // (RUNNING, error cleared), a restarted one resumes (FULLMIGRATING). The
 // tasks of a burst go to BurstStatus instead, when it is set. StatusChanges
-// lists the plan. Fleet panics on options Validate rejects.
+// lists the plan. Active tasks report progress that advances with the
+// scenario's time, incremental ones a small lag, failed ones ERROR log
+// lines (fleetProgress). Fleet panics on options Validate rejects.
 func Fleet(o FleetOptions) *Scenario {
 	if err := o.Validate(); err != nil {
 		panic(fmt.Sprintf("sim.Fleet: %v", err))
@@ -100,6 +102,7 @@ func Fleet(o FleetOptions) *Scenario {
 	for _, c := range planChanges(rng, o) {
 		addChange(rng, &sc.Tasks[c.task], c.at, c.status)
 	}
+	fleetProgress(o.Seed, sc)
 	return sc
 }
 

@@ -104,6 +104,10 @@ type Step struct {
 	ErrorMessage     *string `yaml:"error_message"`
 	Description      *string `yaml:"description"`
 	BandwidthLimitMB *string `yaml:"bandwidth_limit_mb"`
+	// Progress is what the stats call answers from this step on.
+	Progress *Progress `yaml:"progress"`
+	// Logs are lines the step writes to the task's log.
+	Logs []LogLine `yaml:"logs"`
 }
 
 // FaultKind names how a fault answers.
@@ -151,13 +155,16 @@ func (k FaultKind) Known() bool {
 }
 
 // Fault changes the answers to calls made in [At, At+For). Task "" means
-// every call, the list call included; a task id means that task's detail
-// calls only.
+// every call, the list call included; a task id means that task's calls
+// only (detail, stats and logs). Call narrows either to one kind of call.
 type Fault struct {
 	At   time.Duration `yaml:"at"`
 	For  time.Duration `yaml:"for"`
 	Kind FaultKind     `yaml:"kind"`
 	Task string        `yaml:"task"`
+	// Call is the kind of call the fault hits: "" (every kind), "detail",
+	// "list", "stats" or "logs".
+	Call string `yaml:"call"`
 	// Delay is how long a slow fault holds the answer (required for slow).
 	Delay time.Duration `yaml:"delay"`
 	// Bytes is the size an oversized body exceeds (required for oversized).
@@ -266,13 +273,15 @@ func (t *TaskSpec) validate(path string) []error {
 	if first.At > t.AppearsAt {
 		add("steps[0].at: %s is after appears_at (%s): the task has no state when it appears", first.At, t.AppearsAt)
 	}
-	for j, st := range t.Steps {
+	for j := range t.Steps {
+		st := &t.Steps[j]
 		if st.At < 0 {
 			add("steps[%d].at: %s is negative", j, st.At)
 		}
 		if j > 0 && st.At <= t.Steps[j-1].At {
 			add("steps[%d].at: %s must be after steps[%d].at (%s)", j, st.At, j-1, t.Steps[j-1].At)
 		}
+		validateProgress(st, j, j == len(t.Steps)-1, add)
 	}
 	return errs
 }
@@ -283,7 +292,7 @@ func (f *Fault) validate(path string, ids map[string]int) []error {
 		errs = append(errs, fmt.Errorf(path+"."+format, a...))
 	}
 	if !f.Kind.Known() {
-		add("kind: unknown fault kind %q (want server_error, throttle, auth, malformed, slow, oversized, numbers or nulls)", f.Kind)
+		add("kind: unknown fault kind %q (want server_error, throttle, auth, malformed, slow, oversized, numbers, nulls, empty_list, bare_list or short_list)", f.Kind)
 	}
 	if f.At < 0 {
 		add("at: %s is negative", f.At)
@@ -293,6 +302,15 @@ func (f *Fault) validate(path string, ids map[string]int) []error {
 	}
 	if _, ok := ids[f.Task]; f.Task != "" && !ok {
 		add("task: %q is not the id of any task", f.Task)
+	}
+	switch f.Call {
+	case "", callDetail, callStats, callLogs:
+	case callList:
+		if f.Task != "" {
+			add("call: a list call is about no one task: leave task out")
+		}
+	default:
+		add("call: unknown call %q (want detail, list, stats or logs)", f.Call)
 	}
 	if f.Kind == FaultSlow && f.Delay <= 0 {
 		add("delay: a slow fault needs a positive delay")

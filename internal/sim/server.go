@@ -36,6 +36,8 @@ type Options struct {
 type Calls struct {
 	Detail       int64 `json:"detail"`        // requests on the detail path, whatever the answer
 	List         int64 `json:"list"`          // requests on the list path, whatever the answer
+	Stats        int64 `json:"stats"`         // requests on a stats path, whatever the answer
+	Logs         int64 `json:"logs"`          // requests on a logs path, whatever the answer
 	AuthFailures int64 `json:"auth_failures"` // requests refused because the signature did not verify
 	Faults       int64 `json:"faults"`        // answers made or changed by an injected fault
 }
@@ -66,7 +68,7 @@ type Server struct {
 	reqPrefix string
 	reqSeq    atomic.Uint64
 
-	detailCalls, listCalls, authFailures, faults atomic.Int64
+	detailCalls, listCalls, statsCalls, logsCalls, authFailures, faults atomic.Int64
 }
 
 // visibleSet caches the listed tasks between two changes of the fleet, so
@@ -162,6 +164,8 @@ func (s *Server) Calls() Calls {
 	return Calls{
 		Detail:       s.detailCalls.Load(),
 		List:         s.listCalls.Load(),
+		Stats:        s.statsCalls.Load(),
+		Logs:         s.logsCalls.Load(),
 		AuthFailures: s.authFailures.Load(),
 		Faults:       s.faults.Load(),
 	}

@@ -351,7 +351,7 @@ func TestRequestErrors(t *testing.T) {
 	wantError(t, f.get(t, detailPath("bad%20id")), http.StatusBadRequest, "DCS.4070")
 	wantError(t, f.get(t, "/v2/other-project/migration-task/"+orders), http.StatusBadRequest, "DCS.4000")
 	wantError(t, f.get(t, "/v2/other-project/migration-tasks"), http.StatusBadRequest, "DCS.4000")
-	for _, p := range []string{"/", "/v2/" + project, "/v1/" + project + "/migration-tasks", detailPath(orders) + "/stats"} {
+	for _, p := range []string{"/", "/v2/" + project, "/v1/" + project + "/migration-tasks", detailPath(orders) + "/restart", detailPath(orders) + "/stats/x"} {
 		r := f.get(t, p)
 		if r.status != http.StatusNotFound || r.obj(t)["error_code"] == "" {
 			t.Errorf("GET %s: %d %s, want 404 with an error body", p, r.status, r.body)

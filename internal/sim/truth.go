@@ -1,6 +1,9 @@
 package sim
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // TasksPath serves Truth as JSON, without auth and without being counted,
 // so that a test in another process can compare what a watcher reported
@@ -28,6 +31,10 @@ type TaskTruth struct {
 	// StatusChanges counts the steps so far that set a new status after
 	// the task appeared: the changes a watcher polling often enough sees.
 	StatusChanges int `json:"status_changes"`
+	// Percent and Lag are what the stats call answers now, as numbers
+	// (nil: the answer leaves the field out).
+	Percent *float64 `json:"percent,omitempty"`
+	Lag     *int64   `json:"lag,omitempty"`
 }
 
 // Truth returns the API's state now.
@@ -38,6 +45,15 @@ func (s *Server) Truth() Truth {
 		tt := TaskTruth{ID: t.spec.ID, Name: t.spec.Name, Visible: t.visible(elapsed)}
 		if elapsed >= t.appears {
 			tt.Status = t.stateAt(elapsed).status
+			w := t.statsAt(elapsed)
+			if w.FullMigrationProgress != nil {
+				v, _ := strconv.ParseFloat(*w.FullMigrationProgress, 64)
+				tt.Percent = &v
+			}
+			if w.Offset != nil {
+				v, _ := strconv.ParseInt(*w.Offset, 10, 64)
+				tt.Lag = &v
+			}
 		}
 		cur := ""
 		for _, st := range t.steps {
