@@ -79,20 +79,20 @@ func minutes(t *testing.T, w *watcher, a, b int) []notify.Envelope {
 // progress has not moved for stall_after, with its log tail, none again
 // across a restart, and one resumed event when it moves.
 func TestStall(t *testing.T) {
-	side := &sideAPI{logs: failureLogs, curve: func(d time.Duration) (string, string) {
-		m := d.Minutes()
-		switch {
-		case m < 45:
-			return fmt.Sprint(min(63, 10*int(m))), ""
-		default:
-			return fmt.Sprint(64 + int(m) - 45), ""
-		}
-	}}
-	e := sideEnv(t, oneTask("[{at: 0s, status: FULLMIGRATING}]"), side)
+	e := attentionEnv(t, fmt.Sprintf(`project_id: %s
+tasks:
+  - id: t1
+    steps:
+      - at: 0s
+        status: FULLMIGRATING
+        progress: {percent: {from: 0, to: 63, over: 7m}}
+        logs: [{after: 10m, level: ERROR, message: "target slow: password=%s refused"}]
+      - {at: 45m, progress: {percent: {from: 64, to: 80, over: 10m}}}
+`, project, plantedPW))
 	o := poller.Options{Discover: true, Attention: attention.Config{StallAfter: 15 * time.Minute}}
 	evs := minutes(t, e.newWatcher(o), 0, 25)
 	// A restart: the samples are gone, the episode is not; the new
-	// watcher's own 15 minutes at 63% (25m to 40m) open nothing again.
+	// watcher's own 15 minutes at 63% (26m to 41m) open nothing again.
 	evs = append(evs, minutes(t, e.newWatcher(o), 26, 50)...)
 
 	if s := summary(evs); !slices.Equal(s, []string{"t1:discovered", "t1:stalled", "t1:resumed"}) {
@@ -103,8 +103,8 @@ func TestStall(t *testing.T) {
 		!a.Since.Equal(e.t0.Add(7*time.Minute)) || !evs[1].Time.Equal(e.t0.Add(22*time.Minute)) {
 		t.Errorf("stalled at %v with %+v, want progress_stalled at 63%% since 7m, told at 22m", evs[1].Time, a)
 	}
-	if len(evs[1].Data.LogTail) != 5 || side.logCalls.Load() != 1 {
-		t.Errorf("stall's log tail has %d lines after %d logs calls, want 5 after 1", len(evs[1].Data.LogTail), side.logCalls.Load())
+	if tail := evs[1].Data.LogTail; len(tail) != 1 || tail[0].Message != "target slow: password=<secret> refused" || e.sim.Calls().Logs != 1 {
+		t.Errorf("stall's log tail %+v after %d logs calls, want the one line, scrubbed, after 1", tail, e.sim.Calls().Logs)
 	}
 	r := evs[2].Data.Attention
 	if r == nil || r.Episode != a.Episode || r.ClearedBy != diff.ClearedRecovered || !evs[2].Time.Equal(e.t0.Add(45*time.Minute)) {
@@ -118,14 +118,13 @@ func TestStall(t *testing.T) {
 // TestLagGrowing: an incremental lag that grows over the window gets one
 // stalled event and, once it falls to 80%% of what it reached, one resumed.
 func TestLagGrowing(t *testing.T) {
-	side := &sideAPI{curve: func(d time.Duration) (string, string) {
-		m := int(d.Minutes())
-		if m <= 15 {
-			return "100", fmt.Sprint(1000 + 100*m)
-		}
-		return "100", fmt.Sprint(max(0, 2500-300*(m-15)))
-	}}
-	e := sideEnv(t, oneTask("[{at: 0s, status: INCRMIGEATING}]"), side)
+	e := attentionEnv(t, fmt.Sprintf(`project_id: %s
+tasks:
+  - id: t1
+    steps:
+      - {at: 0s, status: INCRMIGEATING, progress: {percent: 100, lag: {from: 1000, to: 2500, over: 15m}}}
+      - {at: 15m, progress: {percent: 100, lag: {from: 2500, to: 0, over: 500s}}}
+`, project))
 	w := e.newWatcher(poller.Options{Discover: true, Attention: attention.Config{LagGrowingFor: 10 * time.Minute, MaxLag: 1 << 40}})
 	evs := minutes(t, w, 0, 30)
 	if s := summary(evs); !slices.Equal(s, []string{"t1:discovered", "t1:stalled", "t1:resumed"}) {
@@ -139,8 +138,8 @@ func TestLagGrowing(t *testing.T) {
 	if *r.ClearedLag != 1600 || !evs[2].Time.Equal(e.t0.Add(18*time.Minute)) {
 		t.Errorf("resumed at %v with %+v, want at 18m at 1600", evs[2].Time, r)
 	}
-	if side.logCalls.Load() != 0 {
-		t.Errorf("%d logs calls for a lag episode, want none", side.logCalls.Load())
+	if n := e.sim.Calls().Logs; n != 0 {
+		t.Errorf("%d logs calls for a lag episode, want none", n)
 	}
 }
 

@@ -2,11 +2,8 @@ package poller_test
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,100 +15,43 @@ import (
 // client.
 const plantedPW = "Planted-Redis-Pw-7781"
 
-// sideAPI answers the stats and logs calls in front of the simulator (which
-// answers the rest), in the API's wire format: stats from a curve over the
-// shared clock, logs from one page of lines, filtered by log_level as the
-// API does. It counts the calls.
-type sideAPI struct {
-	clk   func() time.Time
-	t0    time.Time
-	curve func(since time.Duration) (pct string, lag string) // "": field left out
-	logs  []logLine
-	// status, when set, answers the logs call with it instead.
-	status int
-
-	statsCalls, logCalls atomic.Int64
-	mu                   sync.Mutex
-	levels               []string
-}
-
-type logLine struct {
-	at         time.Duration // since t0
-	level, msg string
-	code       string
-	keyword    string
-}
-
-func (s *sideAPI) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasSuffix(r.URL.Path, "/stats") && s.curve != nil:
-			s.statsCalls.Add(1)
-			pct, lag := s.curve(s.clk().Sub(s.t0))
-			var f []string
-			if pct != "" {
-				f = append(f, fmt.Sprintf("%q: %q", "full_migration_progress", pct))
-			}
-			if lag != "" {
-				f = append(f, fmt.Sprintf("%q: %q", "offset", lag))
-			}
-			f = append(f, `"source_dbsize": "1048576", "is_migrating": true`)
-			fmt.Fprintf(w, "{%s}", strings.Join(f, ", "))
-		case strings.HasSuffix(r.URL.Path, "/logs"):
-			s.logCalls.Add(1)
-			level := r.URL.Query().Get("log_level")
-			s.mu.Lock()
-			s.levels = append(s.levels, level)
-			s.mu.Unlock()
-			if s.status != 0 {
-				w.WriteHeader(s.status)
-				fmt.Fprint(w, `{"error_code": "DCS.5000", "error_msg": "internal error"}`)
-				return
-			}
-			var lines []string
-			for _, l := range s.logs {
-				if level == "" || l.level == level {
-					lines = append(lines, fmt.Sprintf(`{"created_at": %q, "log_level": %q, "message": %q, "log_code": %q, "keyword": [%q]}`,
-						s.t0.Add(l.at).Format(time.RFC3339), l.level, l.msg, l.code, l.keyword))
-				}
-			}
-			fmt.Fprintf(w, `{"log_num": %d, "migration_logs": [%s]}`, len(lines), strings.Join(lines, ", "))
-		default:
-			next.ServeHTTP(w, r)
-		}
-	})
-}
-
-// sideEnv is newEnv with side in front of the simulator, and watchers
-// that make the stats and logs calls with their DCS client.
-func sideEnv(t *testing.T, scenario string, side *sideAPI) *env {
-	e := newEnv(t, scenario, side.wrap)
-	side.clk, side.t0 = e.clk.Now, e.t0
+// attentionEnv is newEnv whose watchers make the stats and logs calls
+// with their DCS client.
+func attentionEnv(t *testing.T, scenario string) *env {
+	e := newEnv(t, scenario, nil)
 	e.withClient = func(c *dcs.Client, o *poller.Options) { o.Stats, o.Logs = c, c }
 	return e
 }
 
-// failureLogs are a failed task's log lines, in no particular order: one
-// ERROR line from before the status the task failed from, one INFO line,
-// six ERROR lines since, one quoting a password.
-var failureLogs = []logLine{
-	{at: 25 * time.Second, level: "ERROR", msg: "sync: replica link lost", code: "DCS.M003"},
-	{at: -10 * time.Minute, level: "ERROR", msg: "an older failure, before this status"},
-	{at: 10 * time.Second, level: "INFO", msg: "full sync started"},
-	{at: 15 * time.Second, level: "ERROR", msg: "source lagging"},
-	{at: 55 * time.Second, level: "ERROR", msg: "connect to target failed: password=" + plantedPW + " rejected", keyword: "auth"},
-	{at: 20 * time.Second, level: "ERROR", msg: "retrying the full sync"},
-	{at: 45 * time.Second, level: "ERROR", msg: "target refused <b>writes</b> & closed"},
-	{at: 35 * time.Second, level: "ERROR", msg: "migration aborted"},
-}
+// failing is a task that waits in RUNNING (an ERROR line then, before the
+// status it fails from), migrates from 30s with an INFO line and five
+// ERROR lines, and fails at 60s with one more quoting a password.
+var failing = fmt.Sprintf(`project_id: %s
+tasks:
+  - id: t1
+    steps:
+      - {at: 0s, status: RUNNING, logs: [{after: 5s, level: ERROR, message: "an older failure, before this status"}]}
+      - at: 30s
+        status: MIGRATING
+        logs:
+          - {after: 1s, message: "full sync started"}
+          - {after: 2s, level: ERROR, message: "source lagging"}
+          - {after: 4s, level: ERROR, message: "retrying the full sync"}
+          - {after: 6s, level: ERROR, message: "sync: replica link lost", code: DCS.M003}
+          - {after: 8s, level: ERROR, message: "migration aborted"}
+          - {after: 10s, level: ERROR, message: "target refused <b>writes</b> & closed"}
+      - at: 60s
+        status: MIGRATION_FAILED
+        logs: [{after: 0s, level: ERROR, message: "connect to target failed: password=%s rejected", keywords: [auth]}]
+%%s`, project, plantedPW)
 
 // TestFailureLogTail: a task that fails gets, in its status_changed event,
 // its last 5 ERROR lines since the status it failed from, newest first,
-// with a quoted password shown as <secret>; one logs call for the failure,
-// however many cycles follow and across a restart.
+// with a quoted password shown as <secret>; one logs call for the failure
+// (the simulator's counter), however many cycles follow and across a
+// restart.
 func TestFailureLogTail(t *testing.T) {
-	side := &sideAPI{logs: failureLogs}
-	e := sideEnv(t, oneTask("[{at: 0s, status: MIGRATING}, {at: 60s, status: MIGRATION_FAILED}]"), side)
+	e := attentionEnv(t, fmt.Sprintf(failing, ""))
 	w := e.newWatcher(poller.Options{Discover: true})
 	for _, s := range []int{0, 30, 60, 90, 120} {
 		if _, err := w.cycleAt(time.Duration(s) * time.Second); err != nil {
@@ -125,16 +65,16 @@ func TestFailureLogTail(t *testing.T) {
 		}
 	}
 	evs := append(w.take(), w2.take()...)
-	if s := summary(evs); !slices.Equal(s, []string{"t1:discovered", "t1:status_changed"}) {
+	if s := summary(evs); !slices.Equal(s, []string{"t1:discovered", "t1:status_changed", "t1:status_changed"}) {
 		t.Fatalf("published %v", s)
 	}
-	if n := side.logCalls.Load(); n != 1 {
+	if n := e.sim.Calls().Logs; n != 1 {
 		t.Errorf("%d logs calls, want 1 for the one failure", n)
 	}
-	if side.levels[0] != "ERROR" {
-		t.Errorf("logs call asked for level %q, want ERROR", side.levels[0])
+	if d := evs[1].Data; d.LogTail != nil || d.LogTailError != "" {
+		t.Errorf("RUNNING -> MIGRATING carries a log tail: %+v %q", d.LogTail, d.LogTailError)
 	}
-	d := evs[1].Data
+	d := evs[2].Data
 	var got []string
 	for _, l := range d.LogTail {
 		got = append(got, l.Message)
@@ -144,8 +84,8 @@ func TestFailureLogTail(t *testing.T) {
 	if !slices.Equal(got, want) || d.LogTailError != "" {
 		t.Fatalf("log_tail %q (error %q)\nwant      %q", got, d.LogTailError, want)
 	}
-	if d.LogTail[0].Level != "ERROR" || !d.LogTail[0].Time.Equal(e.t0.Add(55*time.Second)) || d.LogTail[3].Code != "DCS.M003" {
-		t.Errorf("first line %+v, fourth %+v: want ERROR at t0+55s, code DCS.M003", d.LogTail[0], d.LogTail[3])
+	if d.LogTail[0].Level != "ERROR" || !d.LogTail[0].Time.Equal(e.t0.Add(60*time.Second)) || d.LogTail[3].Code != "DCS.M003" {
+		t.Errorf("first line %+v, fourth %+v: want ERROR at t0+60s, code DCS.M003", d.LogTail[0], d.LogTail[3])
 	}
 	stream, err := e.js.Stream(e.ctx, streamName)
 	if err != nil {
@@ -155,7 +95,7 @@ func TestFailureLogTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(body.Data), plantedPW) || strings.Contains(w.logs.String(), plantedPW) {
+	if strings.Contains(string(body.Data), plantedPW) || strings.Contains(w.logs.String(), plantedPW) || strings.Contains(w2.logs.String(), plantedPW) {
 		t.Errorf("the planted password reached the stream or the log")
 	}
 	if !strings.Contains(string(body.Data), `"log_tail":[`) {
@@ -163,46 +103,48 @@ func TestFailureLogTail(t *testing.T) {
 	}
 }
 
-// TestFailureLogTailCallFails: a logs call that fails leaves the failure
-// without a tail, says its class, and the event is published all the same.
-func TestFailureLogTailCallFails(t *testing.T) {
-	side := &sideAPI{logs: failureLogs, status: http.StatusInternalServerError}
-	e := sideEnv(t, oneTask("[{at: 0s, status: MIGRATING}, {at: 60s, status: FAILED}]"), side)
+// TestFailureLogTailSince: the ERROR lines from before the status the task
+// failed from are not its failure's.
+func TestFailureLogTailSince(t *testing.T) {
+	e := attentionEnv(t, fmt.Sprintf(`project_id: %s
+tasks:
+  - id: t1
+    steps:
+      - {at: 0s, status: RUNNING, logs: [{after: 5s, level: ERROR, message: "an older failure, before this status"}]}
+      - {at: 30s, status: MIGRATING, logs: [{after: 20s, level: ERROR, message: "migration aborted"}]}
+      - {at: 60s, status: FAILED}
+`, project))
 	w := e.newWatcher(poller.Options{Discover: true})
-	for _, s := range []int{0, 60, 90} {
+	for _, s := range []int{0, 30, 60} {
 		if _, err := w.cycleAt(time.Duration(s) * time.Second); err != nil {
 			t.Fatalf("cycle at %ds: %v", s, err)
 		}
 	}
 	evs := w.take()
-	if s := summary(evs); !slices.Equal(s, []string{"t1:discovered", "t1:status_changed"}) {
-		t.Fatalf("published %v", s)
-	}
-	d := evs[1].Data
-	if len(d.LogTail) != 0 || d.LogTailError != dcs.Class(dcs.ErrRetryable) {
-		t.Errorf("log_tail %v, log_tail_error %q; want none, %q", d.LogTail, d.LogTailError, dcs.Class(dcs.ErrRetryable))
-	}
-	if n := side.logCalls.Load(); n != 1 {
-		t.Errorf("%d logs calls, want 1 (a failed one is not retried every cycle)", n)
+	if len(evs) != 3 || len(evs[2].Data.LogTail) != 1 || evs[2].Data.LogTail[0].Message != "migration aborted" {
+		t.Fatalf("events %v, want the failure with only the line since MIGRATING began", summary(evs))
 	}
 }
 
-// TestFailureLogTailSince: the lines from before the status the task
-// failed from are not its failure's.
-func TestFailureLogTailSince(t *testing.T) {
-	side := &sideAPI{logs: []logLine{
-		{at: -time.Minute, level: "ERROR", msg: "an older failure, before this status"},
-		{at: 50 * time.Second, level: "ERROR", msg: "migration aborted"},
-	}}
-	e := sideEnv(t, oneTask("[{at: 0s, status: MIGRATING}, {at: 60s, status: MIGRATION_FAILED}]"), side)
+// TestFailureLogTailCallFails: a logs call that fails leaves the failure
+// without a tail, says its class, and the event is published all the same.
+func TestFailureLogTailCallFails(t *testing.T) {
+	e := attentionEnv(t, fmt.Sprintf(failing, "faults:\n  - {at: 0s, for: 10m, kind: server_error, task: t1, call: logs}\n"))
 	w := e.newWatcher(poller.Options{Discover: true})
-	for _, s := range []int{0, 60} {
+	for _, s := range []int{0, 30, 60, 90} {
 		if _, err := w.cycleAt(time.Duration(s) * time.Second); err != nil {
 			t.Fatalf("cycle at %ds: %v", s, err)
 		}
 	}
 	evs := w.take()
-	if len(evs) != 2 || len(evs[1].Data.LogTail) != 1 || evs[1].Data.LogTail[0].Message != "migration aborted" {
-		t.Fatalf("events %v, want the failure with only the line since MIGRATING began", evs)
+	if s := summary(evs); !slices.Equal(s, []string{"t1:discovered", "t1:status_changed", "t1:status_changed"}) {
+		t.Fatalf("published %v", s)
+	}
+	d := evs[2].Data
+	if len(d.LogTail) != 0 || d.LogTailError != dcs.Class(dcs.ErrRetryable) {
+		t.Errorf("log_tail %v, log_tail_error %q; want none, %q", d.LogTail, d.LogTailError, dcs.Class(dcs.ErrRetryable))
+	}
+	if n := e.sim.Calls().Logs; n != 1 {
+		t.Errorf("%d logs calls, want 1 (a failed one is not retried every cycle)", n)
 	}
 }
