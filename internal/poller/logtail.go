@@ -149,9 +149,6 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// LogCalls is how many logs calls this poller made (failure context).
-func (p *Poller) LogCalls() int64 { return p.attn.logCalls.Load() }
-
 // spendLogs takes the cycle's logs calls out of its stats calls when a
 // budget bounds them (left >= 0: what the budget leaves for stats calls):
 // the stats calls picked last, those asked most recently, wait for the
