@@ -35,6 +35,8 @@ type Config struct {
 	NATS    NATSConfig  `yaml:"nats" json:"nats"`
 	Slack   SlackConfig `yaml:"slack" json:"slack"`
 	HTTP    HTTPConfig  `yaml:"http" json:"http"`
+	// Attention: the stalled and resumed events (attention.go).
+	Attention AttentionConfig `yaml:"attention" json:"attention"`
 }
 
 // LogConfig selects the log level and format.
@@ -185,6 +187,11 @@ type PollConfig struct {
 	// AbsentChecks is how many known tasks missing from the list get the
 	// detail call that decides whether they are gone, per cycle.
 	AbsentChecks int `yaml:"absent_checks" json:"absent_checks"`
+	// StatsEvery is how often each task in an active status gets its
+	// stats call (its progress): 0 (the default) every cycle as far as the
+	// call budget allows, the task asked longest ago first; a duration:
+	// once that long has passed since its last one, budget permitting.
+	StatsEvery time.Duration `yaml:"stats_every" json:"stats_every"`
 }
 
 // The values of poll.detail.
@@ -324,8 +331,9 @@ type MatchConfig struct {
 // Each call returns fresh slices, so callers may modify the result freely.
 func Default() Config {
 	return Config{
-		Log:     LogConfig{Level: "info", Format: "auto"},
-		DataDir: "./data",
+		Log:       LogConfig{Level: "info", Format: "auto"},
+		Attention: defaultAttention(),
+		DataDir:   "./data",
 		DCS: DCSConfig{
 			Region:           "cn-north-4",
 			Credentials:      CredentialsAuto,
@@ -367,6 +375,7 @@ func Default() Config {
 			Kinds: []string{
 				string(diff.StatusChanged), string(diff.Removed),
 				string(diff.WatchDegraded), string(diff.WatchRecovered),
+				string(diff.Stalled), string(diff.Resumed),
 			},
 			Consumer:      "watcher-slack",
 			MarksBucket:   "dcs_watcher_slack",

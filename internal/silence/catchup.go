@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/kvkey"
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
@@ -156,7 +157,7 @@ func taskToken(d notify.Data) string { return kvkey.Token(d.ProjectID) + "." + k
 // catch-up is for.
 func Failing(d notify.Data) bool {
 	out, _ := d.Classified()
-	return out == dcs.OutcomeFailed || d.Kind == "stalled"
+	return out == dcs.OutcomeFailed || d.Kind == diff.Stalled
 }
 
 // Observe records an event the Slack notifier took from the stream: a

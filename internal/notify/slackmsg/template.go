@@ -134,7 +134,9 @@ func (r *Renderer) renderSingle(set *msgtmpl.Set, env notify.Envelope) (slack.We
 		return slack.WebhookMessage{}, err
 	}
 	b.fields(out["fields"])
+	b.section(out["attention"])
 	b.section(out["reason"])
+	b.section(out["log_tail"])
 	b.section(out["changes"])
 	b.section(out["extra"])
 	b.context(out["context"])
@@ -292,6 +294,7 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 			m.Changes = append(m.Changes, msgtmpl.Change{Field: esc(c.Field), Old: esc(notify.OrNone(c.Old)), New: esc(notify.OrNone(c.New))})
 		}
 	}
+	attentionData(&m, env, esc)
 	if !env.Time.IsZero() {
 		m.ObservedAt = env.Time.UTC()
 		m.Observed = m.ObservedAt.Format(time.RFC3339)
