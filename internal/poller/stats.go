@@ -34,6 +34,7 @@ func (p *Poller) planStats(tg *targets, ids []string, left int, now time.Time) {
 		left = len(due)
 	}
 	tg.stats = pick(due, left)
+	_, tg.statsBy = p.budget(now)
 }
 
 // statsLeft is what the budget leaves for stats calls once the list pages
@@ -68,8 +69,8 @@ func (p *Poller) activeStored(id string) bool {
 }
 
 // fetchStats makes the stats calls of tg.stats with bounded concurrency,
-// after the detail calls; those not started by tg.deadline wait for the
-// next cycle. An answer becomes the task's progress; a failure is logged
+// after the detail calls; those not started by tg.statsBy wait for the
+// next cycle, so that they never make a cycle run into the next tick. An answer becomes the task's progress; a failure is logged
 // with its class and leaves the last progress as it was. It never makes a
 // task or the API blind: the status is seen by the list and detail calls,
 // and progress is what they carry beyond it. An auth failure or throttling
@@ -94,7 +95,7 @@ func (c *cycle) fetchStats(ctx context.Context, tg targets) error {
 		go func() {
 			defer wg.Done()
 			for id := range next {
-				if cctx.Err() != nil || (!tg.deadline.IsZero() && p.o.Now().After(tg.deadline)) {
+				if cctx.Err() != nil || (!tg.statsBy.IsZero() && p.o.Now().After(tg.statsBy)) {
 					continue
 				}
 				st, info, err := p.o.Stats.Stats(cctx, id)

@@ -14,8 +14,10 @@ import (
 type targets struct {
 	fetch []string // detail calls to make: new and changed tasks first, then suspects, then refreshes
 	// stats are the active tasks whose stats call the cycle makes, after
-	// the detail calls (planStats).
-	stats []string
+	// the detail calls (planStats); statsBy, when a budget is known, when
+	// they stop being worth starting (as deadline for the refreshes).
+	stats   []string
+	statsBy time.Time
 	// rows are the list rows of listed tasks without a snapshot that get
 	// no detail call this cycle (DetailAuto, beyond the budget): each becomes its
 	// task's first snapshot before any detail call. A new task with a
