@@ -50,6 +50,9 @@ type channelDest struct {
 	route    string
 	mentions []string
 	group    grouping
+	// buttons, when set, says what the cards show of their buttons
+	// (draw); nil: no buttons.
+	buttons Buttons
 	// cards are the card records, in the bucket named cardsBucket, set up
 	// by prepare.
 	cardsBucket string
@@ -64,10 +67,10 @@ type channelDest struct {
 	log      zerolog.Logger
 }
 
-func newChannelDest(b *slackwire.Bot, name, route string, mentions []string, g grouping, cardsBucket string, log zerolog.Logger) *channelDest {
+func newChannelDest(b *slackwire.Bot, name, route string, mentions []string, g grouping, o Options) *channelDest {
 	c := &channelDest{
-		bot: b, name: name, route: route, mentions: mentions, group: g,
-		cardsBucket: cardsBucket, unsure: map[string]time.Time{}, log: log,
+		bot: b, name: name, route: route, mentions: mentions, group: g, buttons: o.Buttons,
+		cardsBucket: o.CardsBucket, unsure: map[string]time.Time{}, log: o.Logger,
 	}
 	if !strings.HasPrefix(name, "#") {
 		c.id = name

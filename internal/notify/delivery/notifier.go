@@ -119,7 +119,7 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 func newDestination(o Options, name string, snd Sender, channel string, mentions []string, set *msgtmpl.Set) destination {
 	g := grouping{render: slackmsg.NewRenderer(set, mentions, o.Logger), min: o.GroupMin, off: o.NoGrouping}
 	if channel != "" {
-		return newChannelDest(o.Bot, channel, name, mentions, g, o.CardsBucket, o.Logger)
+		return newChannelDest(o.Bot, channel, name, mentions, g, o)
 	}
 	return &webhookDest{sender: snd, group: g}
 }

@@ -29,6 +29,10 @@ type Options struct {
 	Bot         *slackwire.Bot
 	Channel     string
 	CardsBucket string
+	// Buttons, in bot mode, draws the cards with their buttons and what
+	// was clicked (*slackact.Listener, with slack.app_token); nil: cards
+	// without buttons.
+	Buttons Buttons
 	// MinRetryDelay is the first retry delay after a failed send; it
 	// doubles with each delivery up to MaxRetryDelay.
 	MinRetryDelay time.Duration
