@@ -140,11 +140,22 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
-	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o); err != nil {
+	// The listener redraws a clicked card through the notifier, which
+	// draws every card with what the listener read: the listener comes
+	// first, with the notifier set as its Redrawer before either runs.
+	redraw := &notifierRedraw{}
+	if a.Buttons, err = newButtons(ctx, a.Broker.JS, cfg, o, redraw); err != nil {
 		return err
 	}
-	a.Buttons, err = newButtons(ctx, a.Broker.JS, cfg, o)
-	return err
+	var buttons delivery.Buttons
+	if a.Buttons != nil {
+		buttons = a.Buttons
+	}
+	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o, buttons); err != nil {
+		return err
+	}
+	redraw.n = a.Slack
+	return nil
 }
 
 // Run polls every project on the configured schedule, each with its own

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
@@ -21,7 +23,8 @@ const actionsTTL = 90 * 24 * time.Hour
 // newButtons makes the listener of the cards' buttons: only in bot mode
 // with slack.app_token set, and not when a replacement sender (the demo's
 // console) stands for Slack; nil otherwise, and the cards have no buttons.
-func newButtons(ctx context.Context, js jetstream.JetStream, cfg config.Config, o Options) (*slackact.Listener, error) {
+// A click that changes a card redraws it through redraw.
+func newButtons(ctx context.Context, js jetstream.JetStream, cfg config.Config, o Options, redraw slackact.Redrawer) (*slackact.Listener, error) {
 	s := cfg.Slack
 	if s.AppToken == "" || s.BotToken == "" || o.SlackSender != nil {
 		return nil, nil
@@ -44,7 +47,20 @@ func newButtons(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 		Bucket:     kv,
 		Actors:     s.Actors,
 		Console:    console,
+		Redraw:     redraw,
 		Logger:     o.Logger.With().Str("component", "slack-buttons").Logger(),
 		Now:        o.Now,
 	}), nil
+}
+
+// notifierRedraw redraws a clicked card through the Slack notifier, which
+// is made after the listener (it draws the cards with what the listener
+// reads) and set here before either runs.
+type notifierRedraw struct{ n *delivery.Notifier }
+
+func (r *notifierRedraw) Redraw(ctx context.Context, c slackact.CardRef) error {
+	if r.n == nil {
+		return errors.New("slack buttons: no notifier to redraw the card")
+	}
+	return r.n.Redraw(ctx, c)
 }

@@ -17,8 +17,9 @@ import (
 )
 
 // newSlack makes the one Slack notifier, a consumer on js of every
-// project's events; health is where it announces a dead destination.
-func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, o Options) (*delivery.Notifier, error) {
+// project's events; health is where it announces a dead destination,
+// buttons (nil: none) what the cards show of their buttons.
+func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, o Options, buttons delivery.Buttons) (*delivery.Notifier, error) {
 	log := o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
 	var bot *slackwire.Bot
@@ -38,6 +39,7 @@ func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publishe
 		Bot:           bot,
 		Channel:       channel,
 		CardsBucket:   cfg.Slack.CardsBucket,
+		Buttons:       buttons,
 		MinRetryDelay: cfg.Slack.MinRetryDelay,
 		MaxRetryDelay: cfg.Slack.MaxRetryDelay,
 		Rate:          cfg.Slack.Rate,
