@@ -46,7 +46,7 @@ func (n *Notifier) Redraw(ctx context.Context, ref slackact.CardRef) error {
 		if !ok {
 			continue
 		}
-		if err := c.redraw(ctx, l, ref); err != nil {
+		if err := c.redraw(ctx, ref); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -58,15 +58,21 @@ func (n *Notifier) Redraw(ctx context.Context, ref slackact.CardRef) error {
 
 // redraw redraws the card of ref's task in this channel if it is the
 // card at ref.TS.
-func (c *channelDest) redraw(ctx context.Context, l *lane, ref slackact.CardRef) error {
-	kv, err := l.js.KeyValue(ctx, c.cardsBucket)
-	if err != nil {
-		return fmt.Errorf("cards bucket %s: %w", c.cardsBucket, err)
-	}
-	key := cardKey(c.route, c.name, notify.Data{ProjectID: ref.Project, TaskID: ref.TaskID})
-	rec, _, err := cards{kv: kv}.read(ctx, key)
+func (c *channelDest) redraw(ctx context.Context, ref slackact.CardRef) error {
+	rec, err := c.cardFor(ctx, notify.Data{ProjectID: ref.Project, TaskID: ref.TaskID})
 	if err != nil || rec == nil || rec.TS != ref.TS {
 		return err
 	}
 	return c.bot.Update(ctx, rec.Channel, rec.TS, c.draw(ctx, rec), rec.OpenedBy, partCard)
+}
+
+// cardFor reads the card record of d's task through a bucket of its own
+// (the lane's is the lane goroutine's): nil when there is none.
+func (c *channelDest) cardFor(ctx context.Context, d notify.Data) (*cardRecord, error) {
+	kv, err := c.js.KeyValue(ctx, c.cardsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("cards bucket %s: %w", c.cardsBucket, err)
+	}
+	rec, _, err := cards{kv: kv}.read(ctx, cardKey(c.route, c.name, d))
+	return rec, err
 }

@@ -84,6 +84,13 @@ type Options struct {
 	// was posted (see docs/slack-delivery.md, "No noise"). 0: both always
 	// post.
 	DegradedFor time.Duration
+	// RemindEvery reminds each open incident (a task's failure) this
+	// often until it closes (see reminder.go); 0 never. Acks (nil: none)
+	// stop an acknowledged incident's reminders, Silences (nil: nothing
+	// silenced) hold a silenced one's.
+	RemindEvery time.Duration
+	Acks        Acks
+	Silences    Silences
 	// Project is the project those events name; empty: "_watcher".
 	Project string
 	Logger  zerolog.Logger // zero value: no logs
@@ -108,6 +115,8 @@ type Stats struct {
 	// watch_degraded whose blindness ended within DegradedFor, and its
 	// watch_recovered (acked, not posted).
 	Quiet uint64
+	// Reminded counts reminders Slack took.
+	Reminded uint64
 }
 
 func (o Options) check() error {
@@ -135,6 +144,9 @@ func (o Options) check() error {
 	}
 	if o.SendTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("send timeout %s: want a positive duration", o.SendTimeout))
+	}
+	if o.RemindEvery < 0 {
+		errs = append(errs, fmt.Errorf("remind every %s: want 0 (never) or a positive duration", o.RemindEvery))
 	}
 	if o.DeadRetry <= 0 {
 		errs = append(errs, fmt.Errorf("dead retry %s: want a positive duration", o.DeadRetry))
