@@ -269,3 +269,40 @@ func TestReminderTwoReplicas(t *testing.T) {
 		t.Errorf("replicas counted %d reminders, want 3", st)
 	}
 }
+
+// TestReminderClaimedOnce: two replicas that read the same record at the
+// same revision post one reminder: the compare-and-swap of the next
+// reminder lets one through, and the other posts nothing.
+func TestReminderClaimedOnce(t *testing.T) {
+	js := startJetStream(t)
+	f := newFakeAPI(t)
+	t0 := observed()
+	clk := testutil.NewClock(t0)
+	publish(t, js, failTask("f1", t0))
+	r := startNotifier(t, js, nil, remindOptions(f, clk))
+	r.drained(t)
+	card := cardOf(t, f, oncall, "f1")
+	r.stop(t) // its loop would remind too
+
+	ctx := testutil.Context(t, waitFor)
+	kv, err := js.KeyValue(ctx, defaults.Slack.MarksBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := mustNew(t, js, nil, remindOptions(f, clk)).lanes[0], mustNew(t, js, nil, remindOptions(f, clk)).lanes[0]
+	key := a.reminderKey(notify.Data{ProjectID: project, TaskID: "task-1"})
+	rec, rev, err := readRecord[reminder](ctx, kv, "reminder", key)
+	if err != nil || rec == nil {
+		t.Fatalf("record: %v %v", rec, err)
+	}
+	clk.Set(t0.Add(remindEvery))
+	for _, l := range []*lane{a, b} {
+		copied := *rec
+		if err := l.remindRecord(ctx, kv, key, &copied, rev, remindEvery/4); err != nil {
+			t.Fatalf("remind: %v", err)
+		}
+	}
+	if n := len(reminders(f, card)); n != 1 {
+		t.Errorf("%d reminders from two replicas that read one revision, want 1", n)
+	}
+}

@@ -62,9 +62,17 @@ func (n *lane) remindFailed(ctx context.Context, err error) {
 // a burst. A post Slack did not take is tried again at the next look.
 func (n *lane) remindOne(ctx context.Context, kv jetstream.KeyValue, key string, tick time.Duration) error {
 	rec, rev, err := readRecord[reminder](ctx, kv, "reminder", key)
-	now := n.o.Now()
-	if err != nil || rec == nil || now.Before(rec.NextAt) {
+	if err != nil || rec == nil {
 		return err
+	}
+	return n.remindRecord(ctx, kv, key, rec, rev, tick)
+}
+
+// remindRecord is remindOne of the record rec read at revision rev.
+func (n *lane) remindRecord(ctx context.Context, kv jetstream.KeyValue, key string, rec *reminder, rev uint64, tick time.Duration) error {
+	now := n.o.Now()
+	if now.Before(rec.NextAt) {
+		return nil
 	}
 	log := n.o.Logger.With().Str("task_id", rec.Data.TaskID).Str("event_id", rec.EventID).Logger()
 	if n.o.Silences != nil {
@@ -90,7 +98,8 @@ func (n *lane) remindOne(ctx context.Context, kv jetstream.KeyValue, key string,
 			}
 		}
 	}
-	if rev, err = n.advance(ctx, kv, key, rec, rev, now.Add(n.o.RemindEvery)); err != nil {
+	rev, err := n.advance(ctx, kv, key, rec, rev, now.Add(n.o.RemindEvery))
+	if err != nil {
 		return ignoreLost(err) // lost: the replica that won reminds
 	}
 	if n.pace.wait(ctx) != nil {
