@@ -144,14 +144,14 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	// draws every card with what the listener read: the listener comes
 	// first, with the notifier set as its Redrawer before either runs.
 	redraw := &notifierRedraw{}
-	if a.Buttons, err = newButtons(ctx, a.Broker.JS, cfg, o, redraw); err != nil {
+	var clicks slackButtons
+	if a.Buttons, clicks.acks, err = newButtons(ctx, a.Broker.JS, cfg, o, redraw); err != nil {
 		return err
 	}
-	var buttons delivery.Buttons
 	if a.Buttons != nil {
-		buttons = a.Buttons
+		clicks.source = a.Buttons
 	}
-	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o, buttons); err != nil {
+	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o, clicks); err != nil {
 		return err
 	}
 	redraw.n = a.Slack

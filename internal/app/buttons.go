@@ -23,22 +23,23 @@ const actionsTTL = 90 * 24 * time.Hour
 // newButtons makes the listener of the cards' buttons: only in bot mode
 // with slack.app_token set, and not when a replacement sender (the demo's
 // console) stands for Slack; nil otherwise, and the cards have no buttons.
-// A click that changes a card redraws it through redraw.
-func newButtons(ctx context.Context, js jetstream.JetStream, cfg config.Config, o Options, redraw slackact.Redrawer) (*slackact.Listener, error) {
+// A click that changes a card redraws it through redraw. The store reads
+// the acknowledgements, which stop the reminders.
+func newButtons(ctx context.Context, js jetstream.JetStream, cfg config.Config, o Options, redraw slackact.Redrawer) (*slackact.Listener, slackact.Store, error) {
 	s := cfg.Slack
 	if s.AppToken == "" || s.BotToken == "" || o.SlackSender != nil {
-		return nil, nil
+		return nil, slackact.Store{}, nil
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: s.ActionsBucket, Description: "watcher: what the Slack cards' buttons did", TTL: actionsTTL,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create actions bucket %s: %w", s.ActionsBucket, err)
+		return nil, slackact.Store{}, fmt.Errorf("create actions bucket %s: %w", s.ActionsBucket, err)
 	}
 	var console *slackmsg.ConsoleURL
 	if s.ConsoleURL != "" {
 		if console, err = slackmsg.ParseConsoleURL(s.ConsoleURL); err != nil {
-			return nil, fmt.Errorf("slack.console_url: %w", err) // validated: not reached
+			return nil, slackact.Store{}, fmt.Errorf("slack.console_url: %w", err) // validated: not reached
 		}
 	}
 	return slackact.New(slackact.Options{
@@ -50,7 +51,7 @@ func newButtons(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 		Redraw:     redraw,
 		Logger:     o.Logger.With().Str("component", "slack-buttons").Logger(),
 		Now:        o.Now,
-	}), nil
+	}), slackact.Store{KV: kv}, nil
 }
 
 // notifierRedraw redraws a clicked card through the Slack notifier, which
