@@ -113,21 +113,39 @@ func (n *lane) planIncidents(ctx context.Context, kv jetstream.KeyValue, items [
 			closed[key] = d
 		}
 	}
+	if len(closed) == 0 {
+		return nil
+	}
+	// Most closing events (a task moving on, first sight of a healthy
+	// one) close nothing: the open incidents are listed once, and only
+	// theirs are deleted (a delete leaves a marker).
+	open, err := n.openIncidents(ctx, kv)
+	if err != nil {
+		return err
+	}
 	for key, d := range closed {
-		// Read first: most closing events (a task moving on) close
-		// nothing, and a delete would leave a marker for each.
-		e, err := kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+		if !open[key] {
 			continue
 		}
-		if err == nil {
-			err = kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
-		}
-		if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if err := kv.Delete(ctx, key); err != nil {
 			return fmt.Errorf("close the incident of task %s: %w", d.TaskID, err)
 		}
 	}
 	return nil
+}
+
+// openIncidents are the keys of the lane's reminder records.
+func (n *lane) openIncidents(ctx context.Context, kv jetstream.KeyValue) (map[string]bool, error) {
+	lister, err := kv.ListKeysFiltered(ctx, n.reminderPrefix()+".*")
+	if err != nil {
+		return nil, fmt.Errorf("list open incidents: %w", err)
+	}
+	defer func() { _ = lister.Stop() }()
+	keys := map[string]bool{}
+	for k := range lister.Keys() {
+		keys[k] = true
+	}
+	return keys, nil
 }
 
 // opened records the incident that the delivered it opens (or carries

@@ -27,17 +27,12 @@ func (n *lane) remindWhileHeld(ctx context.Context, kv jetstream.KeyValue) {
 // remindDue goes through the lane's reminder records once and reminds
 // each one due.
 func (n *lane) remindDue(ctx context.Context, kv jetstream.KeyValue, tick time.Duration) {
-	lister, err := kv.ListKeysFiltered(ctx, n.reminderPrefix()+".*")
+	keys, err := n.openIncidents(ctx, kv)
 	if err != nil {
 		n.remindFailed(ctx, err)
 		return
 	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	_ = lister.Stop()
-	for _, key := range keys {
+	for key := range keys {
 		if ctx.Err() != nil {
 			return
 		}
