@@ -36,7 +36,9 @@ type Silences interface {
 }
 
 // opensIncident says whether d, delivered, opens a task's incident (or
-// carries one on): a task's event whose outcome is a failure.
+// carries one on): a task's event whose outcome is a failure. A kind that
+// opens one whatever its outcome (a stall) is one more line here; it then
+// closes none.
 func opensIncident(d notify.Data) bool {
 	if d.TaskID == "" || blindKind(d.Kind) {
 		return false
@@ -46,18 +48,14 @@ func opensIncident(d notify.Data) bool {
 }
 
 // closesIncident says whether d ends its task's incident: the task is
-// gone, or an event of it whose outcome is not a failure (it recovered,
-// was stopped, finished). The watcher going blind or seeing again says
+// gone, or an event of it that does not open one (it recovered, was
+// stopped, finished). The watcher going blind or seeing again says
 // nothing of the task.
 func closesIncident(d notify.Data) bool {
 	if d.TaskID == "" || blindKind(d.Kind) {
 		return false
 	}
-	if d.Kind == diff.Removed {
-		return true
-	}
-	out, _ := d.Classified()
-	return out != dcs.OutcomeFailed
+	return d.Kind == diff.Removed || !opensIncident(d)
 }
 
 func blindKind(k diff.Kind) bool { return k == diff.WatchDegraded || k == diff.WatchRecovered }
