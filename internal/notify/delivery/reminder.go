@@ -40,7 +40,7 @@ type Silences interface {
 // opens one whatever its outcome (a stall) is one more line here; it then
 // closes none.
 func opensIncident(d notify.Data) bool {
-	if d.TaskID == "" || blindKind(d.Kind) {
+	if d.TaskID == "" || blindKind(d.Kind) || d.Kind == diff.Removed {
 		return false
 	}
 	out, _ := d.Classified()
@@ -48,14 +48,14 @@ func opensIncident(d notify.Data) bool {
 }
 
 // closesIncident says whether d ends its task's incident: the task is
-// gone, or an event of it that does not open one (it recovered, was
+// gone (removed, failed or not), or an event of it that does not open one (it recovered, was
 // stopped, finished). The watcher going blind or seeing again says
 // nothing of the task.
 func closesIncident(d notify.Data) bool {
 	if d.TaskID == "" || blindKind(d.Kind) {
 		return false
 	}
-	return d.Kind == diff.Removed || !opensIncident(d)
+	return !opensIncident(d)
 }
 
 func blindKind(k diff.Kind) bool { return k == diff.WatchDegraded || k == diff.WatchRecovered }

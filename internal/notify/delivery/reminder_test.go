@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
@@ -304,5 +305,30 @@ func TestReminderClaimedOnce(t *testing.T) {
 	}
 	if n := len(reminders(f, card)); n != 1 {
 		t.Errorf("%d reminders from two replicas that read one revision, want 1", n)
+	}
+}
+
+// TestReminderStopsOnRemoval: a failed task removed from the list closes
+// its incident: the removal's outcome is still failed, yet it opens none.
+func TestReminderStopsOnRemoval(t *testing.T) {
+	js := startJetStream(t)
+	f := newFakeAPI(t)
+	t0 := observed()
+	clk := testutil.NewClock(t0)
+	failed := failTask("f1", t0)
+	publish(t, js, failed)
+	r := startNotifier(t, js, nil, remindOptions(f, clk))
+	r.drained(t)
+	if reminderRecord(t, js, r) == nil {
+		t.Fatal("no incident record after the failure")
+	}
+	gone := envelope("f2", diff.Removed, failed.Data.Snapshot, nil, 0)
+	if out, _ := gone.Data.Classified(); out != dcs.OutcomeFailed {
+		t.Fatalf("the removal's outcome is %s; the test wants a failed task removed", out)
+	}
+	publish(t, js, gone)
+	r.drained(t)
+	if rec := reminderRecord(t, js, r); rec != nil {
+		t.Errorf("incident still open after the task was removed: %+v", rec)
 	}
 }
