@@ -49,6 +49,8 @@ type App struct {
 	// Done).
 	Silences *silence.Set
 	Catchup  *silence.Tracker
+	// silenceStore is the silences' bucket (the cards' Silence button).
+	silenceStore *silence.Store
 	// stopSilences ends the silences' watches with the app.
 	stopSilences context.CancelFunc
 	opts         Options
@@ -156,11 +158,22 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
-	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, a.Catchup, o); err != nil {
+	// The listener redraws a clicked card through the notifier, which
+	// draws every card with what the listener read: the listener comes
+	// first, with the notifier set as its Redrawer before either runs.
+	redraw := &notifierRedraw{}
+	var clicks slackButtons
+	if a.Buttons, clicks.acks, err = newButtons(ctx, a.Broker.JS, cfg, o, redraw, buttonSilences{a.silenceStore, a.now}, logTail(a.Projects)); err != nil {
 		return err
 	}
-	a.Buttons, err = newButtons(ctx, a.Broker.JS, cfg, o)
-	return err
+	if a.Buttons != nil {
+		clicks.source = a.Buttons
+	}
+	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o, clicks, a.Silences, a.Catchup); err != nil {
+		return err
+	}
+	redraw.n = a.Slack
+	return nil
 }
 
 // Run polls every project on the configured schedule, each with its own

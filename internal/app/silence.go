@@ -60,6 +60,7 @@ func (a *App) openSilences(ctx context.Context, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	a.silenceStore = st
 	log = log.With().Str("component", "silences").Logger()
 	if a.Silences, err = st.Watch(ctx, windows, log); err != nil {
 		return err

@@ -11,13 +11,17 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
+	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // newSlack makes the one Slack notifier, a consumer on js of every
-// project's events; health is where it announces a dead destination.
-func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, silences delivery.Silences, o Options) (*delivery.Notifier, error) {
+// project's events; health is where it announces a dead destination,
+// clicks what the cards' buttons did (none without an app token), silences
+// what holds a reminder back and catchUp what each silence hid.
+func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, o Options, clicks slackButtons,
+	silences delivery.Silences, catchUp delivery.CatchUp) (*delivery.Notifier, error) {
 	log := o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
 	var bot *slackwire.Bot
@@ -37,6 +41,7 @@ func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publishe
 		Bot:           bot,
 		Channel:       channel,
 		CardsBucket:   cfg.Slack.CardsBucket,
+		Buttons:       clicks.source,
 		MinRetryDelay: cfg.Slack.MinRetryDelay,
 		MaxRetryDelay: cfg.Slack.MaxRetryDelay,
 		Rate:          cfg.Slack.Rate,
@@ -57,7 +62,10 @@ func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publishe
 		Template:     cfg.Slack.Template,
 		QuietStart:   cfg.Slack.QuietStart,
 		DegradedFor:  cfg.Slack.DegradedFor,
+		RemindEvery:  cfg.Slack.RemindEvery,
+		Acks:         clicks.acknowledged(),
 		Silences:     silences,
+		CatchUp:      catchUp,
 		Logger:       log.With().Str("component", "slack").Logger(),
 		Now:          o.Now,
 	})
@@ -184,4 +192,20 @@ func (d SlackDestination) mode() string {
 		return "bot channel " + d.Channel
 	}
 	return "webhook"
+}
+
+// slackButtons is what the notifier reads of the cards' buttons: the
+// listener that says what a card shows (nil: no buttons) and the store of
+// the acknowledgements that stop reminders.
+type slackButtons struct {
+	source delivery.Buttons
+	acks   slackact.Store
+}
+
+// acknowledged is the store as the notifier's Acks; nil without buttons.
+func (b slackButtons) acknowledged() delivery.Acks {
+	if b.acks.KV == nil {
+		return nil
+	}
+	return b.acks
 }

@@ -280,6 +280,10 @@ type SlackConfig struct {
 	// watch_degraded reaches Slack (its watch_recovered only follows one
 	// that did); 0 posts both at once.
 	DegradedFor time.Duration `yaml:"degraded_for" json:"degraded_for"`
+	// RemindEvery is how often an unresolved failure is reminded (a reply
+	// in the card's thread in bot mode, a short message in webhook mode)
+	// until the task recovers, is acknowledged or silenced; 0 never.
+	RemindEvery time.Duration `yaml:"remind_every" json:"remind_every"`
 	// MuteWindows are maintenance windows: silences on a cron schedule
 	// (README, "Silences"). SilencesBucket keeps the silences of watcher
 	// silence add and what each hid, for the catch-up at its end.
@@ -402,6 +406,7 @@ func Default() Config {
 			// Like Alertmanager's for: a throttling spell of one or two
 			// polls is not worth a message, a longer blindness is.
 			DegradedFor:    2 * time.Minute,
+			RemindEvery:    4 * time.Hour,
 			MuteWindows:    []MuteWindowConfig{},
 			SilencesBucket: "dcs_watcher_silences",
 		},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -66,6 +67,11 @@ func (c Config) validateSlack(p *problems) {
 	c.validateSlackPace(p)
 	if s.DegradedFor < 0 {
 		p.add("slack.degraded_for", "must be 0 (post at once) or above, got %s", s.DegradedFor)
+	}
+	// A reminder's record lives in the marks bucket, whose entries expire
+	// after a week unless rewritten: each reminder rewrites it.
+	if s.RemindEvery != 0 && (s.RemindEvery < time.Minute || s.RemindEvery > 7*24*time.Hour) {
+		p.add("slack.remind_every", "must be 0 (never) or between 1m and 168h, got %s", s.RemindEvery)
 	}
 	c.validateRoutes(p)
 	c.validateMuteWindows(p)

@@ -213,6 +213,9 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"slack group max zero", func(c *Config) { c.Slack.GroupMax = 0 }, "slack.group_max", "between 1 and 1000, got 0"},
 		{"slack group max high", func(c *Config) { c.Slack.GroupMax = 1001 }, "slack.group_max", "got 1001"},
 		{"degraded for negative", func(c *Config) { c.Slack.DegradedFor = -time.Second }, "slack.degraded_for", "got -1s"},
+		{"remind every negative", func(c *Config) { c.Slack.RemindEvery = -time.Minute }, "slack.remind_every", "got -1m0s"},
+		{"remind every too often", func(c *Config) { c.Slack.RemindEvery = time.Second }, "slack.remind_every", "between 1m and 168h, got 1s"},
+		{"remind every beyond a week", func(c *Config) { c.Slack.RemindEvery = 200 * time.Hour }, "slack.remind_every", "got 200h0m0s"},
 		{"discovered under quiet start", func(c *Config) {
 			c.Slack.Kinds = []string{"status_changed", "removed", "watch_degraded", "watch_recovered", "discovered"}
 		}, "slack.kinds[4]", "governed by slack.quiet_start"},

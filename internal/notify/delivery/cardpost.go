@@ -31,7 +31,7 @@ func (c *channelDest) sendCard(ctx context.Context, it *item) error {
 	case rec.TS == "":
 		return c.openCard(ctx, key, rec, rev, it)
 	}
-	card := slackmsg.RenderCard(&rec.Card)
+	card := c.draw(ctx, rec)
 	err = c.bot.Update(ctx, rec.Channel, rec.TS, card, rec.OpenedBy, partCard)
 	if errors.Is(err, slackwire.ErrMessageGone) {
 		it.log.Warn().Err(err).Msg("slack: the task's card was deleted; opening a new one")
@@ -61,7 +61,7 @@ func (c *channelDest) sendCard(ctx context.Context, it *item) error {
 // second one.
 func (c *channelDest) openCard(ctx context.Context, key string, rec *cardRecord, rev uint64, it *item) error {
 	rec.OpenedBy = it.env.ID
-	card := slackmsg.WithMentions(slackmsg.RenderCard(&rec.Card), c.mentions)
+	card := slackmsg.WithMentions(c.draw(ctx, rec), c.mentions)
 	ch, ts, err := c.postOnce(ctx, rec.Thread, card, it, partCard)
 	if errors.Is(err, slackwire.ErrMessageGone) && rec.Thread != "" {
 		it.log.Warn().Err(err).Msg("slack: the grouped message that listed the task was deleted; opening its card at the top level")

@@ -40,6 +40,9 @@ const (
 // without a card is grouped (channelplan.go). It owns its card records and
 // what it knows of its own posts. Only the lane's goroutine uses it.
 type channelDest struct {
+	// js opens the cards bucket for the goroutines other than the
+	// lane's: a click's redraw, the reminders (cardsKV).
+	js   jetstream.JetStream
 	bot  *slackwire.Bot
 	name string // as configured: an id (C…, G…) or #name
 	// id is the id Slack answered with, which the history look-up needs
@@ -50,6 +53,9 @@ type channelDest struct {
 	route    string
 	mentions []string
 	group    grouping
+	// buttons, when set, says what the cards show of their buttons
+	// (draw); nil: no buttons.
+	buttons Buttons
 	// cards are the card records, in the bucket named cardsBucket, set up
 	// by prepare.
 	cardsBucket string
@@ -64,10 +70,10 @@ type channelDest struct {
 	log      zerolog.Logger
 }
 
-func newChannelDest(b *slackwire.Bot, name, route string, mentions []string, g grouping, cardsBucket string, log zerolog.Logger) *channelDest {
+func newChannelDest(js jetstream.JetStream, name, route string, mentions []string, g grouping, o Options) *channelDest {
 	c := &channelDest{
-		bot: b, name: name, route: route, mentions: mentions, group: g,
-		cardsBucket: cardsBucket, unsure: map[string]time.Time{}, log: log,
+		js: js, bot: o.Bot, name: name, route: route, mentions: mentions, group: g, buttons: o.Buttons,
+		cardsBucket: o.CardsBucket, unsure: map[string]time.Time{}, log: o.Logger,
 	}
 	if !strings.HasPrefix(name, "#") {
 		c.id = name

@@ -2,8 +2,11 @@ package delivery
 
 import (
 	"context"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
 // destination is where a lane's messages go: a webhook (webhook.go) or a
@@ -23,4 +26,10 @@ type destination interface {
 	// split plans the events of a message Slack refused for good, one
 	// post per event.
 	split(p post) []post
+	// incident names the open incident of d's task as its card's buttons
+	// do (slackmsg.Incident); "" when there is no card (no buttons).
+	incident(ctx context.Context, d notify.Data) (string, error)
+	// remind posts the reminder of an incident open for open. Unlike the
+	// others it is called from the reminders' goroutine (remindloop.go).
+	remind(ctx context.Context, r *reminder, open time.Duration) error
 }

@@ -18,6 +18,9 @@ type item struct {
 	// cardless: in a channel, the event is the batch's first of a task
 	// that has no card record there (see channel.markCardless).
 	cardless bool
+	// opens: once delivered, the event opens (or carries on) its task's
+	// incident, which is reminded (see planIncidents).
+	opens bool
 }
 
 // post is one Slack message and the events it carries, in stream order,

@@ -28,6 +28,7 @@ type counters struct {
 	failed    atomic.Uint64
 	dead      atomic.Uint64
 	quieted   atomic.Uint64
+	reminded  atomic.Uint64
 }
 
 // lane delivers the events routed to one destination.

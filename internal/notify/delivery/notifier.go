@@ -92,7 +92,7 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 			epKey += "." + name
 		}
 		n.lanes = append(n.lanes, &lane{
-			js: js, dest: newDestination(lo, name, snd, channel, mentions, set), o: lo, name: name, consumer: consumer,
+			js: js, dest: newDestination(js, lo, name, snd, channel, mentions, set), o: lo, name: name, consumer: consumer,
 			kinds: kinds, router: r, pace: newPacer(o.Rate), ackWait: ackWait, counters: n.counters,
 			holder: holder, leaseTTL: leaseTTL,
 			outage: &outage{
@@ -116,10 +116,10 @@ func New(js jetstream.JetStream, s Sender, o Options) (*Notifier, error) {
 // newDestination builds the destination of the lane name, with its
 // options o: the one place that asks which mode, a channel through the
 // bot or a webhook through snd.
-func newDestination(o Options, name string, snd Sender, channel string, mentions []string, set *msgtmpl.Set) destination {
+func newDestination(js jetstream.JetStream, o Options, name string, snd Sender, channel string, mentions []string, set *msgtmpl.Set) destination {
 	g := grouping{render: slackmsg.NewRenderer(set, mentions, o.Logger), min: o.GroupMin, off: o.NoGrouping}
 	if channel != "" {
-		return newChannelDest(o.Bot, channel, name, mentions, g, o.CardsBucket, o.Logger)
+		return newChannelDest(js, channel, name, mentions, g, o)
 	}
 	return &webhookDest{sender: snd, group: g}
 }
@@ -129,7 +129,7 @@ func (n *Notifier) Stats() Stats {
 	return Stats{
 		Sent: n.sent.Load(), Events: n.events.Load(), Skipped: n.skipped.Load(), Silenced: n.silencedN.Load(),
 		Retried: n.retried.Load(), Throttled: n.throttled.Load(), Failed: n.failed.Load(),
-		Dead: n.dead.Load(), Quiet: n.quieted.Load(),
+		Dead: n.dead.Load(), Quiet: n.quieted.Load(), Reminded: n.reminded.Load(),
 	}
 }
 
@@ -205,7 +205,14 @@ func (n *lane) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		marks, err := n.buckets(ctx)
 		if err == nil {
-			err = n.whileHeld(ctx, marks, func(ctx context.Context) { wait = n.deliverWhileHeld(ctx, marks, wait) })
+			err = n.whileHeld(ctx, marks, func(ctx context.Context) {
+				var reminders sync.WaitGroup
+				if n.o.RemindEvery > 0 {
+					reminders.Go(func() { n.remindWhileHeld(ctx, marks) })
+				}
+				wait = n.deliverWhileHeld(ctx, marks, wait)
+				reminders.Wait()
+			})
 		}
 		if err == nil {
 			continue

@@ -31,6 +31,10 @@ type Options struct {
 	Bot         *slackwire.Bot
 	Channel     string
 	CardsBucket string
+	// Buttons, in bot mode, draws the cards with their buttons and what
+	// was clicked (*slackact.Listener, with slack.app_token); nil: cards
+	// without buttons.
+	Buttons Buttons
 	// MinRetryDelay is the first retry delay after a failed send; it
 	// doubles with each delivery up to MaxRetryDelay.
 	MinRetryDelay time.Duration
@@ -82,22 +86,29 @@ type Options struct {
 	// was posted (see docs/slack-delivery.md, "No noise"). 0: both always
 	// post.
 	DegradedFor time.Duration
+	// RemindEvery reminds each open incident (a task's failure) this
+	// often until it closes (see reminder.go); 0 never. Acks (nil: none)
+	// stop an acknowledged incident's reminders, Silences (nil: nothing
+	// silenced) hold a silenced one's.
+	RemindEvery time.Duration
+	Acks        Acks
+	Silences    Silences
 	// Project is the project those events name; empty: "_watcher".
 	Project string
-	// Silences hears of every event taken from the stream and says whether
+	// CatchUp hears of every event taken from the stream and says whether
 	// a silence holds it (data.silenced), so that it is acked unposted; it
 	// remembers what each silence hid, for the catch-up at its end
 	// (silence.Tracker). nil: an event marked silenced is still not
 	// posted, and nothing is remembered.
-	Silences Silences
-	Logger   zerolog.Logger // zero value: no logs
-	Now      func() time.Time
+	CatchUp CatchUp
+	Logger  zerolog.Logger // zero value: no logs
+	Now     func() time.Time
 }
 
-// Silences is what the notifier needs of the silences: Observe records an
-// event and says whether to hide it; an error leaves the event to be
-// redelivered.
-type Silences interface {
+// CatchUp is what the notifier needs of the silences' catch-up: Observe
+// records an event and says whether to hide it; an error leaves the event
+// to be redelivered.
+type CatchUp interface {
 	Observe(ctx context.Context, env notify.Envelope) (hide bool, err error)
 }
 
@@ -120,6 +131,8 @@ type Stats struct {
 	// watch_degraded whose blindness ended within DegradedFor, and its
 	// watch_recovered (acked, not posted).
 	Quiet uint64
+	// Reminded counts reminders Slack took.
+	Reminded uint64
 }
 
 func (o Options) check() error {
@@ -147,6 +160,9 @@ func (o Options) check() error {
 	}
 	if o.SendTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("send timeout %s: want a positive duration", o.SendTimeout))
+	}
+	if o.RemindEvery < 0 {
+		errs = append(errs, fmt.Errorf("remind every %s: want 0 (never) or a positive duration", o.RemindEvery))
 	}
 	if o.DeadRetry <= 0 {
 		errs = append(errs, fmt.Errorf("dead retry %s: want a positive duration", o.DeadRetry))

@@ -68,11 +68,19 @@ func (s *session) handle(ctx context.Context, msgs []jetstream.Msg) {
 // between send and ack) are acked, and the rest are returned in stream
 // order. ok is false if ctx ended first.
 func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*item, ok bool) {
+	var all []*item
 	for _, msg := range msgs {
-		it, ok := s.decode(msg)
-		if !ok {
-			continue
+		if it, ok := s.decode(msg); ok {
+			all = append(all, it)
 		}
+	}
+	// Every event of a task, posted here or not, may close its incident:
+	// a route that takes only failures never delivers the recovery.
+	if err := s.planIncidents(ctx, s.kv, all); err != nil {
+		s.o.Logger.Warn().Err(err).Msg("slack: cannot update the reminders of a batch; handing it back")
+		return nil, false
+	}
+	for _, it := range all {
 		hide, err := s.silenced(ctx, it)
 		if err != nil {
 			return nil, false
@@ -94,6 +102,7 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 		if done {
 			it.log.Info().Msg("slack: event already delivered, skipped")
 			s.skipped.Add(1)
+			s.remember(ctx, it)
 			s.ack(ctx, it)
 			continue
 		}
@@ -112,15 +121,15 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 	return items, ctx.Err() == nil
 }
 
-// silenced says whether a silence holds the event (Options.Silences, or
+// silenced says whether a silence holds the event (Options.CatchUp, or
 // its data.silenced mark when there is none); a failed record is tried
 // again with backoff, and the error is returned only when ctx ends.
 func (s *session) silenced(ctx context.Context, it *item) (bool, error) {
-	if s.o.Silences == nil {
+	if s.o.CatchUp == nil {
 		return it.env.Data.Silenced != "", nil
 	}
 	for attempt := it.delivered; ; attempt++ {
-		hide, err := s.o.Silences.Observe(ctx, it.env)
+		hide, err := s.o.CatchUp.Observe(ctx, it.env)
 		if err == nil {
 			return hide, nil
 		}
@@ -319,10 +328,23 @@ func (s *session) finish(ctx context.Context, it *item) {
 		// without the mark only if the ack is lost too.
 		it.log.Warn().Err(err).Msg("slack: could not record delivery")
 	}
+	s.remember(mctx, it)
 	// The ack has a time of its own: a mark write that hung until its
 	// timeout (a full disk: the bucket answers no write) must not take the
 	// ack down with it, as the ack needs no disk write to be confirmed.
 	s.ack(ctx, it)
+}
+
+// remember records the incident a delivered event opens, if it opens
+// one. A record that cannot be written is logged, not retried: the event
+// was posted, and a lost reminder is better than a post doubled.
+func (s *session) remember(ctx context.Context, it *item) {
+	if !it.opens {
+		return
+	}
+	if err := s.opened(ctx, s.kv, it); err != nil {
+		it.log.Warn().Err(err).Msg("slack: could not record the incident for its reminders; it is not reminded")
+	}
 }
 
 // retrying counts a failed attempt that will be tried again after delay,

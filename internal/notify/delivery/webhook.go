@@ -2,9 +2,13 @@ package delivery
 
 import (
 	"context"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/slack-go/slack"
+
+	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
 
 // Sender delivers one rendered message. Errors tell the caller what to do:
@@ -30,3 +34,12 @@ func (w *webhookDest) plan(_ context.Context, items []*item) []post { return w.g
 func (w *webhookDest) send(ctx context.Context, p post) error { return w.sender.Send(ctx, p.msg) }
 
 func (w *webhookDest) split(p post) []post { return w.group.single(p.items) }
+
+func (w *webhookDest) incident(context.Context, notify.Data) (string, error) { return "", nil }
+
+// remind posts a short message naming the task, its status and how long
+// the incident has been open.
+func (w *webhookDest) remind(ctx context.Context, r *reminder, open time.Duration) error {
+	msg := slackmsg.RenderReminder(r.Data, open)
+	return w.sender.Send(ctx, &msg)
+}
