@@ -61,6 +61,9 @@ func NewPage() *Page {
 // Use makes m the model the page serves (nil: none, 503).
 func (p *Page) Use(m *Model) { p.model.Store(m) }
 
+// Release stops serving m, unless another model has taken over since.
+func (p *Page) Release(m *Model) { p.model.CompareAndSwap(m, nil) }
+
 // ServeHTTP serves the page's paths with its security headers.
 func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
