@@ -69,6 +69,12 @@ func phaseColor(s Segment) string {
 	case dcs.OutcomeStopped:
 		return "#8a8f98"
 	}
+	switch dcs.Status(s.Status) {
+	case dcs.StatusIncrMigrating:
+		return "#2a9d8f"
+	case dcs.StatusMigrating:
+		return "#5a6fd6"
+	}
 	switch s.Phase {
 	case dcs.PhasePending:
 		return "#e0b341"
