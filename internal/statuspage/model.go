@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/kvkey"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
 
@@ -23,14 +24,14 @@ const maxReason = 300
 type task struct {
 	project, id, name string
 	status            string // as the API spelled it
-	since, written    time.Time
+	since, written    int64  // unix nanoseconds, 0 when unknown
 	removed           bool
 	blind             string // blindness class, "" when seen
 	stalled           bool
 	source, target    Endpoint
 	lastErr           string
 	lastKind          string
-	lastAt            time.Time
+	lastAt            int64
 	progress          *Progress
 	events            []event // oldest first, at most Model.maxEvents
 }
@@ -41,13 +42,16 @@ type event struct {
 	kind, status, outcome uint16
 }
 
-// Endpoint is a source or target instance: names and addresses, never a
+// Endpoint is a source or target instance: its name and address, never a
 // password.
 type Endpoint struct {
-	ID   string `json:"id,omitempty"`
 	Name string `json:"name,omitempty"`
 	Addr string `json:"addr,omitempty"`
 }
+
+// taskKey finds a task: its project as a KV key token (what the bucket's
+// keys say; a project id is made of such characters) and its id.
+type taskKey struct{ project, id string }
 
 // Progress is a task's last known progress (data.progress of its events).
 type Progress struct {
@@ -67,7 +71,7 @@ type Model struct {
 	opts Options
 
 	mu    sync.RWMutex
-	tasks map[string]*task // by state.Key
+	tasks map[taskKey]*task
 	syms  symbols
 
 	subMu sync.Mutex
@@ -77,7 +81,7 @@ type Model struct {
 // NewModel returns an empty model; Run fills it.
 func NewModel(o Options) *Model {
 	o.defaults()
-	return &Model{opts: o, tasks: map[string]*task{}, syms: newSymbols(), subs: map[chan Change]struct{}{}}
+	return &Model{opts: o, tasks: map[taskKey]*task{}, syms: newSymbols(), subs: map[chan Change]struct{}{}}
 }
 
 // Len is the number of tasks the model holds.
@@ -94,11 +98,11 @@ func (m *Model) applyRecord(key string, rec state.Record) {
 	}
 	project, _, _ := strings.Cut(key, ".")
 	m.mu.Lock()
-	t := m.entry(key, project, rec.Task.ID)
+	t := m.entry(project, rec.Task.ID)
 	tk := rec.Task
 	t.name = tk.Name
 	t.status = m.syms.intern(tk.Status)
-	t.since, t.written, t.removed = rec.StatusSince, rec.WrittenAt, rec.Removed
+	t.since, t.written, t.removed = nanos(rec.StatusSince), nanos(rec.WrittenAt), rec.Removed
 	t.blind = ""
 	if rec.Blind != nil {
 		t.blind = m.syms.intern(rec.Blind.Class)
@@ -112,14 +116,23 @@ func (m *Model) applyRecord(key string, rec state.Record) {
 	m.publish(Change{Project: t.project, Task: t.id})
 }
 
-// forget drops a task whose KV entry was deleted.
+// forget drops the task whose KV entry (key) was deleted. The key holds
+// the task id as a token only, so the task is looked for; a delete is rare.
 func (m *Model) forget(key string) {
+	project, id, _ := strings.Cut(key, ".")
 	m.mu.Lock()
-	t, ok := m.tasks[key]
-	delete(m.tasks, key)
+	var gone []taskKey
+	for k := range m.tasks {
+		if k.project == project && kvkey.Token(k.id) == id {
+			gone = append(gone, k)
+		}
+	}
+	for _, k := range gone {
+		delete(m.tasks, k)
+	}
 	m.mu.Unlock()
-	if ok {
-		m.publish(Change{Project: t.project, Task: t.id})
+	for _, k := range gone {
+		m.publish(Change{Project: k.project, Task: k.id})
 	}
 }
 
@@ -134,7 +147,7 @@ func (m *Model) applyEvent(e wireEvent) {
 		status = d.CurrentStatus.Raw
 	}
 	m.mu.Lock()
-	t := m.entry(state.Key(d.ProjectID, d.TaskID), d.ProjectID, d.TaskID)
+	t := m.entry(kvkey.Token(d.ProjectID), d.TaskID)
 	if t.name == "" {
 		t.name = d.TaskName
 	}
@@ -145,10 +158,10 @@ func (m *Model) applyEvent(e wireEvent) {
 	if d.ObservedAt != nil {
 		at = *d.ObservedAt
 	}
-	ev := event{at: at.UnixNano(), kind: m.syms.index(d.Kind), status: m.syms.index(string(dcs.Normalize(status))), outcome: m.syms.index(d.Outcome)}
+	ev := event{at: nanos(at), kind: m.syms.index(d.Kind), status: m.syms.index(string(dcs.Normalize(status))), outcome: m.syms.index(d.Outcome)}
 	t.events = appendBounded(t.events, ev, m.opts.MaxEvents)
-	if !at.Before(t.lastAt) {
-		t.lastKind, t.lastAt = m.syms.intern(d.Kind), at
+	if ev.at >= t.lastAt {
+		t.lastKind, t.lastAt = m.syms.intern(d.Kind), ev.at
 	}
 	switch d.Kind {
 	case kindStalled:
@@ -167,19 +180,34 @@ func (m *Model) applyEvent(e wireEvent) {
 	m.publish(Change{Project: t.project, Task: t.id})
 }
 
-// entry returns the task of key, created if new; m.mu must be held.
-func (m *Model) entry(key, project, id string) *task {
-	t, ok := m.tasks[key]
+// entry returns the task of project (a key token) and id, created if
+// new; m.mu must be held.
+func (m *Model) entry(project, id string) *task {
+	k := taskKey{m.syms.intern(project), id}
+	t, ok := m.tasks[k]
 	if !ok {
-		t = &task{project: m.syms.intern(project), id: id}
-		m.tasks[key] = t
+		t = &task{project: k.project, id: id}
+		m.tasks[k] = t
 	}
 	return t
 }
 
-// appendBounded appends ev to evs in time order, dropping the oldest
-// beyond max.
-func appendBounded(evs []event, ev event, max int) []event {
+// appendBounded inserts ev into evs in time order, dropping the oldest
+// beyond limit; the slice never grows past limit, so a full ring costs
+// limit events and no more.
+func appendBounded(evs []event, ev event, limit int) []event {
+	if len(evs) == limit {
+		if ev.at < evs[0].at {
+			return evs // older than all it would keep
+		}
+		copy(evs, evs[1:])
+		evs = evs[:limit-1]
+	}
+	if len(evs) == cap(evs) {
+		grown := make([]event, len(evs), min(limit, max(4, 2*cap(evs))))
+		copy(grown, evs)
+		evs = grown
+	}
 	i := len(evs)
 	for i > 0 && evs[i-1].at > ev.at {
 		i--
@@ -187,10 +215,22 @@ func appendBounded(evs []event, ev event, max int) []event {
 	evs = append(evs, event{})
 	copy(evs[i+1:], evs[i:])
 	evs[i] = ev
-	if len(evs) > max {
-		evs = append(evs[:0], evs[len(evs)-max:]...)
-	}
 	return evs
+}
+
+// nanos is t in unix nanoseconds, 0 for the zero time; when is its inverse.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func when(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
 }
 
 func endpoint(in dcs.Instance) Endpoint {
@@ -201,7 +241,7 @@ func endpoint(in dcs.Instance) Endpoint {
 			addr += ":" + in.Port
 		}
 	}
-	return Endpoint{ID: in.ID, Name: in.Name, Addr: addr}
+	return Endpoint{Name: in.Name, Addr: addr}
 }
 
 func clip(s string) string {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/state"
 )
 
 // TestModelFollowsKVAndStream: the model shows a task's status from its
@@ -81,7 +82,7 @@ func TestModelForgetsDeletedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := kv.Delete(f.ctx, keyOf(fxProject, "t-3")); err != nil {
+	if err := kv.Delete(f.ctx, state.Key(fxProject, "t-3")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the task to leave the model", func() bool { _, ok := f.model.Task(fxProject, "t-3"); return !ok })

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -88,14 +89,31 @@ func (p *Page) withModel(f func(http.ResponseWriter, *http.Request, *Model)) htt
 type listData struct {
 	Filter   Filter
 	Projects []string
-	Tasks    []TaskView
+	Tasks    []TaskView // the first Limit of Matched
+	Matched  int
 	Total    int
+	Limit    int
 	Now      time.Time
 }
 
+// The list shows defaultRows rows unless ?limit= asks for more (up to
+// maxRows): sorted failures and stalls first, the rows past it are the
+// least urgent, and a page that patches itself on every change must stay
+// small. /api/tasks has every row.
+const (
+	defaultRows = 500
+	maxRows     = 100000
+)
+
 func (p *Page) list(w http.ResponseWriter, r *http.Request, m *Model) {
 	f := ParseFilter(r.URL.Query())
-	d := listData{Filter: f, Projects: m.Projects(), Tasks: m.Tasks(f), Total: m.Len(), Now: m.opts.Now()}
+	limit := defaultRows
+	if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 {
+		limit = min(n, maxRows)
+	}
+	tasks := m.Tasks(f)
+	d := listData{Filter: f, Projects: m.Projects(), Tasks: tasks[:min(limit, len(tasks))], Matched: len(tasks),
+		Total: m.Len(), Limit: limit, Now: m.opts.Now()}
 	p.render(w, r, "list", d)
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/state"
 )
 
 func get(t *testing.T, u string) (*http.Response, string) {
@@ -119,7 +120,7 @@ func TestNoPasswordReachesThePage(t *testing.T) {
 	raw := `{"task":{"task_id":"t-p","task_name":"leaky","status":"RUNNING",` +
 		`"source_instance":{"name":"src","addrs":"10.0.0.9:6379","password":"PLANTED-PW-IN-SNAPSHOT"},` +
 		`"target_instance":{"name":"dst","ip":"10.0.0.10","port":"6379","password":"PLANTED-PW-IN-SNAPSHOT"}}}`
-	if _, err := kv.Put(f.ctx, keyOf(fxProject, "t-p"), []byte(raw)); err != nil {
+	if _, err := kv.Put(f.ctx, state.Key(fxProject, "t-p"), []byte(raw)); err != nil {
 		t.Fatal(err)
 	}
 	fleet(f)

@@ -7,10 +7,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
-	"github.com/dcs-watcher/watcher/internal/state"
 )
-
-func keyOf(project, id string) string { return state.Key(project, id) }
 
 // Segment is one stretch of a task's timeline in one status.
 type Segment struct {
@@ -40,11 +37,11 @@ func timeline(t *task, syms *symbols, now time.Time) []Segment {
 	for _, e := range t.events {
 		switch syms.name(e.kind) {
 		case "discovered", "status_changed":
-			add(syms.name(e.status), time.Unix(0, e.at).UTC())
+			add(syms.name(e.status), when(e.at))
 		}
 	}
 	if cur := string(dcs.Normalize(t.status)); cur != "" && (len(segs) == 0 || segs[len(segs)-1].Status != cur) {
-		from := t.since
+		from := when(t.since)
 		if n := len(segs); n > 0 && from.Before(segs[n-1].From) {
 			from = segs[n-1].From
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/kvkey"
 )
 
 // TaskView is a task as the pages and the JSON API show it.
@@ -95,14 +96,14 @@ func (m *Model) Task(project, id string) (TaskView, bool) {
 	now := m.opts.Now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	t, ok := m.tasks[keyOf(project, id)]
+	t, ok := m.tasks[taskKey{kvkey.Token(project), id}]
 	if !ok {
 		return TaskView{}, false
 	}
 	v := t.view(now)
 	v.Events = make([]EventView, len(t.events))
 	for i, e := range t.events {
-		v.Events[len(t.events)-1-i] = EventView{Time: time.Unix(0, e.at).UTC(), Kind: m.syms.name(e.kind),
+		v.Events[len(t.events)-1-i] = EventView{Time: when(e.at), Kind: m.syms.name(e.kind),
 			Status: m.syms.name(e.status), Outcome: m.syms.name(e.outcome)}
 	}
 	v.Timeline = timeline(t, &m.syms, now)
@@ -129,16 +130,16 @@ func (t *task) view(now time.Time) TaskView {
 	n := dcs.Normalize(t.status)
 	v := TaskView{
 		Project: t.project, ID: t.id, Name: t.name, Status: t.status,
-		Phase: n.Phase(), Outcome: n.Outcome(), StatusSince: t.since,
+		Phase: n.Phase(), Outcome: n.Outcome(), StatusSince: when(t.since),
 		Progress: t.progress, Stalled: t.stalled, Blind: t.blind, Removed: t.removed,
-		LastChange: t.lastKind, LastChangeAt: t.lastAt,
+		LastChange: t.lastKind, LastChangeAt: when(t.lastAt),
 		Source: t.source, Target: t.target, LastError: t.lastErr,
 	}
-	if !t.since.IsZero() && now.After(t.since) {
-		v.InStatus = now.Sub(t.since)
+	if !v.StatusSince.IsZero() && now.After(v.StatusSince) {
+		v.InStatus = now.Sub(v.StatusSince)
 	}
 	if v.LastChangeAt.IsZero() {
-		v.LastChangeAt = t.written
+		v.LastChangeAt = when(t.written)
 	}
 	return v
 }

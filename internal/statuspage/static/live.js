@@ -25,6 +25,6 @@
       var c = JSON.parse(e.data);
       if (c.project + "/" + c.task !== task) { return; }
     }
-    if (!timer) { timer = setTimeout(refresh, 300); }
+    if (!timer) { timer = setTimeout(refresh, 500); }
   });
 })();
