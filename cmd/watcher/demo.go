@@ -129,6 +129,8 @@ func demoConfig(project, endpoint, dir string) config.Config {
 	cfg.Slack.Enabled = false // the console sink stands in for the webhook
 	// The demo's outage lasts seconds: show it rather than hold it back.
 	cfg.Slack.DegradedFor = 0
+	// The scenario's full sync holds at 63% for 9 s: a stall, in demo time.
+	cfg.Attention.StallAfter = 3 * time.Second
 	// The operational endpoints are on in the demo, on a free loopback port.
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	return cfg

@@ -46,6 +46,11 @@ var commandDocs = map[string]commandDoc{
 		env: []string{config.EnvNATSURL + ", " + config.EnvNATSToken + ": nats.url, nats.token"}},
 	"notify-test": {what: "Post a sample message to the default Slack destination, or a route's (webhook or bot-mode channel). Uses only slack.* of the config.",
 		env: []string{config.EnvSlackWebhook + ": slack.webhook_url", config.EnvSlackBotToken + ": slack.bot_token"}},
+	"silence": {what: "watcher silence add --match KEY=VALUE... --for D [--comment TEXT] [--by NAME]: the events that meet every --match " +
+		"(keys name, task, project, kind, status, outcome, severity) are still published, marked data.silenced, and not posted to Slack, for D from now; " +
+		"when the silence ends, each task it hid that is still failing is posted once. watcher silence ls lists the silences not yet ended; " +
+		"watcher silence rm ID ends one at once. Connects as the watcher (the read-only user may not); uses only data_dir, nats.* and slack.silences_bucket of the config.",
+		env: []string{config.EnvNATSURL + ", " + config.EnvNATSToken + ": nats.url, nats.token", "USER: the default of --by"}},
 	"version": {what: "Print the watcher's version, the commit and time it was built from, and the Go version."},
 	"health": {what: "GET /healthz on http.listen (or --addr) and exit 0 when it answers 200, else 1: the container's health check, for an image without a shell. " +
 		"Uses only http.* of the config."},

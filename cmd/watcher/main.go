@@ -9,6 +9,7 @@
 //	watcher demo                       everything on embedded defaults, ~25 s
 //	watcher tail -c watcher.yaml       print events as they are published
 //	watcher notify-test -c watcher.yaml  post a sample Slack message
+//	watcher silence add|ls|rm -c watcher.yaml  keep matching events from Slack for a while
 //	watcher health -c watcher.yaml     ask a running watcher's /healthz
 //	watcher version                    version, commit, Go version
 package main
@@ -45,6 +46,9 @@ Usage:
   watcher demo                simulator + embedded NATS + watcher + console Slack, ends by itself
   watcher tail     -c FILE    print the events of a running watcher as they are published
   watcher notify-test -c FILE [--route NAME]  post a sample message to the default Slack destination, or a route's
+  watcher silence add -c FILE --match KEY=VALUE... --for D [--comment TEXT]
+                              keep the matching events from Slack (still on NATS) for D
+  watcher silence ls  -c FILE list the silences; watcher silence rm ID -c FILE ends one
   watcher health   -c FILE    exit 0 when the watcher's /healthz (http.listen) answers
   watcher version             version, commit and Go version of this binary
 
@@ -80,6 +84,8 @@ func runCLI(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		err = cmdTail(ctx, env, args[1:])
 	case "notify-test":
 		err = cmdNotifyTest(ctx, env, args[1:])
+	case "silence":
+		err = cmdSilence(ctx, env, args[1:])
 	case "version":
 		err = cmdVersion(env, args[1:])
 	case "health":

@@ -20,6 +20,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/silence"
 	"github.com/dcs-watcher/watcher/internal/state"
 	"github.com/dcs-watcher/watcher/internal/statuspage"
 )
@@ -45,10 +46,19 @@ type App struct {
 	// Leases elect each project's leader among replicas (external NATS);
 	// nil with the embedded server, where this process is the only one.
 	Leases *lease.Store
-	opts   Options
-	live   atomic.Int64  // replicas alive, by their heartbeats
-	held   atomic.Int64  // leases this replica holds
-	leads  []atomic.Bool // by project: this replica holds its lease
+	// Silences marks the events a silence or a mute window holds
+	// (data.silenced); Catchup remembers what each hid, for the Slack
+	// notifier to skip and, when the silence ends, to post (Observe, Due,
+	// Done).
+	Silences *silence.Set
+	Catchup  *silence.Tracker
+	// stopSilences ends the silences' watches with the app.
+	stopSilences context.CancelFunc
+	opts         Options
+	events       *notify.Publisher // the region-less publisher (catch-up events)
+	live         atomic.Int64      // replicas alive, by their heartbeats
+	held         atomic.Int64      // leases this replica holds
+	leads        []atomic.Bool     // by project: this replica holds its lease
 }
 
 // Project is one watched project and the poller that watches it.
@@ -107,6 +117,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	// The stream and the bucket are everyone's: with one project their
 	// reports are its own, as they always were; with several, the
 	// watcher's.
+	a.events = base
 	lost.pub, lost.project = base, watcherProject
 	healthProject := ""
 	if len(projects) == 1 {
@@ -124,6 +135,11 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 		return err
 	}
 	a.Snaps = snaps
+	watchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopSilences = cancel
+	if err := a.openSilences(watchCtx, log); err != nil {
+		return err
+	}
 	for i, p := range projects {
 		pub := base.ForRegion(p.Region)
 		// With leases, each tenure has a poller (and a journal) of its own.
@@ -144,7 +160,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
-	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, o); err != nil {
+	if a.Slack, err = newSlack(a.Broker.JS, cfg, lost.pub, healthProject, a.Catchup, o); err != nil {
 		return err
 	}
 	a.Buttons, err = newButtons(ctx, a.Broker.JS, cfg, o)
@@ -173,6 +189,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.Slack != nil {
 		wg.Go(func() { errs <- a.Slack.Run(ctx) })
+		wg.Go(func() { a.Catchup.RunCatchUp(ctx, catchUpEvery, a.now, a.repost) }) // the loop of CatchUp
 	}
 	if a.Buttons != nil {
 		wg.Go(func() { errs <- a.Buttons.Run(ctx) })
@@ -206,4 +223,9 @@ func (a *App) Cycle(ctx context.Context) error {
 }
 
 // Stop closes the NATS connection and shuts the embedded server down.
-func (a *App) Stop() { a.Broker.Close() }
+func (a *App) Stop() {
+	if a.stopSilences != nil {
+		a.stopSilences()
+	}
+	a.Broker.Close()
+}

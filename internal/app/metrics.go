@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
@@ -12,6 +14,7 @@ import (
 func (a *App) AttachMetrics(m *metrics.Metrics) {
 	s := metrics.Sources{
 		Statuses:      a.statuses,
+		Progress:      a.progress,
 		NATSConnected: a.Broker.Conn.IsConnected,
 	}
 	if a.Broker.Embedded() {
@@ -47,4 +50,15 @@ func (a *App) statuses() []dcs.Status {
 		}
 	}
 	return out
+}
+
+// progress hands fn the last progress of every active task of the projects
+// this replica polls, for the task gauges.
+func (a *App) progress(fn func(project, taskID string, st dcs.Stats)) {
+	for i, p := range a.Projects {
+		if !a.Leads(i) {
+			continue
+		}
+		p.Poller.EachProgress(func(id string, st dcs.Stats, _ time.Time) { fn(p.ProjectID, id, st) })
+	}
 }

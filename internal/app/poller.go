@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/dcs-watcher/watcher/internal/attention"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/kvkey"
@@ -25,6 +26,8 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		RefreshActive:   cfg.Poll.RefreshActive,
 		RefreshTerminal: cfg.Poll.RefreshTerminal,
 		AbsentChecks:    cfg.Poll.AbsentChecks,
+		Stats:           client,
+		StatsEvery:      cfg.Poll.StatsEvery,
 		Concurrency:     cfg.DCS.Concurrency,
 		Now:             o.Now,
 		Logger:          o.Logger.With().Str("component", "poller").Str("project_id", p.ProjectID).Logger(),
@@ -33,6 +36,10 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		Fence:           fence,
 		Journal:         journal,
 		Offline:         a.offline,
+		Silencer:        a.Silences,
+		Attention: attention.Config{StallAfter: cfg.Attention.StallAfter, MaxLag: cfg.Attention.MaxLag,
+			LagGrowingFor: cfg.Attention.LagGrowingFor, MaxInStatus: cfg.Attention.Allowances()},
+		Logs: client,
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/config"
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
@@ -18,7 +17,7 @@ import (
 
 // newSlack makes the one Slack notifier, a consumer on js of every
 // project's events; health is where it announces a dead destination.
-func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, o Options) (*delivery.Notifier, error) {
+func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publisher, project string, silences delivery.Silences, o Options) (*delivery.Notifier, error) {
 	log := o.Logger
 	routes, sender, channel := slackDestinations(cfg, o.SlackSender)
 	var bot *slackwire.Bot
@@ -58,6 +57,7 @@ func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publishe
 		Template:     cfg.Slack.Template,
 		QuietStart:   cfg.Slack.QuietStart,
 		DegradedFor:  cfg.Slack.DegradedFor,
+		Silences:     silences,
 		Logger:       log.With().Str("component", "slack").Logger(),
 		Now:          o.Now,
 	})
@@ -98,20 +98,7 @@ func slackDestinations(cfg config.Config, replace delivery.Sender) ([]delivery.R
 
 // SlackRoute is a route of the config as the Slack notifier takes it.
 func SlackRoute(r config.RouteConfig, s delivery.Sender) delivery.Route {
-	m := notify.Match{Project: r.Match.Project, TaskID: r.Match.TaskID, TaskName: r.Match.TaskName}
-	for _, k := range r.Match.Kinds {
-		m.Kinds = append(m.Kinds, diff.Kind(k))
-	}
-	for _, st := range r.Match.Status {
-		m.Statuses = append(m.Statuses, dcs.Normalize(st))
-	}
-	for _, out := range r.Match.Outcome {
-		m.Outcomes = append(m.Outcomes, dcs.Outcome(out))
-	}
-	for _, sv := range r.Match.Severity {
-		m.Severities = append(m.Severities, notify.Severity(sv))
-	}
-	return delivery.Route{Name: r.Name, Match: m, Sender: s, Mentions: r.Mentions, Continue: r.Continue, Template: r.Template}
+	return delivery.Route{Name: r.Name, Match: NotifyMatch(r.Match), Sender: s, Mentions: r.Mentions, Continue: r.Continue, Template: r.Template}
 }
 
 // SlackDestination is one place the watcher posts to: a channel of the

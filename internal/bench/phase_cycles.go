@@ -8,6 +8,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/sim"
 )
 
@@ -126,27 +127,94 @@ func (r *runner) phaseCalls(ctx context.Context) error {
 	t := &Table{Title: "b. API calls per cycle, 1% of the tasks changing per cycle"}
 	t.Note("%d tasks; status changes at %s/s (1%% of the tasks per %s interval) at random times on random tasks; one Cycle per tick of %s (back to back when a cycle outlasts the interval), %d cycles measured after discovery and one catch-up cycle.", n, Num(0.01*float64(n)/iv.Seconds()), iv, iv, r.o.Cycles)
 	t.Note("poll.refresh_active = 120 x interval = %s: the refresh share per cycle of the default (1h at a 30 s schedule). Calls from the simulator's counters; events and KV writes from the poller's stats.", refresh)
+	t.Note("Stats calls (the progress of the active tasks, poll.stats_every 0) from the poller's stats, answered and failed, next to the list and detail calls (the ratio compares those, without the stats calls, which are one per active task per cycle in both modes when the rate is lifted). \"auto\" runs with dcs.rate_limit %s (--budget-rate) on the same interval: its budget is rate x 90%% of the interval per cycle.", Num(r.o.BudgetRate))
 	var total [2]float64
 	for i, mode := range []string{config.DetailEveryCycle, config.DetailOnChange} {
-		res, err := r.callsOnce(ctx, n, mode, refresh)
+		res, err := r.callsOnce(ctx, n, mode, refresh, 0)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
 		}
+		stats := int64(res.sum.StatsCalls + res.sum.StatsFailed)
 		total[i] = res.perCycle(res.calls.List + res.calls.Detail)
 		t.Row(mode+": list calls per cycle", Num(res.perCycle(res.calls.List)), "", "")
 		t.Row(mode+": detail calls per cycle", Num(res.perCycle(res.calls.Detail)), "", "")
-		t.Row(mode+": API calls per cycle", Num(total[i]), "", "")
+		t.Row(mode+": API calls per cycle (list and detail)", Num(total[i]), "", "")
+		t.Row(mode+": stats calls per cycle", Num(res.perCycle(stats)), "", "")
 		t.Row(mode+": events per cycle", Num(res.perCycle(int64(res.sum.Events))), "", "")
 		t.Row(mode+": KV writes per cycle", Num(res.perCycle(int64(res.sum.Writes))), "", "")
 		t.Row(mode+": mean cycle time", Secs(res.sum.Duration/time.Duration(max(res.cycles, 1))), "", "")
 	}
 	ratio := total[1] / total[0]
 	t.Row("on_change / every_cycle, API calls", Pct(ratio), "<= 2%", Met(ratio <= 0.02))
+	if err := r.callsAuto(ctx, t, n, refresh); err != nil {
+		return fmt.Errorf("%s: %w", config.DetailAuto, err)
+	}
 	t.Print(r.out)
 	return nil
 }
 
-func (r *runner) callsOnce(ctx context.Context, n int, mode string, refresh time.Duration) (cycleRun, error) {
+// callsAuto adds the rows of poll.detail auto under --budget-rate: the
+// calls of each class per cycle, from the poller's own stats, and whether
+// they stayed within the budget. The budget needs the schedule's interval,
+// so the poller runs on its schedule (poller.Run), not cycle by cycle; the
+// first two cycles (discovery and the catch-up) are not measured.
+func (r *runner) callsAuto(ctx context.Context, t *Table, n int, refresh time.Duration) error {
+	iv := r.o.Interval
+	span := 60*time.Second + time.Duration(r.o.Cycles)*iv*4 + time.Duration(n)*time.Millisecond
+	fo := sim.FleetOptions{Tasks: n, Seed: r.o.Seed, ChangeRate: 0.01 * float64(n) / iv.Seconds(), ChangeTo: span}
+	s, err := r.startSim(ctx, fo)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	wt, err := r.startWatcher(ctx, s, watchSpec{detail: config.DetailAuto, refreshActive: refresh,
+		rateLimit: r.o.BudgetRate, schedule: "@every " + iv.String()})
+	if err != nil {
+		return err
+	}
+	defer wt.Stop()
+	stop := runPoller(ctx, wt, wt.cfg.Poll.Schedule)
+	wctx, cancel := context.WithTimeout(ctx, time.Duration(r.o.Cycles+2)*(iv+10*time.Second)+2*time.Minute)
+	defer cancel()
+	for len(wt.cycles.snapshot()) < r.o.Cycles+2 && wctx.Err() == nil {
+		select {
+		case <-wctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	stop()
+	all := wt.cycles.snapshot()
+	if len(all) < r.o.Cycles+2 {
+		return fmt.Errorf("%d cycles ran, want %d", len(all), r.o.Cycles+2)
+	}
+	var sum poller.Stats
+	cycles := 0
+	for _, st := range all[2 : r.o.Cycles+2] {
+		if !st.Skipped {
+			addStats(&sum, st)
+			cycles++
+		}
+	}
+	per := func(v int) float64 { return float64(v) / float64(max(cycles, 1)) }
+	mode := config.DetailAuto
+	stats := sum.StatsCalls + sum.StatsFailed
+	calls := per(pages(n)*cycles + sum.Fetched + sum.Failed + stats)
+	budget := per(sum.Budget)
+	t.Row(mode+": cycles measured (not paused)", strconv.Itoa(cycles), "", "")
+	t.Row(mode+": budget per cycle", Num(budget), "", "")
+	t.Row(mode+": list calls per cycle", Num(float64(pages(n))), "", "")
+	t.Row(mode+": detail calls per cycle", Num(per(sum.Fetched+sum.Failed)), "", "")
+	t.Row(mode+": stats calls per cycle", Num(per(stats)), "", "")
+	t.Row(mode+": stats calls failed per cycle", Num(per(sum.StatsFailed)), "", "")
+	t.Row(mode+": API calls per cycle", Num(calls), "<= budget", Met(calls <= budget))
+	t.Row(mode+": events per cycle", Num(per(sum.Events)), "", "")
+	t.Row(mode+": mean cycle time", Secs(sum.Duration/time.Duration(max(cycles, 1))), "", "")
+	return nil
+}
+
+// callsOnce measures mode on a fleet with 1% changing per cycle; limit is
+// dcs.rate_limit (0: lifted).
+func (r *runner) callsOnce(ctx context.Context, n int, mode string, refresh time.Duration, limit float64) (cycleRun, error) {
 	iv := r.o.Interval
 	// Changes from the start, for longer than discovery and the measured
 	// cycles can take: each measured cycle sees 1% of the fleet change.
@@ -157,5 +225,5 @@ func (r *runner) callsOnce(ctx context.Context, n int, mode string, refresh time
 		return cycleRun{}, err
 	}
 	defer s.Stop()
-	return r.measureCycles(ctx, s, watchSpec{detail: mode, refreshActive: refresh}, loopSpec{every: iv, count: r.o.Cycles})
+	return r.measureCycles(ctx, s, watchSpec{detail: mode, refreshActive: refresh, rateLimit: limit}, loopSpec{every: iv, count: r.o.Cycles})
 }

@@ -280,6 +280,9 @@ func addStats(a *poller.Stats, b poller.Stats) {
 	a.Failed += b.Failed
 	a.Events += b.Events
 	a.Writes += b.Writes
+	a.StatsCalls += b.StatsCalls
+	a.StatsFailed += b.StatsFailed
+	a.Budget += b.Budget
 	a.Duration += b.Duration
 }
 

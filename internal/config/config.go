@@ -35,6 +35,8 @@ type Config struct {
 	NATS    NATSConfig  `yaml:"nats" json:"nats"`
 	Slack   SlackConfig `yaml:"slack" json:"slack"`
 	HTTP    HTTPConfig  `yaml:"http" json:"http"`
+	// Attention: the stalled and resumed events (attention.go).
+	Attention AttentionConfig `yaml:"attention" json:"attention"`
 }
 
 // LogConfig selects the log level and format.
@@ -185,6 +187,11 @@ type PollConfig struct {
 	// AbsentChecks is how many known tasks missing from the list get the
 	// detail call that decides whether they are gone, per cycle.
 	AbsentChecks int `yaml:"absent_checks" json:"absent_checks"`
+	// StatsEvery is how often each task in an active status gets its
+	// stats call (its progress): 0 (the default) every cycle as far as the
+	// call budget allows, the task asked longest ago first; a duration:
+	// once that long has passed since its last one, budget permitting.
+	StatsEvery time.Duration `yaml:"stats_every" json:"stats_every"`
 }
 
 // The values of poll.detail.
@@ -273,6 +280,23 @@ type SlackConfig struct {
 	// watch_degraded reaches Slack (its watch_recovered only follows one
 	// that did); 0 posts both at once.
 	DegradedFor time.Duration `yaml:"degraded_for" json:"degraded_for"`
+	// MuteWindows are maintenance windows: silences on a cron schedule
+	// (README, "Silences"). SilencesBucket keeps the silences of watcher
+	// silence add and what each hid, for the catch-up at its end.
+	MuteWindows    []MuteWindowConfig `yaml:"mute_windows" json:"mute_windows"`
+	SilencesBucket string             `yaml:"silences_bucket" json:"silences_bucket"`
+}
+
+// MuteWindowConfig is one entry of slack.mute_windows: from each
+// activation of Schedule (a cron spec as poll.schedule's, in the
+// watcher's time zone unless it starts with CRON_TZ=<zone>) for Duration,
+// the events Match selects (every event when empty) are published marked
+// silenced "window:<Name>" and not posted to Slack.
+type MuteWindowConfig struct {
+	Name     string        `yaml:"name" json:"name"`
+	Schedule string        `yaml:"schedule" json:"schedule"`
+	Duration time.Duration `yaml:"duration" json:"duration"`
+	Match    MatchConfig   `yaml:"match" json:"match"`
 }
 
 // RouteConfig is one entry of slack.routes.
@@ -307,8 +331,9 @@ type MatchConfig struct {
 // Each call returns fresh slices, so callers may modify the result freely.
 func Default() Config {
 	return Config{
-		Log:     LogConfig{Level: "info", Format: "auto"},
-		DataDir: "./data",
+		Log:       LogConfig{Level: "info", Format: "auto"},
+		Attention: defaultAttention(),
+		DataDir:   "./data",
 		DCS: DCSConfig{
 			Region:           "cn-north-4",
 			Credentials:      CredentialsAuto,
@@ -350,6 +375,7 @@ func Default() Config {
 			Kinds: []string{
 				string(diff.StatusChanged), string(diff.Removed),
 				string(diff.WatchDegraded), string(diff.WatchRecovered),
+				string(diff.Stalled), string(diff.Resumed),
 			},
 			Consumer:      "watcher-slack",
 			MarksBucket:   "dcs_watcher_slack",
@@ -375,7 +401,9 @@ func Default() Config {
 			Routes:     []RouteConfig{},
 			// Like Alertmanager's for: a throttling spell of one or two
 			// polls is not worth a message, a longer blindness is.
-			DegradedFor: 2 * time.Minute,
+			DegradedFor:    2 * time.Minute,
+			MuteWindows:    []MuteWindowConfig{},
+			SilencesBucket: "dcs_watcher_silences",
 		},
 	}
 }

@@ -48,7 +48,7 @@ func TestDefaultValues(t *testing.T) {
 		{"nats.replicas", c.NATS.Replicas, 1},
 		{"nats.kv_bucket", c.NATS.KVBucket, "dcs_watcher_snapshots"},
 		{"slack.enabled", c.Slack.Enabled, false},
-		{"slack.kinds", c.Slack.Kinds, []string{"status_changed", "removed", "watch_degraded", "watch_recovered"}},
+		{"slack.kinds", c.Slack.Kinds, []string{"status_changed", "removed", "watch_degraded", "watch_recovered", "stalled", "resumed"}},
 		{"slack.consumer", c.Slack.Consumer, "watcher-slack"},
 		{"slack.marks_bucket", c.Slack.MarksBucket, "dcs_watcher_slack"},
 		{"slack.max_retry_delay", c.Slack.MaxRetryDelay, 5 * time.Minute},

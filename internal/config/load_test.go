@@ -308,3 +308,26 @@ func TestLoad(t *testing.T) {
 		t.Errorf("missing file: error = %v, want fs.ErrNotExist naming the path", err)
 	}
 }
+
+// TestStatsEveryParse: poll.stats_every is 0 (every cycle) unless set, a
+// duration when set, and a negative one is refused with its line and key.
+func TestStatsEveryParse(t *testing.T) {
+	c, err := Parse([]byte("poll:\n  discover: true\n"), "t.yaml", testEnv(credsEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Poll.StatsEvery != 0 {
+		t.Errorf("poll.stats_every default = %v, want 0 (every cycle)", c.Poll.StatsEvery)
+	}
+	c, err = Parse([]byte("poll:\n  discover: true\n  stats_every: 2m\n"), "t.yaml", testEnv(credsEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Poll.StatsEvery != 2*time.Minute {
+		t.Errorf("poll.stats_every = %v, want 2m", c.Poll.StatsEvery)
+	}
+	want := `t.yaml:3: poll.stats_every: must be 0 (every cycle the budget allows) or above, not -1m0s`
+	if _, err := Parse([]byte("poll:\n  discover: true\n  stats_every: -1m\n"), "t.yaml", testEnv(credsEnv())); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Parse(stats_every: -1m) = %v, want %q", err, want)
+	}
+}

@@ -2,6 +2,10 @@ package config
 
 import (
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/robfig/cron/v3"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 )
@@ -64,6 +68,41 @@ func (c Config) validateSlack(p *problems) {
 		p.add("slack.degraded_for", "must be 0 (post at once) or above, got %s", s.DegradedFor)
 	}
 	c.validateRoutes(p)
+	c.validateMuteWindows(p)
+}
+
+// validateMuteWindows checks slack.mute_windows and the silences' bucket.
+func (c Config) validateMuteWindows(p *problems) {
+	s := c.Slack
+	checkName(p, "slack.silences_bucket", s.SilencesBucket)
+	if s.SilencesBucket != "" && slices.Contains([]string{s.MarksBucket, s.CardsBucket, c.NATS.KVBucket}, s.SilencesBucket) {
+		p.add("slack.silences_bucket", "must differ from slack.marks_bucket, slack.cards_bucket and nats.kv_bucket")
+	}
+	names := map[string]int{}
+	for i, w := range s.MuteWindows {
+		key := fmt.Sprintf("slack.mute_windows[%d]", i)
+		switch {
+		case w.Name == "":
+			p.add(key+".name", "required")
+		case !isToken(w.Name, true):
+			p.add(key+".name", "invalid name %q (letters, digits, - and _ only: it names the window's silence)", w.Name)
+		default:
+			if j, dup := names[w.Name]; dup {
+				p.add(key+".name", "duplicate window name %q (also slack.mute_windows[%d])", w.Name, j)
+			} else {
+				names[w.Name] = i
+			}
+		}
+		if strings.TrimSpace(w.Schedule) == "" {
+			p.add(key+".schedule", "required (a cron spec, e.g. \"0 2 * * *\")")
+		} else if _, err := cron.ParseStandard(w.Schedule); err != nil {
+			p.add(key+".schedule", "invalid cron spec %q: %v", w.Schedule, err)
+		}
+		if w.Duration <= 0 {
+			p.add(key+".duration", "must be positive, got %s", w.Duration)
+		}
+		c.validateMatch(p, key+".match", w.Match)
+	}
 }
 
 // validateBot checks the bot-token mode's keys: a channel needs the

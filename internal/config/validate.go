@@ -31,6 +31,7 @@ func (c Config) Validate() error {
 	c.validateNATS(&p)
 	c.validateSlack(&p)
 	c.validateHTTP(&p)
+	c.validateAttention(&p)
 	return errors.Join(p...)
 }
 
@@ -152,6 +153,9 @@ func (c Config) validatePoll(p *problems) {
 	}
 	if c.Poll.AbsentChecks < 1 {
 		p.add("poll.absent_checks", "must be at least 1, not %d", c.Poll.AbsentChecks)
+	}
+	if c.Poll.StatsEvery < 0 {
+		p.add("poll.stats_every", "must be 0 (every cycle the budget allows) or above, not %s", c.Poll.StatsEvery)
 	}
 	if len(c.DCS.Projects) == 0 && !c.Poll.Discover && c.Poll.NameFilter != "" {
 		p.add("poll.name_filter", "only used with poll.discover: true")

@@ -213,7 +213,9 @@ func TestValidateReportsKeyPath(t *testing.T) {
 		{"slack group max zero", func(c *Config) { c.Slack.GroupMax = 0 }, "slack.group_max", "between 1 and 1000, got 0"},
 		{"slack group max high", func(c *Config) { c.Slack.GroupMax = 1001 }, "slack.group_max", "got 1001"},
 		{"degraded for negative", func(c *Config) { c.Slack.DegradedFor = -time.Second }, "slack.degraded_for", "got -1s"},
-		{"discovered under quiet start", func(c *Config) { c.Slack.Kinds = append(c.Slack.Kinds, "discovered") }, "slack.kinds[4]", "governed by slack.quiet_start"},
+		{"discovered under quiet start", func(c *Config) {
+			c.Slack.Kinds = []string{"status_changed", "removed", "watch_degraded", "watch_recovered", "discovered"}
+		}, "slack.kinds[4]", "governed by slack.quiet_start"},
 		{"route name missing", withRoutes(func(r []RouteConfig) { r[1].Name = "" }), "slack.routes[1].name", "required"},
 		{"route name invalid", withRoutes(func(r []RouteConfig) { r[1].Name = "db oncall" }), "slack.routes[1].name", `invalid name "db oncall"`},
 		{"route name twice", withRoutes(func(r []RouteConfig) { r[2].Name = "db" }), "slack.routes[2].name", `duplicate route name "db" (also slack.routes[0])`},

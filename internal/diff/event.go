@@ -15,12 +15,14 @@ const (
 	Removed           Kind = "removed"             // gone from the list, or DCS.4133
 	WatchDegraded     Kind = "watch_degraded"      // the watcher cannot see a task (or the API)
 	WatchRecovered    Kind = "watch_recovered"     // ... and now it can again
+	Stalled           Kind = "stalled"             // an attention episode opens (attention.go)
+	Resumed           Kind = "resumed"             // ... and clears
 )
 
 // Kinds lists every event kind, in the order a task meets them; config
 // validates slack.kinds against it.
 func Kinds() []Kind {
-	return []Kind{Discovered, StatusChanged, TaskStatusChanged, Changed, Removed, WatchDegraded, WatchRecovered}
+	return []Kind{Discovered, StatusChanged, TaskStatusChanged, Changed, Removed, WatchDegraded, WatchRecovered, Stalled, Resumed}
 }
 
 // Scopes of an event: what it is about, beyond its task.
@@ -63,4 +65,12 @@ type Event struct {
 	// Reason says why the watcher is blind (WatchDegraded) or was (WatchRecovered):
 	// an error class and a message that holds no secret.
 	Reason string `json:"reason,omitempty"`
+	// Attention is the episode a Stalled or Resumed event opens or clears.
+	Attention *Attention `json:"attention,omitempty"`
+	// LogTail is the task's last ERROR lines, newest first, that the
+	// poller fetched for a failure or a stall (messages scrubbed); it is
+	// not part of the id. LogTailError is the error class of a log call
+	// that failed instead.
+	LogTail      []dcs.LogEntry `json:"log_tail,omitempty"`
+	LogTailError string         `json:"log_tail_error,omitempty"`
 }

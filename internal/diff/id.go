@@ -94,3 +94,10 @@ func canonicalJSON(t *dcs.Task) []byte {
 	}
 	return b
 }
+
+// DerivedID is the id of an event made from another (id) for a reason of
+// its own (why: "catch_up/<silence>"): deterministic, so that making it
+// twice publishes it once, and never the id it comes from.
+func DerivedID(id, why string) string {
+	return digest([]byte("dcs-watcher/derived-id/v1"), []byte(id), []byte(why))
+}

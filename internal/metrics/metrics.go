@@ -3,7 +3,9 @@
 // and re-attaches its sources (snapshots, Slack notifier, NATS connection),
 // so counters keep counting across reloads. Every label is bounded: API call
 // and outcome, cycle result, event kind, task status and phase, Slack
-// outcome; never a task id or name, which would grow without end.
+// outcome; never a task name. The task gauges (progress, lag) carry a project
+// and a task id: bounded by the fleet's active tasks (a task's series goes
+// when it leaves the active phase) and capped at maxTaskSeries.
 package metrics
 
 import (
@@ -31,6 +33,9 @@ type Sources struct {
 	// Statuses returns the normalised status of every watched task (not
 	// removed).
 	Statuses func() []dcs.Status
+	// Progress hands fn the last progress of every active task this
+	// replica polls, with its project.
+	Progress func(fn func(project, taskID string, st dcs.Stats))
 	// Slack returns the Slack notifier's counters since it started.
 	Slack func() delivery.Stats
 	// NATSConnected reports whether the NATS connection is up.
@@ -126,6 +131,7 @@ func New(now func() time.Time) *Metrics {
 			return 0
 		}),
 		(*sourceCollector)(m),
+		(*progressCollector)(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

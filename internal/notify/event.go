@@ -77,8 +77,40 @@ type Data struct {
 	// unreachable, and published once it answered.
 	Delayed    bool       `json:"delayed,omitempty"`
 	ObservedAt *time.Time `json:"observed_at,omitempty"`
+	// Silenced is the id of the silence (or "window:<name>" of the
+	// maintenance window) that held the event when it was published: it is
+	// on the stream like any other, and not posted to Slack. It is not
+	// part of the event's id.
+	Silenced string `json:"silenced,omitempty"`
+	// CatchUp is the id of the silence whose end this event reports: the
+	// last event the silence hid of a task still failing or stalled when
+	// it ended, published again (a new id, the time of the catch-up,
+	// ObservedAt the time of the original) so that Slack is told once.
+	CatchUp string `json:"catch_up,omitempty"`
+	// Attention is the episode of a stalled or resumed event.
+	Attention *diff.Attention `json:"attention,omitempty"`
+	// LogTail is the task's last ERROR log lines (newest first, at most
+	// 5, secrets shown as <secret>) with a failure or a stall;
+	// LogTailError the error class of a log call that failed instead.
+	LogTail      []dcs.LogEntry `json:"log_tail,omitempty"`
+	LogTailError string         `json:"log_tail_error,omitempty"`
 	// Snapshot is the task as last seen, passwords dropped.
 	Snapshot *dcs.Task `json:"snapshot,omitempty"`
+	// Progress is the task's last observed progress, in the events of a
+	// task in an active status; absent until its first stats call.
+	Progress *Progress `json:"progress,omitempty"`
+}
+
+// Progress is a task's last answer of the stats call, when it came, and
+// the rate of Percent the watcher observed.
+type Progress struct {
+	dcs.Stats
+	ObservedAt time.Time `json:"observed_at"`
+	// PercentPerMinute is how fast Percent moved, from the first
+	// observation this process kept of the task to ObservedAt; absent with
+	// a single observation and when the percentage went back (the
+	// observations then start again).
+	PercentPerMinute *float64 `json:"percent_per_minute,omitempty"`
 }
 
 // StatusInfo is a status as the API spelled it and as the watcher reads it.
@@ -132,6 +164,9 @@ type Meta struct {
 	// Delayed: the change was seen while the store was unreachable and is
 	// published after it answered (the poller's journal).
 	Delayed bool
+	// Progress is the task's last progress: it goes into data.progress
+	// when the event's status is active; it has no part in the event id.
+	Progress *Progress
 }
 
 // Build wraps a diff event in a CloudEvents envelope published on a subject
@@ -151,6 +186,9 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 		CurrentStatus:  statusInfo(snap),
 		Changes:        ev.Changes,
 		Reason:         ev.Reason,
+		Attention:      ev.Attention,
+		LogTail:        ev.LogTail,
+		LogTailError:   ev.LogTailError,
 		Snapshot:       snap,
 	}
 	if snap != nil {
@@ -167,6 +205,11 @@ func Build(prefix string, ev diff.Event, m Meta) Envelope {
 	if ev.Kind == diff.StatusChanged && !m.PrevStatusSince.IsZero() && m.ObservedAt.After(m.PrevStatusSince) {
 		s := m.ObservedAt.Sub(m.PrevStatusSince).Seconds()
 		d.PreviousStatusSeconds = &s
+	}
+	if m.Progress != nil && subjectStatus(ev).Phase() == dcs.PhaseActive {
+		pr := *m.Progress
+		pr.ObservedAt = pr.ObservedAt.UTC()
+		d.Progress = &pr
 	}
 	return Envelope{
 		SpecVersion:     specVersion,

@@ -404,11 +404,79 @@ func TestClassify(t *testing.T) {
 		{diff.Removed, "", dcs.OutcomeUnknown, notify.SeverityWarning},
 		{diff.WatchDegraded, "FAILED", dcs.OutcomeUnknown, notify.SeverityWarning},
 		{diff.WatchRecovered, "MIGRATING", dcs.OutcomeUnknown, notify.SeverityInfo},
+		{diff.Stalled, "FULLMIGRATING", dcs.OutcomeInProgress, notify.SeverityWarning},
+		{diff.Resumed, "FULLMIGRATING", dcs.OutcomeInProgress, notify.SeverityInfo},
+		{diff.Resumed, "MIGRATION_FAILED", dcs.OutcomeFailed, notify.SeverityInfo},
 	}
 	for _, tt := range tests {
 		o, s := notify.Classify(tt.kind, tt.status)
 		if o != tt.outcome || s != tt.severity {
 			t.Errorf("Classify(%s, %q) = %s, %s; want %s, %s", tt.kind, tt.status, o, s, tt.outcome, tt.severity)
 		}
+	}
+}
+
+// A silenced event carries its silence's id, validates, and keeps the id
+// of the same event unsilenced; an empty mark is not a valid one.
+func TestSilencedMark(t *testing.T) {
+	sch := compileSchema(t)
+	ev := diff.Diff(task("MIGRATING"), task("MIGRATION_FAILED"))[0]
+	plain := notify.Build(prefix, ev, notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Now()})
+	env := plain
+	env.Data.Silenced = "window:nightly"
+	if err := validate(t, sch, env); err != nil {
+		t.Errorf("silenced envelope does not match %s: %v", schemaPath, err)
+	}
+	if env.ID != plain.ID {
+		t.Errorf("silenced event id %s, want the unsilenced one's %s", env.ID, plain.ID)
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := data(m)["silenced"]; got != "window:nightly" {
+		t.Errorf("data.silenced = %v, want window:nightly", got)
+	}
+	data(m)["silenced"] = ""
+	if err := validate(t, sch, m); err == nil {
+		t.Error("schema accepts an empty data.silenced")
+	}
+}
+
+// TestBuildProgress: an event of a task in an active status carries its
+// last progress (valid against the schema, in UTC); an event of a task
+// that is not active does not, and progress never changes the event id.
+func TestBuildProgress(t *testing.T) {
+	sch := compileSchema(t)
+	pct, lag, rate := 63.5, int64(1200), 1.25
+	at := time.Date(2026, 3, 1, 20, 0, 0, 0, time.FixedZone("UTC+8", 8*3600))
+	pr := &notify.Progress{Stats: dcs.Stats{Percent: &pct, Lag: &lag}, ObservedAt: at, PercentPerMinute: &rate}
+	m := notify.Meta{Region: region, ProjectID: project, ObservedAt: at, Progress: pr}
+
+	active := notify.Build(prefix, one(t, task("MIGRATING"), task("INCRMIGRATING"), diff.StatusChanged), m)
+	got := active.Data.Progress
+	if got == nil || *got.Percent != pct || *got.Lag != lag || *got.PercentPerMinute != rate ||
+		!got.ObservedAt.Equal(at) || got.ObservedAt.Location() != time.UTC {
+		t.Fatalf("progress of an active task = %+v, want percent %v, lag %v, rate %v at %v UTC", got, pct, lag, rate, at)
+	}
+	if err := validate(t, sch, active); err != nil {
+		t.Fatalf("event with progress does not match the schema: %v", err)
+	}
+	b, _ := json.Marshal(active.Data.Progress)
+	if want := `{"percent":63.5,"lag":1200,"observed_at":"2026-03-01T12:00:00Z","percent_per_minute":1.25}`; string(b) != want {
+		t.Fatalf("progress JSON = %s, want %s", b, want)
+	}
+	without := notify.Build(prefix, one(t, task("MIGRATING"), task("INCRMIGRATING"), diff.StatusChanged),
+		notify.Meta{Region: region, ProjectID: project, ObservedAt: at})
+	if without.ID != active.ID {
+		t.Fatalf("event id %s with progress, %s without: progress must not make the id", active.ID, without.ID)
+	}
+	done := notify.Build(prefix, one(t, task("INCRMIGRATING"), task("SUCCESS"), diff.StatusChanged), m)
+	if done.Data.Progress != nil {
+		t.Fatalf("event of a finished task carries progress %+v", done.Data.Progress)
 	}
 }

@@ -32,6 +32,8 @@ func Severities() []Severity {
 //     failure status (FAILED, MIGRATION_FAILED, ERROR) failed, a success
 //     succeeded, TERMINATED/RELEASED/DELETED stopped, any other known
 //     status in_progress, an unknown or missing one unknown.
+//   - stalled, resumed: the outcome of the status, as below; warning (a
+//     task that needs a look), info (it no longer does).
 //   - severity: critical when the news is a task failing (status_changed,
 //     or discovered already failed); warning for removed, a task stopped by
 //     someone, an unknown status; info otherwise (changed and
@@ -45,8 +47,10 @@ func Classify(kind diff.Kind, status dcs.Status) (dcs.Outcome, Severity) {
 	}
 	out := status.Outcome()
 	switch {
-	case kind == diff.Removed:
+	case kind == diff.Removed || kind == diff.Stalled:
 		return out, SeverityWarning
+	case kind == diff.Resumed:
+		return out, SeverityInfo
 	case kind == diff.Changed || kind == diff.TaskStatusChanged:
 		return out, SeverityInfo
 	case out == dcs.OutcomeFailed:

@@ -86,6 +86,8 @@ func (d Data) What(esc func(string) string) string {
 			return "watcher sees the DCS API again"
 		}
 		return "watcher sees the task again"
+	case diff.Stalled, diff.Resumed:
+		return d.attentionWhat(esc)
 	case diff.TaskStatusChanged:
 		// The scope's own task_status is the news; other fields are listed apart.
 		field := "task_status"

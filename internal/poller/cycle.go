@@ -76,7 +76,9 @@ func (c *cycle) load(ctx context.Context, task string) (state.Entry, error) {
 // is when the answer that shows the change came, gap why the task may
 // have gone unobserved before it.
 func (c *cycle) commit(ctx context.Context, at time.Time, task string, prev state.Entry, rec state.Record, events []diff.Event, gap string) error {
-	return c.box.commit(ctx, task, prev, rec, events, notify.Meta{ObservedAt: at, Gap: gap, Delayed: c.replaying})
+	events = c.withLogTail(ctx, task, prev, events)
+	return c.box.commit(ctx, task, prev, rec, events, notify.Meta{ObservedAt: at, Gap: gap, Delayed: c.replaying,
+		Progress: c.p.prog.envelope(task)})
 }
 
 // prepare completes a detail answer t with what its list row row and the

@@ -53,6 +53,12 @@ type env struct {
 	// limiter, when set, paces the DCS client of each watcher started
 	// after, as dcs.rate_limit does.
 	limiter *rate.Limiter
+	// withClient, when set, may give each watcher started after its DCS
+	// client for the poller options beyond Fetcher (Stats, Logs).
+	withClient func(c *dcs.Client, o *poller.Options)
+	// stats, when set, makes each watcher started after make the stats
+	// calls with its DCS client (Options.Stats).
+	stats bool
 }
 
 // newEnv serves scenario (YAML) through wrap, when not nil, and starts
@@ -186,7 +192,13 @@ func (e *env) newWatcherWith(o poller.Options, wrap func(poller.Publisher) polle
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if e.withClient != nil {
+		e.withClient(client, &o)
+	}
 	o.Now = e.clk.Now
+	if e.stats {
+		o.Stats = client
+	}
 	o.Logger = zerolog.New(w.logs).Level(zerolog.DebugLevel)
 	o.Published = func(env notify.Envelope) {
 		w.mu.Lock()

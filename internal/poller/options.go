@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/internal/attention"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -26,6 +27,12 @@ type Publisher interface {
 	// it, on subject with id as its message id; it reports whether the
 	// stream already held the id.
 	SendStored(ctx context.Context, subject, id string, body []byte) (duplicate bool, err error)
+}
+
+// Silencer says which silence, if any, holds an event observed at now:
+// the event is still published, marked data.silenced with the id.
+type Silencer interface {
+	Silenced(d notify.Data, now time.Time) (id string, ok bool)
 }
 
 // Store holds the last snapshot of each task; task state.API is the record
@@ -94,6 +101,35 @@ type Options struct {
 	// to time out.
 	Journal JournalOptions
 	Offline func() bool
+	// Silencer, when set, marks the events a silence or a maintenance
+	// window holds (data.silenced), when their envelope is built; nil
+	// silences nothing. The mark is stored with the event in the outbox,
+	// so a re-publish carries the same mark.
+	Silencer Silencer
+	// Stats, when set, makes the stats call of each task in an active
+	// status (MIGRATING, FULLMIGRATING, INCRMIGEATING): its progress,
+	// carried by the task's events and kept for Progress. The calls come
+	// after the detail calls, within the budget when one is known
+	// (RateLimit and the interval): with DetailAuto after the list, the
+	// detail calls of changed rows and new tasks and the absence checks,
+	// sharing the rest with the refreshes (at least half of it, and all
+	// the refreshes leave); the task asked longest ago first.
+	Stats StatsFetcher
+	// StatsEvery, when above 0, is how old a task's last stats call must
+	// be for the next (poll.stats_every); 0: every cycle, as far as the
+	// budget allows.
+	StatsEvery time.Duration
+	// OnProgress hears of each stats answer: the task, its name, the
+	// answer and when it came. Called from the cycle's workers: it must
+	// not block.
+	OnProgress func(taskID, name string, st dcs.Stats, at time.Time)
+	// Attention is what a task's stalled and resumed episodes are judged
+	// by, after each cycle (attention.go); the zero Config judges none.
+	Attention attention.Config
+	// Logs, when set, gives a failure (a status_changed to a failure
+	// status) and a stall (progress_stalled) the task's last ERROR lines
+	// (logtail.go): one logs call each, counted in the cycle's budget.
+	Logs LogFetcher
 }
 
 // Detail is when a listed task gets a detail call: the values of
@@ -135,6 +171,11 @@ type Stats struct {
 	// had its last detail call (list-driven cycles); a task never read by
 	// this process counts from when this process first listed it.
 	OldestRefresh time.Duration
-	Skipped       bool
-	Duration      time.Duration
+	// StatsCalls are the stats calls answered, StatsFailed those that
+	// failed.
+	StatsCalls, StatsFailed int
+	// Logs are the logs calls made for failures and stalls.
+	Logs     int
+	Skipped  bool
+	Duration time.Duration
 }

@@ -36,6 +36,7 @@ type outbox struct {
 	// writes are guarded by compare-and-swap alone.
 	handingOver atomic.Bool
 	published   func(notify.Envelope) // Options.Published
+	silencer    Silencer              // Options.Silencer; nil: nothing silenced
 	log         zerolog.Logger
 
 	// events and writes count the events this process published and the
@@ -58,7 +59,7 @@ type outbox struct {
 }
 
 func newOutbox(st Store, pub Publisher, o Options) *outbox {
-	return &outbox{st: st, pub: pub, project: o.ProjectID, fenced: o.Fence, published: o.Published, log: o.Logger,
+	return &outbox{st: st, pub: pub, project: o.ProjectID, fenced: o.Fence, published: o.Published, silencer: o.Silencer, log: o.Logger,
 		owed: map[string]bool{}, stale: map[string]bool{}, tried: map[string]bool{}}
 }
 
@@ -218,6 +219,13 @@ func (b *outbox) commit(ctx context.Context, task string, prev state.Entry, rec 
 	owed := make([]owedEvent, 0, len(events))
 	for _, ev := range events {
 		env := b.pub.Envelope(ev.At(b.project, prev.Revision), m)
+		if b.silencer != nil {
+			// Judged at the observation, after the id is made: the mark
+			// never changes which event it is.
+			if id, ok := b.silencer.Silenced(env.Data, m.ObservedAt); ok {
+				env.Data.Silenced = id
+			}
+		}
 		body, err := json.Marshal(env)
 		if err != nil {
 			return fmt.Errorf("%s: encode event %s: %w", displayID(task), env.ID, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
@@ -19,6 +20,8 @@ type Poller struct {
 	box *outbox
 
 	plan *plan // list-driven: which listed tasks need a detail call
+	prog *progress
+	attn attending // recent progress samples, for the attention episodes
 	// absent holds, for each known task the list does not show, when its
 	// detail call last said it still exists; absentFrom is where the next
 	// cycle's checks start, so that every suspect gets its turn.
@@ -61,11 +64,14 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 	if o.AbsentChecks < 1 {
 		o.AbsentChecks = 50
 	}
+	if o.OnProgress == nil {
+		o.OnProgress = func(string, string, dcs.Stats, time.Time) {}
+	}
 	if o.Detail == "" {
 		o.Detail = DetailOnChange
 	}
 	return &Poller{
-		f: f, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal),
+		f: f, st: st, o: o, plan: newPlan(o.RefreshActive, o.RefreshTerminal), prog: newProgress(),
 		absent: map[string]time.Time{}, box: newOutbox(st, pub, o),
 		j: openJournal(o.Journal, o.ProjectID, o.Logger),
 	}

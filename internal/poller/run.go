@@ -45,6 +45,7 @@ func (p *Poller) tick(ctx context.Context) {
 		ev = p.o.Logger.Warn().Err(err)
 	}
 	ev.Int("tasks", st.Tasks).Int("rows", st.Rows).Int("fetched", st.Fetched).Int("failed", st.Failed).
+		Int("stats", st.StatsCalls).Int("stats_failed", st.StatsFailed).Int("logs", st.Logs).
 		Int("events", st.Events).Int("writes", st.Writes).Bool("paused", st.Skipped).
 		Dur("took", st.Duration).Msg("cycle")
 }
@@ -70,8 +71,9 @@ func (p *Poller) Cycle(ctx context.Context) (st Stats, err error) {
 	if err := c.box.fence(ctx); err != nil {
 		return st, err // another replica polls this project now
 	}
-	events, writes := p.box.events.Load(), p.box.writes.Load()
+	events, writes, logs := p.box.events.Load(), p.box.writes.Load(), p.attn.logCalls.Load()
 	defer func() {
+		st.Logs = int(p.attn.logCalls.Load() - logs)
 		st.Events = int(p.box.events.Load() - events)
 		st.Writes = int(p.box.writes.Load() - writes)
 	}()
@@ -126,6 +128,14 @@ func (p *Poller) Cycle(ctx context.Context) (st Stats, err error) {
 			c.apply(ctx, r)
 		}
 	}
+	if c.apiErr == nil || !stopsCycle(c.apiErr) {
+		tg.stats = spendLogs(tg.stats, p.statsLeft(&tg, start), int(p.attn.logCalls.Load()-logs))
+		if stop := c.fetchStats(ctx, tg); stop != nil {
+			p.updatePause(stop)
+		}
+	}
+	p.prog.keep(p.activeStored)
+	c.attend(ctx)
 	if tg.listed != nil && p.o.Detail != DetailEveryCycle {
 		p.reportStaleness(&st, start, tg)
 	}

@@ -13,6 +13,11 @@ import (
 // targets is what a cycle calls the API for.
 type targets struct {
 	fetch []string // detail calls to make: new and changed tasks first, then suspects, then refreshes
+	// stats are the active tasks whose stats call the cycle makes, after
+	// the detail calls (planStats); statsBy, when a budget is known, when
+	// they stop being worth starting (as deadline for the refreshes).
+	stats   []string
+	statsBy time.Time
 	// rows are the list rows of listed tasks without a snapshot that get
 	// no detail call this cycle (DetailAuto, beyond the budget): each becomes its
 	// task's first snapshot before any detail call. A new task with a
@@ -48,6 +53,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		tg.fetch = sortedKeys(set)
 		tg.watched = len(tg.fetch)
 		tg.refreshFrom = len(tg.fetch)
+		p.planStats(&tg, tg.fetch, p.statsLeft(&tg, now), now)
 		return tg, nil
 	}
 	rows, err := p.f.List(ctx, p.o.NameFilter)
@@ -66,6 +72,9 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		tg.fetch = sortedKeys(set)
 		tg.watched = len(tg.fetch)
 		tg.refreshFrom = len(tg.fetch)
+		if !apiWide(err) {
+			p.planStats(&tg, tg.fetch, p.statsLeft(&tg, now), now)
+		}
 		return tg, err
 	}
 	tg.listed = make(map[string]*dcs.Task, len(rows))
@@ -90,6 +99,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		tg.fetch = append(sortedKeys(set), suspects...)
 		tg.watched = len(set) + unlisted
 		tg.refreshFrom = len(tg.fetch)
+		p.planStats(&tg, sortedKeys(set), p.statsLeft(&tg, now), now)
 		return tg, nil
 	}
 	p.plan.keep(tg.listed)
@@ -115,10 +125,14 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	tg.fetch = append(tg.fetch, sortedKeys(set)...) // configured, not listed
 	tg.fetch = append(tg.fetch, suspects...)
 	tg.refreshFrom = len(tg.fetch)
+	statsFor := append(sortedKeys(tg.listed), sortedKeys(set)...)
 	if auto {
-		later = p.spend(&tg, news, cands, now)
+		later = p.spend(&tg, news, cands, statsFor, now)
 	}
 	tg.fetch = append(tg.fetch, later...)
+	if !auto {
+		p.planStats(&tg, statsFor, p.statsLeft(&tg, now), now)
+	}
 	tg.watched = len(tg.listed) + len(set) + unlisted
 	tg.refreshes = len(later)
 	return tg, nil
@@ -126,8 +140,11 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 
 // spend is DetailAuto's budget: what the list pages and tg.fetch leave of
 // it goes to the new tasks first, by priority (those beyond it are known
-// from their rows: tg.rows), then to cands, whose ids it returns.
-func (p *Poller) spend(tg *targets, news []*dcs.Task, cands []candidate, now time.Time) []string {
+// from their rows: tg.rows), then to the owed detail calls of status
+// changes told from rows; what is left is shared by the stats calls of the
+// active tasks among statsFor (tg.stats) and the other cands (refreshes).
+// It returns the ids of the cands it picked.
+func (p *Poller) spend(tg *targets, news []*dcs.Task, cands []candidate, statsFor []string, now time.Time) []string {
 	tg.budget, tg.deadline = p.budget(now)
 	left := len(cands) + len(news)
 	if tg.budget > 0 {
@@ -149,7 +166,27 @@ func (p *Poller) spend(tg *targets, news []*dcs.Task, cands []candidate, now tim
 		}
 	}
 	tg.refreshFrom = len(tg.fetch)
-	return pick(cands, left-len(first))
+	left -= len(first)
+	var owed, rest []candidate
+	for _, c := range cands {
+		if c.class < 0 {
+			owed = append(owed, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	out := pick(owed, left)
+	left -= len(out)
+	if tg.budget > 0 {
+		// The stats calls and the refreshes share what is left: the stats
+		// calls at least half of it, and all that the refreshes do not
+		// need, so that neither class starves the other.
+		p.planStats(tg, statsFor, max((left+1)/2, left-len(rest)), now)
+		left -= len(tg.stats)
+	} else {
+		p.planStats(tg, statsFor, -1, now)
+	}
+	return append(out, pick(rest, left)...)
 }
 
 // What a listed task with its stored entry needs of a list-driven cycle.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
 // Record is what the watcher remembers of one task (or, with a nil Task, of
@@ -34,6 +35,13 @@ type Record struct {
 	// BlindEpisodes counts blindness episodes; it makes each episode's
 	// event ids unique.
 	BlindEpisodes uint64 `json:"blind_episodes,omitempty"`
+	// Attention are the task's open attention episodes (a stalled event
+	// told, its resumed not yet), AttentionEpisodes the counter that
+	// numbers them: written with the events that report them, in one
+	// compare-and-swap, so a restart or another replica neither repeats
+	// nor forgets an episode.
+	Attention         []diff.Attention `json:"attention,omitempty"`
+	AttentionEpisodes uint64           `json:"attention_episodes,omitempty"`
 	// Pending is the outbox: the events derived with this record, written
 	// with it in one compare-and-swap and cleared once JetStream has
 	// acknowledged every one. Until then they are published again, with

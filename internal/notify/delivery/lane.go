@@ -22,6 +22,7 @@ type counters struct {
 	sent      atomic.Uint64
 	events    atomic.Uint64
 	skipped   atomic.Uint64
+	silencedN atomic.Uint64
 	retried   atomic.Uint64
 	throttled atomic.Uint64
 	failed    atomic.Uint64

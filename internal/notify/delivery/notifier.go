@@ -127,7 +127,7 @@ func newDestination(o Options, name string, snd Sender, channel string, mentions
 // Stats returns the counters so far, summed over the destinations.
 func (n *Notifier) Stats() Stats {
 	return Stats{
-		Sent: n.sent.Load(), Events: n.events.Load(), Skipped: n.skipped.Load(),
+		Sent: n.sent.Load(), Events: n.events.Load(), Skipped: n.skipped.Load(), Silenced: n.silencedN.Load(),
 		Retried: n.retried.Load(), Throttled: n.throttled.Load(), Failed: n.failed.Load(),
 		Dead: n.dead.Load(), Quiet: n.quieted.Load(),
 	}

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
 )
@@ -82,8 +84,21 @@ type Options struct {
 	DegradedFor time.Duration
 	// Project is the project those events name; empty: "_watcher".
 	Project string
-	Logger  zerolog.Logger // zero value: no logs
-	Now     func() time.Time
+	// Silences hears of every event taken from the stream and says whether
+	// a silence holds it (data.silenced), so that it is acked unposted; it
+	// remembers what each silence hid, for the catch-up at its end
+	// (silence.Tracker). nil: an event marked silenced is still not
+	// posted, and nothing is remembered.
+	Silences Silences
+	Logger   zerolog.Logger // zero value: no logs
+	Now      func() time.Time
+}
+
+// Silences is what the notifier needs of the silences: Observe records an
+// event and says whether to hide it; an error leaves the event to be
+// redelivered.
+type Silences interface {
+	Observe(ctx context.Context, env notify.Envelope) (hide bool, err error)
 }
 
 // Stats count what the Notifier did with the events it received. Sent
@@ -93,6 +108,7 @@ type Stats struct {
 	Sent      uint64 // messages accepted by Slack
 	Events    uint64 // events those messages carried, each marked delivered and acked
 	Skipped   uint64 // kind not posted, or already delivered (mark found)
+	Silenced  uint64 // held by a silence or a maintenance window (data.silenced)
 	Retried   uint64 // failed attempts (send or mark read) that were tried again; 429s included
 	Throttled uint64 // 429 answers from Slack
 	Failed    uint64 // malformed or refused by Slack for good: terminated

@@ -73,6 +73,15 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 		if !ok {
 			continue
 		}
+		hide, err := s.silenced(ctx, it)
+		if err != nil {
+			return nil, false
+		}
+		if hide {
+			s.silencedN.Add(1)
+			s.ack(ctx, it)
+			continue
+		}
 		if !s.takes(it.env.Data) || ownHealth(it.env.Data) {
 			s.skipped.Add(1)
 			s.ack(ctx, it)
@@ -103,6 +112,29 @@ func (s *session) admit(ctx context.Context, msgs []jetstream.Msg) (items []*ite
 	return items, ctx.Err() == nil
 }
 
+// silenced says whether a silence holds the event (Options.Silences, or
+// its data.silenced mark when there is none); a failed record is tried
+// again with backoff, and the error is returned only when ctx ends.
+func (s *session) silenced(ctx context.Context, it *item) (bool, error) {
+	if s.o.Silences == nil {
+		return it.env.Data.Silenced != "", nil
+	}
+	for attempt := it.delivered; ; attempt++ {
+		hide, err := s.o.Silences.Observe(ctx, it.env)
+		if err == nil {
+			return hide, nil
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		delay := s.backoff(attempt)
+		s.retrying(it.log, fmt.Errorf("record the event for the silences: %w", err), delay)
+		if err := retry.SleepUntil(ctx, time.Now().Add(delay)); err != nil {
+			return false, err
+		}
+	}
+}
+
 // decode reads an envelope; one that can never be posted is terminated
 // rather than left to block the stream.
 func (s *session) decode(msg jetstream.Msg) (*item, bool) {
@@ -121,6 +153,7 @@ func (s *session) decode(msg jetstream.Msg) (*item, bool) {
 		_ = msg.TermWithReason("malformed event")
 		return nil, false
 	}
+	it.env.NATSSubject = msg.Subject()
 	d := it.env.Data
 	it.log = it.log.With().Str("event_id", it.env.ID).Str("task_id", d.TaskID).Str("kind", string(d.Kind)).Logger()
 	return it, true

@@ -93,7 +93,7 @@ func hasActions(msg slack.WebhookMessage) bool {
 }
 
 // TestLogReply: the log reply shows the newest lines, at most ten, with
-// their level and code, escaped (a log line cannot mention anyone) and
+// their log code, escaped (a log line cannot mention anyone) and
 // within Block Kit's limits; no lines say so.
 func TestLogReply(t *testing.T) {
 	var entries []dcs.LogEntry

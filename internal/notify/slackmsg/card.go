@@ -43,6 +43,11 @@ type Card struct {
 	Folded map[string]float64 `json:"folded,omitempty"`
 	// Applied are the ids of the latest events applied, newest last.
 	Applied []string `json:"applied"`
+	// Progress is the task's last progress an event carried, while it is
+	// in an active status.
+	Progress *notify.Progress `json:"progress,omitempty"`
+	// Attention are the task's open attention episodes (card_attention.go).
+	Attention []cardAttention `json:"attention,omitempty"`
 }
 
 // statusSpan is one status of the timeline and when it was first seen.
@@ -98,10 +103,17 @@ func (r *Card) Apply(env notify.Envelope) bool {
 	}
 	if cur, ok := currentStatus(d); ok {
 		r.Status, r.Norm = cur.raw, cur.norm
+		switch {
+		case cur.norm.Phase() != dcs.PhaseActive:
+			r.Progress = nil
+		case d.Progress != nil:
+			r.Progress = d.Progress
+		}
 		if len(r.Spans) == 0 || r.Spans[len(r.Spans)-1].Status != cur.raw {
 			r.Spans = append(r.Spans, statusSpan{Status: cur.raw, Norm: cur.norm, Since: env.Time.UTC()})
 		}
 	}
+	r.applyAttention(d)
 	r.fold()
 	r.Updated, r.LastEvent = env.Time.UTC(), env.ID
 	r.Applied = append(r.Applied, env.ID)

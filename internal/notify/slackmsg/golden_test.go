@@ -95,6 +95,10 @@ func goldenMessages(t *testing.T) map[string]slack.WebhookMessage {
 	failed := envelope("ev-example", diff.StatusChanged, with("FULLMIGRATING", ""), with("FAILED", goldenStatus[1].err), 2*time.Hour+5*time.Minute)
 	out["example_template_status_changed_failed"] = example.Render(failed)
 
+	catchUp := envelope("ev-catch-up", diff.StatusChanged, with("FULLMIGRATING", ""), with("FAILED", goldenStatus[1].err), 2*time.Hour+5*time.Minute)
+	catchUp.Data.CatchUp = "k3q9x2m4ab"
+	out["catch_up_status_changed_failed"] = Render(catchUp)
+
 	out["mentions_status_changed_failed"] = WithMentions(out["status_changed_failed"], []string{"S0ONCALL", "U0LEAD", "@here"})
 
 	var failures []notify.Envelope

@@ -36,6 +36,7 @@ const (
 	emojiWarning   = ":warning:"
 	emojiRecovered = ":large_green_circle:"
 	emojiRemoved   = ":wastebasket:"
+	emojiStalled   = ":snail:"
 )
 
 // status is a status as the watcher reads it: raw spelling for display,
@@ -64,8 +65,10 @@ func emoji(d notify.Data) string {
 		return emojiRemoved
 	case diff.WatchDegraded:
 		return emojiWarning
-	case diff.WatchRecovered:
+	case diff.WatchRecovered, diff.Resumed:
 		return emojiRecovered
+	case diff.Stalled:
+		return emojiStalled
 	}
 	cur, ok := currentStatus(d)
 	if !ok || !cur.known {

@@ -51,7 +51,8 @@ var phases = []dcs.Phase{dcs.PhasePending, dcs.PhaseActive, dcs.PhaseStopping, d
 // RenderCard draws a task's live status card from its record: a header
 // with the outcome emoji and the task name; the current status and the
 // fields (project, task id, source and target names and addresses, never
-// passwords); the timeline, one line per status with the time spent in
+// passwords); while the task is active and its progress known, a progress
+// bar with the percentage, an ETA and the lag (progressBlock); the timeline, one line per status with the time spent in
 // it, and the time spent in each phase; the last error; a context line
 // with the last event. The current status shows since when, not for how
 // long: the card is redrawn only when something changes, so a running
@@ -60,7 +61,7 @@ var phases = []dcs.Phase{dcs.PhasePending, dcs.PhaseActive, dcs.PhaseStopping, d
 // API are escaped and every Block Kit limit is kept; the fallback text is
 // always set.
 func RenderCard(r *Card) slack.WebhookMessage {
-	d := notify.Data{Kind: r.Kind, ProjectID: r.Project, TaskID: r.TaskID, TaskName: r.Name,
+	d := notify.Data{Kind: cardKind(r), ProjectID: r.Project, TaskID: r.TaskID, TaskName: r.Name,
 		CurrentStatus: &notify.StatusInfo{Raw: r.Status, Normalized: string(r.Norm)}}
 	name := r.Name
 	if name == "" {
@@ -76,7 +77,13 @@ func RenderCard(r *Card) slack.WebhookMessage {
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, clip(emoji(d)+" "+name, maxHeaderText), true, false)),
 		slack.NewSectionBlock(md(clipEscaped("*Status* "+status, maxSectionText)), cardFields(r), nil),
-		slack.NewSectionBlock(md(timeline(r)), nil, nil),
+	}
+	if pb := progressBlock(r); pb != nil {
+		blocks = append(blocks, pb)
+	}
+	blocks = append(blocks, slack.NewSectionBlock(md(timeline(r)), nil, nil))
+	if b := attentionBlock(r); b != nil {
+		blocks = append(blocks, b)
 	}
 	if strings.TrimSpace(r.LastError) != "" {
 		blocks = append(blocks, codeSection("Last error", r.LastError))
@@ -152,12 +159,18 @@ func RenderReply(env notify.Envelope) slack.WebhookMessage {
 	if d.Delayed && d.ObservedAt != nil {
 		line += " (seen at " + d.ObservedAt.UTC().Format("15:04:05") + " UTC, delayed)"
 	}
+	if d.CatchUp != "" {
+		line += " (held back by silence " + escClip(d.CatchUp, maxID) + ", which has ended)"
+	}
 	blocks := []slack.Block{slack.NewSectionBlock(md(clipEscaped(line, maxSectionText)), nil, nil)}
 	if r := reasonBlock(d); r != nil {
 		blocks = append(blocks, r)
 	}
 	if c := changesBlock(d); c != nil {
 		blocks = append(blocks, c)
+	}
+	if l := logTailBlock(d); l != nil {
+		blocks = append(blocks, l)
 	}
 	blocks = append(blocks, contextBlock(env))
 	return slack.WebhookMessage{

@@ -134,7 +134,9 @@ func (r *Renderer) renderSingle(set *msgtmpl.Set, env notify.Envelope) (slack.We
 		return slack.WebhookMessage{}, err
 	}
 	b.fields(out["fields"])
+	b.section(out["attention"])
 	b.section(out["reason"])
+	b.section(out["log_tail"])
 	b.section(out["changes"])
 	b.section(out["extra"])
 	b.context(out["context"])
@@ -270,7 +272,7 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 		Kind: esc(string(d.Kind)), Scope: esc(d.Scope), Outcome: esc(string(out)), Severity: esc(string(sev)),
 		Emoji: emoji(d), Name: esc(d.Name()), TaskID: esc(d.TaskID), ProjectID: esc(d.ProjectID), Region: esc(d.Region),
 		What: what(d, esc), LineWhat: lineWhat(d, esc),
-		MayHaveSkipped: d.MayHaveSkipped, Gap: esc(d.Gap), Delayed: d.Delayed, EventID: esc(env.ID), Mentions: mentionMarkup(mentions),
+		MayHaveSkipped: d.MayHaveSkipped, Gap: esc(d.Gap), Delayed: d.Delayed, CatchUp: esc(d.CatchUp), EventID: esc(env.ID), Mentions: mentionMarkup(mentions),
 	}
 	if p, ok := statusOf(d.PreviousStatus); ok {
 		m.From = statusData(p, esc)
@@ -292,6 +294,7 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 			m.Changes = append(m.Changes, msgtmpl.Change{Field: esc(c.Field), Old: esc(notify.OrNone(c.Old)), New: esc(notify.OrNone(c.New))})
 		}
 	}
+	attentionData(&m, env, esc)
 	if !env.Time.IsZero() {
 		m.ObservedAt = env.Time.UTC()
 		m.Observed = m.ObservedAt.Format(time.RFC3339)

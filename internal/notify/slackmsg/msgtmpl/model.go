@@ -54,6 +54,23 @@ type MessageData struct {
 	// group shows it once).
 	ReasonLabel string
 	Reason      string
+	// Condition is the attention condition of a stalled or resumed event
+	// (progress_stalled, lag_high, lag_growing, status_too_long), ""
+	// otherwise; ConditionLabel names it for people ("stalled full sync");
+	// Since is when it began (RFC 3339, UTC), For how long it had lasted
+	// when the event was seen (humanized), Figures what opened it (and,
+	// for resumed, what it cleared at).
+	Condition      string
+	ConditionLabel string
+	Since          string
+	For            string
+	Figures        string
+	// LogTail is a failure's or a stall's last ERROR log lines, newest
+	// first, one per line ("15:04:05 message"), secrets shown as
+	// <secret>; "" when none. LogTailError is the error class of a logs
+	// call that failed instead.
+	LogTail      string
+	LogTailError string
 	// Changes are the changed fields, in the event's order, for changed and
 	// task_status_changed events; an empty Old or New is "(none)".
 	Changes []Change
@@ -64,6 +81,9 @@ type MessageData struct {
 	// Delayed marks a change seen while the watcher's store was
 	// unreachable and published after it answered (Observed says when).
 	Delayed bool
+	// CatchUp is the id of the silence whose end this event reports: the
+	// task is still failing or stalled (escaped).
+	CatchUp string
 	// EventID is the event's id; ObservedAt when the change was seen (zero
 	// when unknown), Observed the same in RFC 3339, UTC ("" when unknown).
 	EventID    string

@@ -15,7 +15,7 @@ import (
 // named template; the notifier turns its output into a block (see the
 // default templates' comment for which).
 var (
-	SingleParts = []string{"header", "fields", "reason", "changes", "extra", "context", "text"}
+	SingleParts = []string{"header", "fields", "attention", "reason", "log_tail", "changes", "extra", "context", "text"}
 	GroupParts  = []string{"group_header", "group_reason", "group_line", "group_context", "group_text"}
 )
 
@@ -172,6 +172,9 @@ func samples() []MessageData {
 		PreviousStatusFor: "3m12s", PreviousStatusSeconds: 192,
 		Source: &Instance{Name: "redis-src", Addr: "192.0.2.1:6379"}, Target: &Instance{Name: "redis-dst", Addr: "192.0.2.2:6379"},
 		ReasonLabel: "Failure reason", Reason: "source unreachable",
+		Condition: "progress_stalled", ConditionLabel: "stalled full sync", Since: at.Format(time.RFC3339), For: "20m",
+		Figures: "63% since 2026-03-01T11:40:00Z; stall_after 15m",
+		LogTail: "11:59:55 connect to target failed: password=&lt;secret&gt; rejected", LogTailError: "unavailable",
 		Changes: []Change{{Field: "task_status", Old: "(none)", New: "EXCHANGING"}},
 		EventID: "ev-1", ObservedAt: at, Observed: at.Format(time.RFC3339), Mentions: []string{"<!here>"},
 	}

@@ -1,0 +1,112 @@
+package poller
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dcs-watcher/watcher/internal/attention"
+	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/state"
+)
+
+// attending holds each task's recent progress samples (the stats answers
+// of the last attention window), in memory only, like the progress they
+// come from: a restart forgets them, which delays a stall's detection by
+// at most a window and never repeats one (the open episodes are in the
+// record). Its zero value is ready to use.
+type attending struct {
+	mu      sync.Mutex
+	samples map[string][]attention.Sample
+	// tails are the log tails fetched for changes not yet seen committed
+	// (logtail.go).
+	tails map[string]fetchedTail
+	// logCalls counts the logs calls of failures and stalls (logtail.go).
+	logCalls atomic.Int64
+}
+
+// sampled adds the task's last stats answer, when it is newer than the
+// last sample, and returns the samples of the window ending at now.
+func (a *attending) sampled(p *Poller, id string, now time.Time) []attention.Sample {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.samples == nil {
+		a.samples = map[string][]attention.Sample{}
+	}
+	s := a.samples[id]
+	if st, at, ok := p.prog.get(id); ok && (len(s) == 0 || at.After(s[len(s)-1].At)) {
+		s = append(s, attention.Sample{At: at, Percent: st.Percent, Lag: st.Lag})
+	}
+	s = attention.Trim(s, now, p.o.Attention.Window())
+	if len(s) == 0 {
+		delete(a.samples, id)
+		return nil
+	}
+	a.samples[id] = s
+	return s
+}
+
+// attend judges the attention episodes of every task this process has
+// seen, once its cycle's answers are in (the stats calls too): an episode
+// that opens is a stalled event, one that clears a resumed event, each
+// committed with the record that keeps the episodes, through the outbox.
+// A cycle that could not see the API judges nothing: its knowledge of the
+// tasks is stale, and blindness has its own events. A task blind on its
+// own is skipped alike.
+func (c *cycle) attend(ctx context.Context) {
+	if c.held.Load() || c.apiErr != nil || c.apiWasBlind || ctx.Err() != nil {
+		return
+	}
+	for _, ent := range c.p.st.Tasks(c.p.o.ProjectID) {
+		id := ent.Task.ID
+		c.p.attn.forgetTail(id, ent.Revision)
+		if _, seen := c.p.observed.Load(id); !seen || ent.Blind != nil {
+			continue
+		}
+		if !c.p.judge(ent, c.p.attn.sampled(c.p, id, c.now), c.now).Changed() {
+			continue
+		}
+		c.addErr(c.reportAttention(ctx, id))
+	}
+}
+
+// judge is the detector's verdict on a task's stored entry at now.
+func (p *Poller) judge(ent state.Entry, samples []attention.Sample, now time.Time) attention.Result {
+	return attention.Detect(p.o.Attention, attention.Task{
+		Now: now, Status: ent.Task.NormStatus(), StatusSince: ent.StatusSince, Removed: ent.Removed,
+		Samples: samples, Open: ent.Attention, Episodes: ent.AttentionEpisodes,
+	})
+}
+
+// reportAttention commits what changed in a task's episodes: judged again
+// on its entry as the outbox loads it (settled, read again after a failed
+// write), so that what is committed is what that record says.
+func (c *cycle) reportAttention(ctx context.Context, id string) error {
+	ent, err := c.load(ctx, id)
+	if err != nil || ent.Task == nil {
+		return err
+	}
+	r := c.p.judge(ent, c.p.attn.samplesOf(id), c.now)
+	if !r.Changed() {
+		return nil
+	}
+	events := make([]diff.Event, 0, len(r.Cleared)+len(r.Opened))
+	for _, a := range r.Cleared {
+		events = append(events, diff.ResumedEvent(id, a, ent.Task))
+	}
+	for _, a := range r.Opened {
+		events = append(events, diff.StalledEvent(id, a, ent.Task))
+	}
+	rec := ent.Record
+	rec.Attention, rec.AttentionEpisodes = r.Open, r.Episodes
+	c.p.o.Logger.Info().Str("task_id", id).Int("opened", len(r.Opened)).Int("cleared", len(r.Cleared)).Msg("attention episodes")
+	return c.commit(ctx, c.now, id, ent, rec, events, "")
+}
+
+// samplesOf is the task's samples as sampled last kept them.
+func (a *attending) samplesOf(id string) []attention.Sample {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.samples[id]
+}
