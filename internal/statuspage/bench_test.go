@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
@@ -49,10 +50,15 @@ func fleetModel(n, perTask int) *Model {
 		if i%70 == 0 {
 			var e wireEvent
 			e.Time = t0.Add(5 * time.Hour)
-			e.Data.Kind, e.Data.ProjectID, e.Data.TaskID = kindStalled, project, id
+			e.Data.Kind, e.Data.ProjectID, e.Data.TaskID = string(diff.Stalled), project, id
+			e.Data.Attention = &diff.Attention{Condition: "progress_stalled", Episode: 1, Since: e.Time}
 			m.applyEvent(e)
 		}
-		m.applyRecord(state.Key(project, id), state.Record{Task: tk, StatusSince: t0.Add(time.Duration(perTask-1) * 10 * time.Minute), WrittenAt: t0})
+		rec := state.Record{Task: tk, StatusSince: t0.Add(time.Duration(perTask-1) * 10 * time.Minute), WrittenAt: t0}
+		if i%70 == 0 {
+			rec.Attention = []diff.Attention{{Condition: "progress_stalled", Episode: 1}}
+		}
+		m.applyRecord(state.Key(project, id), rec)
 	}
 	return m
 }

@@ -79,13 +79,23 @@ func fxTask(id, name, status string) *dcs.Task {
 // about it (prev: the snapshot before, nil for first sight).
 func (f *fixture) observe(kind diff.Kind, prev, t *dcs.Task, at time.Duration, since time.Duration) {
 	f.t.Helper()
+	f.observeWith(kind, prev, t, at, since, nil)
+}
+
+// observeWith is observe with edit changing the record and the envelope
+// before they are written (an attention episode, progress, a silence).
+func (f *fixture) observeWith(kind diff.Kind, prev, t *dcs.Task, at, since time.Duration, edit func(*state.Record, *notify.Envelope)) {
+	f.t.Helper()
 	when := f.t0.Add(at)
 	rec := state.Record{Task: t, StatusSince: f.t0.Add(since), WrittenAt: when}
+	ev := diff.Event{ID: fmt.Sprintf("%s-%s-%d", t.ID, kind, at), Kind: kind, TaskID: t.ID, Prev: prev, Curr: t}
+	env := notify.Build(fxPrefix, ev, notify.Meta{ProjectID: fxProject, ObservedAt: when})
+	if edit != nil {
+		edit(&rec, &env)
+	}
 	if err := f.snaps.Put(f.ctx, fxProject, t.ID, rec); err != nil {
 		f.t.Fatalf("put %s: %v", t.ID, err)
 	}
-	ev := diff.Event{ID: fmt.Sprintf("%s-%s-%d", t.ID, kind, at), Kind: kind, TaskID: t.ID, Prev: prev, Curr: t}
-	env := notify.Build(fxPrefix, ev, notify.Meta{ProjectID: fxProject, ObservedAt: when})
 	if err := f.pub.Publish(f.ctx, env); err != nil {
 		f.t.Fatalf("publish %s: %v", env.ID, err)
 	}

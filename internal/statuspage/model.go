@@ -1,19 +1,16 @@
 package statuspage
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/kvkey"
+	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
-)
-
-// The event kinds the model reads beyond status: h-attention's stalls.
-const (
-	kindStalled = "stalled"
-	kindResumed = "resumed"
 )
 
 // maxReason bounds a failure reason as the model keeps it.
@@ -26,13 +23,14 @@ type task struct {
 	status            string // as the API spelled it
 	since, written    int64  // unix nanoseconds, 0 when unknown
 	removed           bool
-	blind             string // blindness class, "" when seen
-	stalled           bool
+	blind             string   // blindness class, "" when seen
+	attention         []string // open attention episodes' conditions
+	silenced          string   // the silence that held its last event
 	source, target    Endpoint
 	lastErr           string
 	lastKind          string
 	lastAt            int64
-	progress          *Progress
+	progress          *notify.Progress
 	events            []event // oldest first, at most Model.maxEvents
 }
 
@@ -40,6 +38,7 @@ type task struct {
 type event struct {
 	at                    int64 // unix nanoseconds
 	kind, status, outcome uint16
+	silenced              bool // held by a silence, not posted to Slack
 }
 
 // Endpoint is a source or target instance: its name and address, never a
@@ -52,12 +51,6 @@ type Endpoint struct {
 // taskKey finds a task: its project as a KV key token (what the bucket's
 // keys say; a project id is made of such characters) and its id.
 type taskKey struct{ project, id string }
-
-// Progress is a task's last known progress (data.progress of its events).
-type Progress struct {
-	dcs.Stats
-	ObservedAt time.Time `json:"observed_at,omitzero"`
-}
 
 // Change names a task whose view changed.
 type Change struct {
@@ -108,6 +101,11 @@ func (m *Model) applyRecord(key string, rec state.Record) {
 		t.blind = m.syms.intern(rec.Blind.Class)
 	}
 	t.source, t.target = endpoint(tk.Source), endpoint(tk.Target)
+	// The open episodes are written with the events that report them.
+	t.attention = t.attention[:0]
+	for _, a := range rec.Attention {
+		t.attention = append(t.attention, m.syms.intern(a.Condition))
+	}
 	// The list row's error_message, which the poller drops once the task
 	// leaves the failure it belongs to; scrubbed, as the API may quote a
 	// password in it.
@@ -158,16 +156,18 @@ func (m *Model) applyEvent(e wireEvent) {
 	if d.ObservedAt != nil {
 		at = *d.ObservedAt
 	}
-	ev := event{at: nanos(at), kind: m.syms.index(d.Kind), status: m.syms.index(string(dcs.Normalize(status))), outcome: m.syms.index(d.Outcome)}
+	ev := event{at: nanos(at), kind: m.syms.index(d.Kind), status: m.syms.index(string(dcs.Normalize(status))),
+		outcome: m.syms.index(d.Outcome), silenced: d.Silenced != ""}
 	t.events = appendBounded(t.events, ev, m.opts.MaxEvents)
 	if ev.at >= t.lastAt {
 		t.lastKind, t.lastAt = m.syms.intern(d.Kind), ev.at
+		t.silenced = m.syms.intern(d.Silenced)
 	}
-	switch d.Kind {
-	case kindStalled:
-		t.stalled = true
-	case kindResumed, "status_changed", "removed":
-		t.stalled = false
+	if a := d.Attention; a != nil {
+		t.attention = slices.DeleteFunc(t.attention, func(c string) bool { return c == a.Condition })
+		if d.Kind == string(diff.Stalled) {
+			t.attention = append(t.attention, m.syms.intern(a.Condition))
+		}
 	}
 	if d.Progress != nil {
 		p := *d.Progress

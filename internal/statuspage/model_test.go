@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
 
@@ -86,4 +88,34 @@ func TestModelForgetsDeletedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the task to leave the model", func() bool { _, ok := f.model.Task(fxProject, "t-3"); return !ok })
+}
+
+// TestModelShowsAttentionProgressAndSilence: a stall opens (record and
+// event) and resumes, an event's progress is the task's, and an event a
+// silence held is marked so.
+func TestModelShowsAttentionProgressAndSilence(t *testing.T) {
+	f := newFixture(t, Options{})
+	full := fxTask("t-4", "feeds", "FULLMIGRATING")
+	pct, rate := 63.0, 0.5
+	f.observeWith(diff.Discovered, nil, full, 0, 0, func(_ *state.Record, env *notify.Envelope) {
+		env.Data.Progress = &notify.Progress{Stats: dcs.Stats{Percent: &pct}, ObservedAt: f.t0, PercentPerMinute: &rate}
+	})
+	f.observeWith(diff.Stalled, nil, full, 20*time.Minute, 0, func(rec *state.Record, env *notify.Envelope) {
+		a := diff.Attention{Condition: "progress_stalled", Episode: 1, Since: f.t0.Add(5 * time.Minute), Percent: &pct}
+		rec.Attention, env.Data.Attention, env.Data.Silenced = []diff.Attention{a}, &a, "night-window"
+	})
+	v := f.waitTask("t-4", "the stall", func(v TaskView) bool { return v.Stalled && len(v.Events) == 2 })
+	if !slices.Equal(v.Attention, []string{"progress_stalled"}) || v.Progress == nil || *v.Progress.Percent != 63 {
+		t.Errorf("attention %v progress %+v, want progress_stalled at 63%%", v.Attention, v.Progress)
+	}
+	if v.Silenced != "night-window" || !v.Events[0].Silenced || v.Events[1].Silenced {
+		t.Errorf("silenced %q, events %+v: want the stalled event held by night-window", v.Silenced, v.Events)
+	}
+	f.observeWith(diff.Resumed, nil, full, 30*time.Minute, 0, func(rec *state.Record, env *notify.Envelope) {
+		env.Data.Attention = &diff.Attention{Condition: "progress_stalled", Episode: 1}
+	})
+	v = f.waitTask("t-4", "the resume", func(v TaskView) bool { return len(v.Events) == 3 })
+	if v.Stalled || len(v.Attention) != 0 || v.Silenced != "" {
+		t.Errorf("after resumed: stalled %v attention %v silenced %q, want none", v.Stalled, v.Attention, v.Silenced)
+	}
 }

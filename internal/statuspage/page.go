@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
 //go:embed templates/*.html
@@ -228,7 +229,7 @@ func since(d time.Duration) string {
 	return d.String()
 }
 
-func percent(p *Progress) string {
+func percent(p *notify.Progress) string {
 	if p == nil || p.Percent == nil {
 		return ""
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/diff"
+	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
 
@@ -38,7 +39,7 @@ func fleet(f *fixture) {
 	f.observe(diff.Discovered, nil, fxTask("t-a", "alpha", "RUNNING"), 0, 0)
 	f.observe(diff.Discovered, nil, fxTask("t-x", `<script>alert("x")</script>`, "FULLMIGRATING"), 0, 0)
 	f.observe(diff.Discovered, nil, fxTask("t-s", "zeta-stuck", "FULLMIGRATING"), 0, 0)
-	f.observe(diff.Kind(kindStalled), nil, fxTask("t-s", "zeta-stuck", "FULLMIGRATING"), time.Minute, 0)
+	f.observeWith(diff.Stalled, nil, fxTask("t-s", "zeta-stuck", "FULLMIGRATING"), time.Minute, 0, stall("progress_stalled"))
 	waitFor(f.t, "four tasks, the stall read", func() bool {
 		for _, id := range []string{"t-f", "t-a", "t-x"} {
 			if _, ok := f.model.Task(fxProject, id); !ok {
@@ -48,6 +49,16 @@ func fleet(f *fixture) {
 		v, _ := f.model.Task(fxProject, "t-s")
 		return v.Stalled
 	})
+}
+
+// stall opens an attention episode of condition, in the record and the
+// stalled event, as the poller writes them.
+func stall(condition string) func(*state.Record, *notify.Envelope) {
+	return func(rec *state.Record, env *notify.Envelope) {
+		a := diff.Attention{Condition: condition, Episode: 1, Since: rec.WrittenAt}
+		rec.Attention = []diff.Attention{a}
+		env.Data.Attention = &a
+	}
 }
 
 // TestListSortsFiltersAndEscapes: failures first, then stalls; the filters

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/kvkey"
+	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
 // TaskView is a task as the pages and the JSON API show it.
@@ -21,9 +22,15 @@ type TaskView struct {
 	Outcome     dcs.Outcome   `json:"outcome"`
 	StatusSince time.Time     `json:"status_since,omitzero"`
 	InStatus    time.Duration `json:"in_status_ns,omitempty"`
-	Progress    *Progress     `json:"progress,omitempty"`
-	// Stalled: the task's last attention event was a stall (h-attention).
-	Stalled      bool      `json:"stalled,omitempty"`
+	// Progress is the last progress an event of the task carried
+	// (data.progress: active statuses, once the stats call answered).
+	Progress *notify.Progress `json:"progress,omitempty"`
+	// Attention are the conditions of the task's open attention episodes
+	// (progress_stalled, lag_high...); Stalled says there is one.
+	Attention []string `json:"attention,omitempty"`
+	Stalled   bool     `json:"stalled,omitempty"`
+	// Silenced is the silence that held the task's last event.
+	Silenced     string    `json:"silenced,omitempty"`
 	Blind        string    `json:"blind,omitempty"`
 	Removed      bool      `json:"removed,omitempty"`
 	LastChange   string    `json:"last_change,omitempty"`
@@ -42,6 +49,8 @@ type EventView struct {
 	Kind    string    `json:"kind"`
 	Status  string    `json:"status,omitempty"`
 	Outcome string    `json:"outcome,omitempty"`
+	// Silenced: a silence held it from Slack (it is on the stream).
+	Silenced bool `json:"silenced,omitempty"`
 }
 
 // Filter selects tasks: every set field must match.
@@ -104,7 +113,7 @@ func (m *Model) Task(project, id string) (TaskView, bool) {
 	v.Events = make([]EventView, len(t.events))
 	for i, e := range t.events {
 		v.Events[len(t.events)-1-i] = EventView{Time: when(e.at), Kind: m.syms.name(e.kind),
-			Status: m.syms.name(e.status), Outcome: m.syms.name(e.outcome)}
+			Status: m.syms.name(e.status), Outcome: m.syms.name(e.outcome), Silenced: e.silenced}
 	}
 	v.Timeline = timeline(t, &m.syms, now)
 	return v, true
@@ -131,7 +140,8 @@ func (t *task) view(now time.Time) TaskView {
 	v := TaskView{
 		Project: t.project, ID: t.id, Name: t.name, Status: t.status,
 		Phase: n.Phase(), Outcome: n.Outcome(), StatusSince: when(t.since),
-		Progress: t.progress, Stalled: t.stalled, Blind: t.blind, Removed: t.removed,
+		Progress: t.progress, Attention: slices.Clone(t.attention), Stalled: len(t.attention) > 0,
+		Silenced: t.silenced, Blind: t.blind, Removed: t.removed,
 		LastChange: t.lastKind, LastChangeAt: when(t.lastAt),
 		Source: t.source, Target: t.target, LastError: t.lastErr,
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
@@ -54,7 +55,9 @@ type wireEvent struct {
 		TaskName      string             `json:"task_name"`
 		CurrentStatus *notify.StatusInfo `json:"current_status"`
 		ObservedAt    *time.Time         `json:"observed_at"`
-		Progress      *Progress          `json:"progress"`
+		Progress      *notify.Progress   `json:"progress"`
+		Attention     *diff.Attention    `json:"attention"`
+		Silenced      string             `json:"silenced"`
 	} `json:"data"`
 }
 
