@@ -90,7 +90,7 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	defer a.Stop()
 	a.AttachMetrics(m)
-	hs, err := startHTTP(cfg.HTTP, m)
+	hs, err := startHTTP(cfg.HTTP, m, nil)
 	if err != nil {
 		return err
 	}

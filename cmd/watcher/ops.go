@@ -12,13 +12,24 @@ import (
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/httpserver"
 	"github.com/dcs-watcher/watcher/internal/metrics"
+	"github.com/dcs-watcher/watcher/internal/statuspage"
 )
 
-// startHTTP serves the operational endpoints of m.
-func startHTTP(c config.HTTPConfig, m *metrics.Metrics) (*httpserver.Server, error) {
-	return httpserver.Start(c.Listen, httpserver.Handler(httpserver.Options{
-		Registry: m.Registry, Ready: m.Ready, Live: m.Live, PProf: c.PProf,
-	}))
+// startHTTP serves the operational endpoints of m and, when page is not
+// nil, the status page; behind basic auth and over TLS when c says so.
+func startHTTP(c config.HTTPConfig, m *metrics.Metrics, page *statuspage.Page) (*httpserver.Server, error) {
+	o := httpserver.Options{Registry: m.Registry, Ready: m.Ready, Live: m.Live, PProf: c.PProf}
+	if page != nil {
+		o.StatusPage = page
+	}
+	if c.BasicAuthUsersFile != "" {
+		users, err := httpserver.LoadUsers(c.BasicAuthUsersFile)
+		if err != nil {
+			return nil, fmt.Errorf("http.basic_auth_users_file: %w", err)
+		}
+		o.Users = users
+	}
+	return httpserver.Start(c.Listen, httpserver.Handler(o), httpserver.TLSFiles{CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile})
 }
 
 // cmdVersion prints the module version, the VCS commit and time the binary

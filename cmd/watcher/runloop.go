@@ -12,6 +12,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/metrics"
+	"github.com/dcs-watcher/watcher/internal/statuspage"
 )
 
 // Start retries: the first after startRetryMin, doubling up to
@@ -43,12 +44,17 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	r := &runner{env: env, path: *path, m: metrics.New(nil), log: newLogger(cfg.Log, env.stderr)}
 	if cfg.HTTP.Listen != "" {
-		srv, err := startHTTP(cfg.HTTP, r.m)
+		if cfg.HTTP.StatusPage {
+			r.page = statuspage.NewPage()
+		}
+		srv, err := startHTTP(cfg.HTTP, r.m, r.page)
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
-		r.log.Info().Str("addr", srv.Addr()).Msg("serving /metrics, /healthz, /readyz")
+		r.log.Info().Str("addr", srv.Addr()).Bool("status_page", r.page != nil).
+			Bool("basic_auth", cfg.HTTP.BasicAuthUsersFile != "").Bool("tls", cfg.HTTP.TLSCertFile != "").
+			Msg("serving /metrics, /healthz, /readyz")
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -65,6 +71,9 @@ type runner struct {
 	m    *metrics.Metrics
 	hup  <-chan os.Signal
 	log  zerolog.Logger
+	// page is the status page on the HTTP listener (http.status_page),
+	// handed each started watcher's model; nil when off.
+	page *statuspage.Page
 }
 
 // loop starts the watcher and runs it, again after each reload, until ctx
@@ -98,7 +107,7 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 	fallback, back := good, false
 	wait := startRetryMin
 	for attempt := 1; ; attempt++ {
-		a, err := startWatched(ctx, cfg, r.log, r.env, r.m)
+		a, err := startWatched(ctx, cfg, r.log, r.env, r.m, r.page)
 		if err == nil {
 			switch {
 			case back:
@@ -142,9 +151,9 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 }
 
 // startWatched starts the app with the metrics hooked in and attached.
-func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, env cmdEnv, m *metrics.Metrics) (*app.App, error) {
+func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, env cmdEnv, m *metrics.Metrics, page *statuspage.Page) (*app.App, error) {
 	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: env.getenv,
-		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall})
+		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: page})
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/silence"
 	"github.com/dcs-watcher/watcher/internal/state"
+	"github.com/dcs-watcher/watcher/internal/statuspage"
 )
 
 // App is the watcher wired together. Stop it with Stop.
@@ -39,7 +40,9 @@ type App struct {
 	// Buttons answers the cards' buttons over Socket Mode; nil without
 	// slack.app_token.
 	Buttons *slackact.Listener
-	Config  config.Config
+	// Status is the status page's model (http.status_page); nil when off.
+	Status *statuspage.Model
+	Config config.Config
 	// Leases elect each project's leader among replicas (external NATS);
 	// nil with the embedded server, where this process is the only one.
 	Leases *lease.Store
@@ -155,6 +158,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 		a.leads = make([]atomic.Bool, len(a.Projects))
 	}
 	a.Poller = a.Projects[0].Poller
+	a.Status = a.newStatus(o)
 	if o.NoSlack || (!cfg.Slack.Enabled && o.SlackSender == nil) {
 		return nil
 	}
@@ -177,7 +181,8 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 }
 
 // Run polls every project on the configured schedule, each with its own
-// poller, and delivers to Slack (when on) until ctx is done.
+// poller, delivers to Slack (when on) and feeds the status page (when on)
+// until ctx is done.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(a.Projects)+1)
@@ -201,6 +206,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.Buttons != nil {
 		wg.Go(func() { errs <- a.Buttons.Run(ctx) })
+	}
+	if a.Status != nil {
+		wg.Go(func() { errs <- a.ServeStatus(ctx) })
 	}
 	wg.Wait()
 	close(errs)

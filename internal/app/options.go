@@ -8,6 +8,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/poller"
+	"github.com/dcs-watcher/watcher/internal/statuspage"
 )
 
 // Options are what a command changes of the wiring beyond the config.
@@ -25,6 +26,10 @@ type Options struct {
 	// DCSCalled hears of each DCS API call when it ends (metrics).
 	DCSCalled func(call, outcome string, took time.Duration)
 	Now       func() time.Time
+	// StatusPage is the page (on the HTTP listener, which outlives the
+	// app) that Run hands the status model to when http.status_page is
+	// true; nil: no model is kept.
+	StatusPage *statuspage.Page
 	// Getenv reads the SDK's region endpoint override
 	// (HUAWEICLOUD_SDK_REGION_DCS_<REGION>); nil reads nothing.
 	Getenv func(string) string

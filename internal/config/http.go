@@ -7,17 +7,58 @@ import (
 )
 
 // HTTPConfig configures the operational HTTP server: /metrics, /healthz,
-// /readyz and, when PProf is true, /debug/pprof/. Listen empty: no server.
+// /readyz, when PProf is true /debug/pprof/ and, when StatusPage is true,
+// the status page. Listen empty: no server.
 type HTTPConfig struct {
 	Listen string `yaml:"listen" json:"listen"` // host:port; "" = off
 	PProf  bool   `yaml:"pprof" json:"pprof"`
+	// StatusPage serves the read-only status page (/, /tasks/..., /api/...,
+	// /events): it shows task names and addresses, so it is off unless asked.
+	StatusPage bool `yaml:"status_page" json:"status_page"`
+	// BasicAuthUsersFile, when set, names a YAML file of users and bcrypt
+	// hashes (basic_auth_users: {name: hash}, as Prometheus' web config);
+	// every path but /healthz and /readyz then asks for one of them.
+	BasicAuthUsersFile string `yaml:"basic_auth_users_file" json:"basic_auth_users_file"`
+	// TLSCertFile and TLSKeyFile, both or neither, serve the listener over TLS.
+	TLSCertFile string `yaml:"tls_cert_file" json:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file" json:"tls_key_file"`
 }
 
 func (c Config) validateHTTP(p *problems) {
-	if c.HTTP.Listen != "" {
-		checkListen(p, "http.listen", c.HTTP.Listen)
-	} else if c.HTTP.PProf {
-		p.add("http.pprof", "needs http.listen: pprof is served there")
+	h := c.HTTP
+	if h.Listen != "" {
+		checkListen(p, "http.listen", h.Listen)
+	} else {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{
+			{"http.pprof", h.PProf}, {"http.status_page", h.StatusPage},
+			{"http.basic_auth_users_file", h.BasicAuthUsersFile != ""},
+			{"http.tls_cert_file", h.TLSCertFile != ""}, {"http.tls_key_file", h.TLSKeyFile != ""},
+		} {
+			if k.set {
+				p.add(k.key, "needs http.listen: it applies to that listener")
+			}
+		}
+		return
+	}
+	switch {
+	case h.TLSCertFile != "" && h.TLSKeyFile == "":
+		p.add("http.tls_key_file", "required with http.tls_cert_file")
+	case h.TLSKeyFile != "" && h.TLSCertFile == "":
+		p.add("http.tls_cert_file", "required with http.tls_key_file")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"http.basic_auth_users_file", h.BasicAuthUsersFile},
+		{"http.tls_cert_file", h.TLSCertFile}, {"http.tls_key_file", h.TLSKeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			p.add(f.key, "cannot read %s: %v", f.path, errors.Unwrap(err))
+		}
 	}
 }
 

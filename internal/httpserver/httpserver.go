@@ -7,6 +7,7 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -29,6 +30,12 @@ type Options struct {
 	// PProf mounts /debug/pprof/: profiles reveal internals and cost CPU,
 	// so they are off unless http.pprof is true.
 	PProf bool
+	// StatusPage, when set, serves every other path (/, /tasks/...,
+	// /api/..., /events, /static/...).
+	StatusPage http.Handler
+	// Users, when set, ask every path but /healthz and /readyz (the
+	// orchestrator's probes) for basic auth.
+	Users Users
 }
 
 // Handler returns the mux of the operational endpoints.
@@ -58,6 +65,12 @@ func Handler(o Options) http.Handler {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
+	if o.StatusPage != nil {
+		mux.Handle("/", o.StatusPage)
+	}
+	if len(o.Users) > 0 {
+		return basicAuth(o.Users, map[string]bool{"/healthz": true, "/readyz": true}, mux)
+	}
 	return mux
 }
 
@@ -66,18 +79,41 @@ type Server struct {
 	srv  *http.Server
 	ln   net.Listener
 	done chan error
+	// stop ends the requests' base context: the status page's event
+	// streams end at Close instead of holding the shutdown.
+	stop context.CancelFunc
 }
 
-// Start listens on addr and serves h until Close.
-func Start(addr string, h http.Handler) (*Server, error) {
+// TLSFiles are a certificate and its key (PEM); empty: plain HTTP.
+type TLSFiles struct {
+	CertFile, KeyFile string
+}
+
+// Start listens on addr and serves h until Close, over TLS when tls names
+// its files (read now, so that a bad pair fails here).
+func Start(addr string, h http.Handler, tlsFiles TLSFiles) (*Server, error) {
+	var cfg *tls.Config
+	if tlsFiles.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(tlsFiles.CertFile, tlsFiles.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("http: TLS certificate %s and key %s: %w", tlsFiles.CertFile, tlsFiles.KeyFile, err)
+		}
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen on %s: %w", addr, err)
 	}
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
+	base, stop := context.WithCancel(context.Background())
 	s := &Server{
-		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute},
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+			BaseContext: func(net.Listener) context.Context { return base }},
 		ln:   ln,
 		done: make(chan error, 1),
+		stop: stop,
 	}
 	go func() {
 		err := s.srv.Serve(ln)
@@ -96,6 +132,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	s.stop()
 	err := s.srv.Shutdown(ctx)
 	return errors.Join(err, <-s.done)
 }
