@@ -1,7 +1,9 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"maps"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
 	"github.com/dcs-watcher/watcher/internal/config"
@@ -334,6 +337,75 @@ func TestAsyncAPIStreamMatchesDefaults(t *testing.T) {
 	}
 	if major, _, _ := strings.Cut(d.Info.Version, "."); !strings.HasSuffix(notify.Build(prefix, diff.Event{Kind: diff.Changed}, notify.Meta{}).Type, ".v"+major) {
 		t.Errorf("info.version %s: its major version must be the events' type version", d.Info.Version)
+	}
+}
+
+// TestAsyncAPIPayloadsAcceptEvents compiles each message's payload schema
+// as the document writes it (docs/event.schema.json by $ref, and the kind's
+// constants) and validates an envelope of every kind as the code builds
+// it: its own message accepts it, every other kind's message refuses it,
+// and its own refuses it with an id the envelope's schema forbids.
+func TestAsyncAPIPayloadsAcceptEvents(t *testing.T) {
+	b, err := os.ReadFile(asyncAPIPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Components struct {
+			Messages map[string]struct {
+				Payload struct {
+					Schema any `yaml:"schema"`
+				} `yaml:"payload"`
+			} `yaml:"messages"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.Abs(filepath.Dir(asyncAPIPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	schemas := map[string]*jsonschema.Schema{}
+	for kind, m := range raw.Components.Messages {
+		// A resource beside the document, so that ./event.schema.json
+		// resolves as the AsyncAPI parser resolves it.
+		url := "file://" + filepath.ToSlash(filepath.Join(dir, "asyncapi.yaml.message."+kind+".json"))
+		js, err := json.Marshal(m.Payload.Schema)
+		if err != nil {
+			t.Fatalf("message %s: %v", kind, err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+		if err != nil {
+			t.Fatalf("message %s: %v", kind, err)
+		}
+		if err := c.AddResource(url, doc); err != nil {
+			t.Fatalf("message %s: %v", kind, err)
+		}
+		if schemas[kind], err = c.Compile(url); err != nil {
+			t.Fatalf("message %s: compile its payload: %v", kind, err)
+		}
+	}
+	for _, k := range diff.Kinds() {
+		ev := diff.Event{ID: "8ce4c1f8bf558b8df92c84d6e886ce89", Kind: k, TaskID: taskID, Prev: task("RUNNING"), Curr: task("FULLMIGRATING")}
+		env := notify.Build(prefix, ev, notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Now()})
+		for kind, sch := range schemas {
+			err := validate(t, sch, env)
+			switch {
+			case kind == string(k) && err != nil:
+				t.Errorf("message %s refuses an envelope of its kind: %v", kind, err)
+			case kind != string(k) && err == nil:
+				t.Errorf("message %s accepts an envelope of kind %s", kind, k)
+			}
+		}
+		// The envelope's schema is in force too: an id that is not one.
+		bad := env
+		bad.ID = "not-an-event-id"
+		if err := validate(t, schemas[string(k)], bad); err == nil {
+			t.Errorf("message %s accepts an envelope whose id is %q: event.schema.json is not applied", k, bad.ID)
+		}
 	}
 }
 
