@@ -2,50 +2,12 @@ package poller
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/attention"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/state"
 )
-
-// attending holds each task's recent progress samples (the stats answers
-// of the last attention window), in memory only, like the progress they
-// come from: a restart forgets them, which delays a stall's detection by
-// at most a window and never repeats one (the open episodes are in the
-// record). Its zero value is ready to use.
-type attending struct {
-	mu      sync.Mutex
-	samples map[string][]attention.Sample
-	// tails are the log tails fetched for changes not yet seen committed
-	// (logtail.go).
-	tails map[string]fetchedTail
-	// logCalls counts the logs calls of failures and stalls (logtail.go).
-	logCalls atomic.Int64
-}
-
-// sampled adds the task's last stats answer, when it is newer than the
-// last sample, and returns the samples of the window ending at now.
-func (a *attending) sampled(p *Poller, id string, now time.Time) []attention.Sample {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.samples == nil {
-		a.samples = map[string][]attention.Sample{}
-	}
-	s := a.samples[id]
-	if st, at, ok := p.prog.get(id); ok && (len(s) == 0 || at.After(s[len(s)-1].At)) {
-		s = append(s, attention.Sample{At: at, Percent: st.Percent, Lag: st.Lag})
-	}
-	s = attention.Trim(s, now, p.o.Attention.Window())
-	if len(s) == 0 {
-		delete(a.samples, id)
-		return nil
-	}
-	a.samples[id] = s
-	return s
-}
 
 // attend judges the attention episodes of every task this process has
 // seen, once its cycle's answers are in (the stats calls too): an episode
@@ -64,7 +26,7 @@ func (c *cycle) attend(ctx context.Context) {
 		if _, seen := c.p.observed.Load(id); !seen || ent.Blind != nil {
 			continue
 		}
-		if !c.p.judge(ent, c.p.attn.sampled(c.p, id, c.now), c.now).Changed() {
+		if !c.p.judge(ent, c.p.sampled(id, c.now), c.now).Changed() {
 			continue
 		}
 		c.addErr(c.reportAttention(ctx, id))
@@ -104,9 +66,9 @@ func (c *cycle) reportAttention(ctx context.Context, id string) error {
 	return c.commit(ctx, c.now, id, ent, rec, events, "")
 }
 
-// samplesOf is the task's samples as sampled last kept them.
-func (a *attending) samplesOf(id string) []attention.Sample {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.samples[id]
+// sampled is the task's samples of the attention window ending at now,
+// its last stats answer added.
+func (p *Poller) sampled(id string, now time.Time) []attention.Sample {
+	st, at, ok := p.prog.get(id)
+	return p.attn.sampled(id, st, at, ok, now, p.o.Attention.Window())
 }

@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -93,3 +94,52 @@ func (p *Poller) dropped(task string) bool {
 
 // Journaled is how many observations wait in the journal.
 func (p *Poller) Journaled() int { return p.j.pending() }
+
+// Progress returns the last progress of a task this poller observed (the
+// stats call) and when it came; false before its first answer and once the
+// task is no longer active.
+func (p *Poller) Progress(taskID string) (dcs.Stats, time.Time, bool) {
+	return p.prog.get(taskID)
+}
+
+// EachProgress calls fn with the last progress of every active task this
+// poller observed, for the gauges.
+func (p *Poller) EachProgress(fn func(taskID string, st dcs.Stats, at time.Time)) {
+	p.prog.each(fn)
+}
+
+func (p *Poller) updatePause(apiErr error) {
+	now := p.o.Now()
+	switch {
+	case apiErr == nil:
+		p.authPause = 0
+	case errors.Is(apiErr, dcs.ErrAuth):
+		// The gateway locks an AK for 5 minutes after more than 5
+		// consecutive failures: back off from 30 s, doubling, up to 10 min.
+		p.authPause = min(max(2*p.authPause, 30*time.Second), 10*time.Minute)
+		p.pauseUntil = now.Add(p.authPause)
+	case errors.Is(apiErr, dcs.ErrThrottled):
+		d := time.Second
+		var ae *dcs.APIError
+		if errors.As(apiErr, &ae) && ae.RetryAfter > 0 {
+			d = ae.RetryAfter
+		}
+		p.pauseUntil = now.Add(d)
+	}
+}
+
+func (p *Poller) logCallErr(err error, id string, info dcs.Info, what string) {
+	ev := p.o.Logger.Warn().Err(err).Str("class", dcs.Class(err))
+	if id != "" {
+		ev = ev.Str("task_id", id)
+	}
+	rid := info.RequestID
+	var ae *dcs.APIError
+	if rid == "" && errors.As(err, &ae) {
+		rid = ae.RequestID
+	}
+	if rid != "" {
+		ev = ev.Str("request_id", rid)
+	}
+	ev.Msg(what + " failed")
+}

@@ -39,9 +39,9 @@ type taskProgress struct {
 
 func newProgress() *progress { return &progress{by: map[string]taskProgress{}} }
 
-// observe records a stats answer st of task id that came at at, asked by
+// answered records a stats answer st of task id that came at at, asked by
 // the cycle that started at asked.
-func (pg *progress) observe(id string, st dcs.Stats, at, asked time.Time) {
+func (pg *progress) answered(id string, st dcs.Stats, at, asked time.Time) {
 	pg.mu.Lock()
 	defer pg.mu.Unlock()
 	tp := pg.by[id]
@@ -133,17 +133,4 @@ func (pg *progress) keep(active func(id string) bool) {
 			delete(pg.by, id)
 		}
 	}
-}
-
-// Progress returns the last progress of a task this poller observed (the
-// stats call) and when it came; false before its first answer and once the
-// task is no longer active.
-func (p *Poller) Progress(taskID string) (dcs.Stats, time.Time, bool) {
-	return p.prog.get(taskID)
-}
-
-// EachProgress calls fn with the last progress of every active task this
-// poller observed, for the gauges.
-func (p *Poller) EachProgress(fn func(taskID string, st dcs.Stats, at time.Time)) {
-	p.prog.each(fn)
 }

@@ -26,7 +26,7 @@ func TestProgressRate(t *testing.T) {
 		{5 * time.Minute, 25, 10},
 	} {
 		at := t0.Add(c.at)
-		pg.observe("t", pct(c.pct), at, at)
+		pg.answered("t", pct(c.pct), at, at)
 		got := pg.envelope("t").PercentPerMinute
 		switch {
 		case c.rate < 0 && got != nil:

@@ -104,7 +104,7 @@ func (c *cycle) fetchStats(ctx context.Context, tg targets) error {
 				}
 				if err == nil {
 					at := p.o.Now()
-					p.prog.observe(id, st, at, c.now)
+					p.prog.answered(id, st, at, c.now)
 					c.statsDone(1, 0)
 					p.o.OnProgress(id, c.nameOf(id), st, at)
 					continue
