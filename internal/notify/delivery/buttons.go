@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/slack-go/slack"
@@ -11,12 +10,6 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 )
-
-// Buttons says what a card shows of its buttons and their clicks
-// (*slackact.Listener): the card is drawn with slackmsg.RenderCardWith.
-type Buttons interface {
-	CardAttention(ctx context.Context, r *slackmsg.Card) (slackmsg.Attention, error)
-}
 
 // draw renders the card of rec: with its buttons and what was clicked
 // when a buttons source is set (an error leaves the buttons on and the
@@ -31,29 +24,6 @@ func (c *channelDest) draw(ctx context.Context, rec *cardRecord) slack.WebhookMe
 		a = slackmsg.Attention{Buttons: true}
 	}
 	return slackmsg.RenderCardWith(&rec.Card, a)
-}
-
-// Redraw redraws the card ref after a click changed what it shows
-// (slackact.Redrawer): the card of its task in each channel whose record
-// has that ts. It reads the records from the cards bucket itself, so any
-// replica may redraw, whichever holds the delivery lease. A card found
-// nowhere is not an error: it was replaced by a newer one, which shows
-// the click when next drawn.
-func (n *Notifier) Redraw(ctx context.Context, ref slackact.CardRef) error {
-	var errs []error
-	for _, l := range n.lanes {
-		c, ok := l.dest.(*channelDest)
-		if !ok {
-			continue
-		}
-		if err := c.redraw(ctx, ref); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("slack notifier: redraw card of task %s: %w", ref.TaskID, err)
-	}
-	return nil
 }
 
 // redraw redraws the card of ref's task in this channel if it is the

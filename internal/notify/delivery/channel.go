@@ -41,7 +41,7 @@ const (
 // what it knows of its own posts. Only the lane's goroutine uses it.
 type channelDest struct {
 	// js opens the cards bucket for the goroutines other than the
-	// lane's: a click's redraw, the reminders (cardsKV).
+	// lane's: a click's, the reminders' (cardsKV).
 	js   jetstream.JetStream
 	bot  *slackwire.Bot
 	name string // as configured: an id (C…, G…) or #name
@@ -53,8 +53,8 @@ type channelDest struct {
 	route    string
 	mentions []string
 	group    grouping
-	// buttons, when set, says what the cards show of their buttons
-	// (draw); nil: no buttons.
+	// buttons, when set, says what the cards show of their buttons;
+	// nil: no buttons.
 	buttons Buttons
 	// cards are the card records, in the bucket named cardsBucket, set up
 	// by prepare.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/lease"
+	"github.com/dcs-watcher/watcher/internal/notify/slackact"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg"
 	"github.com/dcs-watcher/watcher/internal/notify/slackmsg/msgtmpl"
 	"github.com/dcs-watcher/watcher/internal/retry"
@@ -246,4 +247,27 @@ func (n *lane) deliverWhileHeld(ctx context.Context, marks jetstream.KeyValue, w
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
+}
+
+// Redraw redraws the card ref after a click changed what it shows
+// (slackact.Redrawer): the card of its task in each channel whose record
+// has that ts. It reads the records from the cards bucket itself, so any
+// replica may redraw, whichever holds the delivery lease. A card found
+// nowhere is not an error: it was replaced by a newer one, which shows
+// the click when next drawn.
+func (n *Notifier) Redraw(ctx context.Context, ref slackact.CardRef) error {
+	var errs []error
+	for _, l := range n.lanes {
+		c, ok := l.dest.(*channelDest)
+		if !ok {
+			continue
+		}
+		if err := c.redraw(ctx, ref); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("slack notifier: redraw card of task %s: %w", ref.TaskID, err)
+	}
+	return nil
 }

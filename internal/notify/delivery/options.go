@@ -212,3 +212,9 @@ func (o Options) checkRoutes() []error {
 	}
 	return errs
 }
+
+// Buttons says what a card shows of its buttons and their clicks
+// (*slackact.Listener): the card is drawn with slackmsg.RenderCardWith.
+type Buttons interface {
+	CardAttention(ctx context.Context, r *slackmsg.Card) (slackmsg.Attention, error)
+}

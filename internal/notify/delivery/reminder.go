@@ -60,16 +60,6 @@ func closesIncident(d notify.Data) bool {
 
 func blindKind(k diff.Kind) bool { return k == diff.WatchDegraded || k == diff.WatchRecovered }
 
-// reminder is an open incident of one task at one destination: since
-// when it is open, when it is next reminded, and its last event (an
-// envelope's data, redacted by the publisher).
-type reminder struct {
-	OpenedAt time.Time   `json:"opened_at"`
-	NextAt   time.Time   `json:"next_at"`
-	EventID  string      `json:"event_id"`
-	Data     notify.Data `json:"data"`
-}
-
 // reminderPrefix is where the lane's reminder records are: the default
 // destination's under remind.default, a route's under remind.to.<route>.
 func (n *lane) reminderPrefix() string {
