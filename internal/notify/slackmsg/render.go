@@ -148,3 +148,30 @@ func reasonShown(d notify.Data) bool {
 func md(text string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.MarkdownType, text, false, false)
 }
+
+// address is where a source or target Redis is reached: its addrs, else ip[:port].
+func address(in dcs.Instance) string {
+	if in.Addrs != "" || in.IP == "" {
+		return in.Addrs
+	}
+	if in.Port != "" {
+		return in.IP + ":" + in.Port
+	}
+	return in.IP
+}
+
+// codeSection is a section of a bold label over text from the API in a
+// code block, cut to fit.
+func codeSection(label, text string) slack.Block {
+	block := "*" + label + "*\n```" + escClip(strings.ReplaceAll(text, "```", "'''"), maxReason) + "```"
+	return slack.NewSectionBlock(md(clipEscaped(block, maxSectionText)), nil, nil)
+}
+
+// Lengths the card cuts its values to, so that one long value does not
+// crowd the others out of a section.
+const (
+	maxID     = 200
+	maxReason = 2800 // leaves room for the label and the code fence
+	maxName   = 150
+	maxAddrs  = 300
+)

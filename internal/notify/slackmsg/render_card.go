@@ -12,15 +12,6 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
-// Lengths the card cuts its values to, so that one long value does not
-// crowd the others out of a section.
-const (
-	maxID     = 200
-	maxReason = 2800 // leaves room for the label and the code fence
-	maxName   = 150
-	maxAddrs  = 300
-)
-
 // instance is a source or target for the card: its name and address
 // (never a password: the snapshot holds none).
 func instance(in dcs.Instance) string {
@@ -32,17 +23,6 @@ func instance(in dcs.Instance) string {
 		lines = append(lines, code(addr, maxAddrs))
 	}
 	return strings.Join(lines, "\n")
-}
-
-// address is where an instance is reached: its addrs, else ip[:port].
-func address(in dcs.Instance) string {
-	if in.Addrs != "" || in.IP == "" {
-		return in.Addrs
-	}
-	if in.Port != "" {
-		return in.IP + ":" + in.Port
-	}
-	return in.IP
 }
 
 // phases in the order a task goes through them, for the card's totals.
@@ -193,13 +173,6 @@ func reasonBlock(d notify.Data) slack.Block {
 		return nil
 	}
 	return codeSection(label, reason)
-}
-
-// codeSection is a section of a bold label over text from the API in a
-// code block, cut to fit.
-func codeSection(label, text string) slack.Block {
-	block := "*" + label + "*\n```" + escClip(strings.ReplaceAll(text, "```", "'''"), maxReason) + "```"
-	return slack.NewSectionBlock(md(clipEscaped(block, maxSectionText)), nil, nil)
 }
 
 // changesBlock lists a reply's changed fields; nil for events that list
