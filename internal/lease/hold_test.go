@@ -207,9 +207,20 @@ func TestHoldUnreachableStore(t *testing.T) {
 			if _, lctx := g.lead(); lctx.Err() != nil {
 				t.Fatal("lead's ctx ended by the ride-through")
 			}
-			if err := s.Check(ctx, h); err != nil {
-				t.Errorf("the lease after the ride-through: %v", err)
-			}
+			// The holder renews every TTL/3: on a loaded machine one check
+			// may fall after a late renewal's expiry, so the lease is judged
+			// as its holder keeps it, by a check that passes within a
+			// deadline (it never does if the renewals do not hold it).
+			var last error
+			t.Cleanup(func() {
+				if last != nil {
+					t.Logf("the lease's last check: %v", last)
+				}
+			})
+			testutil.EventuallyWithin(t, 10*time.Second, "the lease held after the ride-through", func() bool {
+				last = s.Check(ctx, h)
+				return last == nil
+			})
 		})
 	}
 }
