@@ -88,23 +88,7 @@ func TestSilenceCommands(t *testing.T) {
 // 30 s, marked with the silence added while it ran; the other tasks'
 // events are not marked.
 func TestSilenceMarksPublishedEvents(t *testing.T) {
-	h := newHarness(t, e2eScenario, nil)
-	st, err := silence.Open(h.ctx, h.app.Broker.JS, h.cfg.Slack.SilencesBucket, 1, h.clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := st.Add(h.ctx, silence.Silence{Matchers: []string{"name=sessions-*", "outcome=failed"}, End: h.t0.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	probe := notify.Data{Kind: diff.StatusChanged, ProjectID: project, TaskName: "sessions-import", Outcome: dcs.OutcomeFailed, Severity: "critical"}
-	testutil.Eventually(t, "the watcher to see the silence", func() bool {
-		_, ok := h.app.Silences.Silenced(probe, h.t0)
-		return ok
-	})
-	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second, 35 * time.Second} {
-		_, _ = h.cycleAt(at) // the scenario's outage fails the cycle at 25-30 s
-	}
+	h, _, s := silencedRun(t)
 	var marked []string
 	for _, e := range h.published() {
 		if e.Data.Silenced != "" {
@@ -120,23 +104,7 @@ func TestSilenceMarksPublishedEvents(t *testing.T) {
 // once the silence is removed, the task, still failing, is posted once
 // (the catch-up, naming the silence), and a second round posts nothing.
 func TestSilenceHidesAndCatchesUp(t *testing.T) {
-	h := newHarness(t, e2eScenario, nil)
-	st, err := silence.Open(h.ctx, h.app.Broker.JS, h.cfg.Slack.SilencesBucket, 1, h.clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := st.Add(h.ctx, silence.Silence{Matchers: []string{"name=sessions-*", "outcome=failed"}, End: h.t0.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	probe := notify.Data{Kind: diff.StatusChanged, ProjectID: project, TaskName: "sessions-import", Outcome: dcs.OutcomeFailed, Severity: "critical"}
-	testutil.Eventually(t, "the watcher to see the silence", func() bool {
-		_, ok := h.app.Silences.Silenced(probe, h.t0)
-		return ok
-	})
-	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second, 35 * time.Second} {
-		_, _ = h.cycleAt(at)
-	}
+	h, st, s := silencedRun(t)
 	silenced := 0
 	for _, e := range h.published() {
 		if e.Data.Silenced == s.ID {
@@ -191,4 +159,30 @@ func TestSilenceHidesAndCatchesUp(t *testing.T) {
 	if got := sessions(); len(got) != 1 {
 		t.Errorf("%d posts of the failure, want the one catch-up", len(got))
 	}
+}
+
+// silencedRun starts the watcher through app with a silence on
+// sessions-import's failure (added, and seen by the watcher, before the
+// first cycle) and runs the scenario's cycles to 35 s: the failure is
+// published at 30 s, while the silence holds.
+func silencedRun(t *testing.T) (*harness, *silence.Store, silence.Silence) {
+	t.Helper()
+	h := newHarness(t, e2eScenario, nil)
+	st, err := silence.Open(h.ctx, h.app.Broker.JS, h.cfg.Slack.SilencesBucket, 1, h.clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.Add(h.ctx, silence.Silence{Matchers: []string{"name=sessions-*", "outcome=failed"}, End: h.t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := notify.Data{Kind: diff.StatusChanged, ProjectID: project, TaskName: "sessions-import", Outcome: dcs.OutcomeFailed, Severity: "critical"}
+	testutil.Eventually(t, "the watcher to see the silence", func() bool {
+		_, ok := h.app.Silences.Silenced(probe, h.t0)
+		return ok
+	})
+	for _, at := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second, 35 * time.Second} {
+		_, _ = h.cycleAt(at) // the scenario's outage fails the cycle at 25-30 s
+	}
+	return h, st, s
 }
