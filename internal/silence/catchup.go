@@ -76,21 +76,8 @@ func (st *Store) Tracker(ctx context.Context, set *Set, log zerolog.Logger) (*Tr
 		return nil, fmt.Errorf("silence: watch the catch-up records: %w", err)
 	}
 	t := &Tracker{kv: st.kv, set: set, log: log, byTask: map[string]map[string]bool{}}
-	for loaded := false; !loaded; {
-		select {
-		case <-ctx.Done():
-			_ = w.Stop()
-			return nil, fmt.Errorf("silence: load the catch-up records: %w", ctx.Err())
-		case e, open := <-w.Updates():
-			if !open {
-				return nil, fmt.Errorf("silence: load the catch-up records: watch closed")
-			}
-			if e == nil {
-				loaded = true
-				continue
-			}
-			t.index(e)
-		}
+	if err := loadWatch(ctx, w, "the catch-up records", t.index); err != nil {
+		return nil, err
 	}
 	go func() {
 		defer func() { _ = w.Stop() }()

@@ -35,21 +35,8 @@ func (st *Store) Watch(ctx context.Context, windows []Window, log zerolog.Logger
 	}
 	s := &Set{windows: windows, log: log}
 	byID := map[string]Silence{}
-	for loaded := false; !loaded; {
-		select {
-		case <-ctx.Done():
-			_ = w.Stop()
-			return nil, fmt.Errorf("silence: load the silences: %w", ctx.Err())
-		case e, open := <-w.Updates():
-			if !open {
-				return nil, fmt.Errorf("silence: load the silences: watch closed")
-			}
-			if e == nil {
-				loaded = true
-				continue
-			}
-			s.apply(byID, e)
-		}
+	if err := loadWatch(ctx, w, "the silences", func(e jetstream.KeyValueEntry) { s.apply(byID, e) }); err != nil {
+		return nil, err
 	}
 	s.publish(byID)
 	go s.follow(ctx, w, byID)
@@ -163,4 +150,25 @@ func (s *Set) has(id string) bool {
 		}
 	}
 	return false
+}
+
+// loadWatch feeds apply the values a KV watch starts with, until its
+// marker of the end of them; what names them in the errors. A ctx that
+// ends first stops the watch.
+func loadWatch(ctx context.Context, w jetstream.KeyWatcher, what string, apply func(jetstream.KeyValueEntry)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			_ = w.Stop()
+			return fmt.Errorf("silence: load %s: %w", what, ctx.Err())
+		case e, open := <-w.Updates():
+			if !open {
+				return fmt.Errorf("silence: load %s: watch closed", what)
+			}
+			if e == nil {
+				return nil
+			}
+			apply(e)
+		}
+	}
 }
