@@ -54,7 +54,7 @@ func rewrite(f *Fault, kind routeKind, body []byte) ([]byte, bool) {
 	if kind == routeStats || kind == routeLogs {
 		return rewriteProgress(f, kind, m, body)
 	}
-	rows := listRows(m, kind)
+	rows := objects(m, kind, routeList, "migration_tasks")
 	switch f.Kind {
 	case FaultOversized:
 		// Padding inside a string keeps the body valid JSON, so only a size
@@ -106,19 +106,20 @@ func rewriteList(fk FaultKind, kind routeKind, body []byte) ([]byte, bool) {
 	return out, true
 }
 
-// listRows returns the row objects of a list answer (nil for a detail).
-func listRows(m map[string]any, kind routeKind) []map[string]any {
-	if kind != routeList {
+// objects returns the objects of the array under key in m when the answer
+// is of kind want (a list's rows, a logs answer's lines), nil otherwise.
+func objects(m map[string]any, kind, want routeKind, key string) []map[string]any {
+	if kind != want {
 		return nil
 	}
-	arr, _ := m["migration_tasks"].([]any)
-	rows := make([]map[string]any, 0, len(arr))
-	for _, r := range arr {
-		if o, ok := r.(map[string]any); ok {
-			rows = append(rows, o)
+	arr, _ := m[key].([]any)
+	out := make([]map[string]any, 0, len(arr))
+	for _, o := range arr {
+		if obj, ok := o.(map[string]any); ok {
+			out = append(out, obj)
 		}
 	}
-	return rows
+	return out
 }
 
 // numbersInDetail turns the numeric strings the document types as String
@@ -263,7 +264,7 @@ func defaultNullLog() []string { return []string{"log_code", "keyword"} }
 // (or a default set) to null, in each log line unless the field is
 // log_num or migration_logs.
 func rewriteProgress(f *Fault, kind routeKind, m map[string]any, body []byte) ([]byte, bool) {
-	lines := logLines(m, kind)
+	lines := objects(m, kind, routeLogs, "migration_logs")
 	switch f.Kind {
 	case FaultOversized:
 		if len(lines) == 0 {
@@ -312,19 +313,4 @@ func rewriteProgress(f *Fault, kind routeKind, m map[string]any, body []byte) ([
 		return body, false
 	}
 	return out, true
-}
-
-// logLines returns the line objects of a logs answer (nil for stats).
-func logLines(m map[string]any, kind routeKind) []map[string]any {
-	if kind != routeLogs {
-		return nil
-	}
-	arr, _ := m["migration_logs"].([]any)
-	out := make([]map[string]any, 0, len(arr))
-	for _, l := range arr {
-		if o, ok := l.(map[string]any); ok {
-			out = append(out, o)
-		}
-	}
-	return out
 }
