@@ -99,13 +99,9 @@ func (s *Server) answerDetail(id string, elapsed time.Duration) answer {
 
 func (s *Server) answerList(r *http.Request, elapsed time.Duration) answer {
 	q := r.URL.Query()
-	offset, err := intParam(q.Get("offset"), 0, 0, -1)
-	if err != nil {
-		return answer{http.StatusBadRequest, errBadParam("Invalid offset: " + err.Error())}
-	}
-	limit, err := intParam(q.Get("limit"), defaultLimit, 1, maxLimit)
-	if err != nil {
-		return answer{http.StatusBadRequest, errBadParam("Invalid limit: " + err.Error())}
+	offset, limit, bad := pageOf(q)
+	if bad != nil {
+		return *bad
 	}
 	tasks := s.visibleAt(elapsed)
 	if name := q.Get("name"); name != "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -136,4 +137,18 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// pageOf reads the offset and limit of a paged call (the list, a task's
+// log; limit 1..1000, default 10); bad is the answer to a malformed one.
+func pageOf(q url.Values) (offset, limit int, bad *answer) {
+	offset, err := intParam(q.Get("offset"), 0, 0, -1)
+	if err != nil {
+		return 0, 0, &answer{http.StatusBadRequest, errBadParam("Invalid offset: " + err.Error())}
+	}
+	limit, err = intParam(q.Get("limit"), defaultLimit, 1, maxLimit)
+	if err != nil {
+		return 0, 0, &answer{http.StatusBadRequest, errBadParam("Invalid limit: " + err.Error())}
+	}
+	return offset, limit, nil
 }

@@ -106,18 +106,14 @@ type loggedLine struct {
 // (exact, case-insensitive; "" = all) and paged by offset and limit as the
 // list is (limit 1..1000, default 10). log_num counts every matching line.
 func (s *Server) answerLogs(id string, r *http.Request, elapsed time.Duration) answer {
-	t, bad := s.lookupTask(id, elapsed)
+	t, missing := s.lookupTask(id, elapsed)
 	if t == nil {
-		return bad
+		return missing
 	}
 	q := r.URL.Query()
-	offset, err := intParam(q.Get("offset"), 0, 0, -1)
-	if err != nil {
-		return answer{http.StatusBadRequest, errBadParam("Invalid offset: " + err.Error())}
-	}
-	limit, err := intParam(q.Get("limit"), defaultLimit, 1, maxLimit)
-	if err != nil {
-		return answer{http.StatusBadRequest, errBadParam("Invalid limit: " + err.Error())}
+	offset, limit, bad := pageOf(q)
+	if bad != nil {
+		return *bad
 	}
 	level := strings.ToUpper(strings.TrimSpace(q.Get("log_level")))
 	lines := t.logsAt(elapsed, level)
