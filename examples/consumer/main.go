@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -89,9 +90,20 @@ func or(v, def string) string {
 	return v
 }
 
+// redacted is a NATS URL list without the passwords a URL may hold.
+func redacted(servers string) string {
+	parts := strings.Split(servers, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
 // consume reads the failures until ctx ends, one line each on out.
 func consume(ctx context.Context, o options, out, logs io.Writer) error {
-	opts := []nats.Option{nats.Name("failures example")}
+	opts := []nats.Option{nats.Name("failures example"), nats.MaxReconnects(-1)}
 	if o.user != "" {
 		opts = append(opts, nats.UserInfo(o.user, o.password))
 	}
@@ -100,7 +112,7 @@ func consume(ctx context.Context, o options, out, logs io.Writer) error {
 	}
 	nc, err := nats.Connect(o.server, opts...)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", o.server, err)
+		return fmt.Errorf("connect to %s: %w", redacted(o.server), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -119,7 +131,9 @@ func consume(ctx context.Context, o options, out, logs io.Writer) error {
 		return fmt.Errorf("consumer %s on %s (%s): %w", o.durable, o.stream, filter, err)
 	}
 	h := &handler{out: out, logs: logs, seen: map[string]bool{}}
-	cc, err := c.Consume(func(m jetstream.Msg) { h.handle(ctx, m) })
+	cc, err := c.Consume(h.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		fmt.Fprintf(logs, "consume %s: %v\n", o.durable, err) // nats.go retries by itself
+	}))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", o.durable, err)
 	}
@@ -140,7 +154,7 @@ type handler struct {
 	seen map[string]bool
 }
 
-func (h *handler) handle(ctx context.Context, m jetstream.Msg) {
+func (h *handler) handle(m jetstream.Msg) {
 	env, err := event.Decode(m.Data())
 	if err != nil { // event.ErrMalformed or event.ErrVersion
 		fmt.Fprintf(h.logs, "skip %s: %v\n", m.Subject(), err)
@@ -153,6 +167,10 @@ func (h *handler) handle(ctx context.Context, m jetstream.Msg) {
 			d.ProjectID, d.TaskID, status(d), env.ID, env.Time.Format(time.RFC3339), d.Summary())
 		h.seen[env.ID] = true
 	}
+	// Its own deadline, not the signal's context: a message handled while
+	// the consumer drains at shutdown is acked too.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	if err := m.DoubleAck(ctx); err != nil {
 		// Not acked: JetStream delivers it again after the ack wait.
 		fmt.Fprintf(h.logs, "ack %s: %v\n", env.ID, err)
