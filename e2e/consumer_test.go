@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -179,55 +178,41 @@ func streamEvents(t *testing.T, js jetstream.JetStream) []event.Envelope {
 	return out
 }
 
-// consumerProc is one run of the example consumer.
+// consumerProc is one run of the example consumer: a child like the
+// watcher's (stderr in logs, stopped the same way), its stdout apart.
 type consumerProc struct {
-	cmd       *exec.Cmd
-	out, errb *testutil.SyncBuffer
-	done      chan struct{}
+	*watcherProc
+	out *testutil.SyncBuffer
 }
 
 // startConsumer runs the example with the reader's variables, as
 // `. reader.env` gives them, and waits for it to consume.
-func startConsumer(t *testing.T, bin string, reader map[string]string) *consumerProc {
+func startConsumer(t *testing.T, bin string, reader map[string]string) consumerProc {
 	t.Helper()
-	c := &consumerProc{cmd: exec.Command(bin, "-durable", "failures-e2e", "-project", sim.FleetProjectID),
-		out: &testutil.SyncBuffer{}, errb: &testutil.SyncBuffer{}, done: make(chan struct{})}
+	c := consumerProc{out: &testutil.SyncBuffer{}, watcherProc: &watcherProc{
+		cmd:  exec.Command(bin, "-durable", "failures-e2e", "-project", sim.FleetProjectID),
+		logs: &testutil.SyncBuffer{}, done: make(chan struct{}),
+	}}
 	c.cmd.Env = childEnv("NATS_URL="+reader["NATS_URL"], "NATS_USER="+reader["NATS_USER"], "NATS_PASSWORD="+reader["NATS_PASSWORD"])
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.errb
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.logs
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("start the consumer: %v", err)
 	}
-	go func() { _ = c.cmd.Wait(); close(c.done) }()
-	t.Cleanup(func() { _ = c.cmd.Process.Kill(); <-c.done })
+	go func() { c.err = c.cmd.Wait(); close(c.done) }()
+	t.Cleanup(c.kill)
 	testutil.EventuallyWithin(t, 20*time.Second, "the consumer consuming", func() bool {
-		select {
-		case <-c.done:
-			t.Fatalf("the consumer exited: %s", c.errb.String())
-		default:
+		if c.exited() {
+			t.Fatalf("the consumer exited: %v\n%s", c.err, c.logs.String())
 		}
-		return strings.Contains(c.errb.String(), "consuming ")
+		return strings.Contains(c.logs.String(), "consuming ")
 	})
 	return c
 }
 
-func (c *consumerProc) lines() []string {
+func (c consumerProc) lines() []string {
 	s := strings.TrimSpace(c.out.String())
 	if s == "" {
 		return nil
 	}
 	return strings.Split(s, "\n")
-}
-
-// stop ends the consumer as an operator would, and checks it exits cleanly.
-func (c *consumerProc) stop(t *testing.T) {
-	t.Helper()
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the consumer did not stop within 20 s of SIGTERM")
-	}
-	if code := c.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("the consumer exited %d: %s", code, c.errb.String())
-	}
 }
