@@ -1,11 +1,60 @@
 package event_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log"
+	"os"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/event"
 )
+
+// A durable pull consumer of the moments tasks fail, as the read-only user
+// (". data/nats/reader.env" sets the variables): it decodes, handles and
+// acks each event, and a restart goes on after the last ack.
+// examples/consumer is this, complete.
+func Example_consumer() {
+	ctx := context.Background()
+	nc, err := nats.Connect(os.Getenv("NATS_URL"), nats.UserInfo(os.Getenv("NATS_USER"), os.Getenv("NATS_PASSWORD")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := js.CreateOrUpdateConsumer(ctx, event.DefaultStream, jetstream.ConsumerConfig{
+		Durable:       "my-failures",
+		FilterSubject: event.Subject{Kind: event.StatusChanged, Outcome: event.OutcomeFailed}.Filter(),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		batch, err := c.Fetch(10)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			env, err := event.Decode(m.Data())
+			if err != nil {
+				log.Printf("skip %s: %v", m.Subject(), err)
+				_ = m.Term() // it will not decode any better next time
+				continue
+			}
+			fmt.Println(env.ID, env.Data.Summary()) // handle it: page, open a ticket, ...
+			if err := m.DoubleAck(ctx); err != nil {
+				log.Printf("ack %s: %v", env.ID, err) // it comes again after the ack wait
+			}
+		}
+	}
+}
 
 // A consumer's filter: every event about a failed task, whatever the API's
 // spelling of the failure, and only the moments tasks of one project fail.
