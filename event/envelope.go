@@ -129,6 +129,15 @@ type StatusInfo struct {
 	Known      bool   `json:"known"`
 }
 
+// StatusOf is the StatusInfo of t's status, nil for no task.
+func StatusOf(t *Task) *StatusInfo {
+	if t == nil {
+		return nil
+	}
+	n := t.NormStatus()
+	return &StatusInfo{Raw: t.Status, Normalized: string(n), Phase: n.Phase(), Known: n.Known()}
+}
+
 // Read reads si with this version's status model: raw is the status as
 // the API spelled it (its canonical form when only that is there), norm
 // its canonical form, whose Known and Phase are judged here, not taken

@@ -10,15 +10,6 @@ import (
 // This file words an event for people: the watcher's demo, tail and Slack
 // messages use it, and so can a consumer that logs what it handles.
 
-// StatusOf is the StatusInfo of t's status, nil for no task.
-func StatusOf(t *Task) *StatusInfo {
-	if t == nil {
-		return nil
-	}
-	n := t.NormStatus()
-	return &StatusInfo{Raw: t.Status, Normalized: string(n), Phase: n.Phase(), Known: n.Known()}
-}
-
 // Name is what to call the event's task: its name, else its id, else
 // "DCS API" for events about the API as a whole.
 func (d Data) Name() string {
