@@ -130,6 +130,7 @@ var runBy = map[string]string{
 var notRun = map[string]string{
 	"go run ./cmd/watcher demo     # the whole pipeline on embedded defaults; ends by itself in ~25 s":                              "CI (.ci/run) runs the demo; go test ./... is the run this test is part of",
 	". data/nats/reader.env                                           # or: nats --context data/nats/reader.context.json ...":       "needs the nats CLI, which the project does not depend on; TestReaderCannotWrite checks the reader's rights with the Go client",
+	". data/nats/reader.env && go run ./examples/consumer -durable my-failures   # one line per failure, acked":                     "TestExampleConsumer runs the example with reader.env's variables against the binary",
 	"go run ./cmd/watcher bench           # every phase at full size: about 15 minutes on 2 cores":                                  "TestBenchQuick runs bench --quick; the full bench takes 15 minutes",
 	`watcher silence add -c watcher.yaml --match 'name=orders-*' --match 'outcome=failed' --for 2h --comment "cut-over"`:            "e2e's TestSilenceCommands runs add, ls and rm with these flags against a running watcher",
 	"gofmt -l . && go vet ./... && WATCHER_LONG_TESTS=1 go test -race -timeout 40m ./...   # what CI runs (.ci/run), plus the demo": "CI (.ci/run) runs these; docker is not needed by the tests",

@@ -82,7 +82,7 @@ type Info struct {
 	HTTPStatus int
 	// Nulls lists the fields of a detail answer that were an explicit JSON
 	// null ("source_instance.task_status"): the API gave no value, which
-	// Task.KeepNulls reads as "unchanged", not as "now empty".
+	// KeepNulls reads as "unchanged", not as "now empty".
 	Nulls []string
 }
 

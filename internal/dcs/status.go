@@ -1,125 +1,60 @@
 package dcs
 
-import "strings"
+import "github.com/dcs-watcher/watcher/event"
 
-// Status is a migration task status as the API spells it. Normalize maps
-// spelling variants onto one canonical value; the raw value is kept by the
-// caller (Task.Status) so that reports show what the API said.
-type Status string
+// The status model is the event contract's (package event): the phases
+// and outcomes that events carry are judged by the same table consumers
+// read. These names keep the watcher's code in its own vocabulary.
+
+// Status is a migration task status as the API spells it; Normalize maps
+// spelling variants onto one canonical value.
+type Status = event.Status
+
+// Phase groups statuses by what they mean for someone watching a task.
+type Phase = event.Phase
+
+// Outcome is where a task in a status stands.
+type Outcome = event.Outcome
 
 // The statuses of the API document, canonical spelling.
 const (
-	StatusRunning         Status = "RUNNING"
-	StatusMigrating       Status = "MIGRATING"
-	StatusFullMigrating   Status = "FULLMIGRATING"
-	StatusIncrMigrating   Status = "INCRMIGEATING" // sic: the spelling of every enum list
-	StatusTerminating     Status = "TERMINATING"
-	StatusTerminated      Status = "TERMINATED"
-	StatusSuccess         Status = "SUCCESS"
-	StatusFailed          Status = "FAILED"
-	StatusMigrationFailed Status = "MIGRATION_FAILED"
-	StatusReleased        Status = "RELEASED"
+	StatusRunning         = event.StatusRunning
+	StatusMigrating       = event.StatusMigrating
+	StatusFullMigrating   = event.StatusFullMigrating
+	StatusIncrMigrating   = event.StatusIncrMigrating
+	StatusTerminating     = event.StatusTerminating
+	StatusTerminated      = event.StatusTerminated
+	StatusSuccess         = event.StatusSuccess
+	StatusFailed          = event.StatusFailed
+	StatusMigrationFailed = event.StatusMigrationFailed
+	StatusReleased        = event.StatusReleased
 )
-
-// Phase groups statuses by what they mean for someone watching a task.
-type Phase string
 
 // Phases of a migration task.
 const (
-	PhaseUnknown  Phase = "unknown"
-	PhasePending  Phase = "pending"
-	PhaseActive   Phase = "active"
-	PhaseStopping Phase = "stopping"
-	PhaseTerminal Phase = "terminal"
+	PhaseUnknown  = event.PhaseUnknown
+	PhasePending  = event.PhasePending
+	PhaseActive   = event.PhaseActive
+	PhaseStopping = event.PhaseStopping
+	PhaseTerminal = event.PhaseTerminal
 )
 
-// Outcome is where a task in a status stands: the last token of an event's
-// NATS subject and its data.outcome.
-type Outcome string
-
-// Outcomes of a status: a failure status failed, a success succeeded,
-// TERMINATED, RELEASED and DELETED stopped, any other known status
-// in_progress, an unknown or missing one unknown.
+// Outcomes of a status.
 const (
-	OutcomeSucceeded  Outcome = "succeeded"
-	OutcomeFailed     Outcome = "failed"
-	OutcomeStopped    Outcome = "stopped"
-	OutcomeInProgress Outcome = "in_progress"
-	OutcomeUnknown    Outcome = "unknown"
+	OutcomeSucceeded  = event.OutcomeSucceeded
+	OutcomeFailed     = event.OutcomeFailed
+	OutcomeStopped    = event.OutcomeStopped
+	OutcomeInProgress = event.OutcomeInProgress
+	OutcomeUnknown    = event.OutcomeUnknown
 )
 
 // Outcomes lists every Outcome, for validation and docs.
-func Outcomes() []Outcome {
-	return []Outcome{OutcomeSucceeded, OutcomeFailed, OutcomeStopped, OutcomeInProgress, OutcomeUnknown}
-}
+func Outcomes() []Outcome { return event.Outcomes() }
 
-type statusInfo struct {
-	phase   Phase
-	outcome Outcome
-}
-
-// statuses holds the documented statuses plus values seen in related code
-// (CREATING, ERROR, DELETED, MIGRATION_SUCCESS), so that those are not
-// flagged as unknown.
-var statuses = map[Status]statusInfo{
-	StatusRunning:         {PhasePending, OutcomeInProgress},
-	"CREATING":            {PhasePending, OutcomeInProgress},
-	StatusMigrating:       {PhaseActive, OutcomeInProgress},
-	StatusFullMigrating:   {PhaseActive, OutcomeInProgress},
-	StatusIncrMigrating:   {PhaseActive, OutcomeInProgress},
-	StatusTerminating:     {PhaseStopping, OutcomeInProgress},
-	StatusTerminated:      {PhaseTerminal, OutcomeStopped},
-	StatusSuccess:         {PhaseTerminal, OutcomeSucceeded},
-	"MIGRATION_SUCCESS":   {PhaseTerminal, OutcomeSucceeded},
-	StatusFailed:          {PhaseTerminal, OutcomeFailed},
-	StatusMigrationFailed: {PhaseTerminal, OutcomeFailed},
-	"ERROR":               {PhaseTerminal, OutcomeFailed},
-	StatusReleased:        {PhaseTerminal, OutcomeStopped},
-	"DELETED":             {PhaseTerminal, OutcomeStopped},
-}
-
-// variants maps other spellings onto the canonical one.
-var variants = map[string]Status{
-	"INCRMIGRATING": StatusIncrMigrating,
-}
-
-// Normalize returns the canonical form of a raw status: upper case, trimmed,
-// spelling variants merged. An unknown value is returned as it is, upper-cased.
-func Normalize(raw string) Status {
-	s := strings.ToUpper(strings.TrimSpace(raw))
-	if v, ok := variants[s]; ok {
-		return v
-	}
-	return Status(s)
-}
-
-// Known reports whether s (normalised) is a status the watcher understands.
-func (s Status) Known() bool {
-	_, ok := statuses[s]
-	return ok
-}
-
-// Phase returns the phase of a normalised status, PhaseUnknown if unknown.
-func (s Status) Phase() Phase {
-	if i, ok := statuses[s]; ok {
-		return i.phase
-	}
-	return PhaseUnknown
-}
-
-// Terminal reports whether the task will not move on by itself.
-func (s Status) Terminal() bool { return s.Phase() == PhaseTerminal }
-
-// Outcome returns where a task in status s (normalised) stands;
-// OutcomeUnknown for a status the watcher does not know, or none.
-func (s Status) Outcome() Outcome {
-	if i, ok := statuses[s]; ok {
-		return i.outcome
-	}
-	return OutcomeUnknown
-}
+// Normalize returns the canonical form of a raw status (event.Normalize).
+func Normalize(raw string) Status { return event.Normalize(raw) }
 
 // hasReason reports whether a failure reason (error_message) belongs to a
 // task in status s: a failure status, or one the watcher does not know
 // (it may be a failure the document does not list).
-func (s Status) hasReason() bool { return !s.Known() || s.Outcome() == OutcomeFailed }
+func hasReason(s Status) bool { return !s.Known() || s.Outcome() == OutcomeFailed }

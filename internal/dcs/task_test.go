@@ -11,7 +11,7 @@ func TestKeepNulls(t *testing.T) {
 		SupportedFeatures: []string{"x"},
 	}
 	cur := Task{ID: "t1", Status: "FULLMIGRATING", Source: Instance{Name: "src"}}
-	cur.KeepNulls(prev, []string{
+	KeepNulls(&cur, prev, []string{
 		"task_status", "source_instance.task_status", "source_instance.db", "source_instance.proxy_multi_db",
 		"target_instance", "backup_files", "supported_features", "no_such_field", "source_instance.nope",
 	})
@@ -29,7 +29,7 @@ func TestKeepNulls(t *testing.T) {
 	}
 
 	first := Task{ID: "t1"}
-	first.KeepNulls(nil, []string{"status"})
+	KeepNulls(&first, nil, []string{"status"})
 	if first.Status != "" {
 		t.Errorf("without a previous snapshot nothing can be kept: %q", first.Status)
 	}

@@ -162,7 +162,7 @@ func TestDiffStatusTransitions(t *testing.T) {
 			if got := kinds(events); !slices.Equal(got, []string{"status_changed"}) {
 				t.Fatalf("kinds = %v, want [status_changed]", got)
 			}
-			want := []FieldChange{{"status", tc.from, tc.to}, {"updated_at", t1, t2}}
+			want := []FieldChange{{Field: "status", Old: tc.from, New: tc.to}, {Field: "updated_at", Old: t1, New: t2}}
 			if !reflect.DeepEqual(events[0].Changes, want) {
 				t.Errorf("changes = %v, want %v", events[0].Changes, want)
 			}
@@ -252,21 +252,21 @@ func TestDiffOtherFields(t *testing.T) {
 	}{
 		{"bandwidth limit lowered", nil,
 			func(t *dcs.Task) { t.BandwidthLimitMB, t.UpdatedAt = "50", t2 },
-			[]FieldChange{{"bandwidth_limit_mb", "100", "50"}, {"updated_at", t1, t2}}},
+			[]FieldChange{{Field: "bandwidth_limit_mb", Old: "100", New: "50"}, {Field: "updated_at", Old: t1, New: t2}}},
 		{"bandwidth limit without updated_at", nil,
 			func(t *dcs.Task) { t.BandwidthLimitMB = "50" },
-			[]FieldChange{{"bandwidth_limit_mb", "100", "50"}}},
+			[]FieldChange{{Field: "bandwidth_limit_mb", Old: "100", New: "50"}}},
 		{"password removed from the source", nil,
 			func(t *dcs.Task) { t.Source.PasswordSet = false },
-			[]FieldChange{{"source_instance.password_set", "true", "false"}}},
+			[]FieldChange{{Field: "source_instance.password_set", Old: "true", New: "false"}}},
 		{"feature added", nil,
 			func(t *dcs.Task) { t.SupportedFeatures = append(t.SupportedFeatures, "exchange") },
-			[]FieldChange{{"supported_features", "bandwidth_limit,resume", "bandwidth_limit,resume,exchange"}}},
+			[]FieldChange{{Field: "supported_features", Old: "bandwidth_limit,resume", New: "bandwidth_limit,resume,exchange"}}},
 		{"backup file appeared", nil,
 			func(t *dcs.Task) {
 				t.BackupFiles = &dcs.BackupFiles{Files: []dcs.BackupFile{{Name: "a.rdb", Size: "10"}}}
 			},
-			[]FieldChange{{"backup_files.files[0].file_name", "", "a.rdb"}, {"backup_files.files[0].size", "", "10"}}},
+			[]FieldChange{{Field: "backup_files.files[0].file_name", Old: "", New: "a.rdb"}, {Field: "backup_files.files[0].size", Old: "", New: "10"}}},
 		{"only updated_at", nil, func(t *dcs.Task) { t.UpdatedAt = t2 }, nil},
 		{"nothing", nil, func(t *dcs.Task) {}, nil},
 		{"a difference fields cannot show, plus updated_at", nil,
@@ -406,7 +406,7 @@ func TestEveryFieldIsSeen(t *testing.T) {
 				t.Fatal("Equal ignores the change")
 			}
 			changes := fieldChanges(base, curr)
-			want := []FieldChange{{l.path, old, fields(curr)[l.path]}}
+			want := []FieldChange{{Field: l.path, Old: old, New: fields(curr)[l.path]}}
 			if !reflect.DeepEqual(changes, want) {
 				t.Fatalf("changes = %v, want %v", changes, want)
 			}
@@ -473,9 +473,9 @@ func TestDiffExampleResponse(t *testing.T) {
 		t.Fatalf("kinds = %v, want %v", got, want)
 	}
 	wantChanges := []FieldChange{
-		{"status", "TERMINATING", "TERMINATED"},
-		{"target_instance.task_status", "RUNNING", "TERMINATED"},
-		{"updated_at", "2019/10/22 18:00:00", "2019/10/22 18:05:00"},
+		{Field: "status", Old: "TERMINATING", New: "TERMINATED"},
+		{Field: "target_instance.task_status", Old: "RUNNING", New: "TERMINATED"},
+		{Field: "updated_at", Old: "2019/10/22 18:00:00", New: "2019/10/22 18:05:00"},
 	}
 	if !reflect.DeepEqual(events[0].Changes, wantChanges) {
 		t.Errorf("changes = %v, want %v", events[0].Changes, wantChanges)

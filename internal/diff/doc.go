@@ -1,6 +1,7 @@
 // Package diff decides what changed between two snapshots of a DCS migration
 // task and which events that makes. It is pure: no I/O, no clock, no
-// randomness, and it imports nothing of the watcher but the dcs.Task type.
+// randomness, and it imports nothing of the watcher but the dcs.Task type and
+// the event contract (package event), whose kinds and field changes it makes.
 // Diff flattens two snapshots of a task into JSON paths and turns them into
 // Discovered, StatusChanged, TaskStatusChanged or Changed events; Removed,
 // Degraded and Recovered build the events the poller decides on by itself

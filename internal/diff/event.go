@@ -1,54 +1,44 @@
 package diff
 
-import "github.com/dcs-watcher/watcher/internal/dcs"
+import (
+	"github.com/dcs-watcher/watcher/event"
+	"github.com/dcs-watcher/watcher/internal/dcs"
+)
 
-// Kind names what happened to a task.
-type Kind string
+// Kind names what happened to a task: the event contract's (event.Kind),
+// so that what the watcher publishes is what consumers decode.
+type Kind = event.Kind
 
 // Event kinds. Their string values are part of the NATS contract: they appear
 // in subjects and in the CloudEvents type.
 const (
-	Discovered        Kind = "discovered"          // first sight of a task
-	StatusChanged     Kind = "status_changed"      // the task's (normalised) status changed
-	TaskStatusChanged Kind = "task_status_changed" // a task_status changed: top level or an instance's
-	Changed           Kind = "changed"             // other fields changed, no status did
-	Removed           Kind = "removed"             // gone from the list, or DCS.4133
-	WatchDegraded     Kind = "watch_degraded"      // the watcher cannot see a task (or the API)
-	WatchRecovered    Kind = "watch_recovered"     // ... and now it can again
-	Stalled           Kind = "stalled"             // an attention episode opens (attention.go)
-	Resumed           Kind = "resumed"             // ... and clears
+	Discovered        = event.Discovered
+	StatusChanged     = event.StatusChanged
+	TaskStatusChanged = event.TaskStatusChanged
+	Changed           = event.Changed
+	Removed           = event.Removed
+	WatchDegraded     = event.WatchDegraded
+	WatchRecovered    = event.WatchRecovered
+	Stalled           = event.Stalled
+	Resumed           = event.Resumed
 )
 
 // Kinds lists every event kind, in the order a task meets them; config
 // validates slack.kinds against it.
-func Kinds() []Kind {
-	return []Kind{Discovered, StatusChanged, TaskStatusChanged, Changed, Removed, WatchDegraded, WatchRecovered, Stalled, Resumed}
-}
+func Kinds() []Kind { return event.Kinds() }
 
-// Scopes of an event: what it is about, beyond its task.
+// Scopes of an event: what it is about, beyond its task (event.ScopeTask...).
 const (
-	// ScopeTask, ScopeSource and ScopeTarget say whose task_status a
-	// TaskStatusChanged event is about: the task's or an instance's.
-	ScopeTask   = "task"
-	ScopeSource = "source_instance"
-	ScopeTarget = "target_instance"
-	// ScopeSlack is the scope of the WatchDegraded / WatchRecovered events
-	// about the watcher's Slack delivery (a revoked webhook), not about a
-	// task or the API.
-	ScopeSlack = "slack"
-	// ScopeStore is the scope of the WatchDegraded / WatchRecovered pair
-	// that reports a JetStream store (the events stream, the snapshot
-	// bucket) found missing under the running watcher and recreated.
-	ScopeStore = "store"
+	ScopeTask   = event.ScopeTask
+	ScopeSource = event.ScopeSource
+	ScopeTarget = event.ScopeTarget
+	ScopeSlack  = event.ScopeSlack
+	ScopeStore  = event.ScopeStore
 )
 
 // FieldChange is one field that differs between two snapshots. Field is the
 // JSON path of the field in dcs.Task ("source_instance.task_status").
-type FieldChange struct {
-	Field string `json:"field"`
-	Old   string `json:"old"`
-	New   string `json:"new"`
-}
+type FieldChange = event.FieldChange
 
 // Event is one meaningful change of a task. ID is deterministic: Diff and
 // the other constructors hash the task id, kind, scope and the content of

@@ -17,8 +17,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/config"
-	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
@@ -195,7 +195,7 @@ func ownKinds() []string {
 // same for the outcomes and the watcher's own task tokens.
 func TestAsyncAPIKindsMatchCode(t *testing.T) {
 	d := readAsyncAPI(t)
-	kinds := kindStrings(diff.Kinds()...)
+	kinds := kindStrings(event.Kinds()...)
 
 	sameSet(t, "components.messages", slices.Collect(maps.Keys(d.Components.Messages)), kinds)
 	for name, m := range d.Components.Messages {
@@ -221,12 +221,12 @@ func TestAsyncAPIKindsMatchCode(t *testing.T) {
 	sameSet(t, "channels.watcherEvents.messages", slices.Collect(maps.Keys(d.Channels["watcherEvents"].Messages)), ownKinds())
 
 	var outcomes []string
-	for _, o := range dcs.Outcomes() {
+	for _, o := range event.Outcomes() {
 		outcomes = append(outcomes, string(o))
 	}
 	sameSet(t, "parameters.outcome", d.param(t, "taskEvents", "outcome").Enum, outcomes)
 	sameSet(t, "channels.watcherEvents.parameters.watcherTask", d.param(t, "watcherEvents", "watcherTask").Enum,
-		[]string{notify.NoTask, notify.SlackTask, notify.StoreTask})
+		[]string{event.NoTask, event.SlackTask, event.StoreTask})
 
 	// Each channel has a send and a receive operation, each listing every
 	// message of the channel.
@@ -265,7 +265,7 @@ func TestAsyncAPISubjectsMatchCode(t *testing.T) {
 		want *regexp.Regexp
 	}
 	var cases []tc
-	for _, k := range diff.Kinds() {
+	for _, k := range event.Kinds() {
 		for _, st := range []string{"FULLMIGRATING", "INCRMIGRATING", "FAILED", "SUCCESS", "TERMINATED", "SOMETHING_NEW", ""} {
 			cases = append(cases, tc{diff.Event{ID: "x", Kind: k, TaskID: taskID, Prev: task(st), Curr: task(st)}, taskRE})
 		}
@@ -388,7 +388,7 @@ func TestAsyncAPIPayloadsAcceptEvents(t *testing.T) {
 			t.Fatalf("message %s: compile its payload: %v", kind, err)
 		}
 	}
-	for _, k := range diff.Kinds() {
+	for _, k := range event.Kinds() {
 		ev := diff.Event{ID: "8ce4c1f8bf558b8df92c84d6e886ce89", Kind: k, TaskID: taskID, Prev: task("RUNNING"), Curr: task("FULLMIGRATING")}
 		env := notify.Build(prefix, ev, notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Now()})
 		for kind, sch := range schemas {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -81,7 +82,7 @@ func TestToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			if got := notify.Token(tt.in); got != tt.want {
+			if got := event.Token(tt.in); got != tt.want {
 				t.Fatalf("Token(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
@@ -409,7 +410,7 @@ func TestClassify(t *testing.T) {
 		{diff.Resumed, "MIGRATION_FAILED", dcs.OutcomeFailed, notify.SeverityInfo},
 	}
 	for _, tt := range tests {
-		o, s := notify.Classify(tt.kind, tt.status)
+		o, s := event.Classify(tt.kind, tt.status)
 		if o != tt.outcome || s != tt.severity {
 			t.Errorf("Classify(%s, %q) = %s, %s; want %s, %s", tt.kind, tt.status, o, s, tt.outcome, tt.severity)
 		}

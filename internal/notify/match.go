@@ -8,29 +8,6 @@ import (
 	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
-// Current is the status an event gives its task: the current status it
-// carries, else its snapshot's; raw as the API spelled it, norm as this
-// binary reads it; ok is false when it gives none.
-func (d Data) Current() (raw string, norm dcs.Status, ok bool) {
-	if raw, norm, ok := d.CurrentStatus.Read(); ok {
-		return raw, norm, true
-	}
-	if d.Snapshot != nil && d.Snapshot.Status != "" {
-		return d.Snapshot.Status, d.Snapshot.NormStatus(), true
-	}
-	return "", "", false
-}
-
-// Classified is the event's outcome and severity: the envelope's, or for an
-// event published before they existed, what this binary reads from it.
-func (d Data) Classified() (dcs.Outcome, Severity) {
-	if d.Outcome != "" && d.Severity != "" {
-		return d.Outcome, d.Severity
-	}
-	_, st, _ := d.Current()
-	return Classify(d.Kind, st)
-}
-
 // Match selects events (a Slack route's, a silence's); an empty field
 // matches every event. The globs are path.Match patterns ('*' stops at
 // '/'); the lists match when the event's value is one of them.

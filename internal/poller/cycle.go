@@ -85,11 +85,11 @@ func (c *cycle) commit(ctx context.Context, at time.Time, task string, prev stat
 // task's previous snapshot prev know and it lacks.
 func (c *cycle) prepare(t, prev, row *dcs.Task, nulls []string) {
 	if len(nulls) > 0 {
-		t.KeepNulls(prev, nulls)
+		dcs.KeepNulls(t, prev, nulls)
 		c.p.o.Logger.Debug().Str("task_id", t.ID).Strs("null_fields", nulls).Msg("null fields keep their previous values")
 	}
 	complete(t, row, prev)
-	t.DropStaleReason() // a reason kept from a failure the task left
+	dcs.DropStaleReason(t) // a reason kept from a failure the task left
 	if prev != nil && t.Status != prev.Status && t.NormStatus() == prev.NormStatus() {
 		t.Status = prev.Status // one status, two spellings: nothing to write
 	}

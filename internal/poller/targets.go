@@ -79,7 +79,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	}
 	tg.listed = make(map[string]*dcs.Task, len(rows))
 	for i := range rows {
-		rows[i].DropStaleReason() // as the snapshots hold it
+		dcs.DropStaleReason(&rows[i]) // as the snapshots hold it
 		if rows[i].ID != "" {
 			tg.listed[rows[i].ID] = &rows[i]
 		}

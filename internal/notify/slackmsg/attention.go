@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -20,7 +21,7 @@ func attentionData(m *msgtmpl.MessageData, env notify.Envelope, esc func(string)
 	d := env.Data
 	if a := d.Attention; a != nil && (d.Kind == diff.Stalled || d.Kind == diff.Resumed) {
 		m.Condition = esc(a.Condition)
-		m.ConditionLabel = esc(notify.ConditionLabel(a.Condition, a.Status))
+		m.ConditionLabel = esc(event.ConditionLabel(a.Condition, a.Status))
 		m.Since = a.Since.UTC().Format(time.RFC3339)
 		end := env.Time
 		if a.ClearedAt != nil {
@@ -40,7 +41,7 @@ func attentionData(m *msgtmpl.MessageData, env notify.Envelope, esc func(string)
 func figures(a *diff.Attention) string {
 	var parts []string
 	add := func(s string) { parts = append(parts, s) }
-	allowed := notify.ShortDuration(time.Duration(a.AllowedSeconds * float64(time.Second)))
+	allowed := event.ShortDuration(time.Duration(a.AllowedSeconds * float64(time.Second)))
 	switch a.Condition {
 	case diff.ProgressStalled:
 		if a.Percent != nil {

@@ -3,6 +3,7 @@ package slackmsg
 import (
 	"strings"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -43,7 +44,7 @@ func AsFollowUp(d notify.Data) notify.Data {
 	}
 	cur, _ := currentStatus(d)
 	d.Kind = diff.StatusChanged
-	d.Outcome, d.Severity = notify.Classify(diff.StatusChanged, cur.norm)
+	d.Outcome, d.Severity = event.Classify(diff.StatusChanged, cur.norm)
 	return d
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
@@ -52,7 +53,7 @@ func RenderReminder(d notify.Data, open time.Duration) slack.WebhookMessage {
 func stillWhat(d notify.Data) string {
 	if d.Kind == diff.Stalled {
 		if d.Attention != nil {
-			return "still stalled (" + escape(notify.ConditionLabel(d.Attention.Condition, d.Attention.Status)) + ")"
+			return "still stalled (" + escape(event.ConditionLabel(d.Attention.Condition, d.Attention.Status)) + ")"
 		}
 		return "still stalled"
 	}

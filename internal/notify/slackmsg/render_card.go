@@ -7,6 +7,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -188,7 +189,7 @@ func changesBlock(d notify.Data) slack.Block {
 			fmt.Fprintf(&b, "\n…and %d more", len(d.Changes)-maxChanges)
 			break
 		}
-		fmt.Fprintf(&b, "\n• %s: %s -> %s", code(c.Field, maxChange), code(notify.OrNone(c.Old), maxChange), code(notify.OrNone(c.New), maxChange))
+		fmt.Fprintf(&b, "\n• %s: %s -> %s", code(c.Field, maxChange), code(event.OrNone(c.Old), maxChange), code(event.OrNone(c.New), maxChange))
 	}
 	return slack.NewSectionBlock(md(clipEscaped(b.String(), maxSectionText)), nil, nil)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -291,7 +292,7 @@ func messageData(env notify.Envelope, esc func(string) string, mentions []string
 	m.ReasonLabel, m.Reason = esc(label), esc(reason)
 	if (d.Kind == diff.Changed || d.Kind == diff.TaskStatusChanged) && !lateReason(d) {
 		for _, c := range d.Changes {
-			m.Changes = append(m.Changes, msgtmpl.Change{Field: esc(c.Field), Old: esc(notify.OrNone(c.Old)), New: esc(notify.OrNone(c.New))})
+			m.Changes = append(m.Changes, msgtmpl.Change{Field: esc(c.Field), Old: esc(event.OrNone(c.Old)), New: esc(event.OrNone(c.New))})
 		}
 	}
 	attentionData(&m, env, esc)
