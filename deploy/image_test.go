@@ -154,4 +154,3 @@ func TestImageLabels(t *testing.T) {
 		}
 	}
 }
-
