@@ -17,6 +17,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/sim"
 )
 
@@ -147,7 +148,29 @@ func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	defer a.Stop()
-	return a.Cycle(ctx)
+	start := time.Now()
+	stats, err := a.Cycle(ctx)
+	fmt.Fprintln(env.stderr, onceSummary(stats, time.Since(start), cfg.DCS.RateLimit))
+	return err
+}
+
+// onceSummary is once's last line on stderr: what the cycle did, and the
+// call budget that paces it. once keeps to dcs.rate_limit as run does: the
+// API throttles per account, and a once beside other users of the account
+// must not take their share.
+func onceSummary(stats []poller.Stats, took time.Duration, limit float64) string {
+	var sum poller.Stats
+	for _, st := range stats {
+		sum.Add(st)
+	}
+	calls := sum.Fetched + sum.Failed + sum.StatsCalls + sum.StatsFailed + sum.Logs
+	line := fmt.Sprintf("once: %d task(s), %d event(s) published, %d detail, %d stats and %d log call(s) (%d failed), took %s",
+		sum.Tasks, sum.Events, sum.Fetched+sum.Failed, sum.StatsCalls+sum.StatsFailed, sum.Logs, sum.Failed+sum.StatsFailed, took.Round(100*time.Millisecond))
+	if limit > 0 && float64(calls)/limit >= 2 {
+		line += fmt.Sprintf("; paced by dcs.rate_limit %g calls/s (the account's budget, shared with any running watcher): %d calls take about %s", limit, calls,
+			time.Duration(float64(calls)/limit*float64(time.Second)).Round(time.Second))
+	}
+	return line
 }
 
 func cmdSimulate(ctx context.Context, env cmdEnv, args []string) error {
