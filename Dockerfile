@@ -2,8 +2,13 @@
 # non-root user. The embedded NATS store goes to /home/nonroot/data (mount a
 # volume there to keep it across containers).
 #
-#   docker build -t watcher .
-#   docker run -d --env-file watcher.env -v watcher-data:/home/nonroot/data -p 9090:9090 watcher
+#   docker build -t dcs-watcher:latest --build-arg VERSION=$(git describe --always) \
+#     --build-arg REVISION=$(git rev-parse HEAD) --build-arg CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ) .
+#   docker run -d --env-file watcher.env -v watcher-data:/home/nonroot/data -p 9090:9090 dcs-watcher:latest
+#
+# dcs-watcher:latest is the name the Kubernetes and compose manifests use.
+# .dockerignore keeps .git, local binaries and any ./data (with its
+# generated NATS passwords) out of the build context.
 #
 # The image's config is deploy/container/watcher.yaml: /metrics, /healthz
 # and /readyz on 0.0.0.0:9090; the embedded NATS on the loopback only. To
@@ -18,6 +23,17 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/watcher ./cmd/watcher
 
 FROM gcr.io/distroless/static-debian12:nonroot
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="dcs-watcher" \
+      org.opencontainers.image.description="Watches Huawei Cloud DCS data-migration tasks; publishes changes to NATS JetStream and Slack" \
+      org.opencontainers.image.source="https://github.com/dcs-watcher/watcher" \
+      org.opencontainers.image.url="https://github.com/dcs-watcher/watcher" \
+      org.opencontainers.image.documentation="https://github.com/dcs-watcher/watcher/blob/main/docs/operations.md" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
 COPY --from=build /out/watcher /usr/local/bin/watcher
 COPY deploy/container/watcher.yaml /etc/watcher/watcher.yaml
 USER nonroot:nonroot

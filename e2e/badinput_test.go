@@ -52,6 +52,10 @@ func TestBadInput(t *testing.T) {
 		{"body over the limit", `  - {at: 10s, for: 5s, kind: oversized, bytes: 200000, task: ` + taskA + `}`,
 			func(c *config.Config) { c.DCS.MaxBodyBytes = 64 << 10 },
 			[]string{"watch_degraded " + taskA + " RUNNING"}, []string{"watch_recovered " + taskA + " RUNNING"}, "exceeds"},
+		// Under the body cap but past what a NATS message holds once
+		// stored: refused like a malformed answer, not taken for a store outage.
+		{"one field of 2 MiB", `  - {at: 10s, for: 5s, kind: oversized, bytes: 2097152, task: ` + taskA + `}`, nil,
+			[]string{"watch_degraded " + taskA + " RUNNING"}, []string{"watch_recovered " + taskA + " RUNNING"}, "description: 2097152 bytes"},
 		{"null and missing fields", `  - {at: 10s, for: 5s, kind: nulls, task: ` + taskA + `}`, nil, nil, nil, ""},
 		{"numbers where strings are documented", `  - {at: 10s, for: 5s, kind: numbers, task: ` + taskA + `}`, nil, nil, nil, ""},
 		{"HTTP 500", `  - {at: 10s, for: 5s, kind: server_error, task: ""}`, nil,

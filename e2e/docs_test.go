@@ -133,6 +133,7 @@ var notRun = map[string]string{
 	". data/nats/reader.env && go run ./examples/consumer -durable my-failures   # one line per failure, acked":                     "TestExampleConsumer runs the example with reader.env's variables against the binary",
 	"go run ./cmd/watcher bench           # every phase at full size: about 15 minutes on 2 cores":                                  "TestBenchQuick runs bench --quick; the full bench takes 15 minutes",
 	`watcher silence add -c watcher.yaml --match 'name=orders-*' --match 'outcome=failed' --for 2h --comment "cut-over"`:            "e2e's TestSilenceCommands runs add, ls and rm with these flags against a running watcher",
+	"install -m 0755 watcher /usr/local/bin/watcher":                                                                                "needs root and systemd; deploy's TestSystemdUnitVerifies runs systemd-analyze verify on the unit, TestSystemdUnitPermissions checks these modes against the unit's DynamicUser",
 	"gofmt -l . && go vet ./... && WATCHER_LONG_TESTS=1 go test -race -timeout 40m ./...   # what CI runs (.ci/run), plus the demo": "CI (.ci/run) runs these; docker is not needed by the tests",
 }
 

@@ -60,7 +60,7 @@ func TestTwoProjectsEndToEnd(t *testing.T) {
 		h.clk.Set(t0.Add(d))
 		euClk.Set(t0.Add(d))
 		ctx := testutil.Context(t, h.cycleTimeout)
-		if err := h.app.Cycle(ctx); err != nil {
+		if _, err := h.app.Cycle(ctx); err != nil {
 			t.Logf("cycle at %s: %v", d, err)
 		}
 	}

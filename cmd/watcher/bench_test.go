@@ -95,11 +95,11 @@ func TestBenchFlags(t *testing.T) {
 // error.
 func TestSimulateFleetFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"--burst", "3"},                                     // needs --fleet
-		{"--fleet", "3", "--scenario", "x.yaml"},             // one or the other
-		{"--fleet", "3", "--burst", "4", "--burst-at", "1s"}, // more than the fleet
-		{"--fleet", "3", "--change-rate", "2/s"},             // no window
-		{"--fleet", "3", "--change-rate", "fast"},            // not a rate
+		{"--burst", "3"},                                               // needs --fleet
+		{"--fleet", "3", "--scenario", "x.yaml"},                       // one or the other
+		{"--fleet", "3", "--burst", "4", "--burst-at", "1s"},           // more than the fleet
+		{"--fleet", "3", "--change-rate", "2/s", "--change-for", "0s"}, // an empty window
+		{"--fleet", "3", "--change-rate", "fast"},                      // not a rate
 		{"--fleet", "3", "--start", "yesterday"},
 	} {
 		var out, errb bytes.Buffer

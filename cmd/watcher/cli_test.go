@@ -83,6 +83,8 @@ func TestValidatePrintsSlackMode(t *testing.T) {
 		{"off", "slack: {enabled: false}\n", "slack off\n"},
 		{"webhook", "slack: {enabled: true, webhook_url: " + hook + "}\n", "slack webhook\n"},
 		{"bot channel", "slack: {enabled: true, bot_token: " + token + ", channel: \"#deploys\"}\n", "slack bot channel #deploys\n"},
+		{"bot token unused", "slack: {enabled: true, bot_token: " + token + ", webhook_url: " + hook + "}\n",
+			"slack webhook (slack.bot_token is set but unused: no slack.channel nor route channel)\n"},
 		{"routes", "slack:\n  enabled: true\n  bot_token: " + token + "\n  channel: \"#deploys\"\n  routes:\n" +
 			"    - {name: pager, channel: \"#oncall\", match: {outcome: [failed]}}\n    - {name: team, webhook_url: " + hook + "}\n",
 			"slack routes (pager: bot channel #oncall; team: webhook), bot channel #deploys\n"},

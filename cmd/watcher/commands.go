@@ -17,6 +17,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify"
+	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/sim"
 )
 
@@ -89,7 +90,7 @@ func cmdValidate(env cmdEnv, args []string) error {
 	projects := cfg.Projects()
 	if len(cfg.DCS.Projects) == 0 {
 		fmt.Fprintf(env.stdout, "config ok: project %s, schedule %q, watching %s, %s, slack %s\n",
-			cfg.DCS.ProjectID, cfg.Poll.Schedule, watching(projects[0]), nats, slack)
+			projectOf(projects[0]), cfg.Poll.Schedule, watching(projects[0]), nats, slack)
 		return nil
 	}
 	fmt.Fprintf(env.stdout, "config ok: %d projects, schedule %q, %s, slack %s, account rate limit %v/s\n",
@@ -103,9 +104,17 @@ func cmdValidate(env cmdEnv, args []string) error {
 		if p.RateLimit > 0 {
 			rate = fmt.Sprintf("at most %v calls/s", p.RateLimit)
 		}
-		fmt.Fprintf(env.stdout, "  %s: project %s, %s, watching %s, %s\n", p.Name, p.ProjectID, where, watching(p), rate)
+		fmt.Fprintf(env.stdout, "  %s: project %s, %s, watching %s, %s\n", p.Name, projectOf(p), where, watching(p), rate)
 	}
 	return nil
+}
+
+// projectOf is a project's id, or where it will come from.
+func projectOf(p config.Project) string {
+	if p.ProjectID == "" {
+		return fmt.Sprintf("looked up in IAM at start (region %s)", p.Region)
+	}
+	return p.ProjectID
 }
 
 // watching says which tasks of a project are watched.
@@ -139,7 +148,29 @@ func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	defer a.Stop()
-	return a.Cycle(ctx)
+	start := time.Now()
+	stats, err := a.Cycle(ctx)
+	fmt.Fprintln(env.stderr, onceSummary(stats, time.Since(start), cfg.DCS.RateLimit))
+	return err
+}
+
+// onceSummary is once's last line on stderr: what the cycle did, and the
+// call budget that paces it. once keeps to dcs.rate_limit as run does: the
+// API throttles per account, and a once beside other users of the account
+// must not take their share.
+func onceSummary(stats []poller.Stats, took time.Duration, limit float64) string {
+	var sum poller.Stats
+	for _, st := range stats {
+		sum.Add(st)
+	}
+	calls := sum.Fetched + sum.Failed + sum.StatsCalls + sum.StatsFailed + sum.Logs
+	line := fmt.Sprintf("once: %d task(s), %d event(s) published, %d detail, %d stats and %d log call(s) (%d failed), took %s",
+		sum.Tasks, sum.Events, sum.Fetched+sum.Failed, sum.StatsCalls+sum.StatsFailed, sum.Logs, sum.Failed+sum.StatsFailed, took.Round(100*time.Millisecond))
+	if limit > 0 && float64(calls)/limit >= 2 {
+		line += fmt.Sprintf("; paced by dcs.rate_limit %g calls/s (the account's budget, shared with any running watcher): %d calls take about %s", limit, calls,
+			time.Duration(float64(calls)/limit*float64(time.Second)).Round(time.Second))
+	}
+	return line
 }
 
 func cmdSimulate(ctx context.Context, env cmdEnv, args []string) error {
@@ -150,7 +181,7 @@ func cmdSimulate(ctx context.Context, env cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	sc, start, err := ff.scenario(fs, *scenario)
+	sc, start, fleet, err := ff.scenario(fs, *scenario)
 	if err != nil {
 		return usageError{err}
 	}
@@ -162,9 +193,28 @@ func cmdSimulate(ctx context.Context, env cmdEnv, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	// The bench reads this first line for the address: keep its shape.
-	fmt.Fprintf(env.stdout, "DCS simulator: http://%s  project %s  %d task(s), scenario lasts %s\n",
-		ln.Addr(), sc.ProjectID, len(sc.Tasks), srv.Duration())
+	plan := "scenario lasts " + srv.Duration().Round(100*time.Millisecond).String()
+	if fleet != nil {
+		plan = fleetPlan(*fleet)
+	}
+	fmt.Fprintf(env.stdout, "DCS simulator: http://%s  project %s  %d task(s), %s\n", ln.Addr(), sc.ProjectID, len(sc.Tasks), plan)
 	return srv.Serve(ctx, ln)
+}
+
+// fleetPlan says what a generated fleet does, in the flags' terms (its
+// last change comes at a random time, not worth printing to the ns).
+func fleetPlan(o sim.FleetOptions) string {
+	var parts []string
+	if o.ChangeRate > 0 {
+		parts = append(parts, fmt.Sprintf("%g change(s)/s from %s for %s", o.ChangeRate, o.ChangeFrom, o.ChangeTo-o.ChangeFrom))
+	}
+	if o.BurstTasks > 0 {
+		parts = append(parts, fmt.Sprintf("a burst of %d at %s", o.BurstTasks, o.BurstAt))
+	}
+	if len(parts) == 0 {
+		return "no changes"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fleetFlags are simulate's flags that serve a generated fleet
@@ -183,7 +233,7 @@ func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
 	ff := &fleetFlags{
 		tasks:       fs.Int("fleet", 0, "serve a generated fleet of N active tasks instead of a scenario"),
 		from:        fs.Duration("change-from", 0, "fleet: changes start at this offset from the start"),
-		span:        fs.Duration("change-for", 0, "fleet: changes go on for this long"),
+		span:        fs.Duration("change-for", defaultChangeFor, "fleet: changes go on for this long (with --change-rate)"),
 		burst:       fs.Int("burst", 0, "fleet: K tasks change status at the same instant"),
 		burstAt:     fs.Duration("burst-at", 0, "fleet: offset of the burst"),
 		burstStatus: fs.String("burst-status", "", "fleet: the status every task of the burst changes to (default: each its own next one)"),
@@ -194,31 +244,35 @@ func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
 	return ff
 }
 
-// scenario returns what to serve and its time zero (zero: now). Fleet
-// flags without --fleet, or with --scenario, are usage errors: they would
-// otherwise be silently ignored.
-func (ff *fleetFlags) scenario(fs *flag.FlagSet, file string) (*sim.Scenario, time.Time, error) {
+// defaultChangeFor is how long a fleet's changes go on when --change-rate
+// comes without --change-for: the quick start's hour.
+const defaultChangeFor = time.Hour
+
+// scenario returns what to serve, its time zero (zero: now) and, for a
+// generated fleet, its options. Fleet flags without --fleet, or with
+// --scenario, are usage errors: they would otherwise be silently ignored.
+func (ff *fleetFlags) scenario(fs *flag.FlagSet, file string) (*sim.Scenario, time.Time, *sim.FleetOptions, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var start time.Time
 	if set["start"] {
 		t, err := time.Parse(time.RFC3339Nano, *ff.start)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("--start: %w", err)
+			return nil, time.Time{}, nil, fmt.Errorf("--start: %w", err)
 		}
 		start = t
 	}
 	if !set["fleet"] {
 		for _, name := range []string{"change-rate", "change-from", "change-for", "burst", "burst-at", "burst-status", "seed"} {
 			if set[name] {
-				return nil, time.Time{}, fmt.Errorf("--%s needs --fleet", name)
+				return nil, time.Time{}, nil, fmt.Errorf("--%s needs --fleet", name)
 			}
 		}
 		sc, err := loadScenario(file)
-		return sc, start, err
+		return sc, start, nil, err
 	}
 	if set["scenario"] {
-		return nil, time.Time{}, errors.New("--fleet and --scenario exclude each other")
+		return nil, time.Time{}, nil, errors.New("--fleet and --scenario exclude each other")
 	}
 	o := sim.FleetOptions{
 		Tasks: *ff.tasks, Seed: *ff.seed,
@@ -226,9 +280,9 @@ func (ff *fleetFlags) scenario(fs *flag.FlagSet, file string) (*sim.Scenario, ti
 		BurstTasks: *ff.burst, BurstAt: *ff.burstAt, BurstStatus: *ff.burstStatus,
 	}
 	if err := o.Validate(); err != nil {
-		return nil, time.Time{}, fmt.Errorf("fleet: %w", err)
+		return nil, time.Time{}, nil, fmt.Errorf("fleet: %w", err)
 	}
-	return sim.Fleet(o), start, nil
+	return sim.Fleet(o), start, &o, nil
 }
 
 // rateFlag is a rate of changes per second, written 5 or 5/s.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,6 +22,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/notify/slackwire"
+	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/sim"
 )
 
@@ -74,11 +76,17 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 	}
 	tally := newTally()
 	m := metrics.New(nil)
+	var goodCycle atomic.Int64 // when the last cycle that saw the API ended (unix ns)
 	a, err := app.Start(ctx, cfg, app.Options{
 		Logger:      log,
 		SlackSender: &slackwire.ConsoleSender{W: out},
-		Cycled:      m.Cycled,
-		DCSCalled:   m.APICall,
+		Cycled: func(st poller.Stats, err error) {
+			m.Cycled(st, err)
+			if err == nil && !st.Skipped {
+				goodCycle.Store(time.Now().UnixNano())
+			}
+		},
+		DCSCalled: m.APICall,
 		Published: func(e notify.Envelope) {
 			m.Published(e)
 			tally.add(e)
@@ -106,7 +114,7 @@ func cmdDemo(ctx context.Context, env cmdEnv, args []string) error {
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = a.Run(runCtx) })
-	err = waitDemo(ctx, srv, a.Slack)
+	err = waitDemo(ctx, srv, a.Slack, &goodCycle)
 	stop()
 	wg.Wait()
 
@@ -136,9 +144,11 @@ func demoConfig(project, endpoint, dir string) config.Config {
 	return cfg
 }
 
-// waitDemo returns when the scenario is over (plus two polls) and every
-// Slack message is out, or after a minute at most.
-func waitDemo(ctx context.Context, srv *sim.Server, n *delivery.Notifier) error {
+// waitDemo returns when the scenario is over (plus two polls), a cycle
+// that saw the API has ended since (a scenario that ends with a fault,
+// such as a 401 that pauses polling for 30 s, is over only when its last
+// state is seen) and every Slack message is out; or after a minute at most.
+func waitDemo(ctx context.Context, srv *sim.Server, n *delivery.Notifier, goodCycle *atomic.Int64) error {
 	end := srv.Start().Add(srv.Duration() + 2500*time.Millisecond)
 	deadline := time.NewTimer(time.Minute)
 	defer deadline.Stop()
@@ -151,7 +161,7 @@ func waitDemo(ctx context.Context, srv *sim.Server, n *delivery.Notifier) error 
 		case <-deadline.C:
 			return errors.New("the demo did not finish within a minute")
 		case now := <-tick.C:
-			if now.Before(end) {
+			if now.Before(end) || goodCycle.Load() < end.UnixNano() {
 				continue
 			}
 			if p, err := n.Pending(ctx); err == nil && p == 0 {

@@ -52,7 +52,8 @@ Usage:
   watcher health   -c FILE    exit 0 when the watcher's /healthz (http.listen) answers
   watcher version             version, commit and Go version of this binary
 
-Run 'watcher COMMAND -h' for the flags of a command.
+Exit codes: 0 ok, 1 the command ran and failed, 2 bad flags or a bad config.
+Run 'watcher COMMAND -h' for the flags and the exit codes of a command.
 `
 
 func main() { os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"runtime/debug"
-	"time"
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/httpserver"
@@ -57,52 +53,5 @@ func cmdVersion(env cmdEnv, args []string) error {
 		}
 	}
 	fmt.Fprintf(env.stdout, "watcher %s\ncommit %s%s, %s\n%s\n", bi.Main.Version, rev, modified, when, bi.GoVersion)
-	return nil
-}
-
-// cmdHealth asks a running watcher's /healthz: exit 0 when it answers 200.
-// It is the container image's health check, which has no shell nor curl.
-func cmdHealth(ctx context.Context, env cmdEnv, args []string) error {
-	fs := newFlags("health", env)
-	path := fs.String("c", "watcher.yaml", "configuration file (its http.listen)")
-	addr := fs.String("addr", "", "host:port of the watcher's HTTP server (default: http.listen of the config)")
-	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	target := *addr
-	if target == "" {
-		cfg, err := config.LoadSections(*path, env.getenv, config.SectionHTTP)
-		if err != nil {
-			return usageError{err}
-		}
-		if cfg.HTTP.Listen == "" {
-			return usageError{errors.New("http.listen: not set, so there is no /healthz to ask (or give --addr)")}
-		}
-		target = cfg.HTTP.Listen
-	}
-	host, port, err := net.SplitHostPort(target)
-	if err != nil {
-		return usageError{fmt.Errorf("address %q: %w", target, err)}
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1" // listening on every address: ask the loopback one
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	url := "http://" + net.JoinHostPort(host, port) + "/healthz"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("health: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("health: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("health: %s answered HTTP %d", url, resp.StatusCode)
-	}
-	fmt.Fprintln(env.stdout, "healthy")
 	return nil
 }

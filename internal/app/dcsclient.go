@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"golang.org/x/time/rate"
 
@@ -52,11 +53,13 @@ func credentials(ctx context.Context, cfg config.Config, o Options) (dcs.Credent
 	static := dcs.Credentials{AK: d.AK, SK: d.SK, SecurityToken: d.SecurityToken, AuthToken: d.AuthToken}
 	var (
 		source dcs.CredentialSource = dcs.Static(static)
-		from                        = "config"
+		from                        = dcs.SourceConfig
 	)
 	// A local simulator runs unauthenticated unless the config says
 	// otherwise: auto must not sign calls to it with a profile's keys.
-	if !(cfg.LocalOnly() && d.Credentials == config.CredentialsAuto) {
+	if cfg.LocalOnly() && d.Credentials == config.CredentialsAuto && static.IsZero() {
+		from = "none (a local simulator: calls are not signed)"
+	} else if !(cfg.LocalOnly() && d.Credentials == config.CredentialsAuto) {
 		var err error
 		source, from, err = dcs.ResolveCredentials(ctx, dcs.ResolveOptions{
 			Source: d.Credentials, Config: static, Getenv: getenv(o),
@@ -67,8 +70,24 @@ func credentials(ctx context.Context, cfg config.Config, o Options) (dcs.Credent
 			return nil, err
 		}
 	}
+	if from == dcs.SourceConfig && credentialsFromEnv(getenv(o)) {
+		// The variables were applied to the config as it loaded: say
+		// where they really came from.
+		from = dcs.SourceEnv
+	}
 	o.Logger.Info().Str("component", "dcs").Str("credentials", from).Msg("dcs credentials resolved")
 	return source, nil
+}
+
+// credentialsFromEnv says whether a credential variable is set: it won
+// over the file's dcs.ak, dcs.sk, dcs.security_token or dcs.auth_token.
+func credentialsFromEnv(getenv func(string) string) bool {
+	for _, v := range []string{config.EnvAK, config.EnvSK, config.EnvSecurityToken, config.EnvDCSAuthToken} {
+		if strings.TrimSpace(getenv(v)) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // lookupProject finds the project id of dcs.region in IAM, once, and logs it.

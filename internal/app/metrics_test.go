@@ -67,7 +67,7 @@ tasks:
 		return string(b)
 	}
 
-	if err := a.Cycle(testutil.Context(t, 10*time.Second)); err != nil {
+	if _, err := a.Cycle(testutil.Context(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	got := scrape()
@@ -80,7 +80,7 @@ tasks:
 		}
 	}
 	clk.Set(t0.Add(15 * time.Second))
-	if err := a.Cycle(testutil.Context(t, 10*time.Second)); err != nil {
+	if _, err := a.Cycle(testutil.Context(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if got := scrape(); strings.Contains(got, `task_id="`+taskNorth+`"`) {

@@ -110,7 +110,7 @@ func (f *fleet) cycleAt(t *testing.T, a *app.App, d time.Duration) []notify.Enve
 	from := len(f.seen)
 	f.mu.Unlock()
 	f.clk.Set(f.t0.Add(d))
-	if err := a.Cycle(testutil.Context(t, 10*time.Second)); err != nil {
+	if _, err := a.Cycle(testutil.Context(t, 10*time.Second)); err != nil {
 		t.Logf("cycle at %s: %v", d, err)
 	}
 	f.mu.Lock()

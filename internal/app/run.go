@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/dcs-watcher/watcher/internal/poller"
 )
 
 // Run polls every project on the configured schedule, each with its own
@@ -47,19 +49,21 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // Cycle runs one watch cycle of every project at once (the once command),
-// and returns each project's error, naming the project.
-func (a *App) Cycle(ctx context.Context) error {
+// and returns each project's stats and error, naming the project.
+func (a *App) Cycle(ctx context.Context) ([]poller.Stats, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(a.Projects))
+	stats := make([]poller.Stats, len(a.Projects))
 	for i, p := range a.Projects {
 		wg.Go(func() {
-			if _, err := p.Poller.Cycle(ctx); err != nil {
+			var err error
+			if stats[i], err = p.Poller.Cycle(ctx); err != nil {
 				errs[i] = fmt.Errorf("project %s: %w", p.Name, err)
 			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return stats, errors.Join(errs...)
 }
 
 // Stop closes the NATS connection and shuts the embedded server down.

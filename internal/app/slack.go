@@ -176,6 +176,9 @@ func SlackMode(cfg config.Config) string {
 	case ok:
 		mode = def.mode()
 	}
+	if cfg.Slack.BotToken != "" && !usesChannel(cfg.Slack) {
+		mode += " (slack.bot_token is set but unused: no slack.channel nor route channel)"
+	}
 	if len(cfg.Slack.Routes) == 0 {
 		return mode
 	}
@@ -184,6 +187,20 @@ func SlackMode(cfg config.Config) string {
 		routes[i] = r.Name + ": " + SlackDestination{Channel: r.Channel}.mode()
 	}
 	return fmt.Sprintf("routes (%s), %s", strings.Join(routes, "; "), mode)
+}
+
+// usesChannel says whether anything posts as the bot: the default
+// channel or a route's.
+func usesChannel(s config.SlackConfig) bool {
+	if s.Channel != "" {
+		return true
+	}
+	for _, r := range s.Routes {
+		if r.Channel != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // mode is "bot channel C" or "webhook".

@@ -191,7 +191,7 @@ func (r *runner) callsAuto(ctx context.Context, t *Table, n int, refresh time.Du
 	cycles := 0
 	for _, st := range all[2 : r.o.Cycles+2] {
 		if !st.Skipped {
-			addStats(&sum, st)
+			sum.Add(st)
 			cycles++
 		}
 	}

@@ -270,20 +270,8 @@ func driveCycles(ctx context.Context, wt *watcher, l loopSpec, res *cycleRun) er
 			return fmt.Errorf("cycle %d: %w", res.cycles+1, err)
 		}
 		res.cycles++
-		addStats(&res.sum, st)
+		res.sum.Add(st)
 	}
-}
-
-func addStats(a *poller.Stats, b poller.Stats) {
-	a.Tasks += b.Tasks
-	a.Fetched += b.Fetched
-	a.Failed += b.Failed
-	a.Events += b.Events
-	a.Writes += b.Writes
-	a.StatsCalls += b.StatsCalls
-	a.StatsFailed += b.StatsFailed
-	a.Budget += b.Budget
-	a.Duration += b.Duration
 }
 
 func startProfile(path string) (stop func(), err error) {

@@ -61,6 +61,8 @@ type Broker struct {
 	srv  *server.Server
 	// store watches the embedded server's store (nil with an external NATS).
 	store *storeWatch
+	// lock is the data directory's, held while the embedded server runs.
+	lock *dataLock
 }
 
 // Start connects to NATS, starting the embedded server first when no URL is
@@ -69,11 +71,11 @@ func Start(ctx context.Context, o Options) (*Broker, error) {
 	b := &Broker{}
 	var nc *nats.Conn
 	if o.URL == "" {
-		srv, watcher, err := startEmbedded(o)
+		srv, watcher, lock, err := startEmbedded(o)
 		if err != nil {
 			return nil, err
 		}
-		b.srv = srv
+		b.srv, b.lock = srv, lock
 		if b.store, err = newStoreWatch(srv, o.DataDir, o.StuckAfter, o.Logger); err != nil {
 			b.Close()
 			return nil, err
@@ -148,28 +150,37 @@ func (b *Broker) Close() {
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()
 	}
+	b.lock.close()
 }
 
 // startEmbedded starts the embedded server and returns it with the
-// watcher's own credentials.
-func startEmbedded(o Options) (*server.Server, Credentials, error) {
+// watcher's own credentials and the data directory's lock.
+func startEmbedded(o Options) (_ *server.Server, _ Credentials, lock *dataLock, err error) {
 	host, port, err := splitListen(o.Listen)
 	if err != nil {
-		return nil, Credentials{}, err
+		return nil, Credentials{}, nil, err
 	}
 	if o.DataDir == "" {
-		return nil, Credentials{}, errors.New("broker: embedded nats-server needs a data directory (data_dir)")
+		return nil, Credentials{}, nil, errors.New("broker: embedded nats-server needs a data directory (data_dir)")
 	}
 	if o.SubjectPrefix == "" || o.Stream == "" {
 		// Without them the read-only user's permissions would name nothing.
-		return nil, Credentials{}, errors.New("broker: embedded nats-server needs the subject prefix and the stream name")
+		return nil, Credentials{}, nil, errors.New("broker: embedded nats-server needs the subject prefix and the stream name")
 	}
 	if err := ensureDataDir(o.DataDir, o.Logger); err != nil {
-		return nil, Credentials{}, err
+		return nil, Credentials{}, nil, err
 	}
+	if lock, err = lockDataDir(o.DataDir, o.Listen); err != nil {
+		return nil, Credentials{}, nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.close()
+		}
+	}()
 	watcher, reader, err := ensureCredentials(o.DataDir, o.Logger)
 	if err != nil {
-		return nil, Credentials{}, err
+		return nil, Credentials{}, nil, err
 	}
 	opts := &server.Options{
 		ServerName: "dcs-watcher",
@@ -183,7 +194,7 @@ func startEmbedded(o Options) (*server.Server, Credentials, error) {
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, Credentials{}, fmt.Errorf("broker: embedded nats-server: %w", err)
+		return nil, Credentials{}, nil, fmt.Errorf("broker: embedded nats-server: %w", err)
 	}
 	// nats-server reports a failed start (port in use, unusable store
 	// directory) only through its logger's Fatalf; catch it so that the
@@ -196,21 +207,21 @@ func startEmbedded(o Options) (*server.Server, Credentials, error) {
 		select {
 		case msg := <-fatal:
 			srv.Shutdown()
-			return nil, Credentials{}, fmt.Errorf("broker: embedded nats-server on %s (store %s): %s", o.Listen, opts.StoreDir, msg)
+			return nil, Credentials{}, nil, fmt.Errorf("broker: embedded nats-server on %s (store %s): %s", o.Listen, opts.StoreDir, msg)
 		default:
 		}
 		if time.Now().After(deadline) {
 			srv.Shutdown()
-			return nil, Credentials{}, fmt.Errorf("broker: embedded nats-server on %s not ready after 10s", o.Listen)
+			return nil, Credentials{}, nil, fmt.Errorf("broker: embedded nats-server on %s not ready after 10s", o.Listen)
 		}
 	}
 	if err := writeReaderFiles(o.DataDir, srv.ClientURL(), reader); err != nil {
 		srv.Shutdown()
-		return nil, Credentials{}, err
+		return nil, Credentials{}, nil, err
 	}
 	o.Logger.Info().Str("url", srv.ClientURL()).Str("store", opts.StoreDir).
 		Str("credentials", filepath.Join(o.DataDir, credsDir)).Msg("embedded nats-server started")
-	return srv, watcher, nil
+	return srv, watcher, lock, nil
 }
 
 // splitListen turns "host:port" into nats-server options; port 0 means any

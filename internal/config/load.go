@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -96,7 +97,7 @@ func decode(data []byte, name string, cfg *Config) (*keyIndex, error) {
 		if errors.Is(err, io.EOF) {
 			return &keyIndex{}, nil // an empty file keeps every default
 		}
-		return nil, yamlError(name, err, nil)
+		return nil, fmt.Errorf("%w%s", yamlError(name, err, nil), quoteHint(data, err))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -264,6 +265,29 @@ func yamlError(name string, err error, byLine map[int][]string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// quoteHint is a hint for a syntax error on a line whose value starts with
+// a character YAML reserves (@ or `): an unquoted "schedule: @every 5s"
+// is not a string but an error that names neither the key nor the cure.
+func quoteHint(data []byte, err error) string {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	n, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(data), "\n")
+	if n < 1 || n > len(lines) {
+		return ""
+	}
+	key, v, ok := strings.Cut(lines[n-1], ":")
+	v = strings.TrimSpace(v)
+	if !ok || v == "" || !strings.ContainsAny(v[:1], "@`") {
+		return ""
+	}
+	return fmt.Sprintf(" (a value cannot start with %s unless quoted: %s: %q)", v[:1], strings.TrimSpace(key), v)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+):`)
 
 func locateLine(name, msg string, byLine map[int][]string) string {
 	rest, ok := strings.CutPrefix(msg, "line ")

@@ -22,9 +22,15 @@ func decodeTask(body []byte) (Task, error) {
 // paths of the fields that were an explicit null.
 func decodeTaskNulls(body []byte) (Task, []string, error) {
 	if t, ok := fastDetailTask(body); ok {
+		if err := checkText(&t); err != nil {
+			return Task{}, nil, err
+		}
 		return t, nil, nil
 	}
 	t, f, err := decodeDetail(body)
+	if err == nil {
+		err = checkText(&t)
+	}
 	if err != nil {
 		return Task{}, nil, err
 	}
@@ -123,10 +129,19 @@ func backupFiles(f *fields) *BackupFiles {
 // decodeList decodes the body of the list call. count is -1 when the answer
 // does not say.
 func decodeList(body []byte) ([]Task, int, error) {
-	if rows, count, ok := fastListRows(body); ok {
-		return rows, count, nil
+	rows, count, ok := fastListRows(body)
+	if !ok {
+		var err error
+		if rows, count, err = genericList(body); err != nil {
+			return nil, 0, err
+		}
 	}
-	return genericList(body)
+	for i := range rows {
+		if err := checkText(&rows[i]); err != nil {
+			return nil, 0, fmt.Errorf("migration_tasks[%d].%w", i, err)
+		}
+	}
+	return rows, count, nil
 }
 
 // genericList is decodeList's generic walk.

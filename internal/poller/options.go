@@ -179,3 +179,22 @@ type Stats struct {
 	Skipped  bool
 	Duration time.Duration
 }
+
+// Add adds o's counts and duration to s (several cycles, or several
+// projects' cycles, as one). Skipped and OldestRefresh, which do not add,
+// are left as they are.
+func (s *Stats) Add(o Stats) {
+	s.Tasks += o.Tasks
+	s.Fetched += o.Fetched
+	s.Failed += o.Failed
+	s.Events += o.Events
+	s.Writes += o.Writes
+	s.Refreshes += o.Refreshes
+	s.Rows += o.Rows
+	s.Moved += o.Moved
+	s.Budget += o.Budget
+	s.StatsCalls += o.StatsCalls
+	s.StatsFailed += o.StatsFailed
+	s.Logs += o.Logs
+	s.Duration += o.Duration
+}

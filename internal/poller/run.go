@@ -47,7 +47,7 @@ func (p *Poller) tick(ctx context.Context) {
 	ev.Int("tasks", st.Tasks).Int("rows", st.Rows).Int("fetched", st.Fetched).Int("failed", st.Failed).
 		Int("stats", st.StatsCalls).Int("stats_failed", st.StatsFailed).Int("logs", st.Logs).
 		Int("events", st.Events).Int("writes", st.Writes).Bool("paused", st.Skipped).
-		Dur("took", st.Duration).Msg("cycle")
+		Str("took", st.Duration.Round(time.Millisecond).String()).Msg("cycle") // "1.234s": a number alone has no unit
 }
 
 // Cycle runs one watch cycle. It returns an error when the API could not be

@@ -3,6 +3,7 @@ package poller_test
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,10 @@ func TestRunPollsOnSchedule(t *testing.T) {
 	}
 	if got := countKind(w.take(), "discovered"); got != 2 {
 		t.Errorf("%d discovered events over several cycles, want 2", got)
+	}
+	// The cycle line's duration carries its unit.
+	if !regexp.MustCompile(`"took":"[0-9.]+(µs|ms|s)"[,}].*"message":"cycle"`).MatchString(w.logs.String()) {
+		t.Errorf("no cycle line with a took that has a unit:\n%s", w.logs.String())
 	}
 }
 

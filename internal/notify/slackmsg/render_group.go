@@ -56,13 +56,14 @@ func mrkdwnSection(text string) slack.Block {
 	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)
 }
 
-// headline says what happened to the whole group, in plain text (a header
-// is not parsed as mrkdwn).
-func headline(d notify.Data, n int) string {
+// headline says what happened to the whole group, with the API's text
+// (the status) passed through esc: the watcher's own words, its "->"
+// among them, are not escaped, as in a single message's text.
+func headline(d notify.Data, n int, esc func(string) string) string {
 	tasks := fmt.Sprintf("%d migration tasks", n)
 	status := "?"
 	if cur, ok := currentStatus(d); ok {
-		status = clip(string(cur.norm), maxGroupStatus)
+		status = esc(clip(string(cur.norm), maxGroupStatus))
 		if !cur.known {
 			status += " (unknown status)"
 		}
@@ -82,7 +83,7 @@ func headline(d notify.Data, n int) string {
 	case diff.WatchRecovered:
 		return "watcher sees " + tasks + " again"
 	default:
-		return tasks + ": " + string(d.Kind) + " (status " + status + ")"
+		return tasks + ": " + esc(string(d.Kind)) + " (status " + status + ")"
 	}
 }
 
@@ -150,14 +151,15 @@ func observedRange(envs []notify.Envelope) string {
 			last = t
 		}
 	}
-	switch {
-	case first.IsZero():
+	if first.IsZero() {
 		return ""
-	case first.Equal(last):
-		return "observed " + first.UTC().Format(time.RFC3339)
-	default:
-		return "observed " + first.UTC().Format(time.RFC3339) + " to " + last.UTC().Format(time.RFC3339)
 	}
+	// At the second the context shows, two times in one second are one.
+	from, to := first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339)
+	if from == to {
+		return "observed " + from
+	}
+	return "observed " + from + " to " + to
 }
 
 // packSections joins lines into as few section texts as fit

@@ -44,7 +44,7 @@ func TestRenderGroup(t *testing.T) {
 				"project `" + project + "` · observed 2026-03-01T12:00:00Z",
 			},
 			notBody: []string{"part", "the same for every task"},
-			text:    "3 migration tasks -&gt; FAILED: task-000, task-001, task-002",
+			text:    "3 migration tasks -> FAILED: task-000, task-001, task-002",
 		},
 		{
 			name:    "a reason they share is shown once",

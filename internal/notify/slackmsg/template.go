@@ -325,7 +325,7 @@ func groupData(envs []notify.Envelope, sp span, part, parts int, label, reason s
 	first := envs[0].Data
 	return func(esc func(string) string, tasks []msgtmpl.MessageData) msgtmpl.GroupData {
 		g := msgtmpl.GroupData{
-			Kind: esc(string(first.Kind)), Emoji: emoji(first), Headline: esc(headline(first, len(envs))),
+			Kind: esc(string(first.Kind)), Emoji: emoji(first), Headline: headline(first, len(envs), esc),
 			Count: len(envs), Part: part, Parts: parts, First: sp.from + 1, Last: sp.to,
 			ReasonLabel: esc(label), Reason: esc(reason), Project: esc(sharedProject(envs)),
 			Observed: observedRange(envs[sp.from:sp.to]), Tasks: tasks[sp.from:sp.to], Mentions: mentionMarkup(mentions),
