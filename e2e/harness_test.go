@@ -31,6 +31,8 @@ type harness struct {
 	logs  *testutil.SyncBuffer
 	cfg   config.Config
 	app   *app.App
+	// stop stops app and its notifier (start sets it).
+	stop func()
 
 	// cycleTimeout bounds one cycle (publishing waits for JetStream's ack).
 	cycleTimeout time.Duration
@@ -76,8 +78,22 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 		t.Fatalf("config: %v", err)
 	}
 	h.cfg = cfg
+	h.start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("watcher logs:\n%s", h.logs.String())
+		}
+	})
+	return h
+}
+
+// start starts the watcher on h.cfg, and its Slack notifier, until the
+// test ends or restart stops it.
+func (h *harness) start() {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(h.ctx)
 	log := zerolog.New(h.logs).Level(zerolog.DebugLevel)
-	a, err := app.Start(ctx, cfg, app.Options{
+	a, err := app.Start(ctx, h.cfg, app.Options{
 		Logger: log,
 		Now:    h.clk.Now,
 		Published: func(e notify.Envelope) {
@@ -87,21 +103,27 @@ func newHarness(t *testing.T, scenario string, mutate func(*config.Config)) *har
 		},
 	})
 	if err != nil {
-		t.Fatalf("start: %v", err)
+		cancel()
+		h.t.Fatalf("start: %v", err)
 	}
 	h.app = a
-	t.Cleanup(a.Stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("watcher logs:\n%s", h.logs.String())
-		}
-	})
+	done := make(chan struct{})
 	if a.Slack != nil {
-		done := make(chan struct{})
 		go func() { defer close(done); _ = a.Slack.Run(ctx) }()
-		t.Cleanup(func() { cancel(); <-done })
+	} else {
+		close(done)
 	}
-	return h
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done; a.Stop() }) }
+	h.t.Cleanup(h.stop)
+}
+
+// restart stops the watcher (its notifier, then the app) and starts a new
+// one on the same data dir, as a redeploy does.
+func (h *harness) restart() {
+	h.t.Helper()
+	h.stop()
+	h.start()
 }
 
 // cycleAt sets the clock to t0+d and runs one watch cycle.

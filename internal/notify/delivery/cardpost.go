@@ -18,7 +18,7 @@ import (
 // The record is written (CAS) before the reply, so a retry or a restart
 // finds the event applied and the card where it is; the reply itself is
 // made exactly once by postOnce. The event that opens the card gets no
-// reply: the card says it.
+// reply (the card says it) unless it brings a log tail (tailReply).
 func (c *channelDest) sendCard(ctx context.Context, it *item) error {
 	key, rec, rev, err := c.cardOf(ctx, it)
 	if err != nil {
@@ -47,7 +47,7 @@ func (c *channelDest) sendCard(ctx context.Context, it *item) error {
 		}
 	}
 	if rec.OpenedBy == it.env.ID {
-		return nil // redelivered after its card was opened: nothing to reply
+		return c.tailReply(ctx, rec, it) // redelivered after its card was opened
 	}
 	reply := slackmsg.WithMentions(slackmsg.RenderReply(it.env), c.mentions)
 	_, _, err = c.postOnce(ctx, rec.thread(), reply, it, partReply)
@@ -56,9 +56,10 @@ func (c *channelDest) sendCard(ctx context.Context, it *item) error {
 
 // openCard posts the card of a task that has none and records where it
 // is: at the top level, or as a reply in the thread of the grouped message
-// that listed the task (rec.Thread). A record that cannot be written after the post is tried again with
-// the same event; the look-up then finds the card instead of opening a
-// second one.
+// that listed the task (rec.Thread); then the event's log tail, if any, as
+// a reply (tailReply). A record that cannot be written after the post is
+// tried again with the same event; the look-up then finds the card instead
+// of opening a second one.
 func (c *channelDest) openCard(ctx context.Context, key string, rec *cardRecord, rev uint64, it *item) error {
 	rec.OpenedBy = it.env.ID
 	card := slackmsg.WithMentions(c.draw(ctx, rec), c.mentions)
@@ -82,7 +83,18 @@ func (c *channelDest) openCard(ctx context.Context, key string, rec *cardRecord,
 		c.unsure[it.env.ID+"/"+partCard] = slackwire.TSTime(ts) // taken: the look-up finds it from its own ts
 		return err
 	}
-	return nil
+	return c.tailReply(ctx, rec, it)
+}
+
+// tailReply posts, for the event that opened the card, its reply when it
+// brings a failure's or a stall's log tail, which the card does not show;
+// any other opening event gets none: the card says it.
+func (c *channelDest) tailReply(ctx context.Context, rec *cardRecord, it *item) error {
+	if !slackmsg.HasLogTail(it.env.Data) {
+		return nil
+	}
+	_, _, err := c.postOnce(ctx, rec.thread(), slackmsg.RenderReply(it.env), it, partReply)
+	return err
 }
 
 // cardOf reads the card record of it's task (an empty one when it has

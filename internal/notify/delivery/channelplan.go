@@ -42,15 +42,18 @@ func (c *channelDest) markCardless(ctx context.Context, items []*item) {
 // posted as grouped messages (sendGroup), a smaller one, or any with
 // NoGrouping, opens a card per task. Every other event of a task goes to
 // its card, one at a time and in stream order, after the grouped messages
-// (so after its task's first event); the events that are not a task's
-// (the API's, the watcher's blindness) are top-level messages, grouped,
-// last: the order between a task and the API is not kept in webhook mode
-// either.
+// (so after its task's first event); the events that are on no card
+// (a task the watcher cannot see, or can again) are top-level
+// messages, grouped, and the watcher's own blindness last, one message an
+// event (channelblind.go): the order between a task and the API is not
+// kept in webhook mode either.
 func (c *channelDest) plan(ctx context.Context, items []*item) []post {
 	c.markCardless(ctx, items)
-	var cardless, cards, rest []*item
+	var cardless, cards, blind, rest []*item
 	for _, it := range items {
 		switch {
+		case watcherBlind(it.env.Data):
+			blind = append(blind, it)
 		case !slackmsg.CardEvent(it.env.Data):
 			rest = append(rest, it)
 		case it.cardless:
@@ -64,7 +67,8 @@ func (c *channelDest) plan(ctx context.Context, items []*item) []post {
 		return post{msg: &note, items: items, part: partGroup}
 	})
 	posts = append(posts, cardPosts(cards)...)
-	return append(posts, topLevel(c.group.top(rest))...)
+	posts = append(posts, topLevel(c.group.top(rest))...)
+	return append(posts, blindPosts(c.group, blind)...)
 }
 
 // topLevel marks posts as top-level messages of their own.
@@ -94,13 +98,16 @@ func (c *channelDest) split(p post) []post {
 }
 
 // send delivers one post: a grouped message (sendGroup), a card update
-// plus thread reply (sendCard) or a top-level message.
+// plus thread reply (sendCard), the watcher's blindness (sendBlind) or a
+// top-level message.
 func (c *channelDest) send(ctx context.Context, p post) error {
 	switch p.part {
 	case partGroup:
 		return c.sendGroup(ctx, p)
 	case partCard:
 		return c.sendCard(ctx, p.items[0])
+	case partBlind:
+		return c.sendBlind(ctx, p.items[0], *p.msg)
 	}
 	_, _, err := c.postOnce(ctx, "", *p.msg, p.items[0], partTop)
 	return err

@@ -36,6 +36,9 @@ type Card struct {
 	LastError string       `json:"last_error,omitempty"`
 	Updated   time.Time    `json:"updated"`
 	LastEvent string       `json:"last_event"`
+	// CatchUp is the silence that held the last event back until it
+	// ended (notify.Data.CatchUp), "" for an event posted when it happened.
+	CatchUp string `json:"catch_up,omitempty"`
 	// Spans are the statuses seen, oldest first; the last one lasts until
 	// now. Folded holds, per phase, the seconds of the spans dropped to
 	// keep maxSpans.
@@ -115,7 +118,7 @@ func (r *Card) Apply(env notify.Envelope) bool {
 	}
 	r.applyAttention(d)
 	r.fold()
-	r.Updated, r.LastEvent = env.Time.UTC(), env.ID
+	r.Updated, r.LastEvent, r.CatchUp = env.Time.UTC(), env.ID, d.CatchUp
 	r.Applied = append(r.Applied, env.ID)
 	if len(r.Applied) > maxApplied {
 		r.Applied = r.Applied[len(r.Applied)-maxApplied:]

@@ -64,6 +64,10 @@ func attentionBlock(r *Card) slack.Block {
 	return slack.NewSectionBlock(md(clipEscaped(strings.Join(lines, "\n"), maxSectionText)), nil, nil)
 }
 
+// HasLogTail says whether an event brings a log tail for a reply in the
+// card's thread (its lines, or why the logs call failed).
+func HasLogTail(d notify.Data) bool { return logTailBlock(d) != nil }
+
 // logTailBlock is a failure's or a stall's last ERROR log lines for a
 // reply in the card's thread; nil when the event has none.
 func logTailBlock(d notify.Data) slack.Block {

@@ -32,11 +32,16 @@ func GroupKey(d notify.Data) string {
 // ThreadNote adds to a grouped message of tasks without a card where
 // their conversations go on.
 func ThreadNote(msg slack.WebhookMessage) slack.WebhookMessage {
+	return withNote(msg, "each task's card and later changes follow in this thread")
+}
+
+// withNote adds a context line of mrkdwn text at the end of msg's
+// blocks, when it has blocks and room for one more.
+func withNote(msg slack.WebhookMessage, text string) slack.WebhookMessage {
 	if msg.Blocks == nil || len(msg.Blocks.BlockSet) >= maxBlocks {
 		return msg
 	}
-	note := slack.NewContextBlock("", md("each task's card and later changes follow in this thread"))
-	blocks := append(append([]slack.Block(nil), msg.Blocks.BlockSet...), note)
+	blocks := append(append([]slack.Block(nil), msg.Blocks.BlockSet...), slack.NewContextBlock("", md(text)))
 	msg.Blocks = &slack.Blocks{BlockSet: blocks}
 	return msg
 }

@@ -69,7 +69,11 @@ func RenderCard(r *Card) slack.WebhookMessage {
 	if strings.TrimSpace(r.LastError) != "" {
 		blocks = append(blocks, codeSection("Last error", r.LastError))
 	}
-	ctx := "updated " + r.Updated.UTC().Format(time.RFC3339) + " · last event " + code(r.LastEvent, maxID) + " · transitions in the thread"
+	ctx := "updated " + r.Updated.UTC().Format(time.RFC3339) + " · last event " + code(r.LastEvent, maxID)
+	if r.CatchUp != "" {
+		ctx += heldBack(r.CatchUp)
+	}
+	ctx += " · transitions in the thread"
 	blocks = append(blocks, slack.NewContextBlock("", md(clipEscaped(ctx, maxFieldText))))
 
 	text := escape(name) + ": " + escape(r.Status)
@@ -141,7 +145,7 @@ func RenderReply(env notify.Envelope) slack.WebhookMessage {
 		line += " (seen at " + d.ObservedAt.UTC().Format("15:04:05") + " UTC, delayed)"
 	}
 	if d.CatchUp != "" {
-		line += " (held back by silence " + escClip(d.CatchUp, maxID) + ", which has ended)"
+		line += heldBack(d.CatchUp)
 	}
 	blocks := []slack.Block{slack.NewSectionBlock(md(clipEscaped(line, maxSectionText)), nil, nil)}
 	if r := reasonBlock(d); r != nil {
@@ -201,4 +205,10 @@ func contextBlock(env notify.Envelope) slack.Block {
 		parts = append(parts, "observed "+env.Time.UTC().Format(time.RFC3339))
 	}
 	return slack.NewContextBlock("", md(clipEscaped(strings.Join(parts, " · "), maxFieldText)))
+}
+
+// heldBack says, after an event, that the silence id held it back until it
+// ended (a catch-up).
+func heldBack(id string) string {
+	return " (held back by silence " + escClip(id, maxID) + ", which has ended)"
 }

@@ -141,3 +141,21 @@ func TestCardTimelineFlapping(t *testing.T) {
 		t.Error("an event applied before (its id remembered) was applied again")
 	}
 }
+
+// TestCardCatchUp: a card opened by a silence's catch-up says which
+// silence held its event back; the task's next event, posted when it
+// happens, no longer does.
+func TestCardCatchUp(t *testing.T) {
+	r := &Card{}
+	t0 := observed()
+	late := move("u1", "task-1", "orders-cache", "FULLMIGRATING", "FAILED", t0, time.Minute)
+	late.Data.CatchUp = "vcqiipwk"
+	r.Apply(late)
+	if got := texts(RenderCard(r)); !strings.Contains(got, "held back by silence vcqiipwk, which has ended") {
+		t.Errorf("card opened by a catch-up does not name the silence:\n%s", got)
+	}
+	r.Apply(move("u2", "task-1", "orders-cache", "FAILED", "INCRMIGEATING", t0.Add(time.Minute), time.Minute))
+	if got := texts(RenderCard(r)); strings.Contains(got, "held back") {
+		t.Errorf("card still says held back after an event on time:\n%s", got)
+	}
+}
