@@ -138,16 +138,23 @@ func startSimChild(t *testing.T, bin string, args ...string) string {
 // truth is the API's state now, from the simulator's /_sim/tasks.
 func (s *simProc) truth(t *testing.T) sim.Truth {
 	t.Helper()
-	resp, err := http.Get(s.url + sim.TasksPath)
+	var tr sim.Truth
+	simGet(t, s.url, sim.TasksPath, &tr)
+	return tr
+}
+
+// simGet decodes into v the JSON the simulator at api serves on path (one
+// of its /_sim/ pages).
+func simGet(t *testing.T, api, path string, v any) {
+	t.Helper()
+	resp, err := http.Get(api + path)
 	if err != nil {
-		t.Fatalf("GET %s: %v", sim.TasksPath, err)
+		t.Fatalf("GET %s: %v", path, err)
 	}
 	defer resp.Body.Close()
-	var tr sim.Truth
-	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil {
-		t.Fatalf("decode %s: %v", sim.TasksPath, err)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
 	}
-	return tr
 }
 
 // fleetRun is a simulator fleet starting in two seconds and a watcher on
