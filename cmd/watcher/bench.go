@@ -57,6 +57,7 @@ func parseBenchFlags(env cmdEnv, args []string) (bench.Options, error) {
 	fs.DurationVar(&o.ColdFor, "cold-for", 6*time.Minute, "coldstart: longest run per size")
 	fs.StringVar(&o.ColdSchedule, "cold-schedule", "", "coldstart: poll.schedule (default: the configuration's default)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the raw phase's watcher section to FILE")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "coldstart: write a heap profile of each size's run (allocations since the start, live objects at the end) to FILE, the size before its extension")
 	fs.BoolVar(&o.Verbose, "v", false, "log the watcher's warnings to stderr")
 	fs.StringVar(&o.Detail, "detail", config.DetailOnChange, "idle-one: poll.detail")
 	if err := parseFlags(fs, args); err != nil {

@@ -166,6 +166,9 @@ func (r *runner) coldOne(ctx context.Context) error {
 	if res.RSS, err = RSS(); err != nil {
 		return err
 	}
+	if err := writeHeapProfile(r.o.MemProfile); err != nil {
+		return err
+	}
 	return printResult(r.out, res)
 }
 
@@ -182,6 +185,9 @@ func (r *runner) phaseColdStart(ctx context.Context) error {
 		args := []string{"--tasks", strconv.Itoa(n), "--cold-cycles", strconv.Itoa(r.o.ColdCycles), "--cold-for", r.o.ColdFor.String(), "--cold-schedule", r.coldSchedule()}
 		if r.o.Quick {
 			args = append(args, "--quick")
+		}
+		if r.o.MemProfile != "" {
+			args = append(args, "--memprofile", sizedPath(r.o.MemProfile, n))
 		}
 		if err := r.childResult(ctx, ModeColdStart, args, &m); err != nil {
 			errs = append(errs, fmt.Errorf("%d tasks: %w", n, err))
