@@ -329,3 +329,10 @@ func sizedPath(path string, n int) string {
 	ext := filepath.Ext(path)
 	return fmt.Sprintf("%s-%d%s", strings.TrimSuffix(path, ext), n, ext)
 }
+
+// coveredPath is the profile taken at the cold start's coverage: path
+// with "-covered" before its extension.
+func coveredPath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-covered" + ext
+}
