@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,66 +9,6 @@ import (
 	"strings"
 	"time"
 )
-
-// routeKind is which call of the DCS API a request makes (those the
-// simulator answers: a task's detail, the task list, a task's stats and its
-// log).
-type routeKind int
-
-const (
-	routeNone routeKind = iota
-	routeDetail
-	routeList
-	routeStats
-	routeLogs
-)
-
-// The names of the calls, as a Fault's Call names them.
-const (
-	callDetail = "detail"
-	callList   = "list"
-	callStats  = "stats"
-	callLogs   = "logs"
-)
-
-func (k routeKind) call() string {
-	switch k {
-	case routeDetail:
-		return callDetail
-	case routeList:
-		return callList
-	case routeStats:
-		return callStats
-	case routeLogs:
-		return callLogs
-	}
-	return ""
-}
-
-type route struct {
-	kind    routeKind
-	project string
-	taskID  string
-}
-
-func parseRoute(path string) route {
-	rest, ok := strings.CutPrefix(path, "/v2/")
-	if !ok {
-		return route{}
-	}
-	seg := strings.Split(rest, "/")
-	switch {
-	case len(seg) == 2 && seg[1] == "migration-tasks":
-		return route{kind: routeList, project: seg[0]}
-	case len(seg) == 3 && seg[1] == "migration-task":
-		return route{kind: routeDetail, project: seg[0], taskID: seg[2]}
-	case len(seg) == 4 && seg[1] == "migration-task" && seg[3] == "stats":
-		return route{kind: routeStats, project: seg[0], taskID: seg[2]}
-	case len(seg) == 4 && seg[1] == "migration-task" && seg[3] == "logs":
-		return route{kind: routeLogs, project: seg[0], taskID: seg[2]}
-	}
-	return route{}
-}
 
 // ServeHTTP implements http.Handler: route, auth, faults, then the answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +58,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a := s.answer(rt, r, elapsed)
+	a := s.respond(rt, r, elapsed)
 	body, err := json.Marshal(a.body)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, errInternal())
@@ -136,61 +74,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer is the fault-free answer to a routed GET.
-func (s *Server) answer(rt route, r *http.Request, elapsed time.Duration) answer {
+func (s *Server) respond(rt route, r *http.Request, elapsed time.Duration) answer {
 	if rt.project != s.projectID {
 		return answer{http.StatusBadRequest, errBadParam("Invalid project ID: " + strconv.Quote(rt.project) + " is not a project of this account.")}
 	}
 	switch rt.kind {
 	case routeDetail:
-		return s.detail(rt.taskID, elapsed)
+		return s.answerDetail(rt.taskID, elapsed)
 	case routeStats:
-		return s.stats(rt.taskID, elapsed)
+		return s.answerStats(rt.taskID, elapsed)
 	case routeLogs:
-		return s.logs(rt.taskID, r, elapsed)
+		return s.answerLogs(rt.taskID, r, elapsed)
 	}
-	return s.list(r, elapsed)
+	return s.answerList(r, elapsed)
 }
 
-func (s *Server) detail(id string, elapsed time.Duration) answer {
-	t, bad := s.lookup(id, elapsed)
+func (s *Server) answerDetail(id string, elapsed time.Duration) answer {
+	t, bad := s.lookupTask(id, elapsed)
 	if t == nil {
 		return bad
 	}
 	return answer{http.StatusOK, t.render(elapsed, s.start)}
 }
 
-// lookup finds the task a call is about; when there is none (a malformed
-// id, an unknown task, one not yet created or deleted) it returns nil and
-// the error answer.
-func (s *Server) lookup(id string, elapsed time.Duration) (*task, answer) {
-	if !validID(id) {
-		return nil, answer{http.StatusBadRequest, errBadTaskID()}
-	}
-	t, ok := s.byID[id]
-	if !ok || !t.visible(elapsed) {
-		return nil, answer{http.StatusBadRequest, errTaskNotFound()}
-	}
-	return t, answer{}
-}
-
-const (
-	defaultLimit = 10
-	maxLimit     = 1000
-)
-
-func (s *Server) list(r *http.Request, elapsed time.Duration) answer {
+func (s *Server) answerList(r *http.Request, elapsed time.Duration) answer {
 	q := r.URL.Query()
-	offset, err := intParam(q.Get("offset"), 0, 0, -1)
-	if err != nil {
-		return answer{http.StatusBadRequest, errBadParam("Invalid offset: " + err.Error())}
-	}
-	limit, err := intParam(q.Get("limit"), defaultLimit, 1, maxLimit)
-	if err != nil {
-		return answer{http.StatusBadRequest, errBadParam("Invalid limit: " + err.Error())}
+	offset, limit, bad := pageOf(q)
+	if bad != nil {
+		return *bad
 	}
 	tasks := s.visibleAt(elapsed)
 	if name := q.Get("name"); name != "" {
-		var matched []*task
+		var matched []*simTask
 		for _, t := range tasks {
 			if strings.Contains(t.spec.Name, name) {
 				matched = append(matched, t)
@@ -207,35 +122,16 @@ func (s *Server) list(r *http.Request, elapsed time.Duration) answer {
 	return answer{http.StatusOK, out}
 }
 
-// intParam parses a query parameter: "" gives def; the value must be an
-// integer in [lo, hi] (hi < 0: no upper bound).
-func intParam(v string, def, lo, hi int) (int, error) {
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not an integer", v)
-	}
-	if n < lo || (hi >= 0 && n > hi) {
-		if hi < 0 {
-			return 0, fmt.Errorf("%d is below %d", n, lo)
-		}
-		return 0, fmt.Errorf("%d is not in [%d, %d]", n, lo, hi)
-	}
-	return n, nil
-}
-
 // visibleAt returns the listed tasks at elapsed, in list order. The set only
 // changes at the times in s.changes, so it is computed once per interval.
-func (s *Server) visibleAt(elapsed time.Duration) []*task {
+func (s *Server) visibleAt(elapsed time.Duration) []*simTask {
 	epoch := sort.Search(len(s.changes), func(i int) bool { return s.changes[i] > elapsed })
 	if v := s.visible.Load(); v != nil && v.epoch == epoch {
 		return v.tasks
 	}
-	out := make([]*task, 0, len(s.ordered))
+	out := make([]*simTask, 0, len(s.ordered))
 	for _, t := range s.ordered {
-		if t.visible(elapsed) {
+		if t.shownAt(elapsed) {
 			out = append(out, t)
 		}
 	}
@@ -246,28 +142,4 @@ func (s *Server) visibleAt(elapsed time.Duration) []*task {
 
 func (s *Server) nextRequestID() string {
 	return s.reqPrefix + fmt.Sprintf("%016x", s.reqSeq.Add(1))
-}
-
-// randomHex returns n random bytes in hex: the request-id prefix that keeps
-// ids unique across servers and restarts.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"error_code":"DCS.5000","error_msg":"Internal service error.","error_ext_msg":null}`)
-	}
-	writeBody(w, status, body)
-}
-
-func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body) // the client went away: nothing to do
 }

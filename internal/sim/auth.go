@@ -20,13 +20,6 @@ func verifySignature(r *http.Request, ak, sk string, now time.Time) error {
 	return dcs.VerifySignature(r, ak, sk, now, maxClockSkew)
 }
 
-// Keys are what the server accepts: a signature made with AK/SK (and, for
-// temporary credentials, their SecurityToken), or the IAM token AuthToken.
-// Empty fields accept nothing; all empty, the server checks no auth.
-type Keys struct {
-	AK, SK, SecurityToken, AuthToken string
-}
-
 // SetKeys replaces the accepted keys, as a rotation of the temporary
 // credentials does: from then on only the new ones verify.
 func (s *Server) SetKeys(k Keys) { s.keys.Store(&k) }

@@ -54,7 +54,7 @@ func rewrite(f *Fault, kind routeKind, body []byte) ([]byte, bool) {
 	if kind == routeStats || kind == routeLogs {
 		return rewriteProgress(f, kind, m, body)
 	}
-	rows := listRows(m, kind)
+	rows := objects(m, kind, routeList, "migration_tasks")
 	switch f.Kind {
 	case FaultOversized:
 		// Padding inside a string keeps the body valid JSON, so only a size
@@ -106,19 +106,20 @@ func rewriteList(fk FaultKind, kind routeKind, body []byte) ([]byte, bool) {
 	return out, true
 }
 
-// listRows returns the row objects of a list answer (nil for a detail).
-func listRows(m map[string]any, kind routeKind) []map[string]any {
-	if kind != routeList {
+// objects returns the objects of the array under key in m when the answer
+// is of kind want (a list's rows, a logs answer's lines), nil otherwise.
+func objects(m map[string]any, kind, want routeKind, key string) []map[string]any {
+	if kind != want {
 		return nil
 	}
-	arr, _ := m["migration_tasks"].([]any)
-	rows := make([]map[string]any, 0, len(arr))
-	for _, r := range arr {
-		if o, ok := r.(map[string]any); ok {
-			rows = append(rows, o)
+	arr, _ := m[key].([]any)
+	out := make([]map[string]any, 0, len(arr))
+	for _, o := range arr {
+		if obj, ok := o.(map[string]any); ok {
+			out = append(out, obj)
 		}
 	}
-	return rows
+	return out
 }
 
 // numbersInDetail turns the numeric strings the document types as String
@@ -195,7 +196,7 @@ func setNull(m map[string]any, path string) {
 // another kind of call (Call) does not apply.
 func (s *Server) faultFor(rt route, elapsed time.Duration) *Fault {
 	hits := func(f *Fault) bool {
-		return f.active(elapsed) && (f.Call == "" || f.Call == rt.kind.call())
+		return f.active(elapsed) && (f.Call == "" || f.Call == rt.kind.callName())
 	}
 	if rt.taskID != "" {
 		for i := range s.taskFaults[rt.taskID] {
@@ -246,4 +247,70 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f *Fault, re
 		}
 	}
 	return false
+}
+
+// The fields a nulls fault without Fields sets to null in a stats answer
+// and in each line of a logs answer: the ones a watcher can do without.
+func defaultNullStats() []string {
+	return []string{"source_dbsize", "target_dbsize", "target_input_kbps", "target_ops"}
+}
+
+func defaultNullLog() []string { return []string{"log_code", "keyword"} }
+
+// rewriteProgress applies the faults that change a successful stats or
+// logs answer m (body as sent): oversized pads the first log message, or
+// the body with leading blanks; numbers turns the stats' numeric strings
+// into JSON numbers (a logs answer has none to turn); nulls sets Fields
+// (or a default set) to null, in each log line unless the field is
+// log_num or migration_logs.
+func rewriteProgress(f *Fault, kind routeKind, m map[string]any, body []byte) ([]byte, bool) {
+	lines := objects(m, kind, routeLogs, "migration_logs")
+	switch f.Kind {
+	case FaultOversized:
+		if len(lines) == 0 {
+			return append([]byte(strings.Repeat(" ", f.Bytes)), body...), true
+		}
+		lines[0]["message"] = strings.Repeat("x", f.Bytes)
+	case FaultNumbers:
+		if kind != routeStats {
+			return body, false
+		}
+		for k, v := range m {
+			if s, ok := v.(string); ok {
+				if _, err := strconv.ParseFloat(s, 64); err == nil {
+					m[k] = json.Number(s)
+				}
+			}
+		}
+	case FaultNulls:
+		fields := f.Fields
+		if kind == routeStats {
+			if len(fields) == 0 {
+				fields = defaultNullStats()
+			}
+			for _, name := range fields {
+				setNull(m, name)
+			}
+			break
+		}
+		if len(fields) == 0 {
+			fields = defaultNullLog()
+		}
+		for _, name := range fields {
+			if name == "log_num" || name == "migration_logs" {
+				m[name] = nil
+				continue
+			}
+			for _, l := range lines {
+				setNull(l, name)
+			}
+		}
+	default:
+		return body, false
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body, false
+	}
+	return out, true
 }

@@ -200,13 +200,6 @@ func nextStep(rng *rand.Rand, cur string, at time.Duration) Step {
 	return st
 }
 
-var failures = []string{
-	"Failed to connect to the source Redis: connection timed out.",
-	"The source Redis refused the SYNC command: NOAUTH Authentication required.",
-	"The target instance is out of memory: OOM command not allowed.",
-	"Incremental sync broke off: the replication backlog was overwritten.",
-}
-
 var (
 	services = []string{"orders", "sessions", "carts", "users", "inventory", "payments", "catalog", "search", "feeds", "leaderboard"}
 	roles    = []string{"cache", "store", "queue", "index"}

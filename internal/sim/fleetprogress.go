@@ -87,3 +87,11 @@ var failureContext = []string{
 	"The target rejected a write: READONLY You can't write against a read only replica.",
 	"The migration task stopped after an unrecoverable error; restart the task to retry.",
 }
+
+// failures are the error messages of a generated fleet's failed tasks.
+var failures = []string{
+	"Failed to connect to the source Redis: connection timed out.",
+	"The source Redis refused the SYNC command: NOAUTH Authentication required.",
+	"The target instance is out of memory: OOM command not allowed.",
+	"Incremental sync broke off: the replication backlog was overwritten.",
+}

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -105,53 +104,6 @@ func (l *LogLine) level() string {
 	return strings.ToUpper(l.Level)
 }
 
-// validateProgress checks the progress and log lines of step j of a task;
-// last says that no later step ends a ramp.
-func validateProgress(st *Step, j int, last bool, add func(format string, a ...any)) {
-	if p := st.Progress; p != nil {
-		for _, c := range []struct {
-			name   string
-			curve  *Curve
-			maxVal float64
-		}{
-			{"percent", p.Percent, 100}, {"lag", p.Lag, math.MaxFloat64},
-			{"source_dbsize", p.SourceDBSize, math.MaxFloat64}, {"target_dbsize", p.TargetDBSize, math.MaxFloat64},
-			{"kbps", p.Kbps, math.MaxFloat64}, {"ops", p.Ops, math.MaxFloat64},
-		} {
-			if c.curve == nil {
-				continue
-			}
-			where := fmt.Sprintf("steps[%d].progress.%s", j, c.name)
-			for _, v := range []float64{c.curve.From, c.curve.To} {
-				if v < 0 || v > c.maxVal || math.IsNaN(v) {
-					add("%s: %v is not in 0..%v", where, v, c.maxVal)
-					break
-				}
-			}
-			if c.curve.Over < 0 {
-				add("%s.over: %s is negative", where, c.curve.Over)
-			}
-			if c.curve.From != c.curve.To && c.curve.Over == 0 && last {
-				add("%s: a ramp on the last step needs over (no later step ends it)", where)
-			}
-		}
-	}
-	for k, l := range st.Logs {
-		where := fmt.Sprintf("steps[%d].logs[%d]", j, k)
-		switch l.level() {
-		case "INFO", "WARN", "ERROR", "DEBUG":
-		default:
-			add("%s.level: %q is not INFO, WARN, ERROR or DEBUG", where, l.Level)
-		}
-		if strings.TrimSpace(l.Message) == "" {
-			add("%s.message: must be set", where)
-		}
-		if l.After < 0 {
-			add("%s.after: %s is negative", where, l.After)
-		}
-	}
-}
-
 // progressState is the stats answer of a task at one moment, before
 // formatting; nil means the answer leaves the field out.
 type progressState struct {
@@ -160,7 +112,7 @@ type progressState struct {
 }
 
 // progressAt folds the progress of the steps that apply at elapsed.
-func (t *task) progressAt(elapsed time.Duration) progressState {
+func (t *simTask) progressAt(elapsed time.Duration) progressState {
 	var ps progressState
 	for i := range t.steps {
 		s := &t.steps[i]

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -166,17 +168,49 @@ func (f *Fault) validate(path string, ids map[string]int) []error {
 	return errs
 }
 
-// validID reports whether s is a well-formed task or project id, the
-// pattern the simulator also enforces on request paths (DCS.4070).
-func validID(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-') {
-			return false
+// validateProgress checks the progress and log lines of step j of a task;
+// last says that no later step ends a ramp.
+func validateProgress(st *Step, j int, last bool, add func(format string, a ...any)) {
+	if p := st.Progress; p != nil {
+		for _, c := range []struct {
+			name   string
+			curve  *Curve
+			maxVal float64
+		}{
+			{"percent", p.Percent, 100}, {"lag", p.Lag, math.MaxFloat64},
+			{"source_dbsize", p.SourceDBSize, math.MaxFloat64}, {"target_dbsize", p.TargetDBSize, math.MaxFloat64},
+			{"kbps", p.Kbps, math.MaxFloat64}, {"ops", p.Ops, math.MaxFloat64},
+		} {
+			if c.curve == nil {
+				continue
+			}
+			where := fmt.Sprintf("steps[%d].progress.%s", j, c.name)
+			for _, v := range []float64{c.curve.From, c.curve.To} {
+				if v < 0 || v > c.maxVal || math.IsNaN(v) {
+					add("%s: %v is not in 0..%v", where, v, c.maxVal)
+					break
+				}
+			}
+			if c.curve.Over < 0 {
+				add("%s.over: %s is negative", where, c.curve.Over)
+			}
+			if c.curve.From != c.curve.To && c.curve.Over == 0 && last {
+				add("%s: a ramp on the last step needs over (no later step ends it)", where)
+			}
 		}
 	}
-	return true
+	for k, l := range st.Logs {
+		where := fmt.Sprintf("steps[%d].logs[%d]", j, k)
+		switch l.level() {
+		case "INFO", "WARN", "ERROR", "DEBUG":
+		default:
+			add("%s.level: %q is not INFO, WARN, ERROR or DEBUG", where, l.Level)
+		}
+		if strings.TrimSpace(l.Message) == "" {
+			add("%s.message: must be set", where)
+		}
+		if l.After < 0 {
+			add("%s.after: %s is negative", where, l.After)
+		}
+	}
 }

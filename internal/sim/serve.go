@@ -3,6 +3,8 @@ package sim
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -20,7 +22,7 @@ func New(sc *Scenario, o Options) *Server {
 		projectID:  sc.ProjectID,
 		clock:      o.Clock,
 		start:      o.Start,
-		byID:       make(map[string]*task, len(sc.Tasks)),
+		byID:       make(map[string]*simTask, len(sc.Tasks)),
 		taskFaults: make(map[string][]Fault),
 		reqPrefix:  randomHex(8),
 	}
@@ -55,7 +57,7 @@ func New(sc *Scenario, o Options) *Server {
 			}
 		}
 	}
-	slices.SortFunc(s.ordered, func(a, b *task) int {
+	slices.SortFunc(s.ordered, func(a, b *simTask) int {
 		if c := cmpDuration(b.appears, a.appears); c != 0 {
 			return c
 		}
@@ -137,3 +139,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // errShuttingDown is the cause with which Serve cancels requests in flight.
 var errShuttingDown = errors.New("sim: server shutting down")
+
+// randomHex returns n random bytes in hex: the request-id prefix that keeps
+// ids unique across servers and restarts.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}

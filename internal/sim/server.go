@@ -47,8 +47,8 @@ type Server struct {
 	clock     func() time.Time
 	start     time.Time
 
-	byID    map[string]*task
-	ordered []*task         // the list order: newest first, then by id
+	byID    map[string]*simTask
+	ordered []*simTask      // the list order: newest first, then by id
 	changes []time.Duration // sorted times at which the set of listed tasks changes
 	visible atomic.Pointer[visibleSet]
 
@@ -68,5 +68,12 @@ type Server struct {
 // that a list call costs O(limit), not O(fleet).
 type visibleSet struct {
 	epoch int
-	tasks []*task
+	tasks []*simTask
+}
+
+// Keys are what the server accepts: a signature made with AK/SK (and, for
+// temporary credentials, their SecurityToken), or the IAM token AuthToken.
+// Empty fields accept nothing; all empty, the server checks no auth.
+type Keys struct {
+	AK, SK, SecurityToken, AuthToken string
 }

@@ -42,8 +42,8 @@ type logWire struct {
 	Keyword   []string `json:"keyword,omitempty"`
 }
 
-func (s *Server) stats(id string, elapsed time.Duration) answer {
-	t, bad := s.lookup(id, elapsed)
+func (s *Server) answerStats(id string, elapsed time.Duration) answer {
+	t, bad := s.lookupTask(id, elapsed)
 	if t == nil {
 		return bad
 	}
@@ -51,7 +51,7 @@ func (s *Server) stats(id string, elapsed time.Duration) answer {
 }
 
 // statsAt renders the progress of t at elapsed.
-func (t *task) statsAt(elapsed time.Duration) statsWire {
+func (t *simTask) statsAt(elapsed time.Duration) statsWire {
 	ps := t.progressAt(elapsed)
 	if ps.dstSize == nil && ps.srcSize != nil && ps.percent != nil {
 		v := math.Round(*ps.srcSize * *ps.percent / 100)
@@ -105,19 +105,15 @@ type loggedLine struct {
 // order the console shows; the API documents none), filtered by log_level
 // (exact, case-insensitive; "" = all) and paged by offset and limit as the
 // list is (limit 1..1000, default 10). log_num counts every matching line.
-func (s *Server) logs(id string, r *http.Request, elapsed time.Duration) answer {
-	t, bad := s.lookup(id, elapsed)
+func (s *Server) answerLogs(id string, r *http.Request, elapsed time.Duration) answer {
+	t, missing := s.lookupTask(id, elapsed)
 	if t == nil {
-		return bad
+		return missing
 	}
 	q := r.URL.Query()
-	offset, err := intParam(q.Get("offset"), 0, 0, -1)
-	if err != nil {
-		return answer{http.StatusBadRequest, errBadParam("Invalid offset: " + err.Error())}
-	}
-	limit, err := intParam(q.Get("limit"), defaultLimit, 1, maxLimit)
-	if err != nil {
-		return answer{http.StatusBadRequest, errBadParam("Invalid limit: " + err.Error())}
+	offset, limit, bad := pageOf(q)
+	if bad != nil {
+		return *bad
 	}
 	level := strings.ToUpper(strings.TrimSpace(q.Get("log_level")))
 	lines := t.logsAt(elapsed, level)
@@ -138,7 +134,7 @@ func (s *Server) logs(id string, r *http.Request, elapsed time.Duration) answer 
 
 // logsAt returns the lines of t written by elapsed at level ("" = all),
 // newest first.
-func (t *task) logsAt(elapsed time.Duration, level string) []loggedLine {
+func (t *simTask) logsAt(elapsed time.Duration, level string) []loggedLine {
 	var out []loggedLine
 	seq := 0
 	for i := range t.steps {

@@ -9,7 +9,7 @@ import (
 const wireTime = "2006/01/02 15:04:05"
 
 // task is a TaskSpec prepared for serving: steps sorted, times precomputed.
-type task struct {
+type simTask struct {
 	spec      *TaskSpec
 	steps     []Step
 	createdAt string // start + AppearsAt, formatted once
@@ -19,7 +19,7 @@ type task struct {
 }
 
 // state is a task's changing fields at one moment, steps folded up to it.
-type state struct {
+type taskState struct {
 	status, taskStatus, srcTaskStatus, dstTaskStatus string
 	errorMessage, description, bandwidthLimitMB      string
 	updated                                          time.Duration // At of the latest applied step
@@ -27,8 +27,8 @@ type state struct {
 	isReleased                                       bool
 }
 
-func newTask(spec *TaskSpec, start time.Time) *task {
-	t := &task{
+func newTask(spec *TaskSpec, start time.Time) *simTask {
+	t := &simTask{
 		spec:      spec,
 		steps:     slices.Clone(spec.Steps),
 		appears:   spec.AppearsAt,
@@ -44,28 +44,28 @@ func newTask(spec *TaskSpec, start time.Time) *task {
 }
 
 // visible reports whether the task exists at elapsed: created and not deleted.
-func (t *task) visible(elapsed time.Duration) bool {
+func (t *simTask) shownAt(elapsed time.Duration) bool {
 	return elapsed >= t.appears && (!t.hasRemove || elapsed < t.removed)
 }
 
 // stateAt folds the steps that apply at elapsed. Tasks have a handful of
 // steps, so folding on demand is cheaper than storing every intermediate
 // state for a fleet of 100k.
-func (t *task) stateAt(elapsed time.Duration) state {
-	st := state{description: t.spec.Description, bandwidthLimitMB: t.spec.BandwidthLimitMB}
+func (t *simTask) stateAt(elapsed time.Duration) taskState {
+	st := taskState{description: t.spec.Description, bandwidthLimitMB: t.spec.BandwidthLimitMB}
 	for i := range t.steps {
 		s := &t.steps[i]
 		if s.At > elapsed {
 			break
 		}
 		st.updated = s.At
-		set(&st.status, s.Status)
-		set(&st.taskStatus, s.TaskStatus)
-		set(&st.srcTaskStatus, s.SourceTaskStatus)
-		set(&st.dstTaskStatus, s.TargetTaskStatus)
-		set(&st.errorMessage, s.ErrorMessage)
-		set(&st.description, s.Description)
-		set(&st.bandwidthLimitMB, s.BandwidthLimitMB)
+		setField(&st.status, s.Status)
+		setField(&st.taskStatus, s.TaskStatus)
+		setField(&st.srcTaskStatus, s.SourceTaskStatus)
+		setField(&st.dstTaskStatus, s.TargetTaskStatus)
+		setField(&st.errorMessage, s.ErrorMessage)
+		setField(&st.description, s.Description)
+		setField(&st.bandwidthLimitMB, s.BandwidthLimitMB)
 		if !st.isReleased && s.Status != nil && *s.Status == "RELEASED" {
 			st.released, st.isReleased = s.At, true
 		}
@@ -73,7 +73,7 @@ func (t *task) stateAt(elapsed time.Duration) state {
 	return st
 }
 
-func set(dst *string, v *string) {
+func setField(dst *string, v *string) {
 	if v != nil {
 		*dst = *v
 	}

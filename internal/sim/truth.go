@@ -42,7 +42,7 @@ func (s *Server) Truth() Truth {
 	elapsed := s.clock().Sub(s.start)
 	out := Truth{Elapsed: elapsed, Quiet: elapsed >= s.duration, Tasks: make([]TaskTruth, 0, len(s.ordered))}
 	for _, t := range s.ordered {
-		tt := TaskTruth{ID: t.spec.ID, Name: t.spec.Name, Visible: t.visible(elapsed)}
+		tt := TaskTruth{ID: t.spec.ID, Name: t.spec.Name, Visible: t.shownAt(elapsed)}
 		if elapsed >= t.appears {
 			tt.Status = t.stateAt(elapsed).status
 			w := t.statsAt(elapsed)

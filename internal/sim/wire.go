@@ -144,7 +144,7 @@ const (
 )
 
 // render builds the detail object of t at elapsed.
-func (t *task) render(elapsed time.Duration, start time.Time) *detailWire {
+func (t *simTask) render(elapsed time.Duration, start time.Time) *detailWire {
 	sp, st := t.spec, t.stateAt(elapsed)
 	d := &detailWire{
 		TaskID:                sp.ID,
@@ -192,7 +192,7 @@ func instance(in *InstanceSpec, taskStatus string) *instanceWire {
 }
 
 // row builds the list row of t at elapsed.
-func (t *task) row(elapsed time.Duration, start time.Time) rowWire {
+func (t *simTask) row(elapsed time.Duration, start time.Time) rowWire {
 	sp, st := t.spec, t.stateAt(elapsed)
 	r := rowWire{
 		TaskID:             sp.ID,
