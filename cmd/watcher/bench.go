@@ -57,6 +57,8 @@ func parseBenchFlags(env cmdEnv, args []string) (bench.Options, error) {
 	fs.DurationVar(&o.ColdFor, "cold-for", 6*time.Minute, "coldstart: longest run per size")
 	fs.StringVar(&o.ColdSchedule, "cold-schedule", "", "coldstart: poll.schedule (default: the configuration's default)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the raw phase's watcher section to FILE")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "coldstart: write a heap profile of each size's run (allocations since the start, live objects at the end) to FILE, the size before its extension, and one at the fleet's coverage to FILE-covered")
+	fs.StringVar(&o.MemoryLimit, "memory-limit", "", "coldstart: the watcher's memory_limit (auto, off or a size such as 300MiB; default: the configuration's default)")
 	fs.BoolVar(&o.Verbose, "v", false, "log the watcher's warnings to stderr")
 	fs.StringVar(&o.Detail, "detail", config.DetailOnChange, "idle-one: poll.detail")
 	if err := parseFlags(fs, args); err != nil {
@@ -122,6 +124,11 @@ func parseSizes(list string) ([]int, error) {
 
 func validateBench(o bench.Options) error {
 	var errs []error
+	if o.MemoryLimit != "" {
+		if _, err := config.ParseMemoryLimit(o.MemoryLimit); err != nil {
+			errs = append(errs, fmt.Errorf("--memory-limit: %w", err))
+		}
+	}
 	if o.Tasks < 0 || o.Tasks == 0 && slices.ContainsFunc(o.Only, func(p string) bool { return p != bench.ModeMemory }) {
 		// A memory-one child with 0 tasks is the baseline; any other phase
 		// needs a fleet.

@@ -137,6 +137,7 @@ func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	log := newLogger(cfg.Log, env.stderr)
+	setMemoryLimit(cfg, env, log)
 	out := json.NewEncoder(env.stdout)
 	a, err := app.Start(ctx, cfg, app.Options{
 		Logger:    log,

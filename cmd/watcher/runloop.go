@@ -43,6 +43,7 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 		return usageError{err}
 	}
 	r := &runner{env: env, path: *path, m: metrics.New(nil), log: newLogger(cfg.Log, env.stderr)}
+	setMemoryLimit(cfg, env, r.log)
 	if cfg.HTTP.Listen != "" {
 		if cfg.HTTP.StatusPage {
 			r.page = statuspage.NewPage()

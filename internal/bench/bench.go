@@ -83,6 +83,8 @@ type Options struct {
 	ColdFor          time.Duration // coldstart: longest run per size
 	ColdSchedule     string        // coldstart: poll.schedule; empty: the default
 	CPUProfile       string        // raw: CPU profile of the watcher section to this file
+	MemProfile       string        // coldstart: heap profile of each size's run to this file, "-<tasks>" before its extension
+	MemoryLimit      string        // coldstart: the watcher's memory_limit; "": the default's
 	Verbose          bool          // passed on to the children as -v; Logger is this process's
 
 	// Args is the command line after `watcher bench`, for the report.

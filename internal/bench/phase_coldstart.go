@@ -1,14 +1,17 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/memlimit"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/retry"
 	"github.com/dcs-watcher/watcher/internal/sim"
@@ -60,6 +63,7 @@ type coldResult struct {
 	Skipped  int     `json:"skipped_ticks_approx"` // ticks lost to a long cycle
 	Interval float64 `json:"interval_seconds"`     // of the schedule
 	Schedule string  `json:"schedule"`
+	MemLimit string  `json:"memory_limit"` // the soft memory limit in force, and where from
 }
 
 // coldOne is the cold-start phase's child: a fresh process (so its peak
@@ -84,6 +88,10 @@ func (r *runner) coldOne(ctx context.Context) error {
 		return err
 	}
 	def := config.Default()
+	limit, err := r.applyMemoryLimit(def)
+	if err != nil {
+		return err
+	}
 	var (
 		mu                 sync.Mutex
 		discovered         int
@@ -115,10 +123,20 @@ func (r *runner) coldOne(ctx context.Context) error {
 	}
 	stop := runPoller(ctx, wt, wt.cfg.Poll.Schedule)
 	deadline := t0.Add(r.o.ColdFor)
+	profiled := false
 	for {
 		mu.Lock()
 		done := !covered.IsZero() && !changedAt.IsZero()
+		coveredNow := !covered.IsZero()
 		mu.Unlock()
+		if coveredNow && !profiled && r.o.MemProfile != "" {
+			// What the first cycle holds once the fleet is covered.
+			profiled = true
+			if err := writeHeapProfile(coveredPath(r.o.MemProfile)); err != nil {
+				stop()
+				return err
+			}
+		}
 		if done && len(wt.cycles.snapshot()) >= r.o.ColdCycles || time.Now().After(deadline) {
 			break
 		}
@@ -134,7 +152,7 @@ func (r *runner) coldOne(ctx context.Context) error {
 		return err
 	}
 	d := CallsDelta(c0, c1)
-	res := coldResult{Tasks: n, Coverage: -1, Change: -1, Schedule: wt.cfg.Poll.Schedule, Wall: wall.Seconds(), Ready: ready.Seconds(),
+	res := coldResult{Tasks: n, Coverage: -1, Change: -1, Schedule: wt.cfg.Poll.Schedule, Wall: wall.Seconds(), Ready: ready.Seconds(), MemLimit: limit.String(),
 		Calls: d.List + d.Detail, CallRate: float64(d.List+d.Detail) / wall.Seconds()}
 	mu.Lock()
 	if !covered.IsZero() {
@@ -166,6 +184,9 @@ func (r *runner) coldOne(ctx context.Context) error {
 	if res.RSS, err = RSS(); err != nil {
 		return err
 	}
+	if err := writeHeapProfile(r.o.MemProfile); err != nil {
+		return err
+	}
 	return printResult(r.out, res)
 }
 
@@ -182,6 +203,12 @@ func (r *runner) phaseColdStart(ctx context.Context) error {
 		args := []string{"--tasks", strconv.Itoa(n), "--cold-cycles", strconv.Itoa(r.o.ColdCycles), "--cold-for", r.o.ColdFor.String(), "--cold-schedule", r.coldSchedule()}
 		if r.o.Quick {
 			args = append(args, "--quick")
+		}
+		if r.o.MemProfile != "" {
+			args = append(args, "--memprofile", sizedPath(r.o.MemProfile, n))
+		}
+		if r.o.MemoryLimit != "" {
+			args = append(args, "--memory-limit", r.o.MemoryLimit)
 		}
 		if err := r.childResult(ctx, ModeColdStart, args, &m); err != nil {
 			errs = append(errs, fmt.Errorf("%d tasks: %w", n, err))
@@ -207,6 +234,7 @@ func coldRows(t *Table, m coldResult) {
 	target, ok := peakTarget(m.Tasks, m.Peak)
 	t.Row(label+"peak RSS (VmHWM)", MB(m.Peak), target, ok)
 	t.Row(label+"RSS at the end", MB(m.RSS), "", "")
+	t.Row(label+"soft memory limit (memory_limit)", m.MemLimit, "", "")
 	t.Row(label+"first cycle", Secs(Seconds(m.FirstLen)), "", "")
 	t.Row(label+"cycles; ticks skipped (a cycle still running)", fmt.Sprintf("%d; %d", m.Cycles, m.Skipped), "", "")
 	t.Row(label+"largest cycle's calls (Stats: detail calls + list pages) / budget", fmt.Sprintf("%d / %d", m.MaxCalls, m.Budget), "<= budget", Met(m.MaxCalls <= int64(m.Budget)))
@@ -217,4 +245,14 @@ func coldRows(t *Table, m coldResult) {
 		Met((float64(m.Calls)-limit)/m.Wall <= limit))
 	t.Row(label+"oldest refresh at the last cycle", Secs(Seconds(m.Oldest)), "", "")
 	t.Row(label+"run length; simulator start-up", fmt.Sprintf("%s; %s", Secs(Seconds(m.Wall)), Secs(Seconds(m.Ready))), "", "")
+}
+
+// applyMemoryLimit puts the watcher's memory_limit in force in this
+// process, as `watcher run` does: --memory-limit, else def's.
+func (r *runner) applyMemoryLimit(def config.Config) (memlimit.Applied, error) {
+	n, err := config.ParseMemoryLimit(cmp.Or(r.o.MemoryLimit, def.MemoryLimit))
+	if err != nil {
+		return memlimit.Applied{}, fmt.Errorf("--memory-limit: %w", err)
+	}
+	return memlimit.Apply(n, os.Getenv, memlimit.Cgroup)
 }

@@ -28,13 +28,18 @@ const (
 // Config is the whole configuration of the watcher. The yaml tags are the
 // file's keys; the json tags match them so that a JSON dump reads the same.
 type Config struct {
-	Log     LogConfig   `yaml:"log" json:"log"`
-	DataDir string      `yaml:"data_dir" json:"data_dir"`
-	DCS     DCSConfig   `yaml:"dcs" json:"dcs"`
-	Poll    PollConfig  `yaml:"poll" json:"poll"`
-	NATS    NATSConfig  `yaml:"nats" json:"nats"`
-	Slack   SlackConfig `yaml:"slack" json:"slack"`
-	HTTP    HTTPConfig  `yaml:"http" json:"http"`
+	Log     LogConfig `yaml:"log" json:"log"`
+	DataDir string    `yaml:"data_dir" json:"data_dir"`
+	// MemoryLimit is the process's soft memory limit (the Go runtime's,
+	// GOMEMLIMIT): auto (90% of the container's cgroup limit when there is
+	// one), off, or a size such as "300MiB". GOMEMLIMIT in the environment
+	// wins; read at the start (memlimit.Apply).
+	MemoryLimit string      `yaml:"memory_limit" json:"memory_limit"`
+	DCS         DCSConfig   `yaml:"dcs" json:"dcs"`
+	Poll        PollConfig  `yaml:"poll" json:"poll"`
+	NATS        NATSConfig  `yaml:"nats" json:"nats"`
+	Slack       SlackConfig `yaml:"slack" json:"slack"`
+	HTTP        HTTPConfig  `yaml:"http" json:"http"`
 	// Attention: the stalled and resumed events (attention.go).
 	Attention AttentionConfig `yaml:"attention" json:"attention"`
 }
@@ -224,9 +229,10 @@ type NATSConfig struct {
 // Each call returns fresh slices, so callers may modify the result freely.
 func Default() Config {
 	return Config{
-		Log:       LogConfig{Level: "info", Format: "auto"},
-		Attention: defaultAttention(),
-		DataDir:   "./data",
+		Log:         LogConfig{Level: "info", Format: "auto"},
+		Attention:   defaultAttention(),
+		DataDir:     "./data",
+		MemoryLimit: MemoryLimitAuto,
 		DCS: DCSConfig{
 			Region:           "cn-north-4",
 			Credentials:      CredentialsAuto,

@@ -26,6 +26,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" && c.NATS.URL == "" {
 		p.add("data_dir", "required: the embedded NATS server keeps its streams there")
 	}
+	c.validateMemory(&p)
 	c.validateDCS(&p)
 	c.validatePoll(&p)
 	c.validateNATS(&p)

@@ -519,6 +519,14 @@ func TestListPages(t *testing.T) {
 	if len(tasks) != 2500 {
 		t.Fatalf("%d tasks, want 2500", len(tasks))
 	}
+	// The count of the first page makes room for every row at once, not in
+	// an array that doubles as pages come (holding the rows twice as it grows).
+	if cap(tasks) != 2500 {
+		t.Errorf("2500 rows in an array of %d", cap(tasks))
+	}
+	if got := listRoom(10_000_000, 1000); got != maxListRoom {
+		t.Errorf("room for a count of 10M: %d rows, want at most %d made ahead", got, maxListRoom)
+	}
 	for i, task := range tasks {
 		if task.ID != fmt.Sprintf("task-%04d", i) {
 			t.Fatalf("task %d is %s", i, task.ID)
