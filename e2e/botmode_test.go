@@ -201,7 +201,7 @@ slack: {enabled: true, channel: %s, api_url: %q, rate: 1, timeout: 5s}
 		return out
 	}
 	var card slackapi.Message
-	testutil.EventuallyWithin(t, 60*time.Second, "every failure told and task 7's card opened", func() bool {
+	testutil.EventuallyWithin(t, 3*time.Minute, "every failure told and task 7's card opened", func() bool {
 		if len(told()) < botTasks {
 			return false
 		}
