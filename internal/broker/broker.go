@@ -155,7 +155,7 @@ func (b *Broker) Close() {
 
 // startEmbedded starts the embedded server and returns it with the
 // watcher's own credentials and the data directory's lock.
-func startEmbedded(o Options) (_ *server.Server, _ Credentials, lock *dataLock, err error) {
+func startEmbedded(o Options) (_ *server.Server, _ Credentials, _ *dataLock, err error) {
 	host, port, err := splitListen(o.Listen)
 	if err != nil {
 		return nil, Credentials{}, nil, err
@@ -170,7 +170,12 @@ func startEmbedded(o Options) (_ *server.Server, _ Credentials, lock *dataLock, 
 	if err := ensureDataDir(o.DataDir, o.Logger); err != nil {
 		return nil, Credentials{}, nil, err
 	}
-	if lock, err = lockDataDir(o.DataDir, o.Listen); err != nil {
+	// lock is not a named result: the error returns below set that to
+	// nil, and the deferred close would release nothing (a failed start,
+	// a port in use, kept the directory locked against the process's own
+	// next start).
+	lock, err := lockDataDir(o.DataDir, o.Listen)
+	if err != nil {
 		return nil, Credentials{}, nil, err
 	}
 	defer func() {

@@ -2,10 +2,12 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +250,39 @@ func TestRedactURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDataDirLock: a second broker on a data directory one holds is
+// refused with who holds it; a start that fails after taking the lock
+// (its port in use) gives it back, so the process's next start on the
+// directory (a reload going back to the config before) takes it; so
+// does one after the holder closes.
+func TestDataDirLock(t *testing.T) {
+	dir := t.TempDir()
+	first := start(t, embedded(dir))
+	_, err := Start(ctxT(t), embedded(dir))
+	if !errors.Is(err, ErrDataDirHeld) {
+		t.Fatalf("second broker on a held data dir: %v, want ErrDataDirHeld", err)
+	}
+	if !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Errorf("refusal does not say who holds the directory: %v", err)
+	}
+	first.Close()
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if b, err := Start(ctxT(t), listen(embedded(dir), busy.Addr().String())); err == nil {
+		b.Close()
+		t.Fatal("start on a port in use succeeded")
+	} else if errors.Is(err, ErrDataDirHeld) {
+		t.Fatalf("start on a port in use: %v, want the bind error", err)
+	}
+	again, err := Start(ctxT(t), embedded(dir))
+	if err != nil {
+		t.Fatalf("start after a failed one on the same data dir: %v", err)
+	}
+	again.Close()
 }

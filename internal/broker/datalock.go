@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -21,33 +20,13 @@ const lockFile = "watcher.lock"
 var ErrDataDirHeld = errors.New("data directory held by another watcher")
 
 // dataLock is a held lock of a data directory; close releases it.
-type dataLock struct{ path string }
-
-// held are the locks this process holds, with how many brokers of it hold
-// each: a reload starts its new broker (or goes back to the previous one)
-// while another of the same process still holds the directory, and a
-// process never keeps itself out.
-var (
-	heldMu sync.Mutex
-	held   = map[string]*heldLock{}
-)
-
-type heldLock struct {
-	f *os.File
-	n int
-}
+type dataLock struct{ f *os.File }
 
 // lockDataDir takes the data directory's lock without waiting, or says
 // which process holds it (the lock goes with that process, even a killed
 // one: no stale lock to clean up).
 func lockDataDir(dir, listen string) (*dataLock, error) {
 	path := filepath.Join(dir, lockFile)
-	heldMu.Lock()
-	defer heldMu.Unlock()
-	if h := held[path]; h != nil {
-		h.n++
-		return &dataLock{path: path}, nil
-	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("broker: lock data directory: %w", err)
@@ -70,8 +49,7 @@ func lockDataDir(dir, listen string) (*dataLock, error) {
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(who), 0)
 	}
-	held[path] = &heldLock{f: f, n: 1}
-	return &dataLock{path: path}, nil
+	return &dataLock{f: f}, nil
 }
 
 // command is this process's program and subcommand ("watcher run"),
@@ -85,16 +63,7 @@ func command() string {
 }
 
 func (l *dataLock) close() {
-	if l == nil || l.path == "" {
-		return
+	if l != nil {
+		_ = l.f.Close() // closing the descriptor releases the lock
 	}
-	heldMu.Lock()
-	defer heldMu.Unlock()
-	if h := held[l.path]; h != nil {
-		if h.n--; h.n == 0 {
-			delete(held, l.path)
-			_ = h.f.Close() // closing the descriptor releases the lock
-		}
-	}
-	l.path = "" // a second close releases nothing
 }
