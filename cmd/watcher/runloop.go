@@ -11,6 +11,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/memlimit"
 	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/statuspage"
 )
@@ -43,7 +44,7 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 		return usageError{err}
 	}
 	r := &runner{env: env, path: *path, m: metrics.New(nil), log: newLogger(cfg.Log, env.stderr)}
-	setMemoryLimit(cfg, env, r.log)
+	r.fleet = setMemoryLimit(cfg, env, r.log)
 	if cfg.HTTP.Listen != "" {
 		if cfg.HTTP.StatusPage {
 			r.page = statuspage.NewPage()
@@ -75,6 +76,10 @@ type runner struct {
 	// page is the status page on the HTTP listener (http.status_page),
 	// handed each started watcher's model; nil when off.
 	page *statuspage.Page
+	// fleet sizes the soft memory limit to the tasks listed (auto, no
+	// container limit); nil otherwise. It outlives reloads, as the limit
+	// does.
+	fleet *memlimit.Fleet
 }
 
 // loop starts the watcher and runs it, again after each reload, until ctx
@@ -108,7 +113,7 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 	fallback, back := good, false
 	wait := startRetryMin
 	for attempt := 1; ; attempt++ {
-		a, err := startWatched(ctx, cfg, r.log, r.env, r.m, r.page)
+		a, err := startWatched(ctx, cfg, r.log, r.env, r.m, r.page, r.fleet)
 		if err == nil {
 			switch {
 			case back:
@@ -152,9 +157,9 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 }
 
 // startWatched starts the app with the metrics hooked in and attached.
-func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, env cmdEnv, m *metrics.Metrics, page *statuspage.Page) (*app.App, error) {
+func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, env cmdEnv, m *metrics.Metrics, page *statuspage.Page, fleet *memlimit.Fleet) (*app.App, error) {
 	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: env.getenv,
-		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: page})
+		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: page, Fleet: fleet})
 	if err != nil {
 		return nil, err
 	}
