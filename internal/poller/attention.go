@@ -27,7 +27,7 @@ func (c *cycle) attend(ctx context.Context) {
 	c.p.st.Each(c.p.o.ProjectID, func(ent state.Entry) {
 		id := ent.Task.ID
 		c.p.attn.forgetTail(id, ent.Revision)
-		if _, seen := c.p.observed.Load(id); !seen || ent.Blind != nil {
+		if !c.p.observed.has(id) || ent.Blind != nil {
 			return
 		}
 		if c.p.judge(ent, c.p.sampled(id, c.now), c.now).Changed() {
