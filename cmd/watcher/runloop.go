@@ -11,6 +11,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/memlimit"
 	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/statuspage"
@@ -43,7 +44,7 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	r := &runner{env: env, path: *path, m: metrics.New(nil), log: newLogger(cfg.Log, env.stderr)}
+	r := &runner{env: env, path: *path, m: metrics.New(nil), log: newLogger(cfg.Log, env.stderr), replica: lease.NewIdentity()}
 	r.fleet = setMemoryLimit(cfg, env, r.log)
 	if cfg.HTTP.Listen != "" {
 		if cfg.HTTP.StatusPage {
@@ -80,6 +81,11 @@ type runner struct {
 	// container limit); nil otherwise. It outlives reloads, as the limit
 	// does.
 	fleet *memlimit.Fleet
+	// replica is this process's name in the lease bucket, the same for
+	// every watcher it starts: after a reload the new one takes over the
+	// leases its predecessor left (a reload cut short while it took one)
+	// at once instead of waiting out their TTL.
+	replica string
 }
 
 // loop starts the watcher and runs it, again after each reload, until ctx
@@ -113,7 +119,7 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 	fallback, back := good, false
 	wait := startRetryMin
 	for attempt := 1; ; attempt++ {
-		a, err := startWatched(ctx, cfg, r.log, r.env, r.m, r.page, r.fleet)
+		a, err := r.startWatched(ctx, cfg)
 		if err == nil {
 			switch {
 			case back:
@@ -157,9 +163,10 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 }
 
 // startWatched starts the app with the metrics hooked in and attached.
-func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, env cmdEnv, m *metrics.Metrics, page *statuspage.Page, fleet *memlimit.Fleet) (*app.App, error) {
-	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: env.getenv,
-		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: page, Fleet: fleet})
+func (r *runner) startWatched(ctx context.Context, cfg config.Config) (*app.App, error) {
+	log, m := r.log, r.m
+	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: r.env.getenv, Replica: r.replica,
+		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: r.page, Fleet: r.fleet})
 	if err != nil {
 		return nil, err
 	}
