@@ -6,6 +6,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
+	"github.com/dcs-watcher/watcher/internal/state"
 )
 
 // AttachMetrics points m at the app's snapshots, Slack notifier, NATS
@@ -43,11 +44,11 @@ func (a *App) statuses() []dcs.Status {
 		if !a.Leads(i) {
 			continue
 		}
-		for _, e := range a.Snaps.Tasks(p.ProjectID) {
+		a.Snaps.Each(p.ProjectID, func(e state.Entry) {
 			if !e.Removed {
 				out = append(out, dcs.Normalize(e.Task.Status))
 			}
-		}
+		})
 	}
 	return out
 }

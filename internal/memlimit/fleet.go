@@ -8,17 +8,19 @@ import (
 
 // What auto sets when no container limit is found, once the fleet is
 // known: the heap the watcher holds grows with the tasks it watches
-// (their snapshots, the KV's and the stream's subject indexes, the
-// refresh plan: 2.5 KB a task at 100k, 4 KB at 10k with the fixed part),
-// and without a limit the collector lets the heap reach twice what is
-// live, plus what the first cycle makes before a collection ends. The
-// limit leaves the live heap about half again as much room; should the
+// (their snapshots, packed; the KV's and the stream's subject indexes;
+// the refresh plan; during a cycle its list's rows: about 1.3 KB a task
+// at 100k between cycles, 2.1 KB in one), and without a limit the
+// collector lets the heap reach twice what is live, plus what the first
+// cycle makes before a collection ends. The limit leaves the live heap
+// of a cycle about two thirds again as much room (less made the change
+// of a cold start at 100k late by the collector's work); should the
 // tasks be much larger than measured, the runtime caps the collector at
 // half the CPU and lets the heap grow past the limit: slower, never an
 // out-of-memory the limit made.
 const (
 	FleetBase    = 64 << 20 // the watcher and its embedded NATS, no task
-	FleetPerTask = 4 << 10  // per task listed
+	FleetPerTask = 3 << 10  // per task listed
 )
 
 // FromFleet: auto, sized to the fleet (no container limit).

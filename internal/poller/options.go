@@ -43,11 +43,14 @@ type Store interface {
 	// Tasks are the project's entries that hold a snapshot.
 	Tasks(project string) []state.Entry
 	// Each calls f with each of them, in no order; f must not call the
-	// store.
+	// store, nor keep an entry's Task (its strings it may).
 	Each(project string, f func(state.Entry))
 	// Refresh reads a record again from storage, after a write whose
 	// outcome is unknown.
 	Refresh(ctx context.Context, project, task string) (state.Entry, error)
+	// GetInto is Get with the snapshot unpacked into *t (the entry's
+	// Task is t, or nil): for a pass over many that keeps none.
+	GetInto(project, task string, t *dcs.Task) (state.Entry, bool)
 }
 
 // Options configures a Poller.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/state"
 )
 
 // targets is what a cycle calls the API for.
@@ -110,10 +111,11 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	var later []string    // DetailOnChange: refreshes that came due
 	var cands []candidate // DetailAuto: every listed task not called anyway
 	var news []*dcs.Task  // DetailAuto: listed tasks without a snapshot
+	var snap dcs.Task     // need's, each snapshot in turn
 	for _, id := range sortedKeys(tg.listed) {
 		delete(set, id)
 		row := tg.listed[id]
-		n, told := p.need(&tg, row, now)
+		n, told := p.need(&tg, row, &snap, now)
 		switch {
 		case n == needFirst && auto:
 			news = append(news, row)
@@ -209,8 +211,15 @@ const (
 // priority. DetailOnChange makes the calls owed this cycle; DetailAuto
 // before any refresh, within the budget (beyond the budget, a new task's
 // row is its first snapshot, at once).
-func (p *Poller) need(tg *targets, row *dcs.Task, now time.Time) (n need, told bool) {
-	ent, _ := p.st.Get(p.o.ProjectID, row.ID)
+//
+// The snapshot is unpacked into snap, which nothing keeps; the row, held
+// all cycle, takes the snapshot's strings where they are equal instead of
+// a second copy (at 100k tasks, 30 MB).
+func (p *Poller) need(tg *targets, row, snap *dcs.Task, now time.Time) (n need, told bool) {
+	ent, _ := p.st.GetInto(p.o.ProjectID, row.ID, snap)
+	if ent.Task != nil {
+		dcs.ShareStrings(row, ent.Task)
+	}
 	if ent.Task == nil && !ent.Removed {
 		p.plan.first(*row, now)
 		return needFirst, false
@@ -243,19 +252,22 @@ func (p *Poller) need(tg *targets, row *dcs.Task, now time.Time) (n need, told b
 // list did not show.
 func (p *Poller) suspects(listed map[string]*dcs.Task, configured map[string]bool, now time.Time) (due []string, unlisted int) {
 	var all []string
-	for _, e := range p.st.Tasks(p.o.ProjectID) {
+	// Each, not Tasks: the snapshots are unpacked in turn into one Task,
+	// where Tasks would make every one anew (60 MB at 100k tasks).
+	p.st.Each(p.o.ProjectID, func(e state.Entry) {
 		id := e.Task.ID
 		if _, ok := listed[id]; ok || e.Removed || configured[id] {
-			continue
+			return
 		}
 		unlisted++
 		last, checked := p.absent[id]
 		if checked && !p.plan.dueOrDaily(id, e.Task.NormStatus(), last, now) {
-			continue
+			return
 		}
 		all = append(all, id)
-	}
-	// Tasks() is sorted by id: start after the last suspect checked.
+	})
+	// In order of id: start after the last suspect checked.
+	slices.Sort(all)
 	i := sort.SearchStrings(all, p.absentFrom)
 	if i < len(all) && all[i] == p.absentFrom {
 		i++

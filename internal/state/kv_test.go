@@ -3,10 +3,12 @@ package state_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -334,5 +336,38 @@ func TestReloadTakesWhatAnotherWriterDid(t *testing.T) {
 		if _, ok := b.Get(p, "t1"); !ok {
 			t.Errorf("%s/t1 dropped by the Reload of p1", p)
 		}
+	}
+}
+
+// The cache hands out a task of each caller's own: a change to what Get
+// returned neither reaches the cache nor another caller. Share leaves a
+// task equal to what it was and drops nothing the snapshot lacks.
+func TestCacheTasksAreTheCallers(t *testing.T) {
+	s := open(t, startJS(t)(), nil)
+	if err := s.Put(ctxT(t), "p", "task-1", record("RUNNING")); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	got, _ := s.Get("p", "task-1")
+	got.Task.Status, got.Task.Source.PasswordSet = "FAILED", false
+	again, _ := s.Get("p", "task-1")
+	if again.Task.Status != "RUNNING" || !again.Task.Source.PasswordSet {
+		t.Fatalf("cache changed through a task Get returned: %+v", *again.Task)
+	}
+	var into dcs.Task
+	if e, ok := s.GetInto("p", "task-1", &into); !ok || e.Task != &into || !reflect.DeepEqual(into, *again.Task) {
+		t.Fatalf("GetInto: %v %+v, want %+v in the task given", ok, into, *again.Task)
+	}
+	if e, ok := s.GetInto("p", "unknown", &into); ok || e.Task != nil {
+		t.Fatalf("GetInto of a task never stored: %v %+v", ok, e)
+	}
+	// A row that takes the snapshot's strings stays what it was.
+	row := dcs.Task{ID: "task-1", Name: "orders", Status: "SUCCESS", Description: "new"}
+	want := row
+	dcs.ShareStrings(&row, again.Task)
+	if !reflect.DeepEqual(row, want) {
+		t.Fatalf("ShareStrings changed the row: %+v, want %+v", row, want)
+	}
+	if unsafe.StringData(row.Name) != unsafe.StringData(again.Task.Name) {
+		t.Fatal("ShareStrings left the row's own copy of an equal string")
 	}
 }

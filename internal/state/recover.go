@@ -100,7 +100,7 @@ func (s *Snapshots) recreate(ctx context.Context, gen uint64, cause error) error
 // that disagrees with the bucket for ever.
 func (s *Snapshots) refill(ctx context.Context) (int, error) {
 	s.mu.RLock()
-	entries := make(map[string]Entry, len(s.cache))
+	entries := make(map[string]cached, len(s.cache))
 	for k, e := range s.cache {
 		entries[k] = e
 	}
@@ -108,7 +108,7 @@ func (s *Snapshots) refill(ctx context.Context) (int, error) {
 	var errs []error
 	n := 0
 	for k, e := range entries {
-		body, err := json.Marshal(e.Record)
+		body, err := json.Marshal(e.entry().Record)
 		var rev uint64
 		if err == nil {
 			rev, err = s.kv.Create(ctx, k, body)
