@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,42 @@ func TestValidateGoodConfig(t *testing.T) {
 	}
 }
 
+// TestValidatePrintsHeartbeat: validate says whether the heartbeat is on
+// and whether it pings, never the ping URL (it holds the check's token),
+// whether the file or WATCHER_HEARTBEAT_PING_URL gives it.
+func TestValidatePrintsHeartbeat(t *testing.T) {
+	const ping = "https://hc-ping.example/validate-PING-TOKEN-77"
+	creds := map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project}
+	withEnv := maps.Clone(creds)
+	withEnv["WATCHER_HEARTBEAT_PING_URL"] = ping
+	for _, tc := range []struct {
+		name, file string
+		env        map[string]string
+		want       string
+	}{
+		{"default", "{}\n", creds, "heartbeat: every 1m0s on <prefix>._watcher.heartbeat, no ping\n"},
+		{"off", "heartbeat: {every: 0s}\n", creds, "heartbeat: off, no ping\n"},
+		{"ping from the file", "heartbeat: {every: 30s, ping_url: " + ping + ", ping_timeout: 5s}\n", creds,
+			"heartbeat: every 30s on <prefix>._watcher.heartbeat, ping <secret> after each successful cycle (timeout 5s)\n"},
+		{"ping from the env", "{}\n", withEnv,
+			"heartbeat: every 1m0s on <prefix>._watcher.heartbeat, ping <secret> after each successful cycle (timeout 10s)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := testutil.WriteFile(t, "watcher.yaml", tc.file)
+			var out, errb bytes.Buffer
+			if code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(tc.env)); code != exitOK {
+				t.Fatalf("exit %d, stderr %q", code, errb.String())
+			}
+			if !strings.HasSuffix(out.String(), tc.want) {
+				t.Errorf("stdout %q does not end with %q", out.String(), tc.want)
+			}
+			if strings.Contains(out.String()+errb.String(), "PING-TOKEN") {
+				t.Errorf("output holds the ping URL: %s%s", out.String(), errb.String())
+			}
+		})
+	}
+}
+
 // TestValidatePrintsSlackMode: validate says how the watcher will post to
 // Slack: a webhook, a bot channel (not "webhook" for a bot-token config),
 // routes in order and then the default destination; never a webhook URL
@@ -97,8 +134,8 @@ func TestValidatePrintsSlackMode(t *testing.T) {
 			if code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(creds)); code != exitOK {
 				t.Fatalf("exit %d, stderr %q", code, errb.String())
 			}
-			if !strings.HasSuffix(out.String(), tc.want) {
-				t.Errorf("stdout %q does not end with %q", out.String(), tc.want)
+			if first, _, _ := strings.Cut(out.String(), "\n"); !strings.HasSuffix(first+"\n", tc.want) {
+				t.Errorf("stdout %q: its first line does not end with %q", out.String(), tc.want)
 			}
 			for _, secret := range []string{"validateSECRETpath", token} {
 				if strings.Contains(out.String()+errb.String(), secret) {

@@ -33,7 +33,7 @@ func defaultHeartbeat() HeartbeatConfig {
 func (c Config) validateHeartbeat(p *problems) {
 	h := c.Heartbeat
 	if h.Every < 0 || (h.Every > 0 && h.Every < minHeartbeatEvery) {
-		p.add("heartbeat.every", "%s: want 0 (off) or at least %s", h.Every, minHeartbeatEvery)
+		p.add("heartbeat.every", "%s: want 0s (off) or at least %s", h.Every, minHeartbeatEvery)
 	}
 	if h.PingTimeout <= 0 {
 		p.add("heartbeat.ping_timeout", "%s: want a positive duration", h.PingTimeout)
