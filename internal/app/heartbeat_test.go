@@ -305,3 +305,48 @@ func TestPingFollowsRunsCycles(t *testing.T) {
 		return okCycles.Load() > good && pings.Load() > during
 	})
 }
+
+// TestPingFailureLoggedOnce: under Run, a monitor that answers 404 and
+// echoes the URL with its token: the failure is logged once over many
+// cycles, its recovery once, and the token is in no log line of the
+// watcher's.
+func TestPingFailureLoggedOnce(t *testing.T) {
+	var healthy atomic.Bool
+	var failed, good atomic.Int64
+	monitor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if healthy.Load() {
+			good.Add(1)
+			return
+		}
+		failed.Add(1)
+		http.Error(w, "no such check: "+r.URL.String(), http.StatusNotFound)
+	}))
+	t.Cleanup(monitor.Close)
+	cfg := beatWatcher(t, nil, "[]", func(c *config.Config) {
+		c.Heartbeat.PingURL = secret.Secret(monitor.URL + "/ping/" + pingToken)
+		c.Heartbeat.Every = time.Second
+		c.Poll.Schedule = "@every 1s"
+	})
+	var logs testutil.SyncBuffer
+	a, err := app.Start(testutil.Context(t, 20*time.Second), cfg, app.Options{Logger: zerolog.New(&logs).Level(zerolog.DebugLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, a)
+	testutil.EventuallyWithin(t, 30*time.Second, "3 failed pings", func() bool { return failed.Load() >= 3 })
+	healthy.Store(true)
+	testutil.EventuallyWithin(t, 30*time.Second, "2 good pings", func() bool { return good.Load() >= 2 })
+	out := logs.String()
+	if strings.Contains(out, pingToken) || strings.Contains(out, "/ping/") {
+		t.Errorf("the logs hold the ping URL:\n%s", out)
+	}
+	if n := strings.Count(out, "heartbeat ping failed"); n != 1 {
+		t.Errorf("the failure logged %d times over %d failed pings, want once:\n%s", n, failed.Load(), out)
+	}
+	if !strings.Contains(out, `"http_status":404`) {
+		t.Errorf("the failure's line lacks the HTTP status:\n%s", out)
+	}
+	if n := strings.Count(out, "heartbeat ping recovered"); n != 1 {
+		t.Errorf("the recovery logged %d times, want once:\n%s", n, out)
+	}
+}
