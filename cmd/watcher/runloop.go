@@ -11,6 +11,7 @@ import (
 
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
+	"github.com/dcs-watcher/watcher/internal/lease"
 	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/statuspage"
 )
@@ -42,7 +43,7 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	r := &runner{env: env, path: *path, m: metrics.New(nil), log: newLogger(cfg.Log, env.stderr)}
+	r := &runner{env: env, path: *path, m: metrics.New(nil), log: newLogger(cfg.Log, env.stderr), replica: lease.NewIdentity()}
 	setMemoryLimit(cfg, env, r.log)
 	if cfg.HTTP.Listen != "" {
 		if cfg.HTTP.StatusPage {
@@ -75,6 +76,11 @@ type runner struct {
 	// page is the status page on the HTTP listener (http.status_page),
 	// handed each started watcher's model; nil when off.
 	page *statuspage.Page
+	// replica is this process's name in the lease bucket, the same for
+	// every watcher it starts: after a reload the new one takes over the
+	// leases its predecessor left (a reload cut short while it took one)
+	// at once instead of waiting out their TTL.
+	replica string
 }
 
 // loop starts the watcher and runs it, again after each reload, until ctx
@@ -108,7 +114,7 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 	fallback, back := good, false
 	wait := startRetryMin
 	for attempt := 1; ; attempt++ {
-		a, err := startWatched(ctx, cfg, r.log, r.env, r.m, r.page)
+		a, err := r.startWatched(ctx, cfg)
 		if err == nil {
 			switch {
 			case back:
@@ -152,9 +158,10 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 }
 
 // startWatched starts the app with the metrics hooked in and attached.
-func startWatched(ctx context.Context, cfg config.Config, log zerolog.Logger, env cmdEnv, m *metrics.Metrics, page *statuspage.Page) (*app.App, error) {
-	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: env.getenv,
-		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: page})
+func (r *runner) startWatched(ctx context.Context, cfg config.Config) (*app.App, error) {
+	log, m := r.log, r.m
+	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: r.env.getenv, Replica: r.replica,
+		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: r.page})
 	if err != nil {
 		return nil, err
 	}

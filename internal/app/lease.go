@@ -58,8 +58,10 @@ import (
 // handOverTimeout bounds the hand-over of a journal after a lost lease.
 const handOverTimeout = 30 * time.Second
 
-func openLeases(ctx context.Context, b *broker.Broker, cfg config.Config, log zerolog.Logger) (*lease.Store, error) {
-	id := lease.NewIdentity()
+func openLeases(ctx context.Context, b *broker.Broker, cfg config.Config, id string, log zerolog.Logger) (*lease.Store, error) {
+	if id == "" {
+		id = lease.NewIdentity()
+	}
 	s, err := lease.Open(ctx, b.JS, lease.Options{
 		Bucket: cfg.NATS.LeaseBucket, Replicas: cfg.NATS.Replicas, TTL: cfg.NATS.LeaseTTL, Identity: id,
 	})
@@ -122,7 +124,7 @@ func (a *App) lead(ctx context.Context, i int, spec string) error {
 	retry := min(a.Leases.TTL()/3, time.Second)
 	for ctx.Err() == nil {
 		if int(a.held.Load()) < a.share() {
-			h, err := a.Leases.Acquire(ctx, key)
+			h, err := a.acquire(ctx, key)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				log.Debug().Err(err).Msg("lease not taken")
@@ -139,6 +141,26 @@ func (a *App) lead(ctx context.Context, i int, spec string) error {
 		}
 	}
 	return nil
+}
+
+// acquireTimeout bounds a lease's take, which a shutdown does not cut
+// short (acquire).
+const acquireTimeout = 5 * time.Second
+
+// acquire takes key's lease. A shutdown does not cancel the take in
+// flight: cancelled between the write and its answer, the lease would be
+// held by a replica that does not know it, and nobody (the next App after
+// a reload included) could take it before its TTL; a lease taken as ctx
+// ends is released at once.
+func (a *App) acquire(ctx context.Context, key string) (*lease.Held, error) {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), acquireTimeout)
+	defer cancel()
+	h, err := a.Leases.Acquire(c, key)
+	if h != nil && ctx.Err() != nil {
+		a.release(h, "shutting down", a.opts.Logger.With().Str("component", "lease").Str("lease", key).Logger())
+		return nil, ctx.Err()
+	}
+	return h, err
 }
 
 // tenure runs project i's poller while this replica holds h, under the

@@ -145,3 +145,60 @@ tasks:
 		}
 	}
 }
+
+// TestReplicaTakesBackItsOwnLease: a lease record left by this replica
+// (a reload cut short while the one before took the lease, so nobody
+// released it) is the replica's own: the next App of the process, under
+// the same Replica name, takes it at once and polls, instead of waiting
+// out the record's hour.
+func TestReplicaTakesBackItsOwnLease(t *testing.T) {
+	const project, ak, sk = "0d0000000000000000000000000000d4", "PLANTEDAKRELOAD0001", "planted-sk-reload-Qx7"
+	sc, err := sim.ParseScenario([]byte(`
+project_id: ` + project + `
+tasks:
+  - id: d4000000000000000000000000000004
+    name: move-reloaded
+    migration_type: online_migration
+    steps:
+      - {at: 0s, status: RUNNING}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcs := httptest.NewServer(sim.New(sc, sim.Options{AK: ak, SK: sk}))
+	t.Cleanup(dcs.Close)
+	srv := testutil.RunJetStream(t, -1, t.TempDir())
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.DCS.AK, cfg.DCS.SK = ak, sk
+	cfg.DCS.Endpoint, cfg.DCS.ProjectID = dcs.URL, project
+	cfg.DCS.RateLimit, cfg.DCS.Timeout = 1000, 2*time.Second
+	cfg.NATS.URL = srv.ClientURL()
+	cfg.Poll.Schedule = "@every 1s"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testutil.Context(t, 30*time.Second)
+	_, js := testutil.Connect(t, srv.ClientURL())
+	left, err := lease.Open(ctx, js, lease.Options{Bucket: cfg.NATS.LeaseBucket, TTL: time.Hour, Identity: "replica-r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := lease.LeaseKey(cfg.DCS.Region, project)
+	if h, err := left.Acquire(ctx, key); err != nil || h == nil {
+		t.Fatalf("planting the left lease: %v %v", h, err)
+	}
+
+	a, err := Start(ctx, cfg, Options{Logger: zerolog.Nop(), Replica: "replica-r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Stop)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	testutil.EventuallyWithin(t, 20*time.Second, "the replica leading the project again under the lease it left", func() bool {
+		return a.Leads(0) && len(a.Snaps.Tasks(project)) == 1
+	})
+}

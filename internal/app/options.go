@@ -30,6 +30,12 @@ type Options struct {
 	// app) that Run hands the status model to when http.status_page is
 	// true; nil: no model is kept.
 	StatusPage *statuspage.Page
+	// Replica names this replica in the lease bucket; empty: a new
+	// identity (lease.NewIdentity). The run loop gives every App it starts
+	// the same one, so that after a reload the new App takes over the
+	// leases of the one before at once (its own records) instead of
+	// waiting out their TTL.
+	Replica string
 	// Getenv reads the SDK's region endpoint override
 	// (HUAWEICLOUD_SDK_REGION_DCS_<REGION>); nil reads nothing.
 	Getenv func(string) string

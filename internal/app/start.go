@@ -92,7 +92,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 		a.Projects = append(a.Projects, Project{Project: p, Poller: a.poller(p, clients[i], pub, o, nil, journal), client: clients[i], pub: pub})
 	}
 	if cfg.NATS.URL != "" {
-		if a.Leases, err = openLeases(ctx, a.Broker, cfg, log); err != nil {
+		if a.Leases, err = openLeases(ctx, a.Broker, cfg, o.Replica, log); err != nil {
 			return err
 		}
 		a.leads = make([]atomic.Bool, len(a.Projects))
