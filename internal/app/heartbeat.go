@@ -35,8 +35,9 @@ type beats struct {
 // shorter): a heartbeat late by more is no news.
 const maxBeatPublish = 10 * time.Second
 
-// newBeats sets up the heartbeat of a replica named replica ("" names it
-// here: the embedded server's only replica).
+// newBeats sets up the heartbeat of a replica named replica (its lease
+// identity, or Options.Replica: the same through the reloads of one
+// process; "" names it here).
 func (a *App) newBeats(replica string) {
 	cfg := a.Config.Heartbeat
 	if replica == "" {

@@ -98,7 +98,7 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 		a.leads = make([]atomic.Bool, len(a.Projects))
 		a.newBeats(a.Leases.Identity())
 	} else {
-		a.newBeats("")
+		a.newBeats(o.Replica)
 	}
 	a.Poller = a.Projects[0].Poller
 	a.Status = a.newStatus(o)
