@@ -64,18 +64,27 @@ func cycleOK(st poller.Stats, err error) bool {
 	return err == nil && !st.Skipped && st.Failed == 0
 }
 
+// recordCycle records a cycle of the project at key (a paused one tells
+// nothing) and says whether it did.
+func (a *App) recordCycle(key string, st poller.Stats, err error) bool {
+	if st.Skipped {
+		return false
+	}
+	a.beats.cycles.Record(key, cycleOK(st, err), a.now())
+	return true
+}
+
 // cycled is the poller's Cycled hook of the project at key: it records
-// the cycle (a paused one tells nothing) and asks for a ping when every
-// project this replica polls succeeded last, then calls next.
+// the cycle and asks for a ping when every project this replica polls
+// succeeded last, then calls next.
 func (a *App) cycled(key string, next func(poller.Stats, error)) func(poller.Stats, error) {
 	return func(st poller.Stats, err error) {
 		if next != nil {
 			next(st, err)
 		}
-		if st.Skipped {
+		if !a.recordCycle(key, st, err) {
 			return
 		}
-		a.beats.cycles.Record(key, cycleOK(st, err), a.now())
 		if a.beats.pinger != nil && a.beats.cycles.AllOK(a.ledKeys()) {
 			select {
 			case a.beats.pingNow <- struct{}{}:
@@ -96,12 +105,16 @@ func (a *App) ledKeys() []string {
 	return keys
 }
 
-// Ping GETs heartbeat.ping_url when every project this replica polls had
-// its last cycle succeed (the once command, after its cycle); it does
+// Ping GETs heartbeat.ping_url when every project's last Cycle succeeded
+// (the once command, whose Cycle polls them all, leases or not); it does
 // nothing without a ping URL or after a failed cycle. A failed ping is
 // logged (without the URL) and returned.
 func (a *App) Ping(ctx context.Context) error {
-	if a.beats.pinger == nil || !a.beats.cycles.AllOK(a.ledKeys()) {
+	keys := make([]string, len(a.Projects))
+	for i, p := range a.Projects {
+		keys[i] = p.Key
+	}
+	if a.beats.pinger == nil || !a.beats.cycles.AllOK(keys) {
 		return nil
 	}
 	return a.beats.pinger.Ping(ctx)

@@ -64,9 +64,7 @@ func (a *App) Cycle(ctx context.Context) ([]poller.Stats, error) {
 		wg.Go(func() {
 			var err error
 			stats[i], err = p.Poller.Cycle(ctx)
-			if !stats[i].Skipped {
-				a.beats.cycles.Record(p.Key, cycleOK(stats[i], err), a.now())
-			}
+			a.recordCycle(p.Key, stats[i], err)
 			if err != nil {
 				errs[i] = fmt.Errorf("project %s: %w", p.Name, err)
 			}
