@@ -191,11 +191,20 @@ slack: {enabled: true, channel: %s, api_url: %q, rate: 1, timeout: 5s}
 		}
 	})
 
+	// told counts the tasks each top-level message tells of: a card (its
+	// text starts with its task's name, whatever status a redraw gave
+	// it: a task that came alone in its batch, before the burst grouped)
+	// one, a grouped message each task it lists in bold.
+	cardName, listed := regexp.MustCompile(`^(cache-\d{3}): `), regexp.MustCompile(`\*(cache-\d{3})\*`)
 	told := func() map[string]int {
 		out := map[string]int{}
 		for _, m := range fake.TopLevel(botChannel) {
-			for _, name := range regexp.MustCompile(`\*cache-\d{3}\*|cache-\d{3}: FAILED`).FindAllString(unescape(m.Blocks)+" "+m.Text, -1) {
-				out[strings.Trim(strings.TrimSuffix(name, ": FAILED"), "*")]++
+			if c := cardName.FindStringSubmatch(m.Text); c != nil {
+				out[c[1]]++
+				continue
+			}
+			for _, name := range listed.FindAllStringSubmatch(unescape(m.Blocks), -1) {
+				out[name[1]]++
 			}
 		}
 		return out

@@ -153,10 +153,11 @@ func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
 		return err
 	}
 	log := newLogger(cfg.Log, env.stderr)
-	setMemoryLimit(cfg, env, log)
+	fleet := setMemoryLimit(cfg, env, log)
 	out := json.NewEncoder(env.stdout)
 	a, err := app.Start(ctx, cfg, app.Options{
 		Logger:    log,
+		Fleet:     fleet,
 		Getenv:    env.getenv,
 		NoSlack:   true, // a durable consumer delivers to Slack; once only publishes
 		Published: func(e notify.Envelope) { _ = out.Encode(e) },

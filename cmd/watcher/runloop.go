@@ -12,6 +12,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/lease"
+	"github.com/dcs-watcher/watcher/internal/memlimit"
 	"github.com/dcs-watcher/watcher/internal/metrics"
 	"github.com/dcs-watcher/watcher/internal/statuspage"
 )
@@ -44,7 +45,7 @@ func cmdRun(ctx context.Context, env cmdEnv, args []string) error {
 		return usageError{err}
 	}
 	r := &runner{env: env, path: *path, m: metrics.New(nil), log: newLogger(cfg.Log, env.stderr), replica: lease.NewIdentity()}
-	setMemoryLimit(cfg, env, r.log)
+	r.fleet = setMemoryLimit(cfg, env, r.log)
 	if cfg.HTTP.Listen != "" {
 		if cfg.HTTP.StatusPage {
 			r.page = statuspage.NewPage()
@@ -76,6 +77,10 @@ type runner struct {
 	// page is the status page on the HTTP listener (http.status_page),
 	// handed each started watcher's model; nil when off.
 	page *statuspage.Page
+	// fleet sizes the soft memory limit to the tasks listed (auto, no
+	// container limit); nil otherwise. It outlives reloads, as the limit
+	// does.
+	fleet *memlimit.Fleet
 	// replica is this process's name in the lease bucket, the same for
 	// every watcher it starts: after a reload the new one takes over the
 	// leases its predecessor left (a reload cut short while it took one)
@@ -161,7 +166,7 @@ func (r *runner) start(ctx context.Context, cfg config.Config, good *config.Conf
 func (r *runner) startWatched(ctx context.Context, cfg config.Config) (*app.App, error) {
 	log, m := r.log, r.m
 	a, err := app.Start(ctx, cfg, app.Options{Logger: log, Getenv: r.env.getenv, Replica: r.replica,
-		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: r.page})
+		Published: m.Published, Cycled: m.Cycled, DCSCalled: m.APICall, StatusPage: r.page, Fleet: r.fleet})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/internal/memlimit"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/notify/delivery"
 	"github.com/dcs-watcher/watcher/internal/poller"
@@ -23,6 +24,10 @@ type Options struct {
 	Published func(notify.Envelope)
 	// Cycled hears of each cycle the poller's Run makes (the bench times them).
 	Cycled func(poller.Stats, error)
+	// Fleet sizes the soft memory limit to the tasks each project lists
+	// (memory_limit auto, no container limit); nil: the limit is set
+	// elsewhere or not at all.
+	Fleet *memlimit.Fleet
 	// DCSCalled hears of each DCS API call when it ends (metrics).
 	DCSCalled func(call, outcome string, took time.Duration)
 	Now       func() time.Time

@@ -92,6 +92,7 @@ func (r *runner) coldOne(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fleet := memlimit.NewFleet(limit, nil)
 	var (
 		mu                 sync.Mutex
 		discovered         int
@@ -112,7 +113,7 @@ func (r *runner) coldOne(ctx context.Context) error {
 		}
 	}
 	t0 := time.Now()
-	wt, err := r.startWatcher(ctx, s, watchSpec{detail: config.DetailAuto, rateLimit: def.DCS.RateLimit, schedule: r.coldSchedule(), published: published})
+	wt, err := r.startWatcher(ctx, s, watchSpec{detail: config.DetailAuto, rateLimit: def.DCS.RateLimit, schedule: r.coldSchedule(), published: published, fleet: fleet})
 	if err != nil {
 		return err
 	}
@@ -152,6 +153,9 @@ func (r *runner) coldOne(ctx context.Context) error {
 		return err
 	}
 	d := CallsDelta(c0, c1)
+	if fleet != nil {
+		limit = fleet.Applied()
+	}
 	res := coldResult{Tasks: n, Coverage: -1, Change: -1, Schedule: wt.cfg.Poll.Schedule, Wall: wall.Seconds(), Ready: ready.Seconds(), MemLimit: limit.String(),
 		Calls: d.List + d.Detail, CallRate: float64(d.List+d.Detail) / wall.Seconds()}
 	mu.Lock()

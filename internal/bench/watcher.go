@@ -18,6 +18,7 @@ import (
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
+	"github.com/dcs-watcher/watcher/internal/memlimit"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/poller"
 	"github.com/dcs-watcher/watcher/internal/secret"
@@ -91,6 +92,7 @@ type watchSpec struct {
 	schedule      string        // poll.schedule; empty: the default
 	slackURL      string        // Slack webhook; empty: Slack off
 	published     func(notify.Envelope)
+	fleet         *memlimit.Fleet // sizes the soft memory limit (auto); nil: none
 }
 
 // watcher is the real pipeline (start) pointed at a simulator child, with
@@ -129,7 +131,7 @@ func (r *runner) startWatcher(ctx context.Context, s *simChild, w watchSpec) (*w
 		return nil, fmt.Errorf("bench config: %w", err)
 	}
 	cl := &cycleLog{}
-	a, err := app.Start(ctx, cfg, app.Options{Logger: r.o.Logger, Published: w.published, Cycled: cl.add})
+	a, err := app.Start(ctx, cfg, app.Options{Logger: r.o.Logger, Published: w.published, Cycled: cl.add, Fleet: w.fleet})
 	if err != nil {
 		return nil, fmt.Errorf("start watcher: %w", err)
 	}

@@ -32,7 +32,8 @@ type Config struct {
 	DataDir string    `yaml:"data_dir" json:"data_dir"`
 	// MemoryLimit is the process's soft memory limit (the Go runtime's,
 	// GOMEMLIMIT): auto (90% of the container's cgroup limit when there is
-	// one), off, or a size such as "300MiB". GOMEMLIMIT in the environment
+	// one, else sized to the tasks listed: memlimit.Fleet), off, or a size
+	// such as "300MiB". GOMEMLIMIT in the environment
 	// wins; read at the start (memlimit.Apply).
 	MemoryLimit string      `yaml:"memory_limit" json:"memory_limit"`
 	DCS         DCSConfig   `yaml:"dcs" json:"dcs"`

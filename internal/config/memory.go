@@ -9,7 +9,7 @@ import (
 // The values of memory_limit that are not a size.
 const (
 	// MemoryLimitAuto: 90% of the container's (cgroup) memory limit when
-	// there is one, else none.
+	// there is one, else sized to the tasks listed (memlimit.Fleet).
 	MemoryLimitAuto = "auto"
 	// MemoryLimitOff: no soft memory limit, whatever the cgroup says.
 	MemoryLimitOff = "off"

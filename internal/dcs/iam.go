@@ -76,7 +76,7 @@ func LookupProjectID(ctx context.Context, o ProjectLookup) (string, error) {
 		return "", fmt.Errorf("iam project lookup at %s: %w", u.Host, secret.URLCause(err))
 	}
 	defer resp.Body.Close()
-	body, _, err := readLimited(resp.Body, defaultMaxBodyBytes)
+	body, _, err := readLimited(resp.Body, defaultMaxBodyBytes, resp.ContentLength)
 	if err != nil {
 		return "", fmt.Errorf("iam project lookup at %s: read body: %w", u.Host, err)
 	}

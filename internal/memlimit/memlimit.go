@@ -32,7 +32,10 @@ const (
 // Applied is the limit in force after Apply and where it came from.
 type Applied struct {
 	Bytes  int64  // math.MaxInt64: none
-	Source string // FromEnv, FromConfig, FromCgroup or None
+	Source string // FromEnv, FromConfig, FromCgroup, FromFleet or None
+	// auto: memory_limit auto found no container limit, so the limit is
+	// the fleet's to size (NewFleet).
+	auto bool
 }
 
 // CgroupLimit reads the container's memory limit in bytes; 0: none.
@@ -50,7 +53,7 @@ func Cgroup() (uint64, error) {
 
 // Apply sets the soft memory limit. configured is memory_limit read by
 // config.ParseMemoryLimit: bytes, 0 for auto (90% of the cgroup's limit,
-// if any), -1 for off. GOMEMLIMIT in the environment wins over both.
+// if any; else none until NewFleet's sizes it), -1 for off. GOMEMLIMIT in the environment wins over both.
 // A cgroup that cannot be read is an error, and no limit is set.
 func Apply(configured int64, getenv func(string) string, cgroup CgroupLimit) (Applied, error) {
 	if getenv(EnvGOMEMLIMIT) != "" {
@@ -70,7 +73,7 @@ func Apply(configured int64, getenv func(string) string, cgroup CgroupLimit) (Ap
 	}
 	if n == 0 || n > math.MaxInt64 {
 		debug.SetMemoryLimit(math.MaxInt64)
-		return Applied{Bytes: math.MaxInt64, Source: None}, nil
+		return Applied{Bytes: math.MaxInt64, Source: None, auto: true}, nil
 	}
 	limit := int64(float64(n) * cgroupRatio)
 	debug.SetMemoryLimit(limit)

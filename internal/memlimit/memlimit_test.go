@@ -41,7 +41,7 @@ func TestApply(t *testing.T) {
 			if inForce := debug.SetMemoryLimit(-1); inForce != tc.want {
 				t.Errorf("runtime's limit %d, want %d", inForce, tc.want)
 			}
-			if got != (Applied{Bytes: tc.want, Source: tc.source}) {
+			if got.Bytes != tc.want || got.Source != tc.source {
 				t.Errorf("Apply = %+v, want %d from %s", got, tc.want, tc.source)
 			}
 		})
@@ -79,9 +79,10 @@ func TestString(t *testing.T) {
 		a    Applied
 		want string
 	}{
-		{Applied{300 << 20, FromConfig}, "300MiB (memory_limit)"},
-		{Applied{966367641, FromCgroup}, "921.6MiB (cgroup)"},
-		{Applied{math.MaxInt64, None}, "none"},
+		{Applied{Bytes: 300 << 20, Source: FromConfig}, "300MiB (memory_limit)"},
+		{Applied{Bytes: 966367641, Source: FromCgroup}, "921.6MiB (cgroup)"},
+		{Applied{Bytes: math.MaxInt64, Source: None}, "none"},
+		{Applied{Bytes: ForFleet(10_000), Source: FromFleet}, "104MiB (fleet)"},
 	} {
 		if got := tc.a.String(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.a, got, tc.want)

@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/dcs-watcher/watcher/internal/attention"
@@ -20,15 +21,21 @@ func (c *cycle) attend(ctx context.Context) {
 	if c.held.Load() || c.apiErr != nil || c.apiWasBlind || ctx.Err() != nil {
 		return
 	}
-	for _, ent := range c.p.st.Tasks(c.p.o.ProjectID) {
+	// Judged in place (no copy of every entry), reported after: a report
+	// writes to the store.
+	var due []string
+	c.p.st.Each(c.p.o.ProjectID, func(ent state.Entry) {
 		id := ent.Task.ID
 		c.p.attn.forgetTail(id, ent.Revision)
-		if _, seen := c.p.observed.Load(id); !seen || ent.Blind != nil {
-			continue
+		if !c.p.observed.has(id) || ent.Blind != nil {
+			return
 		}
-		if !c.p.judge(ent, c.p.sampled(id, c.now), c.now).Changed() {
-			continue
+		if c.p.judge(ent, c.p.sampled(id, c.now), c.now).Changed() {
+			due = append(due, id)
 		}
+	})
+	slices.Sort(due)
+	for _, id := range due {
 		c.addErr(c.reportAttention(ctx, id))
 	}
 }

@@ -152,7 +152,7 @@ func (c *cycle) gap(task string, ent state.Entry) string {
 	case c.p.dropped(task):
 		return gapDropped
 	}
-	if _, ok := c.p.observed.Load(task); !ok {
+	if !c.p.observed.has(task) {
 		return "watcher restarted"
 	}
 	return ""

@@ -42,6 +42,9 @@ type Store interface {
 	Put(ctx context.Context, project, task string, rec state.Record) error
 	// Tasks are the project's entries that hold a snapshot.
 	Tasks(project string) []state.Entry
+	// Each calls f with each of them, in no order; f must not call the
+	// store.
+	Each(project string, f func(state.Entry))
 	// Refresh reads a record again from storage, after a write whose
 	// outcome is unknown.
 	Refresh(ctx context.Context, project, task string) (state.Entry, error)
@@ -91,6 +94,9 @@ type Options struct {
 	Published func(notify.Envelope)
 	// Cycled hears of each cycle Run starts, when it ends.
 	Cycled func(Stats, error)
+	// Listed hears of the number of tasks each list answer held, before
+	// the cycle works on them (the soft memory limit is sized by it).
+	Listed func(tasks int)
 	// Fence, when set, is asked before every snapshot write and every
 	// publish whether this replica may still make it (it holds the
 	// project's lease); its error stops the write.

@@ -31,9 +31,7 @@ type Poller struct {
 	// observed are the tasks seen (by a detail call, or a list row that
 	// matched the snapshot) since this process started: a change of any
 	// other may hide statuses passed through while no watcher ran.
-	// A sync.Map: each key is stored once and then only read, by every
-	// worker of every cycle, without a lock.
-	observed sync.Map
+	observed seenSet
 
 	j    *journal
 	jgap sync.Map // tasks whose observations the journal could not keep
@@ -80,9 +78,7 @@ func New(f Fetcher, pub Publisher, st Store, o Options) *Poller {
 
 // observe marks a task as seen since this process started.
 func (p *Poller) observe(id string) {
-	if _, ok := p.observed.Load(id); !ok {
-		p.observed.Store(id, true)
-	}
+	p.observed.add(id)
 }
 
 // dropped reports whether the journal could not keep some of the task's

@@ -28,7 +28,7 @@ func (p *Poller) planStats(tg *targets, ids []string, left int, now time.Time) {
 		if p.o.StatsEvery > 0 && !asked.IsZero() && now.Sub(asked) < p.o.StatsEvery {
 			continue
 		}
-		due = append(due, candidate{id: id, last: asked})
+		due = append(due, candidate{id: id, last: stampOf(asked)})
 	}
 	if left < 0 {
 		left = len(due)

@@ -77,6 +77,9 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		}
 		return tg, err
 	}
+	if p.o.Listed != nil {
+		p.o.Listed(len(rows))
+	}
 	tg.listed = make(map[string]*dcs.Task, len(rows))
 	for i := range rows {
 		dcs.DropStaleReason(&rows[i]) // as the snapshots hold it
