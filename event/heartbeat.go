@@ -45,7 +45,8 @@ type HeartbeatData struct {
 }
 
 // HeartbeatProject is a project a replica polls and when its last cycle
-// succeeded (every call answered); LastSuccess is null until one did.
+// succeeded (its list and detail calls all answered, everything stored);
+// LastSuccess is null until one did.
 type HeartbeatProject struct {
 	ProjectID   string     `json:"project_id"`
 	Region      string     `json:"region,omitempty"`

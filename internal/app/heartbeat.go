@@ -58,8 +58,10 @@ func (a *App) newBeats(replica string) {
 }
 
 // cycleOK says whether a cycle succeeded as the ping means it: it ran, saw
-// the API (no error) and every detail call of it was answered. A cycle
-// with API errors is no success, even if it published what it could.
+// the API and stored what it saw (no error) and every detail call of it
+// was answered. A cycle with API errors is no success, even if it
+// published what it could; a failed stats or logs call (progress, a log
+// tail) is not held against it: the tasks were seen.
 func cycleOK(st poller.Stats, err error) bool {
 	return err == nil && !st.Skipped && st.Failed == 0
 }
