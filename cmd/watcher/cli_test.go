@@ -88,12 +88,12 @@ func TestValidatePrintsHeartbeat(t *testing.T) {
 		env        map[string]string
 		want       string
 	}{
-		{"default", "{}\n", creds, "heartbeat: every 1m0s on <prefix>._watcher.heartbeat, no ping\n"},
+		{"default", "{}\n", creds, "heartbeat: every 1m0s on dcs.migration._watcher.heartbeat, no ping\n"},
 		{"off", "heartbeat: {every: 0s}\n", creds, "heartbeat: off, no ping\n"},
 		{"ping from the file", "heartbeat: {every: 30s, ping_url: " + ping + ", ping_timeout: 5s}\n", creds,
-			"heartbeat: every 30s on <prefix>._watcher.heartbeat, ping <secret> after each successful cycle (timeout 5s)\n"},
+			"heartbeat: every 30s on dcs.migration._watcher.heartbeat, ping <secret> after each successful cycle (timeout 5s)\n"},
 		{"ping from the env", "{}\n", withEnv,
-			"heartbeat: every 1m0s on <prefix>._watcher.heartbeat, ping <secret> after each successful cycle (timeout 10s)\n"},
+			"heartbeat: every 1m0s on dcs.migration._watcher.heartbeat, ping <secret> after each successful cycle (timeout 10s)\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := testutil.WriteFile(t, "watcher.yaml", tc.file)

@@ -92,7 +92,7 @@ func cmdValidate(env cmdEnv, args []string) error {
 	if len(cfg.DCS.Projects) == 0 {
 		fmt.Fprintf(env.stdout, "config ok: project %s, schedule %q, watching %s, %s, slack %s\n",
 			projectOf(projects[0]), cfg.Poll.Schedule, watching(projects[0]), nats, slack)
-		fmt.Fprintln(env.stdout, heartbeatLine(cfg.Heartbeat))
+		fmt.Fprintln(env.stdout, heartbeatLine(cfg.Heartbeat, cfg.NATS.SubjectPrefix))
 		return nil
 	}
 	fmt.Fprintf(env.stdout, "config ok: %d projects, schedule %q, %s, slack %s, account rate limit %v/s\n",
@@ -108,16 +108,16 @@ func cmdValidate(env cmdEnv, args []string) error {
 		}
 		fmt.Fprintf(env.stdout, "  %s: project %s, %s, watching %s, %s\n", p.Name, projectOf(p), where, watching(p), rate)
 	}
-	fmt.Fprintln(env.stdout, heartbeatLine(cfg.Heartbeat))
+	fmt.Fprintln(env.stdout, heartbeatLine(cfg.Heartbeat, cfg.NATS.SubjectPrefix))
 	return nil
 }
 
 // heartbeatLine is validate's line on the heartbeat: its cadence and
 // whether it pings (never the URL, a secret).
-func heartbeatLine(h config.HeartbeatConfig) string {
+func heartbeatLine(h config.HeartbeatConfig, prefix string) string {
 	line := "heartbeat: off"
 	if h.Every > 0 {
-		line = fmt.Sprintf("heartbeat: every %s on <prefix>.%s.%s", h.Every, event.WatcherProject, event.Heartbeat)
+		line = fmt.Sprintf("heartbeat: every %s on %s.%s.%s", h.Every, prefix, event.WatcherProject, event.Heartbeat)
 	}
 	if h.PingURL == "" {
 		return line + ", no ping"
