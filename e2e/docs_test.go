@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
 
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
@@ -128,13 +129,22 @@ var runBy = map[string]string{
 
 // notRun lists the sh blocks no test here runs, by their first line, and why.
 var notRun = map[string]string{
-	"go run ./cmd/watcher demo     # the whole pipeline on embedded defaults; ends by itself in ~25 s":                              "CI (.ci/run) runs the demo; go test ./... is the run this test is part of",
-	". data/nats/reader.env                                           # or: nats --context data/nats/reader.context.json ...":       "needs the nats CLI, which the project does not depend on; TestReaderCannotWrite checks the reader's rights with the Go client",
-	". data/nats/reader.env && go run ./examples/consumer -durable my-failures   # one line per failure, acked":                     "TestExampleConsumer runs the example with reader.env's variables against the binary",
-	"go run ./cmd/watcher bench           # every phase at full size: about 15 minutes on 2 cores":                                  "TestBenchQuick runs bench --quick; the full bench takes 15 minutes",
-	`watcher silence add -c watcher.yaml --match 'name=orders-*' --match 'outcome=failed' --for 2h --comment "cut-over"`:            "e2e's TestSilenceCommands runs add, ls and rm with these flags against a running watcher",
-	"install -m 0755 watcher /usr/local/bin/watcher":                                                                                "needs root and systemd; deploy's TestSystemdUnitVerifies runs systemd-analyze verify on the unit, TestSystemdUnitPermissions checks these modes against the unit's DynamicUser",
-	"gofmt -l . && go vet ./... && WATCHER_LONG_TESTS=1 go test -race -timeout 40m ./...   # what CI runs (.ci/run), plus the demo": "CI (.ci/run) runs these; docker is not needed by the tests",
+	"go run ./cmd/watcher demo     # the whole pipeline on embedded defaults; ends by itself in ~25 s":                                "CI (.ci/run) runs the demo; go test ./... is the run this test is part of",
+	". data/nats/reader.env                                           # or: nats --context data/nats/reader.context.json ...":         "needs the nats CLI, which the project does not depend on; TestReaderCannotWrite checks the reader's rights with the Go client",
+	". data/nats/reader.env && go run ./examples/consumer -durable my-failures   # one line per failure, acked":                       "TestExampleConsumer runs the example with reader.env's variables against the binary",
+	"go run ./cmd/watcher bench           # every phase at full size: about 15 minutes on 2 cores":                                    "TestBenchQuick runs bench --quick; the full bench takes 15 minutes",
+	`watcher silence add -c watcher.yaml --match 'name=orders-*' --match 'outcome=failed' --for 2h --comment "cut-over"`:              "e2e's TestSilenceCommands runs add, ls and rm with these flags against a running watcher",
+	"install -m 0755 watcher /usr/local/bin/watcher":                                                                                  "needs root and systemd; deploy's TestSystemdUnitVerifies runs systemd-analyze verify on the unit, TestSystemdUnitPermissions checks these modes against the unit's DynamicUser",
+	"gofmt -l . && go vet ./... && WATCHER_LONG_TESTS=1 go test -race -timeout 40m ./...   # what CI runs (.ci/run), plus the demo":   "CI (.ci/run) runs these; docker is not needed by the tests",
+	`curl -s https://healthchecks.io/api/v3/checks/ -H "X-Api-Key: $HC_API_KEY" \`:                                                    "needs a healthchecks.io account; internal/app's TestPingOnlyAfterSuccessfulCycle and TestPingFollowsRunsCycles ping an httptest monitor",
+	"nats sub 'dcs.migration._watcher.heartbeat'    # one line per heartbeat of every replica":                                        "needs the nats CLI; internal/app's TestHeartbeatCadence subscribes to the subject with the Go client",
+	"timeout 3m nats sub --count 1 'dcs.migration._watcher.heartbeat' >/dev/null || echo \"dcs-watcher: no heartbeat for 3 minutes\"": "needs the nats CLI; TestHeartbeatCadence reads the heartbeats it would wait for",
+}
+
+// foreignYAML are the yaml blocks that are not the watcher's config, by
+// file and heading, and what checks them instead; each must still be YAML.
+var foreignYAML = map[string]string{
+	"docs/heartbeat.md ### Prometheus and Alertmanager": "a Prometheus rule file; e2e's ops tests scrape the metric it reads",
 }
 
 // TestReadmeSnippetsAccounted fails on a block of README.md or docs/*.md
@@ -186,8 +196,17 @@ func TestReadmeConfigSnippets(t *testing.T) {
 		config.EnvSlackAppToken: readmeApp,
 	}
 	n := 0
+	foreign := map[string]bool{}
 	for _, s := range blocks {
 		if s.lang != "yaml" {
+			continue
+		}
+		if _, ok := foreignYAML[s.file+" "+s.heading]; ok {
+			foreign[s.file+" "+s.heading] = true
+			var v any
+			if err := yaml.Unmarshal([]byte(s.body), &v); err != nil {
+				t.Errorf("%s is not YAML: %v", s, err)
+			}
 			continue
 		}
 		n++
@@ -207,13 +226,18 @@ func TestReadmeConfigSnippets(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no yaml block found")
 	}
+	for where := range foreignYAML {
+		if !foreign[where] {
+			t.Errorf("foreignYAML lists a block that is gone: %s", where)
+		}
+	}
 }
 
 // TestReadmeEventSnippet validates the payload shown in docs/events.md
 // against the schema the published events are validated against, and reads
 // it as the watcher's own envelope.
 func TestReadmeEventSnippet(t *testing.T) {
-	blocks := section(t, "docs/events.md", "## Payload", "json")
+	blocks := append(section(t, "docs/events.md", "## Payload", "json"), section(t, "docs/heartbeat.md", "## The event", "json")...)
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	sch, err := c.Compile(filepath.Join(repoRoot, "docs", "event.schema.json"))

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/dcs"
 	"github.com/dcs-watcher/watcher/internal/notify"
 	"github.com/dcs-watcher/watcher/internal/sim"
@@ -391,6 +392,9 @@ func readStore(t *testing.T, js jetstream.JetStream) storeView {
 		}
 		if err != nil {
 			t.Fatalf("stream message %d: %v", seq, err)
+		}
+		if m.Subject == event.HeartbeatSubject("") {
+			continue // the watchers' liveness, not what they saw
 		}
 		var env notify.Envelope
 		if err := json.Unmarshal(m.Data, &env); err != nil {

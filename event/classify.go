@@ -7,6 +7,7 @@ package event
 //
 //   - watch_degraded, watch_recovered: unknown (the watcher says it could
 //     not see the task, nothing about how it stands); warning, info.
+//   - heartbeat: unknown (it is about no task); info.
 //   - every other kind: the outcome of the status (Status.Outcome): a
 //     failure status (FAILED, MIGRATION_FAILED, ERROR) failed, a success
 //     succeeded, TERMINATED/RELEASED/DELETED stopped, any other known
@@ -21,7 +22,7 @@ func Classify(kind Kind, status Status) (Outcome, Severity) {
 	switch kind {
 	case WatchDegraded:
 		return OutcomeUnknown, SeverityWarning
-	case WatchRecovered:
+	case WatchRecovered, Heartbeat:
 		return OutcomeUnknown, SeverityInfo
 	}
 	out := status.Outcome()

@@ -21,6 +21,13 @@
 // SlackTask or StoreTask (the watcher's Slack delivery and store) as their
 // task token.
 //
+// One subject is outside that grammar: every replica of the watcher
+// publishes a Heartbeat event every heartbeat.every on HeartbeatSubject,
+// "<prefix>._watcher.heartbeat" (Data.Heartbeat: its version, the replicas
+// alive, the projects it polls and their last successful cycle), so that a
+// monitor can alert on their absence. A filter of five tokens after the
+// prefix never sees it; "<prefix>.>" does.
+//
 // # Reading
 //
 // Use a durable pull consumer (nats.go's jetstream package) with explicit

@@ -99,6 +99,9 @@ type Data struct {
 	// Progress is the task's last observed progress, in the events of a
 	// task in an active status; absent until its first stats call.
 	Progress *Progress `json:"progress,omitempty"`
+	// Heartbeat is the body of a heartbeat event (kind Heartbeat), absent
+	// from every other kind.
+	Heartbeat *HeartbeatData `json:"heartbeat,omitempty"`
 }
 
 // FieldChange is one field that differs between two snapshots. Field is the

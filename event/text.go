@@ -11,7 +11,8 @@ import (
 // messages use it, and so can a consumer that logs what it handles.
 
 // Name is what to call the event's task: its name, else its id, else
-// "DCS API" for events about the API as a whole.
+// "DCS API" for events about the API as a whole ("watcher <replica>" for a
+// heartbeat).
 func (d Data) Name() string {
 	switch {
 	case d.TaskName != "":
@@ -24,6 +25,8 @@ func (d Data) Name() string {
 		return "watcher store"
 	case d.Scope == ScopeSlack:
 		return "Slack delivery"
+	case d.Heartbeat != nil:
+		return "watcher " + d.Heartbeat.Replica
 	default:
 		return "DCS API"
 	}
@@ -92,6 +95,10 @@ func (d Data) What(esc func(string) string) string {
 		return "watcher sees the task again"
 	case Stalled, Resumed:
 		return d.attentionWhat(esc)
+	case Heartbeat:
+		if hb := d.Heartbeat; hb != nil {
+			return fmt.Sprintf("heartbeat %d: polls %d project(s), %d replica(s) alive", hb.Seq, len(hb.Projects), hb.Replicas)
+		}
 	case TaskStatusChanged:
 		// The scope's own task_status is the news; other fields are listed apart.
 		field := "task_status"

@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +75,42 @@ func TestValidateGoodConfig(t *testing.T) {
 	}
 }
 
+// TestValidatePrintsHeartbeat: validate says whether the heartbeat is on
+// and whether it pings, never the ping URL (it holds the check's token),
+// whether the file or WATCHER_HEARTBEAT_PING_URL gives it.
+func TestValidatePrintsHeartbeat(t *testing.T) {
+	const ping = "https://hc-ping.example/validate-PING-TOKEN-77"
+	creds := map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project}
+	withEnv := maps.Clone(creds)
+	withEnv["WATCHER_HEARTBEAT_PING_URL"] = ping
+	for _, tc := range []struct {
+		name, file string
+		env        map[string]string
+		want       string
+	}{
+		{"default", "{}\n", creds, "heartbeat: every 1m0s on dcs.migration._watcher.heartbeat, no ping\n"},
+		{"off", "heartbeat: {every: 0s}\n", creds, "heartbeat: off, no ping\n"},
+		{"ping from the file", "heartbeat: {every: 30s, ping_url: " + ping + ", ping_timeout: 5s}\n", creds,
+			"heartbeat: every 30s on dcs.migration._watcher.heartbeat, ping <secret> after each successful cycle (timeout 5s)\n"},
+		{"ping from the env", "{}\n", withEnv,
+			"heartbeat: every 1m0s on dcs.migration._watcher.heartbeat, ping <secret> after each successful cycle (timeout 10s)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := testutil.WriteFile(t, "watcher.yaml", tc.file)
+			var out, errb bytes.Buffer
+			if code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(tc.env)); code != exitOK {
+				t.Fatalf("exit %d, stderr %q", code, errb.String())
+			}
+			if !strings.HasSuffix(out.String(), tc.want) {
+				t.Errorf("stdout %q does not end with %q", out.String(), tc.want)
+			}
+			if strings.Contains(out.String()+errb.String(), "PING-TOKEN") {
+				t.Errorf("output holds the ping URL: %s%s", out.String(), errb.String())
+			}
+		})
+	}
+}
+
 // TestValidatePrintsSlackMode: validate says how the watcher will post to
 // Slack: a webhook, a bot channel (not "webhook" for a bot-token config),
 // routes in order and then the default destination; never a webhook URL
@@ -97,8 +136,8 @@ func TestValidatePrintsSlackMode(t *testing.T) {
 			if code := runCLI([]string{"validate", "-c", path}, &out, &errb, envOf(creds)); code != exitOK {
 				t.Fatalf("exit %d, stderr %q", code, errb.String())
 			}
-			if !strings.HasSuffix(out.String(), tc.want) {
-				t.Errorf("stdout %q does not end with %q", out.String(), tc.want)
+			if first, _, _ := strings.Cut(out.String(), "\n"); !strings.HasSuffix(first+"\n", tc.want) {
+				t.Errorf("stdout %q: its first line does not end with %q", out.String(), tc.want)
 			}
 			for _, secret := range []string{"validateSECRETpath", token} {
 				if strings.Contains(out.String()+errb.String(), secret) {
@@ -200,4 +239,47 @@ func TestRegionEndpointOverride(t *testing.T) {
 	if got := runOnce(t, path, env); len(got) != 3 {
 		t.Fatalf("once through the region override printed %d events, want 3", len(got))
 	}
+}
+
+// TestOncePingsAfterSuccess: `watcher once` GETs heartbeat.ping_url at its
+// end when its cycle succeeded, and not when the API answered 500; the
+// URL (WATCHER_HEARTBEAT_PING_URL, a token in its path) is in no output.
+func TestOncePingsAfterSuccess(t *testing.T) {
+	t0 := time.Now().UTC()
+	clk := testutil.NewClock(t0)
+	sc, err := sim.ParseScenario([]byte(e2eScenario)) // the API answers 500 from 25s for 5s
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(sim.New(sc, sim.Options{AK: plantedAK, SK: plantedSK, Clock: clk.Now, Start: t0}))
+	defer api.Close()
+	const token = "once-PING-TOKEN-42"
+	var pings atomic.Int64
+	monitor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ping/"+token {
+			pings.Add(1)
+		}
+	}))
+	defer monitor.Close()
+	path := testutil.WriteFile(t, "watcher.yaml", "data_dir: "+filepath.Join(t.TempDir(), "data")+"\ndcs:\n  endpoint: "+api.URL+
+		"\n  timeout: 2s\nnats:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n")
+	env := envOf(map[string]string{"HUAWEICLOUD_SDK_AK": plantedAK, "HUAWEICLOUD_SDK_SK": plantedSK, "HUAWEICLOUD_SDK_PROJECT_ID": project,
+		"WATCHER_HEARTBEAT_PING_URL": monitor.URL + "/ping/" + token})
+	once := func(at time.Duration, wantCode int, wantPings int64) {
+		t.Helper()
+		clk.Set(t0.Add(at))
+		var out, errb bytes.Buffer
+		if code := runCLI([]string{"once", "-c", path}, &out, &errb, env); code != wantCode {
+			t.Fatalf("once at %v: exit %d, want %d: %s", at, code, wantCode, errb.String())
+		}
+		if strings.Contains(out.String()+errb.String(), token) {
+			t.Errorf("once at %v: output holds the ping URL:\n%s", at, errb.String())
+		}
+		if got := pings.Load(); got != wantPings {
+			t.Fatalf("after once at %v: %d ping(s), want %d", at, got, wantPings)
+		}
+	}
+	once(0, exitOK, 1)
+	once(26*time.Second, exitFailure, 1) // the API answers 500: no ping
+	once(31*time.Second, exitOK, 2)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dcs-watcher/watcher/configs"
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/app"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -91,6 +92,7 @@ func cmdValidate(env cmdEnv, args []string) error {
 	if len(cfg.DCS.Projects) == 0 {
 		fmt.Fprintf(env.stdout, "config ok: project %s, schedule %q, watching %s, %s, slack %s\n",
 			projectOf(projects[0]), cfg.Poll.Schedule, watching(projects[0]), nats, slack)
+		fmt.Fprintln(env.stdout, heartbeatLine(cfg.Heartbeat, cfg.NATS.SubjectPrefix))
 		return nil
 	}
 	fmt.Fprintf(env.stdout, "config ok: %d projects, schedule %q, %s, slack %s, account rate limit %v/s\n",
@@ -106,7 +108,21 @@ func cmdValidate(env cmdEnv, args []string) error {
 		}
 		fmt.Fprintf(env.stdout, "  %s: project %s, %s, watching %s, %s\n", p.Name, projectOf(p), where, watching(p), rate)
 	}
+	fmt.Fprintln(env.stdout, heartbeatLine(cfg.Heartbeat, cfg.NATS.SubjectPrefix))
 	return nil
+}
+
+// heartbeatLine is validate's line on the heartbeat: its cadence and
+// whether it pings (never the URL, a secret).
+func heartbeatLine(h config.HeartbeatConfig, prefix string) string {
+	line := "heartbeat: off"
+	if h.Every > 0 {
+		line = fmt.Sprintf("heartbeat: every %s on %s.%s.%s", h.Every, prefix, event.WatcherProject, event.Heartbeat)
+	}
+	if h.PingURL == "" {
+		return line + ", no ping"
+	}
+	return fmt.Sprintf("%s, ping %s after each successful cycle (timeout %s)", line, h.PingURL, h.PingTimeout)
 }
 
 // projectOf is a project's id, or where it will come from.
@@ -153,6 +169,11 @@ func cmdOnce(ctx context.Context, env cmdEnv, args []string) error {
 	start := time.Now()
 	stats, err := a.Cycle(ctx)
 	fmt.Fprintln(env.stderr, onceSummary(stats, time.Since(start), cfg.DCS.RateLimit))
+	if err == nil {
+		// Only after a cycle that saw everything (heartbeat.ping_url); a
+		// failed ping is logged, and the cycle's outcome decides the exit.
+		_ = a.Ping(ctx)
+	}
 	return err
 }
 

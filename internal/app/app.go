@@ -54,7 +54,8 @@ type App struct {
 	// stopSilences ends the silences' watches with the app.
 	stopSilences context.CancelFunc
 	opts         Options
-	events       *notify.Publisher // the region-less publisher (catch-up events)
+	events       *notify.Publisher // the region-less publisher (catch-up events, heartbeats)
+	beats        *beats            // the heartbeat and the ping (heartbeat.go)
 	live         atomic.Int64      // replicas alive, by their heartbeats
 	held         atomic.Int64      // leases this replica holds
 	leads        []atomic.Bool     // by project: this replica holds its lease

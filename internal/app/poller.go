@@ -32,7 +32,7 @@ func (a *App) poller(p config.Project, client *dcs.Client, pub *notify.Publisher
 		Now:             o.Now,
 		Logger:          o.Logger.With().Str("component", "poller").Str("project_id", p.ProjectID).Logger(),
 		Published:       o.Published,
-		Cycled:          o.Cycled,
+		Cycled:          a.cycled(p.Key, o.Cycled),
 		Listed:          func(n int) { o.Fleet.Listed(p.ProjectID, n) },
 		Fence:           fence,
 		Journal:         journal,

@@ -29,6 +29,12 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		})
 	}
+	if a.Config.Heartbeat.Every > 0 {
+		wg.Go(func() { a.beatLoop(ctx) })
+	}
+	if a.beats.pinger != nil {
+		wg.Go(func() { a.pingLoop(ctx) })
+	}
 	if a.Slack != nil {
 		wg.Go(func() { errs <- a.Slack.Run(ctx) })
 		wg.Go(func() { a.Catchup.RunCatchUp(ctx, catchUpEvery, a.now, a.repost) }) // the loop of CatchUp
@@ -57,7 +63,9 @@ func (a *App) Cycle(ctx context.Context) ([]poller.Stats, error) {
 	for i, p := range a.Projects {
 		wg.Go(func() {
 			var err error
-			if stats[i], err = p.Poller.Cycle(ctx); err != nil {
+			stats[i], err = p.Poller.Cycle(ctx)
+			a.recordCycle(p.Key, stats[i], err)
+			if err != nil {
 				errs[i] = fmt.Errorf("project %s: %w", p.Name, err)
 			}
 		})

@@ -33,9 +33,12 @@ func newSlack(js jetstream.JetStream, cfg config.Config, health *notify.Publishe
 		kinds[i] = diff.Kind(k)
 	}
 	return delivery.New(js, sender, delivery.Options{
-		Stream:        cfg.NATS.Stream,
-		Consumer:      cfg.Slack.Consumer,
-		FilterSubject: cfg.NATS.SubjectPrefix + ".>",
+		Stream:   cfg.NATS.Stream,
+		Consumer: cfg.Slack.Consumer,
+		// Task events have five tokens after the prefix, heartbeats two
+		// (event.HeartbeatSubject): the Slack consumer never sees those. A
+		// consumer made with an older filter is updated to this one.
+		FilterSubject: cfg.NATS.SubjectPrefix + ".*.*.*.*.>",
 		Kinds:         kinds,
 		MarksBucket:   cfg.Slack.MarksBucket,
 		Bot:           bot,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/broker"
 	"github.com/dcs-watcher/watcher/internal/config"
 	"github.com/dcs-watcher/watcher/internal/dcs"
@@ -37,11 +38,6 @@ func Start(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 	return a, nil
 }
 
-// watcherProject stands for the project in the events about the watcher
-// itself (a recreated store, a dead Slack destination) when several
-// projects share it; the Slack notifier uses the same token.
-const watcherProject = "_watcher"
-
 func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dcs.Client, o Options) error {
 	cfg, log := a.Config, o.Logger
 	streamOpts := notify.StreamOptions{
@@ -61,7 +57,10 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 	// reports are its own, as they always were; with several, the
 	// watcher's.
 	a.events = base
-	lost.pub, lost.project = base, watcherProject
+	// event.WatcherProject stands for the project in the events about the
+	// watcher itself (a recreated store, a dead Slack destination) when
+	// several projects share it; the Slack notifier uses the same token.
+	lost.pub, lost.project = base, event.WatcherProject
 	healthProject := ""
 	if len(projects) == 1 {
 		lost.pub, lost.project = base.ForRegion(projects[0].Region), projects[0].ProjectID
@@ -97,6 +96,9 @@ func (a *App) wire(ctx context.Context, projects []config.Project, clients []*dc
 			return err
 		}
 		a.leads = make([]atomic.Bool, len(a.Projects))
+		a.newBeats(a.Leases.Identity())
+	} else {
+		a.newBeats(o.Replica)
 	}
 	a.Poller = a.Projects[0].Poller
 	a.Status = a.newStatus(o)

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/diff"
 )
 
@@ -143,13 +145,16 @@ func oneOf(s string, allowed ...string) bool {
 	return false
 }
 
-func knownKind(k string) bool {
-	for _, known := range diff.Kinds() {
-		if k == string(known) {
-			return true
-		}
+// kindProblem says what is wrong with kind k where Slack's kinds are
+// named (slack.kinds, a route's match.kinds); "" when nothing is.
+func kindProblem(k string) string {
+	switch {
+	case slices.Contains(diff.Kinds(), diff.Kind(k)):
+		return ""
+	case k == string(event.Heartbeat):
+		return fmt.Sprintf("kind %q is the watcher's own liveness event (heartbeat.every, docs/heartbeat.md): it is never posted to Slack", k)
 	}
-	return false
+	return fmt.Sprintf("unknown kind %q (want one of %s)", k, kindList())
 }
 
 func kindList() string {

@@ -43,6 +43,8 @@ type Config struct {
 	HTTP        HTTPConfig  `yaml:"http" json:"http"`
 	// Attention: the stalled and resumed events (attention.go).
 	Attention AttentionConfig `yaml:"attention" json:"attention"`
+	// Heartbeat: the watcher's own liveness event and ping (heartbeat.go).
+	Heartbeat HeartbeatConfig `yaml:"heartbeat" json:"heartbeat"`
 }
 
 // LogConfig selects the log level and format.
@@ -232,6 +234,7 @@ func Default() Config {
 	return Config{
 		Log:         LogConfig{Level: "info", Format: "auto"},
 		Attention:   defaultAttention(),
+		Heartbeat:   defaultHeartbeat(),
 		DataDir:     "./data",
 		MemoryLimit: MemoryLimitAuto,
 		DCS: DCSConfig{

@@ -66,6 +66,7 @@ func envOverrides() []envOverride {
 		{EnvSlackWebhook, "slack.webhook_url", func(c *Config, v string) { c.Slack.WebhookURL = secret.Secret(v) }},
 		{EnvSlackBotToken, "slack.bot_token", func(c *Config, v string) { c.Slack.BotToken = secret.Secret(v) }},
 		{EnvSlackAppToken, "slack.app_token", func(c *Config, v string) { c.Slack.AppToken = secret.Secret(v) }},
+		{EnvHeartbeatPingURL, "heartbeat.ping_url", func(c *Config, v string) { c.Heartbeat.PingURL = secret.Secret(v) }},
 	}
 }
 

@@ -222,6 +222,7 @@ nats:
 		{EnvNATSURL, "nats://env.example:4222", func(c Config) string { return c.NATS.URL }},
 		{EnvNATSToken, "ENV-NATS-TOKEN", func(c Config) string { return c.NATS.Token.Reveal() }},
 		{EnvSlackWebhook, "https://hooks.example/ENV", func(c Config) string { return c.Slack.WebhookURL.Reveal() }},
+		{EnvHeartbeatPingURL, "https://hc-ping.example/ENV", func(c Config) string { return c.Heartbeat.PingURL.Reveal() }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.env, func(t *testing.T) {
@@ -234,6 +235,13 @@ nats:
 			}
 		})
 	}
+	t.Run("bad ping URL from env", func(t *testing.T) {
+		_, err := Parse([]byte(file), "t.yaml", testEnv(map[string]string{EnvHeartbeatPingURL: "ftp://hc-ping.example/PLANTED-PING"}))
+		if err == nil || !strings.Contains(err.Error(), "heartbeat.ping_url") || !strings.Contains(err.Error(), EnvHeartbeatPingURL) ||
+			strings.Contains(err.Error(), "PLANTED") {
+			t.Errorf("err = %v, want heartbeat.ping_url named with %s, and no URL", err, EnvHeartbeatPingURL)
+		}
+	})
 	t.Run("empty env keeps the file", func(t *testing.T) {
 		c, err := Parse([]byte(file), "t.yaml", testEnv(map[string]string{EnvAK: "", EnvProjectID: ""}))
 		if err != nil {

@@ -87,8 +87,8 @@ func (c Config) validateMatch(p *problems, key string, m MatchConfig) {
 	for j, k := range m.Kinds {
 		kk := fmt.Sprintf("%s.kinds[%d]", key, j)
 		switch {
-		case !knownKind(k):
-			p.add(kk, "unknown kind %q (want one of %s)", k, kindList())
+		case kindProblem(k) != "":
+			p.add(kk, "%s", kindProblem(k))
 		case k == string(diff.Discovered) && c.Slack.QuietStart:
 			// Failed discovered events post under quiet start.
 		case !slices.Contains(c.Slack.Kinds, k):

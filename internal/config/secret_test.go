@@ -41,7 +41,7 @@ func TestSecretDecodesFromYAML(t *testing.T) {
 // Secret, loaded through Parse so that the decode path is covered too.
 func plantedEverywhere(t *testing.T) (Config, []string) {
 	t.Helper()
-	planted := []string{"PLANTED-AK-1", "PLANTED-SK-2", "PLANTED-STS-3", "PLANTED-NATS-5", "PLANTED-HOOK-6"}
+	planted := []string{"PLANTED-AK-1", "PLANTED-SK-2", "PLANTED-STS-3", "PLANTED-NATS-5", "PLANTED-HOOK-6", "PLANTED-PING-7"}
 	file := fmt.Sprintf(`
 dcs:
   project_id: p1
@@ -54,7 +54,9 @@ nats:
 slack:
   enabled: true
   webhook_url: https://hooks.slack.example/services/%s
-`, planted[0], planted[1], planted[2], planted[3], planted[4])
+heartbeat:
+  ping_url: https://hc-ping.example/%s
+`, planted[0], planted[1], planted[2], planted[3], planted[4], planted[5])
 	c, err := Parse([]byte(file), "t.yaml", nil)
 	if err != nil {
 		t.Fatal(err)

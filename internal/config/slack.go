@@ -35,8 +35,8 @@ func (c Config) validateSlack(p *problems) {
 		p.add("slack.webhook_url", "not an http(s) URL")
 	}
 	for i, k := range s.Kinds {
-		if !knownKind(k) {
-			p.add(fmt.Sprintf("slack.kinds[%d]", i), "unknown kind %q (want one of %s)", k, kindList())
+		if msg := kindProblem(k); msg != "" {
+			p.add(fmt.Sprintf("slack.kinds[%d]", i), "%s", msg)
 		}
 		if k == string(diff.Discovered) && s.QuietStart {
 			p.add(fmt.Sprintf("slack.kinds[%d]", i), "discovered is governed by slack.quiet_start (true: only a task failed at first sight posts); set slack.quiet_start: false to post every discovered")

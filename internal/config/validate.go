@@ -33,6 +33,7 @@ func (c Config) Validate() error {
 	c.validateSlack(&p)
 	c.validateHTTP(&p)
 	c.validateAttention(&p)
+	c.validateHeartbeat(&p)
 	return errors.Join(p...)
 }
 

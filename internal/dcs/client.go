@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcs-watcher/watcher/internal/secret"
 	"golang.org/x/time/rate"
 )
 
@@ -303,22 +304,12 @@ func readLimited(r io.Reader, limit, size int64) ([]byte, bool, error) {
 func (c *Client) transportError(ctx context.Context, op, taskID string, status int, requestID string, err error) error {
 	e := &APIError{Op: op, TaskID: taskID, HTTPStatus: status, RequestID: requestID, Class: ErrRetryable, Err: err}
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		e.Err = fmt.Errorf("%w (%v)", ctxErr, scrubURL(err))
+		e.Err = fmt.Errorf("%w (%v)", ctxErr, secret.URLCause(err))
 		if errors.Is(ctxErr, context.Canceled) {
 			e.Class = nil
 		}
 	}
 	return e
-}
-
-// scrubURL drops the url.Error wrapper whose text repeats the URL, keeping
-// the cause; used where the context error already says what happened.
-func scrubURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // statusError builds the error of a non-2xx answer from its status, its

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dcs-watcher/watcher/internal/secret"
 )
 
 // defaultIAMEndpoint is the global IAM endpoint the SDK defaults to.
@@ -71,7 +73,7 @@ func LookupProjectID(ctx context.Context, o ProjectLookup) (string, error) {
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := noRedirect.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("iam project lookup at %s: %w", u.Host, scrubURL(err))
+		return "", fmt.Errorf("iam project lookup at %s: %w", u.Host, secret.URLCause(err))
 	}
 	defer resp.Body.Close()
 	body, _, err := readLimited(resp.Body, defaultMaxBodyBytes, resp.ContentLength)

@@ -191,7 +191,7 @@ func (m *Metadata) do(ctx context.Context, method, path, token string) (int, []b
 	}
 	resp, err := m.hc.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("metadata credentials: %s %s: %w", method, path, scrubURL(err))
+		return 0, nil, fmt.Errorf("metadata credentials: %s %s: %w", method, path, secret.URLCause(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBody))

@@ -189,6 +189,16 @@ func ownKinds() []string {
 	return kindStrings(diff.Degraded("", "auth", "", nil, 1).Kind, diff.Recovered("", "auth", nil, 1).Kind)
 }
 
+// heartbeatEnvelope is a heartbeat as the watcher builds it, of a replica
+// that polls two projects, one not yet successfully.
+func heartbeatEnvelope() notify.Envelope {
+	now := time.Now()
+	return notify.Heartbeat(prefix, region, now, event.HeartbeatData{
+		Version: "(devel)", Replica: "host-1-0a1b2c3d", Started: now.Add(-time.Hour), Seq: 61, Replicas: 2,
+		Projects: []event.HeartbeatProject{{ProjectID: project, Region: region, LastSuccess: &now}, {ProjectID: "p2"}},
+	})
+}
+
 // TestAsyncAPIKindsMatchCode fails when a kind the code can emit is
 // missing from the document (its messages, the kind parameters, the
 // operations), or the document names one the code does not emit; the
@@ -197,9 +207,12 @@ func TestAsyncAPIKindsMatchCode(t *testing.T) {
 	d := readAsyncAPI(t)
 	kinds := kindStrings(event.Kinds()...)
 
-	sameSet(t, "components.messages", slices.Collect(maps.Keys(d.Components.Messages)), kinds)
+	sameSet(t, "components.messages", slices.Collect(maps.Keys(d.Components.Messages)), append(slices.Clone(kinds), string(event.Heartbeat)))
 	for name, m := range d.Components.Messages {
 		env := notify.Build(prefix, diff.Event{ID: "x", Kind: diff.Kind(name), TaskID: taskID, Curr: task("RUNNING")}, notify.Meta{ProjectID: project})
+		if name == string(event.Heartbeat) {
+			env = heartbeatEnvelope()
+		}
 		if m.Name != name {
 			t.Errorf("message %s: name %q, want the kind", name, m.Name)
 		}
@@ -219,6 +232,7 @@ func TestAsyncAPIKindsMatchCode(t *testing.T) {
 	sameSet(t, "channels.taskEvents.messages", slices.Collect(maps.Keys(d.Channels["taskEvents"].Messages)), kinds)
 	sameSet(t, "channels.watcherEvents.parameters.watcherKind", d.param(t, "watcherEvents", "watcherKind").Enum, ownKinds())
 	sameSet(t, "channels.watcherEvents.messages", slices.Collect(maps.Keys(d.Channels["watcherEvents"].Messages)), ownKinds())
+	sameSet(t, "channels.heartbeats.messages", slices.Collect(maps.Keys(d.Channels["heartbeats"].Messages)), []string{string(event.Heartbeat)})
 
 	var outcomes []string
 	for _, o := range event.Outcomes() {
@@ -276,8 +290,16 @@ func TestAsyncAPISubjectsMatchCode(t *testing.T) {
 			cases = append(cases, tc{ev, ownRE})
 		}
 	}
+	// The heartbeat has a channel of its own, which no other event matches.
+	beatRE := d.addressRE(t, "heartbeats")
+	if hb := heartbeatEnvelope().NATSSubject; !beatRE.MatchString(hb) || taskRE.MatchString(hb) || ownRE.MatchString(hb) {
+		t.Errorf("heartbeat subject %s: want a match of channel heartbeats (%s) only", hb, beatRE)
+	}
 	for _, c := range cases {
 		env := notify.Build(prefix, c.ev, notify.Meta{ProjectID: project, ObservedAt: time.Now()})
+		if beatRE.MatchString(env.NATSSubject) {
+			t.Errorf("%s matches channel heartbeats", env.NATSSubject)
+		}
 		other := ownRE
 		if c.want == ownRE {
 			other = taskRE
@@ -388,9 +410,12 @@ func TestAsyncAPIPayloadsAcceptEvents(t *testing.T) {
 			t.Fatalf("message %s: compile its payload: %v", kind, err)
 		}
 	}
-	for _, k := range event.Kinds() {
+	for _, k := range append(event.Kinds(), event.Heartbeat) {
 		ev := diff.Event{ID: "8ce4c1f8bf558b8df92c84d6e886ce89", Kind: k, TaskID: taskID, Prev: task("RUNNING"), Curr: task("FULLMIGRATING")}
 		env := notify.Build(prefix, ev, notify.Meta{Region: region, ProjectID: project, ObservedAt: time.Now()})
+		if k == event.Heartbeat {
+			env = heartbeatEnvelope()
+		}
 		for kind, sch := range schemas {
 			err := validate(t, sch, env)
 			switch {

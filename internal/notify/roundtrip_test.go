@@ -72,11 +72,15 @@ func everyKind(t *testing.T) []notify.Envelope {
 		}
 		envs = append(envs, env)
 	}
+	envs = append(envs, notify.Heartbeat(prefix, region, at, event.HeartbeatData{
+		Version: "v1.4.0", Replica: "host-1-0a1b2c3d", Started: at.Add(-time.Hour), Seq: 61, Replicas: 2,
+		Projects: []event.HeartbeatProject{{ProjectID: project, Region: region, LastSuccess: &cleared}},
+	}))
 	var kinds []event.Kind
 	for _, e := range envs {
 		kinds = append(kinds, e.Data.Kind)
 	}
-	for _, k := range event.Kinds() {
+	for _, k := range append(event.Kinds(), event.Heartbeat) {
 		if !slices.Contains(kinds, k) {
 			t.Fatalf("the fixture has no %s event", k)
 		}

@@ -2,7 +2,9 @@ package secret
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -47,5 +49,25 @@ func TestSecretDecodes(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"token":"def"}`), &h); err != nil || h.Token.Reveal() != "def" {
 		t.Fatalf("json: %v %q", err, h.Token.Reveal())
+	}
+}
+
+func TestURLCause(t *testing.T) {
+	cause := errors.New("connection refused")
+	raw := "https://hc-ping.com/SECRET-TOKEN-123"
+	wrapped := fmt.Errorf("ping: %w", &url.Error{Op: "Get", URL: raw, Err: cause})
+	if !strings.Contains(wrapped.Error(), "SECRET-TOKEN-123") {
+		t.Fatalf("the test's error does not quote the URL: %v", wrapped)
+	}
+	got := URLCause(wrapped)
+	if got != cause {
+		t.Fatalf("URLCause = %v, want the cause", got)
+	}
+	plain := errors.New("no URL here")
+	if URLCause(plain) != plain {
+		t.Fatal("an error without a *url.Error must come back as it is")
+	}
+	if URLCause(nil) != nil {
+		t.Fatal("URLCause(nil) must be nil")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/dcs-watcher/watcher/internal/notify"
@@ -88,6 +89,84 @@ func TestBotCardButtons(t *testing.T) {
 	}
 	if strings.Contains(blocks, slackmsg.ActionAcknowledge) {
 		t.Errorf("an acknowledged card still offers Acknowledge:\n%s", blocks)
+	}
+}
+
+// TestRedrawWaitsForTheCardRecord: a click can come between the card's
+// post and the save of its record (which needs the ts Slack answered);
+// Redraw then waits for the record instead of leaving the card
+// unredrawn. The record is taken away and put back only once Redraw has
+// asked the bucket for it (seen on the wire: its get request).
+func TestRedrawWaitsForTheCardRecord(t *testing.T) {
+	js := startJetStream(t)
+	f := newFakeAPI(t)
+	l, actions := newListener(t, js)
+	o := botOptions(f, oncall)
+	o.Buttons = l
+	publish(t, js, move("b1", "task-1", "orders-cache", "INCRMIGEATING", "FAILED", observed(), time.Minute))
+	r := startNotifier(t, js, nil, o)
+	r.drained(t)
+	card := cardOf(t, f, oncall, "b1")
+
+	ctx := testutil.Context(t, waitFor)
+	kv, err := js.KeyValue(ctx, defaults.Slack.CardsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := cardKey("", oncall, notify.Data{ProjectID: project, TaskID: "task-1"})
+	saved, err := kv.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := cards{kv: kv}.read(ctx, key)
+	if err != nil || rec == nil {
+		t.Fatalf("card record: %v, %v", rec, err)
+	}
+	ack, _ := json.Marshal(slackact.Record{Incident: slackmsg.Incident(&rec.Card), By: "U0ALICE", At: observed().Add(time.Hour)})
+	if _, err := actions.Put(ctx, slackact.Key("ack", project, "task-1"), ack); err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Purge(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	gets := make(chan struct{}, 64)
+	bucket := "KV_" + defaults.Slack.CardsBucket
+	for _, subj := range []string{"$JS.API.DIRECT.GET." + bucket + ".>", "$JS.API.DIRECT.GET." + bucket, "$JS.API.STREAM.MSG.GET." + bucket} {
+		sub, err := js.Conn().Subscribe(subj, func(*nats.Msg) {
+			select {
+			case gets <- struct{}{}:
+			default:
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+	}
+	if err := js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Redraw(ctx, slackact.CardRef{Channel: card.Channel, TS: card.TS, Project: project, TaskID: "task-1"})
+	}()
+	select {
+	case <-gets:
+	case err := <-done:
+		t.Fatalf("Redraw returned (%v) without reading the card record", err)
+	case <-ctx.Done():
+		t.Fatal("Redraw never read the card record")
+	}
+	if _, err := kv.Put(ctx, key, saved.Value()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Redraw: %v", err)
+	}
+	got := currentCard(t, f, oncall, card.TS)
+	if blocks := unescapeJSON(got.Blocks); got.Updates != 1 || !strings.Contains(blocks, "Acknowledged by <@U0ALICE>") {
+		t.Errorf("a click before the card's record was saved: %d updates, want 1, showing who acknowledged:\n%s", got.Updates, blocks)
 	}
 }
 

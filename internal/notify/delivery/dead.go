@@ -12,13 +12,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/dcs-watcher/watcher/event"
 	"github.com/dcs-watcher/watcher/internal/diff"
 	"github.com/dcs-watcher/watcher/internal/notify"
 )
 
 // noProject stands for the project in health events when none is
 // configured.
-const noProject = "_watcher"
+const noProject = event.WatcherProject
 
 // episodeKey keeps the dead-destination episode under way in the marks
 // bucket, so that a restart neither announces it again nor forgets to

@@ -128,7 +128,8 @@ func TestStrangerRefused(t *testing.T) {
 	g.api.SetUserGroup("S0ONCALL", "U0ANA")
 	l := g.listener(t, func(o *Options) { o.Actors = []string{"S0ONCALL"} })
 	g.waitAcked(t, g.click(t, -1, "U0EVE", slackmsg.ActionAcknowledge))
-	testutil.Eventually(t, "the refusal", func() bool { return l.Stats().Refused == 1 })
+	// The refusal is counted before its ephemeral reaches Slack.
+	testutil.Eventually(t, "the refusal told", func() bool { return l.Stats().Refused == 1 && len(g.api.Ephemerals()) > 0 })
 	eph := g.api.Ephemerals()
 	if len(eph) != 1 || eph[0].User != "U0EVE" || eph[0].Channel != channel || !strings.Contains(eph[0].Text, "not allowed") {
 		t.Fatalf("ephemerals %+v, want one telling U0EVE no", eph)

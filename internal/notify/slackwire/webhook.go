@@ -202,21 +202,9 @@ type transportError struct {
 
 func (e *transportError) Error() string { return "slack webhook: post: " + e.text }
 
-func (e *transportError) Unwrap() error {
-	var ue *url.Error
-	if errors.As(e.cause, &ue) {
-		return ue.Err
-	}
-	return e.cause
-}
+func (e *transportError) Unwrap() error { return secret.URLCause(e.cause) }
 
-func causeText(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return err.Error()
-}
+func causeText(err error) string { return secret.URLCause(err).Error() }
 
 // printable is the answer as one short line, for an error text.
 func printable(b []byte, max int) string {
