@@ -134,6 +134,9 @@ func dcsClient(cfg config.Config, p config.Project, source dcs.CredentialSource,
 		// of the detail calls.
 		ListConcurrency: d.Concurrency,
 		Observe:         o.DCSCalled,
+		// The fleet's soft memory limit is set from the first page's
+		// count, before the rest of a cold start's list is decoded.
+		Announced: func(n int) { o.Fleet.Listed(p.ProjectID, n) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dcs client: %w", err)

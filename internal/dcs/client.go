@@ -76,6 +76,10 @@ type Options struct {
 	// "canceled" when the caller gave up) and how long it took, rate-limit
 	// wait included (metrics).
 	Observe func(call, outcome string, took time.Duration)
+	// Announced, when set, hears of the task count a List's first page
+	// announces, before the other pages are read (memory_limit auto sizes
+	// the soft limit to the fleet before the list's rows are decoded).
+	Announced func(count int)
 }
 
 // Info describes the answer to a successful call, for logs.
@@ -102,6 +106,7 @@ type Client struct {
 	account   *rate.Limiter
 	listConc  int
 	observe   func(call, outcome string, took time.Duration)
+	announced func(count int)
 }
 
 // New checks o and returns a Client.
@@ -130,6 +135,7 @@ func New(o Options) (*Client, error) {
 		listConc:  max(o.ListConcurrency, 1),
 		limiter:   o.Limiter,
 		observe:   o.Observe,
+		announced: o.Announced,
 		account:   o.AccountLimiter,
 	}
 	if c.maxBody == 0 {

@@ -639,3 +639,23 @@ func TestListErrorNamesPage(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestListAnnouncesCount: a List tells Announced the count its first page
+// gives, once, while only that page has been read (memory_limit auto sizes
+// the soft limit from it before the other pages' rows are decoded).
+func TestListAnnouncesCount(t *testing.T) {
+	ls := &listServer{t: t, total: 2500}
+	var heard []int
+	var pagesRead []int
+	c, err := New(Options{Endpoint: ls.start().URL, ProjectID: "p1", Credentials: testCreds(), Now: func() time.Time { return testNow },
+		Announced: func(n int) { heard = append(heard, n); pagesRead = append(pagesRead, len(ls.queries)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.List(t.Context(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(heard) != 1 || heard[0] != 2500 || pagesRead[0] != 1 {
+		t.Errorf("announced %v after %v page(s) read, want [2500] after [1]", heard, pagesRead)
+	}
+}

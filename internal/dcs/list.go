@@ -78,6 +78,9 @@ func (c *Client) List(ctx context.Context, name string) ([]Task, error) {
 			last = count
 		}
 		if maxPages < 0 {
+			if count >= 0 && c.announced != nil {
+				c.announced(count)
+			}
 			maxPages = listPageBudget(count)
 			ahead = c.prefetch(ctx, name, len(rows), count)
 			// The count says how many rows come: one array for all of
