@@ -27,7 +27,7 @@ func TestListPagesAhead(t *testing.T) {
 	s := sim.New(sc, sim.Options{AK: "ak", SK: "sk"})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	list := func(conc int) []dcs.Task {
+	list := func(conc int) []*dcs.Task {
 		t.Helper()
 		c, err := dcs.New(dcs.Options{
 			Endpoint: srv.URL, ProjectID: project, ListConcurrency: conc,

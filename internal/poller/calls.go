@@ -119,14 +119,14 @@ func (c *cycle) apply(ctx context.Context, r result) {
 	switch {
 	case r.skipped:
 	case r.err == nil:
-		rowp, listedNow := c.listed[r.id]
-		err := c.observe(ctx, r.at, r.task, rowp, r.info.Nulls)
+		l, listedNow := c.listed[r.id]
+		err := c.observe(ctx, r.at, r.task, l.row, r.info.Nulls)
 		switch {
 		case err != nil:
 			c.addErr(err)
-		case listedNow && c.p.o.Detail != DetailEveryCycle:
+		case listedNow && l.row != nil && c.p.o.Detail != DetailEveryCycle:
 			c.mu.Lock()
-			c.p.plan.done(*rowp, r.at)
+			c.p.plan.done(*l.row, r.at)
 			c.mu.Unlock()
 		case !listedNow && c.listed != nil:
 			c.mu.Lock()

@@ -30,7 +30,7 @@ type cycle struct {
 	// batch: the API was blind when the cycle started, so the answers are
 	// collected and applied after the API's recovery is decided.
 	batch  bool
-	listed map[string]*dcs.Task // read-only during the cycle
+	listed map[string]listing // read-only during the cycle
 
 	fetched atomic.Int64 // successful detail calls
 

@@ -16,7 +16,7 @@ import (
 // Fetcher reads tasks from the DCS API.
 type Fetcher interface {
 	Show(ctx context.Context, taskID string) (dcs.Task, dcs.Info, error)
-	List(ctx context.Context, name string) ([]dcs.Task, error)
+	List(ctx context.Context, name string) ([]*dcs.Task, error)
 }
 
 // Publisher wraps events in their envelope and delivers them, returning

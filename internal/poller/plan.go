@@ -191,7 +191,7 @@ func (p *plan) oldest(now time.Time) time.Duration {
 }
 
 // keep forgets every task that is not listed any more.
-func (p *plan) keep(listed map[string]*dcs.Task) {
+func (p *plan) keep(listed map[string]listing) {
 	for id := range p.seen {
 		if _, ok := listed[id]; !ok {
 			delete(p.seen, id)

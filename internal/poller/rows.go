@@ -12,22 +12,18 @@ import (
 // concurrency, before any detail call of the cycle: the first snapshot of
 // each task in tg.rows and the status change of each task in tg.moved. It
 // returns when all are done, so that no detail answer of the cycle meets
-// a task before its row snapshot.
-func (c *cycle) fromRows(ctx context.Context, tg targets) {
+// a task before its row snapshot. Each row is let go once told (tg.rows
+// and tg.moved are left nil): nothing reads it after, and a cold start's
+// rows go as they become snapshots.
+func (c *cycle) fromRows(ctx context.Context, tg *targets) {
 	type job struct {
 		row  *dcs.Task
 		move bool
 	}
-	jobs := make([]job, 0, len(tg.rows)+len(tg.moved))
-	for _, r := range tg.rows {
-		jobs = append(jobs, job{row: r})
-	}
-	for _, r := range tg.moved {
-		jobs = append(jobs, job{row: r, move: true})
-	}
+	n := len(tg.rows) + len(tg.moved)
 	next := make(chan job)
 	var wg sync.WaitGroup
-	for range min(c.p.o.Concurrency, len(jobs)) {
+	for range min(c.p.o.Concurrency, n) {
 		wg.Go(func() {
 			for j := range next {
 				switch {
@@ -40,11 +36,17 @@ func (c *cycle) fromRows(ctx context.Context, tg targets) {
 			}
 		})
 	}
-	for _, j := range jobs {
-		next <- j
+	for i, r := range tg.rows {
+		tg.rows[i] = nil
+		next <- job{row: r}
+	}
+	for i, r := range tg.moved {
+		tg.moved[i] = nil
+		next <- job{row: r, move: true}
 	}
 	close(next)
 	wg.Wait()
+	tg.rows, tg.moved = nil, nil
 }
 
 // discover makes a list row the first snapshot of a task never seen
@@ -55,11 +57,8 @@ func (c *cycle) fromRows(ctx context.Context, tg targets) {
 // from their detail answer, so that a row of an id the API does not know
 // makes no event.
 //
-// The record takes a copy of the row: its events may be read elsewhere
-// while the row's strings are pointed at the stored snapshot's
-// (ShareStrings), so that a cold start does not hold the list's strings
-// beside the snapshots all cycle (at 100k tasks, 30 MB). Nothing else
-// reads the row meanwhile: fromRows runs alone.
+// The record takes the row itself: nothing else reads it (fromRows has
+// let it go).
 func (c *cycle) discover(ctx context.Context, row *dcs.Task) error {
 	ent, err := c.load(ctx, row.ID)
 	if err != nil {
@@ -69,17 +68,12 @@ func (c *cycle) discover(ctx context.Context, row *dcs.Task) error {
 		return nil // another replica took it first
 	}
 	rec := ent.Record
-	t := *row
-	rec.Task = &t
+	rec.Task = row
 	rec.RowOnly = true
 	rec.Removed = false
 	rec.StatusSince = c.now
-	if err := c.commit(ctx, c.now, row.ID, ent, rec, diff.Diff(nil, &t), ""); err != nil {
+	if err := c.commit(ctx, c.now, row.ID, ent, rec, diff.Diff(nil, row), ""); err != nil {
 		return err
-	}
-	var snap dcs.Task
-	if stored, _ := c.p.st.GetInto(c.p.o.ProjectID, row.ID, &snap); stored.Task != nil {
-		dcs.ShareStrings(row, stored.Task)
 	}
 	c.p.observe(row.ID)
 	c.mu.Lock()

@@ -102,7 +102,7 @@ func (p *Poller) Cycle(ctx context.Context) (st Stats, err error) {
 		if listErr != nil {
 			c.apiDown(ctx)
 		}
-		c.fromRows(ctx, tg)
+		c.fromRows(ctx, &tg)
 	}
 	var results []result
 	if listErr == nil || !stopsCycle(listErr) {
@@ -120,7 +120,7 @@ func (p *Poller) Cycle(ctx context.Context) (st Stats, err error) {
 
 	if c.batch {
 		c.addErr(c.api(ctx, p.o.Now(), c.apiErr, c.seen))
-		c.fromRows(ctx, tg)
+		c.fromRows(ctx, &tg)
 		for _, r := range results {
 			if ctx.Err() != nil {
 				break

@@ -54,9 +54,9 @@ func (p *Poller) statsLeft(tg *targets, now time.Time) int {
 
 // activeIn reports whether a task is in an active status: by its list row
 // when listed holds one, else by its stored snapshot.
-func (p *Poller) activeIn(id string, listed map[string]*dcs.Task) bool {
-	if row, ok := listed[id]; ok {
-		return row.NormStatus().Phase() == dcs.PhaseActive
+func (p *Poller) activeIn(id string, listed map[string]listing) bool {
+	if l, ok := listed[id]; ok {
+		return dcs.Normalize(l.status).Phase() == dcs.PhaseActive
 	}
 	return p.activeStored(id)
 }
@@ -149,8 +149,8 @@ func (c *cycle) statsDone(ok, failed int) {
 
 // nameOf is a task's name: its list row's, else its snapshot's.
 func (c *cycle) nameOf(id string) string {
-	if row, ok := c.listed[id]; ok && row.Name != "" {
-		return row.Name
+	if l, ok := c.listed[id]; ok && l.name != "" {
+		return l.name
 	}
 	if ent, _ := c.p.st.Get(c.p.o.ProjectID, id); ent.Task != nil {
 		return ent.Task.Name

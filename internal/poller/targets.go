@@ -27,9 +27,9 @@ type targets struct {
 	// moved are the list rows that show a known task in another status:
 	// the change is told from the row before any detail call.
 	moved []*dcs.Task
-	// listed are the list rows by id (into the list's own slice: a row is
-	// not copied); nil without discovery or when the list failed.
-	listed    map[string]*dcs.Task
+	// listed are the listed tasks by id; nil without discovery or when
+	// the list failed.
+	listed    map[string]listing
 	watched   int // tasks watched
 	refreshes int // calls in fetch made only because a refresh was due
 	budget    int // DetailAuto: the calls the cycle may make; 0: no budget
@@ -38,6 +38,34 @@ type targets struct {
 	// that runs into the next tick has that tick skipped.
 	refreshFrom int
 	deadline    time.Time
+}
+
+// listing is what a cycle keeps of a listed task: its row's status and
+// name, and the row itself only while the task's detail call may want it
+// (the task is in fetch). tg.rows and tg.moved hold their own rows until
+// they are told: a row nothing holds any more goes, so that a cold start
+// does not keep every row beside the snapshots they became.
+type listing struct {
+	status string
+	name   string
+	row    *dcs.Task
+}
+
+// release keeps the rows of the tasks in fetch, and of the others only
+// their status and name (the row's, which may share the snapshot's
+// strings by now: ShareStrings).
+func (tg *targets) release() {
+	fetched := make(map[string]bool, len(tg.fetch))
+	for _, id := range tg.fetch {
+		fetched[id] = true
+	}
+	for id, l := range tg.listed {
+		l.status, l.name = l.row.Status, l.row.Name
+		if !fetched[id] {
+			l.row = nil
+		}
+		tg.listed[id] = l
+	}
 }
 
 // targets lists the tasks (with discovery) and decides which need a detail
@@ -81,11 +109,11 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	if p.o.Listed != nil {
 		p.o.Listed(len(rows))
 	}
-	tg.listed = make(map[string]*dcs.Task, len(rows))
-	for i := range rows {
-		dcs.DropStaleReason(&rows[i]) // as the snapshots hold it
-		if rows[i].ID != "" {
-			tg.listed[rows[i].ID] = &rows[i]
+	tg.listed = make(map[string]listing, len(rows))
+	for _, row := range rows {
+		dcs.DropStaleReason(row) // as the snapshots hold it
+		if row.ID != "" {
+			tg.listed[row.ID] = listing{status: row.Status, name: row.Name, row: row}
 		}
 	}
 	for id := range tg.listed {
@@ -93,16 +121,17 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	}
 	suspects, unlisted := p.suspects(tg.listed, set, now)
 	if p.o.Detail == DetailEveryCycle {
-		for id, row := range tg.listed {
+		for id, l := range tg.listed {
 			set[id] = true
-			if ent, _ := p.st.Get(p.o.ProjectID, id); movedInRow(row, ent.Task, ent.Removed, ent.Blind != nil) {
-				tg.moved = append(tg.moved, row)
+			if ent, _ := p.st.Get(p.o.ProjectID, id); movedInRow(l.row, ent.Task, ent.Removed, ent.Blind != nil) {
+				tg.moved = append(tg.moved, l.row)
 			}
 		}
 		slices.SortFunc(tg.moved, func(a, b *dcs.Task) int { return strings.Compare(a.ID, b.ID) })
 		tg.fetch = append(sortedKeys(set), suspects...)
 		tg.watched = len(set) + unlisted
 		tg.refreshFrom = len(tg.fetch)
+		tg.release()
 		p.planStats(&tg, sortedKeys(set), p.statsLeft(&tg, now), now)
 		return tg, nil
 	}
@@ -114,7 +143,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 	var snap dcs.Task     // need's, each snapshot in turn
 	for _, id := range sortedKeys(tg.listed) {
 		delete(set, id)
-		row := tg.listed[id]
+		row := tg.listed[id].row
 		n, told := p.need(&tg, row, &snap, now)
 		switch {
 		case n == needFirst && auto:
@@ -135,6 +164,7 @@ func (p *Poller) targets(ctx context.Context, now time.Time) (targets, error) {
 		later = p.spend(&tg, news, cands, statsFor, now)
 	}
 	tg.fetch = append(tg.fetch, later...)
+	tg.release()
 	if !auto {
 		p.planStats(&tg, statsFor, p.statsLeft(&tg, now), now)
 	}
@@ -250,7 +280,7 @@ func (p *Poller) need(tg *targets, row, snap *dcs.Task, now time.Time) (n need, 
 // refresh slot comes round (daily when refreshes are off). At most
 // AbsentChecks a cycle, taking turns. unlisted counts every known task the
 // list did not show.
-func (p *Poller) suspects(listed map[string]*dcs.Task, configured map[string]bool, now time.Time) (due []string, unlisted int) {
+func (p *Poller) suspects(listed map[string]listing, configured map[string]bool, now time.Time) (due []string, unlisted int) {
 	var all []string
 	// Each, not Tasks: the snapshots are unpacked in turn into one Task,
 	// where Tasks would make every one anew (60 MB at 100k tasks).
