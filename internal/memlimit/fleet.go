@@ -9,18 +9,19 @@ import (
 // What auto sets when no container limit is found, once the fleet is
 // known: the heap the watcher holds grows with the tasks it watches
 // (their snapshots, packed; the KV's and the stream's subject indexes;
-// the refresh plan; during a cycle its list's rows: about 1.3 KB a task
-// at 100k between cycles, 2.1 KB in one), and without a limit the
-// collector lets the heap reach twice what is live, plus what the first
-// cycle makes before a collection ends. The limit leaves the live heap
-// of a cycle about two thirds again as much room (less made the change
-// of a cold start at 100k late by the collector's work); should the
+// the refresh plan; during a cycle its list's rows until each is told:
+// about 1.5 KB a task at 100k between cycles, 1.8 KB in a cold start's
+// first), and without a limit the collector lets the heap reach twice
+// what is live, plus what the first cycle makes before a collection
+// ends. The limit leaves the live heap of a cycle about half again as
+// much room (2.5 KiB a task made the change of a cold start at 100k
+// late by 1.5 s, the collector's work; 2.75 KiB by 0.5 s); should the
 // tasks be much larger than measured, the runtime caps the collector at
 // half the CPU and lets the heap grow past the limit: slower, never an
 // out-of-memory the limit made.
 const (
 	FleetBase    = 64 << 20 // the watcher and its embedded NATS, no task
-	FleetPerTask = 3 << 10  // per task listed
+	FleetPerTask = 11 << 8  // per task listed: 2.75 KiB
 )
 
 // FromFleet: auto, sized to the fleet (no container limit).

@@ -82,7 +82,7 @@ func TestString(t *testing.T) {
 		{Applied{Bytes: 300 << 20, Source: FromConfig}, "300MiB (memory_limit)"},
 		{Applied{Bytes: 966367641, Source: FromCgroup}, "921.6MiB (cgroup)"},
 		{Applied{Bytes: math.MaxInt64, Source: None}, "none"},
-		{Applied{Bytes: ForFleet(10_000), Source: FromFleet}, "94MiB (fleet)"},
+		{Applied{Bytes: ForFleet(10_000), Source: FromFleet}, "91MiB (fleet)"},
 	} {
 		if got := tc.a.String(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.a, got, tc.want)
